@@ -1,0 +1,3 @@
+from alliance_report.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""Aim 3 — early alliance and post-treatment outcome (OLS), analysis plan item 6.
+
+Main model (per scale, in its outcome population)::
+
+    <scale>_t1 = b0 + b1·baseline_<scale> + b2·wai_w2 + b3·condition_embct + e
+
+Moderation model: ``wai_w2`` replaced by ``wai_w2_c`` (wai_w2 centred at its mean in the
+model sample) plus the product ``wai_w2_c × condition_embct``.  Simple slopes of wai_w2:
+MBCT = b(wai_w2_c), eMBCT = b(wai_w2_c) + b(interaction), SE from the coefficient
+covariance, t with the model's residual df (Aiken & West, 1991).
+
+Per term: B, SE, t, P (two-sided), 95% CI, standardized β = B·SD(x)/SD(y) over the model
+sample with SDs on n−1 (null for the intercept).  Per model: n, residual df, R², adjusted R².
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+SCALES = ("hads", "mhcsf")
+
+
+def outcome_sample(data: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Outcome population of ``scale``: treated, with wai_w2, baseline and T1 score."""
+    needed = ["wai_w2", f"baseline_{scale}", f"{scale}_t1", "condition_embct"]
+    treated = data.loc[data["treated"]]
+    return treated.dropna(subset=needed)
+
+
+def design_matrix(sample: pd.DataFrame, scale: str, moderation: bool) -> pd.DataFrame:
+    """Columns in the order of the results.json terms."""
+    design = pd.DataFrame(index=sample.index)
+    design["intercept"] = 1.0
+    design["baseline"] = sample[f"baseline_{scale}"]
+    if moderation:
+        design["wai_w2_c"] = sample["wai_w2"] - sample["wai_w2"].mean()
+        design["condition_embct"] = sample["condition_embct"]
+        design["wai_w2_c_x_condition_embct"] = design["wai_w2_c"] * design["condition_embct"]
+    else:
+        design["wai_w2"] = sample["wai_w2"]
+        design["condition_embct"] = sample["condition_embct"]
+    return design
+
+
+def not_estimable(design: pd.DataFrame, outcome: pd.Series) -> str | None:
+    """Why an OLS fit would be meaningless, or None when it can be estimated."""
+    n, k = design.shape
+    if n <= k:
+        return f"too few cases: n={n} for {k} parameters"
+    if np.linalg.matrix_rank(design.to_numpy()) < k:
+        constant = [c for c in design.columns[1:] if design[c].nunique() < 2]
+        detail = f" ({', '.join(constant)} constant in the sample)" if constant else ""
+        return f"singular design{detail}"
+    if outcome.nunique() < 2:
+        return "the outcome is constant in the sample"
+    return None
+
+
+def _empty_terms(columns, with_beta=True) -> dict:
+    keys = ["b", "se", "t", "p", "ci_low", "ci_high"] + (["beta"] if with_beta else [])
+    return {term: dict.fromkeys(keys) for term in columns}
+
+
+def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) -> dict:
+    """Fit one Aim 3 model; return the results.json object of ``outcome_models``."""
+    sample = outcome_sample(data, scale)
+    design = design_matrix(sample, scale, moderation)
+    outcome = sample[f"{scale}_t1"].astype(float)
+    result = {"n": int(len(sample)), "df_resid": None, "r2": None, "adj_r2": None,
+              "terms": _empty_terms(design.columns), "not_estimable_reason": None}
+    if moderation:
+        result["simple_slopes"] = {c: dict.fromkeys(["b", "se", "t", "p"]) for c in ("MBCT", "eMBCT")}
+    reason = not_estimable(design, outcome)
+    if reason:
+        result["not_estimable_reason"] = reason
+        return result
+
+    fit = sm.OLS(outcome.to_numpy(), design.to_numpy()).fit()
+    ci = fit.conf_int(0.05)
+    sd_outcome = outcome.std(ddof=1)
+    for i, term in enumerate(design.columns):
+        beta = None if term == "intercept" else float(fit.params[i] * design[term].std(ddof=1) / sd_outcome)
+        result["terms"][term] = {
+            "b": float(fit.params[i]), "se": float(fit.bse[i]), "t": float(fit.tvalues[i]),
+            "p": float(fit.pvalues[i]), "ci_low": float(ci[i, 0]), "ci_high": float(ci[i, 1]),
+            "beta": beta,
+        }
+    result.update(df_resid=int(round(fit.df_resid)), r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj))
+    if moderation:
+        result["simple_slopes"] = simple_slopes(fit, list(design.columns))
+    return result
+
+
+def simple_slopes(fit, columns: list[str]) -> dict:
+    """Slope of wai_w2 in each condition from the moderation fit (linear combination)."""
+    slope, inter = columns.index("wai_w2_c"), columns.index("wai_w2_c_x_condition_embct")
+    cov = np.asarray(fit.cov_params())
+    slopes = {}
+    for condition, weight in (("MBCT", 0.0), ("eMBCT", 1.0)):
+        contrast = np.zeros(len(columns))
+        contrast[slope], contrast[inter] = 1.0, weight
+        b = float(contrast @ fit.params)
+        se = float(np.sqrt(contrast @ cov @ contrast))
+        t = b / se
+        slopes[condition] = {"b": b, "se": se, "t": t, "p": float(2 * stats.t.sf(abs(t), fit.df_resid))}
+    return slopes
+
+
+def fit_outcome_models(data: pd.DataFrame) -> dict:
+    """All four Aim 3 models, keyed as in results.json."""
+    models = {}
+    for scale in SCALES:
+        models[scale] = fit_outcome_model(data, scale, moderation=False)
+        models[f"{scale}_moderation"] = fit_outcome_model(data, scale, moderation=True)
+    return models

@@ -1,0 +1,176 @@
+"""Load a data freeze (format v1, see ``shared/spec/freeze-format.md``) from disk.
+
+Two steps, so that validation sees the export exactly as written:
+
+* :func:`read_freeze` reads ``manifest.json`` and every CSV *as text* (each cell a
+  string, an empty cell missing).  Anything that cannot be read at all — a folder
+  that does not exist, a manifest that is not JSON, a zero-byte or non-UTF-8 file,
+  a semicolon-delimited export — raises :class:`FreezeError` naming the file.
+* :func:`typed_tables` converts the validated text tables into analysis types
+  (dates, integers, floats).  Call it only on a freeze that passed validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+MANIFEST = "manifest.json"
+
+# Column order exactly as in freeze-format.md, per file.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "screening.csv": (
+        "screening_id", "site", "screened_on", "eligible", "exclusion_reason", "participant_id",
+    ),
+    "participants.csv": (
+        "participant_id", "site", "randomized_on", "allocation", "treatment", "rerandomized_on",
+        "age", "sex", "partner", "children", "education", "cancer_type", "treatment_intent",
+        "months_since_diagnosis",
+    ),
+    "sessions.csv": ("participant_id", "session", "attended", "session_on"),
+    "questionnaires.csv": ("participant_id", "timepoint", "instrument", "item", "value", "completed_on"),
+    "disposition.csv": ("participant_id", "event", "event_on", "reason"),
+}
+FREEZE_FILES: tuple[str, ...] = tuple(COLUMNS)
+
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "screening.csv": ("screened_on",),
+    "participants.csv": ("randomized_on", "rerandomized_on"),
+    "sessions.csv": ("session_on",),
+    "questionnaires.csv": ("completed_on",),
+    "disposition.csv": ("event_on",),
+}
+INTEGER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participants.csv": ("age",),
+    "sessions.csv": ("session",),
+    "questionnaires.csv": ("item", "value"),
+}
+FLOAT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participants.csv": ("months_since_diagnosis",),
+}
+
+
+class FreezeError(Exception):
+    """The freeze cannot be read.  ``usage`` marks errors that are exit code 2 in cli.md."""
+
+    def __init__(self, file: str, reason: str, *, usage: bool = False):
+        super().__init__(f"{file}: {reason}")
+        self.file = file
+        self.reason = reason
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A freeze as read from disk: the manifest and one all-text DataFrame per CSV."""
+
+    path: Path
+    manifest: dict
+    manifest_sha256: str
+    file_sha256: dict[str, str]
+    tables: dict[str, pd.DataFrame] = field(repr=False)
+    unlisted_csvs: tuple[str, ...] = ()
+
+    @property
+    def simulated(self) -> bool:
+        return self.manifest.get("simulated") is True
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(folder: Path) -> tuple[dict, str]:
+    """Return the parsed manifest and the SHA-256 of its bytes."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise FreezeError(MANIFEST, f"not found in {folder}", usage=True)
+    data = path.read_bytes()
+    try:
+        manifest = json.loads(_decode(data, MANIFEST, usage=True))
+    except json.JSONDecodeError as exc:
+        raise FreezeError(MANIFEST, f"is not valid JSON ({exc.msg} at line {exc.lineno})", usage=True) from None
+    if not isinstance(manifest, dict):
+        raise FreezeError(MANIFEST, "must hold a JSON object", usage=True)
+    return manifest, sha256_bytes(data)
+
+
+def _decode(data: bytes, file: str, *, usage: bool = False) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FreezeError(
+            file, f"is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "re-export the file as UTF-8", usage=usage,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def read_csv_text(data: bytes, file: str) -> pd.DataFrame:
+    """Parse one CSV of the freeze into an all-text DataFrame (empty cell = missing)."""
+    if not data:
+        raise FreezeError(file, "is empty (zero bytes; expected at least the header row)")
+    text = _decode(data, file)
+    header_line = text.splitlines()[0] if text.strip() else ""
+    if not header_line.strip():
+        raise FreezeError(file, "has no header row")
+    if ";" in header_line and "," not in header_line:
+        raise FreezeError(file, "is semicolon-delimited; the format requires commas (re-save as CSV UTF-8, comma)")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise FreezeError(file, f"is not a well-formed CSV ({str(exc).strip()})") from None
+    frame.columns = [str(name) for name in frame.columns]
+    # every cell as a Python str or None, independent of pandas' string backend
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def read_freeze(folder: str | Path) -> Freeze:
+    """Read the manifest and every CSV of ``folder`` as text.  Raises :class:`FreezeError`."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise FreezeError(str(folder), "does not exist", usage=True)
+    if not folder.is_dir():
+        raise FreezeError(str(folder), "is not a directory", usage=True)
+    manifest, manifest_sha = read_manifest(folder)
+    file_sha: dict[str, str] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    for file in FREEZE_FILES:
+        path = folder / file
+        if not path.is_file():
+            raise FreezeError(file, f"is missing from the freeze folder {folder}")
+        data = path.read_bytes()
+        file_sha[file] = sha256_bytes(data)
+        tables[file] = read_csv_text(data, file)
+    unlisted = tuple(sorted(p.name for p in folder.glob("*.csv") if p.name not in COLUMNS))
+    for name in unlisted:
+        file_sha[name] = sha256_bytes((folder / name).read_bytes())
+    return Freeze(folder, manifest, manifest_sha, file_sha, tables, unlisted)
+
+
+def typed_tables(freeze: Freeze) -> dict[str, pd.DataFrame]:
+    """Convert the text tables of a *validated* freeze into analysis types.
+
+    Dates become ``datetime64``, integer columns nullable ``Int64``, float columns
+    ``float64``; category and id columns stay ``str`` (missing = ``None``).
+    """
+    typed = {}
+    for file, frame in freeze.tables.items():
+        out = frame.copy()
+        for column in DATE_COLUMNS.get(file, ()):
+            out[column] = pd.to_datetime(out[column], format="%Y-%m-%d")
+        for column in INTEGER_COLUMNS.get(file, ()):
+            out[column] = pd.to_numeric(out[column]).astype("Int64")
+        for column in FLOAT_COLUMNS.get(file, ()):
+            out[column] = pd.to_numeric(out[column]).astype("float64")
+        typed[file.removesuffix(".csv")] = out
+    return typed

@@ -1,0 +1,62 @@
+"""The ``results.json`` model: the single source of every number in the report.
+
+:func:`compute_results` runs the analyses on a validated freeze and returns a plain dict
+with the keys of ``analysis-plan.md`` (values are JSON numbers, strings, booleans or null).
+Rendering reads this dict and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from alliance_report.analysis.dataset import build_dataset
+from alliance_report.analysis.outcome import fit_outcome_models
+from alliance_report.freeze import Freeze, typed_tables
+from alliance_report.scoring import score_questionnaires
+from alliance_report.settings import Settings
+
+SCHEMA_VERSION = 1
+
+
+def analysis_dataset(freeze: Freeze, settings: Settings):
+    """Typed tables → scored forms → the participant-level analysis table."""
+    tables = typed_tables(freeze)
+    scores = score_questionnaires(tables["questionnaires"])
+    return build_dataset(tables, scores, settings.dropout_threshold)
+
+
+def compute_results(freeze: Freeze, settings: Settings) -> dict:
+    data = analysis_dataset(freeze, settings)
+    manifest = freeze.manifest
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "study": manifest["study"],
+        "freeze_id": manifest["freeze_id"],
+        "cutoff_date": manifest["cutoff_date"],
+        "simulated": freeze.simulated,
+        "input_sha256": freeze.manifest_sha256,
+        "settings": settings.as_dict(),
+        "outcome_models": fit_outcome_models(data),
+    }
+
+
+def _clean(value):
+    """NaN/inf are not JSON: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    return value
+
+
+def results_json(results: dict) -> str:
+    """Deterministic JSON text (stable key order as built, full float precision)."""
+    return json.dumps(_clean(results), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_results(results: dict, path: Path) -> None:
+    path.write_text(results_json(results), encoding="utf-8")

@@ -1,0 +1,52 @@
+"""Golden strings for the statistics formatter (JMIR default, APA 7 switch)."""
+
+import pytest
+
+from alliance_report.render import format as fmt
+
+
+@pytest.mark.parametrize("p, jmir, apa", [
+    (0.2134, "P=.21", "p = .213"),
+    (0.0104, "P=.01", "p = .010"),
+    (0.0496, "P=.05", "p = .050"),
+    (0.00512, "P=.005", "p = .005"),
+    (0.001, "P=.001", "p = .001"),
+    (0.000999, "P<.001", "p < .001"),
+    (1e-12, "P<.001", "p < .001"),
+    (0.74, "P=.74", "p = .740"),
+    (0.9999, "P>.99", "p > .99"),
+])
+def test_p_statement(p, jmir, apa):
+    assert fmt.p_statement(p) == jmir
+    assert fmt.p_statement(p, "apa") == apa
+
+
+def test_p_never_prints_zero():
+    assert fmt.p_value(0.0) == "<.001"
+    assert ".000" not in fmt.p_statement(0.0004)
+
+
+def test_test_statistics():
+    assert fmt.test_statistic("F", 16.4567, (2, 90)) == "F(2,90)=16.46"
+    assert fmt.test_statistic("t", -2.656, 114) == "t(114)=\u22122.66"
+    assert fmt.test_statistic("t", -2.656, 114, style="apa") == "t(114) = \u22122.66"
+    assert fmt.test_statistic("F", 0.114, (1, 91), decimals=3, style="apa") == "F(1, 91) = 0.114"
+
+
+def test_numbers_keep_leading_zero_and_use_minus_sign():
+    assert fmt.number(0.7321, 3) == "0.732"
+    assert fmt.number(-0.39) == "\u22120.39"
+    assert fmt.number(-0.001) == "0.00"  # no negative zero
+    assert fmt.number(None) == "\u2014"
+
+
+def test_confidence_intervals():
+    assert fmt.ci(-0.213, -0.031) == "95% CI \u22120.21 to \u22120.03"
+    assert fmt.ci(-0.213, -0.031, style="apa") == "95% CI [\u22120.21, \u22120.03]"
+    assert fmt.ci_range(0.5, 1.26, decimals=1) == "0.5 to 1.3"
+
+
+def test_percent_decimals_depend_on_n():
+    assert fmt.percent(101, 120) == "84.2"
+    assert fmt.percent(40, 93) == "43"
+    assert fmt.percent(0, 0) == "\u2014"
