@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from alliance_report.analysis.consort import ConsortError
 from alliance_report.freeze import Freeze, read_freeze
 from alliance_report.results import compute_results, write_results
 from alliance_report.settings import Settings
@@ -68,7 +69,10 @@ def build(freeze_dir: Path, out: Path | None, settings: Settings) -> BuildOutcom
 
     freeze = read_freeze(freeze_dir)
     validation = validate(freeze)
-    results = compute_results(freeze, settings)
+    try:
+        results = compute_results(freeze, settings)
+    except ConsortError as exc:
+        raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
     report = build_report(results, build_date(freeze, settings))
 
     out = Path(out) if out is not None else default_out_dir(freeze)

@@ -11,8 +11,13 @@ import json
 import math
 from pathlib import Path
 
+from alliance_report.analysis.alliance import alliance_descriptives, alliance_manova, alliance_mixed
+from alliance_report.analysis.baseline import baseline_characteristics
+from alliance_report.analysis.consort import check_consort, consort_counts
 from alliance_report.analysis.dataset import build_dataset
+from alliance_report.analysis.dropout import dropout_description, fit_dropout_model
 from alliance_report.analysis.outcome import fit_outcome_models
+from alliance_report.analysis.reliability import reliability
 from alliance_report.freeze import Freeze, typed_tables
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import Settings
@@ -20,17 +25,14 @@ from alliance_report.settings import Settings
 SCHEMA_VERSION = 1
 
 
-def analysis_dataset(freeze: Freeze, settings: Settings):
-    """Typed tables → scored forms → the participant-level analysis table."""
+def compute_results(freeze: Freeze, settings: Settings) -> dict:
+    """Typed tables → scored forms → analysis table → every analysis of the plan."""
     tables = typed_tables(freeze)
     scores = score_questionnaires(tables["questionnaires"])
-    return build_dataset(tables, scores, settings.dropout_threshold)
-
-
-def compute_results(freeze: Freeze, settings: Settings) -> dict:
-    data = analysis_dataset(freeze, settings)
+    data = build_dataset(tables, scores, settings.dropout_threshold)
     manifest = freeze.manifest
-    return {
+    alphas, alpha_n = reliability(tables["questionnaires"], data)
+    results = {
         "schema_version": SCHEMA_VERSION,
         "study": manifest["study"],
         "freeze_id": manifest["freeze_id"],
@@ -38,8 +40,25 @@ def compute_results(freeze: Freeze, settings: Settings) -> dict:
         "simulated": freeze.simulated,
         "input_sha256": freeze.manifest_sha256,
         "settings": settings.as_dict(),
+        "consort": consort_counts(tables, data),
+        "baseline_characteristics": baseline_characteristics(data),
+        "reliability": alphas,
+        "reliability_n": alpha_n,
+        "alliance_descriptives": alliance_descriptives(data),
+        "dropout_model": fit_dropout_model(data),
+        "dropout_description": dropout_description(data),
+        "alliance_manova": alliance_manova(data),
+        "alliance_mixed": alliance_mixed(data),
         "outcome_models": fit_outcome_models(data),
     }
+    models = results["outcome_models"]
+    check_consort(results["consort"], {
+        "dropout_model": results["dropout_model"]["n"],
+        "alliance_manova": results["alliance_manova"]["n"],
+        "hads_model": models["hads"]["n"],
+        "mhcsf_model": models["mhcsf"]["n"],
+    })
+    return results
 
 
 def _clean(value):

@@ -20,14 +20,9 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from alliance_report.analysis.samples import outcome_sample
+
 SCALES = ("hads", "mhcsf")
-
-
-def outcome_sample(data: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Outcome population of ``scale``: treated, with wai_w2, baseline and T1 score."""
-    needed = ["wai_w2", f"baseline_{scale}", f"{scale}_t1", "condition_embct"]
-    treated = data.loc[data["treated"]]
-    return treated.dropna(subset=needed)
 
 
 def design_matrix(sample: pd.DataFrame, scale: str, moderation: bool) -> pd.DataFrame:

@@ -1,0 +1,351 @@
+"""Aim 2 — development of the therapeutic alliance, analysis plan item 5.
+
+Descriptives
+    Mean, SD (n−1 denominator) and n of the WAI mean score per condition × week (W2, W5, W9),
+    for the alliance complete cases (treated with all three scores) and for all available
+    data (every treated participant with a score at that week).  ``mean`` is null when n=0,
+    ``sd`` is null when n<2.
+
+Repeated-measures MANOVA (profile analysis; Tabachnick & Fidell, *Using Multivariate
+Statistics*, ch. 8; the IBM SPSS Statistics Algorithms, "GLM Multivariate")
+    On the complete cases, the multivariate linear model of the three weekly scores on the
+    sum-to-zero (effect) coded condition,
+
+        Y (n×3) = X B + U,   X = [1, c],   c = +1 for MBCT, −1 for eMBCT
+        (R ``contr.sum`` with the levels in the order MBCT, eMBCT),
+
+    and the general linear hypothesis L B M = 0 with
+
+        B̂ = (X'X)⁻¹X'Y,   E = M'(Y − XB̂)'(Y − XB̂)M,
+        H = (LB̂M)' [L(X'X)⁻¹L']⁻¹ (LB̂M),   Wilks' Λ = det(E) / det(E + H).
+
+    * time (flatness): L = [1, 0] (the intercept, i.e. the *unweighted* mean of the two
+      condition means — type III, as SPSS GLM repeated measures and R car::Anova(type=3);
+      with unequal group sizes this differs from the weighted mean of type I), M = the
+      difference contrasts W5−W2, W9−W5 (Λ is invariant to the choice of a full-rank
+      contrast).
+    * time × condition (parallelism): L = [0, 1], same M.
+    * Both hypotheses have one degree of freedom (q=1) and p=2 dependent variables, so the
+      F transformation of Λ is exact:  F = (1 − Λ)/Λ · (df_E − 1)/2  with df (2, df_E − 1)
+      = (2, n − 3), where df_E = n − 2;  partial η² = 1 − Λ^(1/s) = 1 − Λ (s = min(p, q) = 1).
+    * condition (levels): the univariate test of L = [0, 1] on the mean of the three weeks
+      (M = (1/3, 1/3, 1/3)'):  F = H / (E / df_E) with df (1, n − 2), partial
+      η² = H / (H + E) = SS_condition / (SS_condition + SS_error).  With two groups this is
+      the pooled two-sample t test, F = t².
+
+    Degenerate data (null estimates, ``not_estimable_reason`` says why; never an exception):
+
+    * no complete cases, or fewer than (number of conditions present + 2) complete cases, so
+      that df_E < 2 and the exact F has no denominator df: everything null;
+    * only one condition among the complete cases: time × condition and condition are null.
+      **Decision:** time *is* estimated, with the model that remains (intercept only), i.e.
+      the one-sample Hotelling T² flatness test in the condition that has complete cases,
+      with df (2, n − 2) (what SPSS GLM reports when the between factor has one level).  The
+      df fields carry n − 2 and the reason string states that time was tested within one
+      condition only;
+    * a singular error SSCP matrix E of the difference scores (e.g. constant or collinear
+      difference scores; smallest eigenvalue ≤ 1e-10 × the largest eigenvalue of the
+      uncentred SSCP of the difference scores): time and time × condition are null; the
+      condition test is unaffected;
+    * no error variance of the three-week mean (constant within conditions): condition null.
+
+Sensitivity: linear mixed model (Laird & Ware, 1982), statsmodels ``MixedLM``, REML
+    All available WAI scores of treated participants, long format (one row per score),
+
+        wai_ij = b0 + b1·week_ij + b2·condition_embct_i + b3·week_ij·condition_embct_i
+                 + u_i + e_ij,   u_i ~ N(0, τ²),  e_ij ~ N(0, σ²),
+
+    week in weeks (2, 5, 9).  Per fixed effect: B, SE (from the REML fit's observed
+    information), Wald z = B/SE, P = 2·(1 − Φ(|z|)), 95% CI = B ± 1.959964·SE.
+    Not estimable (null estimates plus reason): no scores, a rank-deficient fixed-effects
+    design (e.g. one condition or one week only), no participant with more than one score
+    (τ² not identifiable), fewer observations than fixed + variance parameters, any
+    ``ConvergenceWarning`` (failed optimisation, random-intercept variance on the boundary
+    — statsmodels flags τ² < 0.01 —, a Hessian that is not positive definite) or
+    ``SingularMatrixWarning`` raised by the fit, a fit that reports ``converged=False``,
+    or non-finite / non-positive standard errors.  The one exception: statsmodels'
+    "Retrying MixedLM optimization with <method>" notice is not itself a failure (the
+    retry is how statsmodels recovers; a retry that fails raises the warnings above too).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
+
+from alliance_report.analysis import samples
+from alliance_report.analysis.dataset import CONDITIONS
+
+WEEKS = ("W2", "W5", "W9")
+WAI_COLUMNS = dict(zip(WEEKS, samples.WAI_WEEKS))
+WEEK_NUMBERS = {"W2": 2.0, "W5": 5.0, "W9": 9.0}
+
+# Y = [W2, W5, W9];  Y @ TIME_CONTRAST = [W5 − W2, W9 − W5]
+TIME_CONTRAST = np.array([[-1.0, 0.0], [1.0, -1.0], [0.0, 1.0]])
+MEAN_CONTRAST = np.full((3, 1), 1.0 / 3.0)
+# sum-to-zero code of condition (R contr.sum, levels in the order of CONDITIONS)
+EFFECT_CODE = {CONDITIONS[0]: 1.0, CONDITIONS[1]: -1.0}
+SINGULAR_TOL = 1e-10
+Z_975 = stats.norm.ppf(0.975)
+MIXED_TERMS = ("intercept", "week", "condition_embct", "week_x_condition_embct")
+
+MULTIVARIATE_KEYS = ("wilks", "f", "df1", "df2", "p", "partial_eta_sq")
+UNIVARIATE_KEYS = ("f", "df1", "df2", "p", "partial_eta_sq")
+MIXED_KEYS = ("b", "se", "z", "p", "ci_low", "ci_high")
+
+
+# ----------------------------------------------------------------------------- samples
+
+def treated_sample(data: pd.DataFrame) -> pd.DataFrame:
+    """Treated participants (the shared population definition of ``samples``)."""
+    return samples.treated(data)
+
+
+def complete_cases(data: pd.DataFrame) -> pd.DataFrame:
+    """The alliance complete cases (treated with wai_w2, wai_w5 and wai_w9), as in CONSORT."""
+    return samples.alliance_complete_cases(data)
+
+
+def long_format(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per available WAI score of a treated participant.
+
+    Columns ``participant_id``, ``week`` (2, 5, 9), ``condition_embct``, ``wai``; rows ordered
+    by participant (in the order of ``data``) and week.
+    """
+    sample = treated_sample(data)
+    ids = sample.index.to_numpy()
+    frames = []
+    for week in WEEKS:
+        frames.append(pd.DataFrame({
+            "participant_id": ids,
+            "order": np.arange(len(ids)),
+            "week": WEEK_NUMBERS[week],
+            "condition_embct": sample["condition_embct"].to_numpy(dtype=float),
+            "wai": sample[WAI_COLUMNS[week]].to_numpy(dtype=float),
+        }))
+    long = pd.concat(frames, ignore_index=True).dropna(subset=["wai"])
+    long = long.sort_values(["order", "week"], kind="stable").drop(columns="order")
+    return long.reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- descriptives
+
+def _summary(values: pd.Series) -> dict:
+    values = values.dropna().astype(float)
+    n = int(len(values))
+    return {
+        "n": n,
+        "mean": float(values.mean()) if n >= 1 else None,
+        "sd": float(values.std(ddof=1)) if n >= 2 else None,
+    }
+
+
+def alliance_descriptives(data: pd.DataFrame) -> dict:
+    """n, mean and SD per condition × week, complete cases and all available data."""
+    sets = {"complete_cases": complete_cases(data), "available": treated_sample(data)}
+    result = {}
+    for name, sample in sets.items():
+        result[name] = {
+            condition: {
+                week: _summary(sample.loc[sample["condition"] == condition, WAI_COLUMNS[week]])
+                for week in WEEKS
+            }
+            for condition in CONDITIONS
+        }
+    return result
+
+
+# ----------------------------------------------------------------------------- MANOVA
+
+def _glm_hypothesis(X: np.ndarray, Y: np.ndarray, L: np.ndarray, M: np.ndarray):
+    """E and H of the general linear hypothesis L B M = 0 in Y = X B + U (see module doc)."""
+    xtx_inv = np.linalg.inv(X.T @ X)
+    B = xtx_inv @ X.T @ Y
+    residual_m = (Y - X @ B) @ M
+    E = residual_m.T @ residual_m
+    lbm = L @ B @ M
+    H = lbm.T @ np.linalg.inv(L @ xtx_inv @ L.T) @ lbm
+    return E, H
+
+
+def _wilks_test(E: np.ndarray, H: np.ndarray, df_error: int) -> dict:
+    """Exact F of Wilks' Λ for a one-df hypothesis on p=2 dependent variables."""
+    p = E.shape[0]
+    wilks = float(np.linalg.det(E) / np.linalg.det(E + H))
+    df2 = df_error - p + 1
+    f = (1.0 - wilks) / wilks * df2 / p
+    return {"wilks": wilks, "f": float(f), "df1": p, "df2": int(df2),
+            "p": float(stats.f.sf(f, p, df2)), "partial_eta_sq": 1.0 - wilks}
+
+
+def _univariate_test(e: float, h: float, df_error: int) -> dict:
+    f = h / (e / df_error)
+    return {"f": float(f), "df1": 1, "df2": int(df_error),
+            "p": float(stats.f.sf(f, 1, df_error)), "partial_eta_sq": float(h / (h + e))}
+
+
+def _is_singular(E: np.ndarray, scale: np.ndarray) -> bool:
+    """E (p×p) singular relative to the scale of the (uncentred) data SSCP ``scale``."""
+    reference = float(np.linalg.eigvalsh(scale).max())
+    if not np.isfinite(reference) or reference <= 0.0:
+        return True
+    return float(np.linalg.eigvalsh(E).min()) <= SINGULAR_TOL * reference
+
+
+def alliance_manova(data: pd.DataFrame) -> dict:
+    """Repeated-measures MANOVA (profile analysis) of the alliance; ``alliance_manova`` of results.json.
+
+    See the module docstring for the model, the tests and the rules for degenerate data.
+    """
+    cases = complete_cases(data)
+    n = int(len(cases))
+    result = {"n": n,
+              "time": dict.fromkeys(MULTIVARIATE_KEYS),
+              "time_x_condition": dict.fromkeys(MULTIVARIATE_KEYS),
+              "condition": dict.fromkeys(UNIVARIATE_KEYS),
+              "not_estimable_reason": None}
+    if n == 0:
+        result["not_estimable_reason"] = "no alliance complete cases (treated with WAI at W2, W5 and W9)"
+        return result
+
+    counts = cases["condition"].value_counts()
+    present = [c for c in CONDITIONS if counts.get(c, 0) > 0]
+    missing = [c for c in CONDITIONS if c not in present]
+    two_groups = len(present) == 2
+    df_error = n - len(present)
+    if df_error < 2:
+        result["not_estimable_reason"] = (
+            f"too few complete cases: n={n} in {len(present)} condition(s); the MANOVA needs "
+            f"at least {len(present) + 2}")
+        return result
+
+    Y = cases[list(WAI_COLUMNS.values())].to_numpy(dtype=float)
+    if two_groups:
+        X = np.column_stack([np.ones(n), cases["condition"].map(EFFECT_CODE).to_numpy(dtype=float)])
+    else:
+        X = np.ones((n, 1))
+    intercept = np.eye(X.shape[1])[[0]]
+    reasons = []
+
+    E, H_time = _glm_hypothesis(X, Y, intercept, TIME_CONTRAST)
+    differences = Y @ TIME_CONTRAST
+    if _is_singular(E, differences.T @ differences):
+        reasons.append("singular error SSCP matrix of the difference scores W5−W2, W9−W5 "
+                       "(constant or collinear change): time and time × condition not estimable")
+    else:
+        result["time"] = _wilks_test(E, H_time, df_error)
+        if two_groups:
+            _, H_par = _glm_hypothesis(X, Y, np.array([[0.0, 1.0]]), TIME_CONTRAST)
+            result["time_x_condition"] = _wilks_test(E, H_par, df_error)
+
+    if two_groups:
+        e, h = (float(m[0, 0]) for m in _glm_hypothesis(X, Y, np.array([[0.0, 1.0]]), MEAN_CONTRAST))
+        means = (Y @ MEAN_CONTRAST)[:, 0]
+        if e <= SINGULAR_TOL * float(means @ means):
+            reasons.append("the mean alliance of the three weeks is constant within conditions: "
+                           "condition not estimable")
+        else:
+            result["condition"] = _univariate_test(e, h, df_error)
+    else:
+        detail = ("; time tested within " + present[0] + " only (one-sample Hotelling T², "
+                  f"df 2, {df_error - 1})") if result["time"]["wilks"] is not None else ""
+        reasons.insert(0, f"no complete cases in {', '.join(missing)}: time × condition and "
+                          f"condition not estimable{detail}")
+    result["not_estimable_reason"] = "; ".join(reasons) or None
+    return result
+
+
+# ----------------------------------------------------------------------------- mixed model
+
+def _mixed_skeleton(long: pd.DataFrame) -> dict:
+    return {"n_participants": int(long["participant_id"].nunique()),
+            "n_observations": int(len(long)),
+            "terms": {term: dict.fromkeys(MIXED_KEYS) for term in MIXED_TERMS},
+            "not_estimable_reason": None}
+
+
+def mixed_design(long: pd.DataFrame) -> np.ndarray:
+    """Fixed-effects design in the order of the results.json terms."""
+    week = long["week"].to_numpy(dtype=float)
+    embct = long["condition_embct"].to_numpy(dtype=float)
+    return np.column_stack([np.ones(len(long)), week, embct, week * embct])
+
+
+def _mixed_not_estimable(long: pd.DataFrame, X: np.ndarray) -> str | None:
+    n_obs, k = X.shape
+    if n_obs == 0:
+        return "no WAI scores of treated participants"
+    if np.linalg.matrix_rank(X) < k:
+        detail = []
+        if long["condition_embct"].nunique() < 2:
+            detail.append("one condition only")
+        if long["week"].nunique() < 2:
+            detail.append("one week only")
+        return "singular fixed-effects design" + (f" ({', '.join(detail)})" if detail else "")
+    if n_obs <= k + 2:
+        return f"too few observations: {n_obs} for {k} fixed effects and 2 variance components"
+    if long["participant_id"].value_counts().max() < 2:
+        return "no participant has more than one WAI score: the random intercept is not identifiable"
+    if long["wai"].nunique() < 2:
+        return "the WAI score is constant"
+    return None
+
+
+def alliance_mixed(data: pd.DataFrame) -> dict:
+    """Linear mixed model of all available WAI scores; ``alliance_mixed`` of results.json.
+
+    ``wai ~ week * condition_embct + (1 | participant)``, REML, statsmodels MixedLM (array
+    interface).  See the module docstring for the statistics and the non-estimable rules.
+    """
+    long = long_format(data)
+    result = _mixed_skeleton(long)
+    X = mixed_design(long)
+    reason = _mixed_not_estimable(long, X)
+    if reason:
+        result["not_estimable_reason"] = reason
+        return result
+
+    model = sm.MixedLM(long["wai"].to_numpy(dtype=float), X,
+                       groups=long["participant_id"].to_numpy(),
+                       exog_re=np.ones((len(long), 1)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = model.fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
+            result["not_estimable_reason"] = f"the mixed model could not be fitted: {exc}"
+            return result
+
+    converged = bool(getattr(fit, "converged", False))
+    problems = []
+    for warning in caught:
+        if not issubclass(warning.category, (ConvergenceWarning, SingularMatrixWarning)):
+            continue
+        message = str(warning.message)
+        if message.startswith("Retrying MixedLM optimization"):
+            continue   # a notice; a retry that fails is reported by the warnings that follow
+        if message not in problems:
+            problems.append(message)
+    if not converged and not problems:
+        problems.append("the optimiser did not converge")
+    b = np.asarray(fit.fe_params, dtype=float)
+    se = np.asarray(fit.bse_fe, dtype=float)
+    if not problems and not (np.all(np.isfinite(b)) and np.all(np.isfinite(se)) and np.all(se > 0)):
+        problems.append("non-finite or zero standard errors of the fixed effects")
+    if problems:
+        result["not_estimable_reason"] = "mixed model not estimable: " + "; ".join(problems)
+        return result
+
+    z = b / se
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    for i, term in enumerate(MIXED_TERMS):
+        result["terms"][term] = {
+            "b": float(b[i]), "se": float(se[i]), "z": float(z[i]), "p": float(p[i]),
+            "ci_low": float(b[i] - Z_975 * se[i]), "ci_high": float(b[i] + Z_975 * se[i]),
+        }
+    return result

@@ -1,0 +1,128 @@
+"""Table 1 — baseline characteristics of the treated population (analysis plan item 2).
+
+Per condition and overall: age mean (SD); sex, partner, children, education, cancer type
+and treatment intent n (%); months since diagnosis median (IQR, linear interpolation as
+R's default type 7); baseline HADS total, anxiety, depression and MHC-SF mean (SD).
+
+Standardized difference (eMBCT − MBCT; Austin, Stat Med 2009;28:3083):
+continuous d = (m₁ − m₀)/√((s₁² + s₀²)/2); a category level d = (p₁ − p₀)/√((p₁(1−p₁) + p₀(1−p₀))/2).
+Paper-style tests: Student's t test (pooled variance) for continuous rows, Pearson's χ²
+without continuity correction on the variable's full condition × level table.
+Percentages use the participants with a known value as the denominator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from alliance_report.analysis.dataset import CONDITIONS
+from alliance_report.analysis.samples import treated
+
+GROUPS = (*CONDITIONS, "overall")
+
+MEAN_SD = ("age", "baseline_hads", "baseline_hads_anxiety", "baseline_hads_depression", "baseline_mhcsf")
+MEDIAN_IQR = ("months_since_diagnosis",)
+# variable → levels shown (binary variables show one level)
+CATEGORIES = {
+    "sex": ("female",),
+    "partner": ("yes",),
+    "children": ("yes",),
+    "education": ("low", "middle", "high"),
+    "cancer_type": ("breast", "colorectal", "prostate", "lung", "gynaecological", "haematological",
+                    "melanoma", "other"),
+    "treatment_intent": ("curative",),
+}
+ROW_ORDER = ("age", "sex", "partner", "children", "education", "cancer_type", "treatment_intent",
+             "months_since_diagnosis", "baseline_hads", "baseline_hads_anxiety",
+             "baseline_hads_depression", "baseline_mhcsf")
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def standardized_difference_continuous(x1: pd.Series, x0: pd.Series) -> float | None:
+    if len(x1) < 2 or len(x0) < 2:
+        return None
+    pooled = np.sqrt((x1.var(ddof=1) + x0.var(ddof=1)) / 2)
+    return _finite((x1.mean() - x0.mean()) / pooled) if pooled > 0 else None
+
+
+def standardized_difference_proportion(p1: float, p0: float) -> float | None:
+    pooled = np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
+    return _finite((p1 - p0) / pooled) if pooled > 0 else None
+
+
+def _groups(sample: pd.DataFrame, variable: str) -> dict[str, pd.Series]:
+    values = {c: sample.loc[sample["condition"] == c, variable].dropna() for c in CONDITIONS}
+    values["overall"] = sample[variable].dropna()
+    return values
+
+
+def _t_test(x1: pd.Series, x0: pd.Series) -> dict:
+    if len(x1) < 2 or len(x0) < 2 or (x1.var(ddof=1) == 0 and x0.var(ddof=1) == 0):
+        return {"name": "t", "statistic": None, "df": None, "p": None}
+    result = stats.ttest_ind(x1.astype(float), x0.astype(float), equal_var=True)
+    return {"name": "t", "statistic": float(result.statistic), "df": int(len(x1) + len(x0) - 2),
+            "p": float(result.pvalue)}
+
+
+def _chi2_test(sample: pd.DataFrame, variable: str) -> dict:
+    table = pd.crosstab(sample[variable], sample["condition"]).reindex(columns=list(CONDITIONS), fill_value=0)
+    table = table.loc[table.sum(axis=1) > 0]
+    if table.shape[0] < 2 or (table.sum(axis=0) == 0).any():
+        return {"name": "chi2", "statistic": None, "df": None, "p": None}
+    chi2, p, df, _ = stats.chi2_contingency(table.to_numpy(), correction=False)
+    return {"name": "chi2", "statistic": float(chi2), "df": int(df), "p": float(p)}
+
+
+def _continuous_row(sample: pd.DataFrame, variable: str, kind: str) -> dict:
+    groups = _groups(sample, variable)
+    cells = {}
+    for group, values in groups.items():
+        n = int(len(values))
+        if kind == "mean_sd":
+            cells[group] = {"n": n, "mean": float(values.mean()) if n else None,
+                            "sd": float(values.std(ddof=1)) if n > 1 else None}
+        else:
+            cells[group] = {"n": n, "median": float(values.median()) if n else None,
+                            "q1": float(values.quantile(0.25)) if n else None,
+                            "q3": float(values.quantile(0.75)) if n else None}
+    mbct, embct = groups["MBCT"], groups["eMBCT"]
+    return {"variable": variable, "level": None, "kind": kind, "cells": cells,
+            "smd": standardized_difference_continuous(embct, mbct), "test": _t_test(embct, mbct)}
+
+
+def _category_rows(sample: pd.DataFrame, variable: str, levels: tuple[str, ...]) -> list[dict]:
+    groups = _groups(sample, variable)
+    test = _chi2_test(sample, variable)
+    rows = []
+    for level in levels:
+        cells, shares = {}, {}
+        for group, values in groups.items():
+            n, total = int((values == level).sum()), int(len(values))
+            shares[group] = n / total if total else None
+            cells[group] = {"n": n, "denominator": total,
+                            "pct": 100 * shares[group] if total else None}
+        smd = (standardized_difference_proportion(shares["eMBCT"], shares["MBCT"])
+               if shares["eMBCT"] is not None and shares["MBCT"] is not None else None)
+        rows.append({"variable": variable, "level": level, "kind": "n_pct", "cells": cells,
+                     "smd": smd, "test": test})
+    return rows
+
+
+def baseline_characteristics(data: pd.DataFrame) -> dict:
+    """The ``baseline_characteristics`` object of results.json (Table 1)."""
+    sample = treated(data)
+    counts = sample["condition"].value_counts()
+    result = {"n": {c: int(counts.get(c, 0)) for c in CONDITIONS} | {"overall": int(len(sample))},
+              "rows": []}
+    for variable in ROW_ORDER:
+        if variable in CATEGORIES:
+            result["rows"].extend(_category_rows(sample, variable, CATEGORIES[variable]))
+        else:
+            kind = "median_iqr" if variable in MEDIAN_IQR else "mean_sd"
+            result["rows"].append(_continuous_row(sample, variable, kind))
+    return result

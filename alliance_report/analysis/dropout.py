@@ -1,0 +1,107 @@
+"""Aim 1 — early alliance and dropout (analysis plan items 4 and 7).
+
+Logistic regression by maximum likelihood (statsmodels ``Logit``, Newton–Raphson)::
+
+    logit P(dropout = 1) = b0 + b1·wai_w2 + b2·condition_embct
+
+in the early-alliance participants whose treatment has ended.  Per term: B, SE, Wald
+z = B/SE, two-sided P from the normal distribution, OR = exp(B) and the Wald 95% CI of
+B, B ± 1.959964·SE (Hosmer, Lemeshow & Sturdivant, *Applied Logistic Regression*, 2013).
+
+Not estimable (estimates null, with the reason): fewer than 2 dropouts or completers,
+cases ≤ parameters, a singular design, perfect or quasi-complete separation, or no
+convergence.
+
+The dropout description counts sessions attended (median, IQR, distribution 0–8) and
+dropout n and % per condition among treated participants whose treatment has ended.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from alliance_report.analysis.dataset import CONDITIONS, N_SESSIONS
+from alliance_report.analysis.samples import dropout_sample, treated
+
+TERMS = ("intercept", "wai_w2", "condition_embct")
+Z_975 = stats.norm.ppf(0.975)
+# |B| beyond this on a logit scale (odds ratio > e^15) only arises from separation
+SEPARATION_BOUND = 15.0
+
+
+def _null_terms() -> dict:
+    return {term: dict.fromkeys(["b", "se", "z", "p", "or", "ci_low", "ci_high"]) for term in TERMS}
+
+
+def _design(sample: pd.DataFrame) -> np.ndarray:
+    return np.column_stack([np.ones(len(sample)), sample["wai_w2"].to_numpy(float),
+                            sample["condition_embct"].to_numpy(float)])
+
+
+def _not_estimable(design: np.ndarray, outcome: np.ndarray) -> str | None:
+    n, k = design.shape
+    events = int(outcome.sum())
+    if n <= k:
+        return f"too few cases: n={n} for {k} parameters"
+    if events < 2 or n - events < 2:
+        return f"too few dropouts or completers ({events} of {n} dropped out)"
+    if np.linalg.matrix_rank(design) < k:
+        return "singular design (a predictor is constant in the sample)"
+    return None
+
+
+def fit_dropout_model(data: pd.DataFrame) -> dict:
+    """The ``dropout_model`` object of results.json."""
+    sample = dropout_sample(data)
+    design, outcome = _design(sample), sample["dropout"].to_numpy(float)
+    result = {"n": int(len(sample)), "events": int(outcome.sum()), "terms": _null_terms(),
+              "not_estimable_reason": _not_estimable(design, outcome)}
+    if result["not_estimable_reason"]:
+        return result
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = sm.Logit(outcome, design).fit(method="newton", maxiter=100, disp=False)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            result["not_estimable_reason"] = f"the model could not be fitted ({exc})"
+            return result
+    names = {type(w.message).__name__ for w in caught}
+    if "PerfectSeparationWarning" in names or np.any(np.abs(fit.params) > SEPARATION_BOUND):
+        result["not_estimable_reason"] = "separation: the predictors (almost) perfectly predict dropout"
+        return result
+    if not fit.mle_retvals.get("converged", False) or not np.all(np.isfinite(fit.bse)):
+        result["not_estimable_reason"] = "the maximum-likelihood fit did not converge"
+        return result
+    for i, term in enumerate(TERMS):
+        b, se = float(fit.params[i]), float(fit.bse[i])
+        result["terms"][term] = {
+            "b": b, "se": se, "z": b / se, "p": float(2 * stats.norm.sf(abs(b / se))),
+            "or": float(np.exp(b)), "ci_low": b - Z_975 * se, "ci_high": b + Z_975 * se,
+        }
+    return result
+
+
+def dropout_description(data: pd.DataFrame) -> dict:
+    """Sessions attended and dropout per condition (treated, treatment ended)."""
+    ended = treated(data).loc[lambda frame: frame["treatment_ended"]]
+    description = {}
+    for condition in CONDITIONS:
+        group = ended.loc[ended["condition"] == condition]
+        sessions = group["sessions_attended"]
+        n = int(len(group))
+        description[condition] = {
+            "n": n,
+            "dropout_n": int(group["dropout"].sum()),
+            "dropout_pct": float(100 * group["dropout"].mean()) if n else None,
+            "sessions_median": float(sessions.median()) if n else None,
+            "sessions_q1": float(sessions.quantile(0.25)) if n else None,
+            "sessions_q3": float(sessions.quantile(0.75)) if n else None,
+            "sessions_distribution": {
+                str(k): int((sessions == k).sum()) for k in range(N_SESSIONS + 1)},
+        }
+    return description

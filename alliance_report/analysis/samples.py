@@ -1,0 +1,37 @@
+"""The populations of the analysis plan, as row selections of the analysis table.
+
+Every model and every CONSORT "analysed" count takes its sample from here, so that the
+two always agree.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+WAI_WEEKS = ("wai_w2", "wai_w5", "wai_w9")
+
+
+def treated(data: pd.DataFrame) -> pd.DataFrame:
+    """`treatment` set (MBCT or eMBCT)."""
+    return data.loc[data["treated"]]
+
+
+def early_alliance(data: pd.DataFrame) -> pd.DataFrame:
+    """Treated with a WAI total at week 2."""
+    return treated(data).dropna(subset=["wai_w2"])
+
+
+def alliance_complete_cases(data: pd.DataFrame) -> pd.DataFrame:
+    """Treated with WAI totals at weeks 2, 5 and 9."""
+    return treated(data).dropna(subset=list(WAI_WEEKS))
+
+
+def dropout_sample(data: pd.DataFrame) -> pd.DataFrame:
+    """Early-alliance participants whose treatment has ended (Aim 1)."""
+    sample = early_alliance(data)
+    return sample.loc[sample["treatment_ended"]]
+
+
+def outcome_sample(data: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Early-alliance participants with a baseline and a T1 score of ``scale`` (Aim 3)."""
+    return early_alliance(data).dropna(subset=[f"baseline_{scale}", f"{scale}_t1"])
