@@ -308,7 +308,7 @@ def test_all_wai_missing():
     for kind in ("complete_cases", "available"):
         for condition in ("MBCT", "eMBCT"):
             for week in WEEKS:
-                assert descriptives[kind][condition][week] == {"n": 0, "mean": None, "sd": None}
+                assert descriptives[kind][condition][week] == {"n": 0, "mean": None, "sd": None, "ci_low": None, "ci_high": None}
     for result in (manova, mixed, descriptives):
         assert_json_plain(result)
 
@@ -328,6 +328,9 @@ def test_descriptives_match_pandas_groupby():
                 assert got["n"] == table.loc[condition, "count"]
                 assert got["mean"] == pytest.approx(table.loc[condition, "mean"], rel=RTOL)
                 assert got["sd"] == pytest.approx(table.loc[condition, "std"], rel=RTOL)
+                values = sample.loc[sample["condition"] == condition, col].dropna()
+                interval = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+                assert (got["ci_low"], got["ci_high"]) == pytest.approx(interval, rel=RTOL)
     assert result["complete_cases"]["MBCT"]["W2"]["n"] < result["available"]["MBCT"]["W2"]["n"]
 
 
@@ -340,8 +343,8 @@ def test_descriptives_small_cells():
     one = result["available"]["eMBCT"]["W9"]
     assert one["n"] == 1 and one["sd"] is None
     assert one["mean"] == pytest.approx(frame.loc[embct[0], "wai_w9"], rel=RTOL)
-    assert result["available"]["MBCT"]["W5"] == {"n": 0, "mean": None, "sd": None}
-    assert result["complete_cases"]["MBCT"]["W2"] == {"n": 0, "mean": None, "sd": None}
+    assert result["available"]["MBCT"]["W5"] == {"n": 0, "mean": None, "sd": None, "ci_low": None, "ci_high": None}
+    assert result["complete_cases"]["MBCT"]["W2"] == {"n": 0, "mean": None, "sd": None, "ci_low": None, "ci_high": None}
     assert result["complete_cases"]["eMBCT"]["W2"]["n"] == 1
     assert_json_plain(result)
 

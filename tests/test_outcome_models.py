@@ -25,6 +25,7 @@ def analysis_frame(seed=1, n=150, interaction=1.5):
     hads_t1 = 4 + 0.5 * baseline - 2.5 * wai + 1.0 * embct + interaction * (wai - 3.5) * embct + rng.normal(0, 3, n)
     frame = pd.DataFrame({
         "treated": True, "condition_embct": embct, "wai_w2": wai,
+        "condition": np.where(embct == 1, "eMBCT", "MBCT"),
         "baseline_hads": baseline, "hads_t1": hads_t1,
     })
     frame.loc[::17, "hads_t1"] = np.nan       # missing outcomes leave the sample
@@ -108,3 +109,33 @@ def test_one_condition_only_is_a_singular_design():
     assert model["terms"]["wai_w2_c"]["b"] is None
     assert "singular design" in model["not_estimable_reason"]
     assert model["simple_slopes"]["MBCT"]["b"] is None
+
+
+def test_diagnostics_against_auxiliary_regressions():
+    frame = analysis_frame(seed=9)
+    sample = frame[frame["treated"]].dropna()
+    X = np.column_stack([np.ones(len(sample)), sample["baseline_hads"], sample["wai_w2"], sample["condition_embct"]])
+    y = sample["hads_t1"].to_numpy()
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    resid = y - X @ b
+
+    def r_squared(target, predictors):
+        coef = np.linalg.lstsq(predictors, target, rcond=None)[0]
+        rest = target - predictors @ coef
+        return 1 - rest @ rest / ((target - target.mean()) @ (target - target.mean()))
+
+    lm = len(y) * r_squared(resid ** 2, X)   # Koenker's studentized Breusch–Pagan statistic
+    vif = [1 / (1 - r_squared(X[:, j], np.delete(X, j, axis=1))) for j in range(1, 4)]
+
+    model = fit_outcome_model(frame, "hads")
+    assert model["diagnostics"]["breusch_pagan_p"] == pytest.approx(stats.chi2.sf(lm, 3), rel=RTOL)
+    assert model["diagnostics"]["max_vif"] == pytest.approx(max(vif), rel=RTOL)
+    assert model["diagnostics"]["residuals"] == pytest.approx(list(resid), rel=RTOL, abs=1e-9)
+    assert model["observed"]["wai_w2"] == pytest.approx(list(sample["wai_w2"]))
+
+
+def test_fitted_lines_follow_the_simple_slopes():
+    model = fit_outcome_model(analysis_frame(seed=10), "hads", moderation=True)
+    for condition, line in model["fitted_lines"].items():
+        (x0, x1), (y0, y1) = line["wai_w2"], line["predicted"]
+        assert (y1 - y0) / (x1 - x0) == pytest.approx(model["simple_slopes"][condition]["b"], rel=RTOL)

@@ -136,17 +136,21 @@ def long_format(data: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- descriptives
 
 def _summary(values: pd.Series) -> dict:
+    """n, mean, SD (n−1) and the t-based 95% CI of the mean, mean ± t(.975, n−1)·SD/√n."""
     values = values.dropna().astype(float)
     n = int(len(values))
+    mean = float(values.mean()) if n >= 1 else None
+    sd = float(values.std(ddof=1)) if n >= 2 else None
+    half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n >= 2 else None
     return {
-        "n": n,
-        "mean": float(values.mean()) if n >= 1 else None,
-        "sd": float(values.std(ddof=1)) if n >= 2 else None,
+        "n": n, "mean": mean, "sd": sd,
+        "ci_low": mean - half if half is not None else None,
+        "ci_high": mean + half if half is not None else None,
     }
 
 
 def alliance_descriptives(data: pd.DataFrame) -> dict:
-    """n, mean and SD per condition × week, complete cases and all available data."""
+    """n, mean, SD and 95% CI per condition × week, complete cases and all available data."""
     sets = {"complete_cases": complete_cases(data), "available": treated_sample(data)}
     result = {}
     for name, sample in sets.items():

@@ -11,6 +11,13 @@ covariance, t with the model's residual df (Aiken & West, 1991).
 
 Per term: B, SE, t, P (two-sided), 95% CI, standardized β = B·SD(x)/SD(y) over the model
 sample with SDs on n−1 (null for the intercept).  Per model: n, residual df, R², adjusted R².
+
+Diagnostics: Breusch–Pagan P (studentized/Koenker LM test = n·R² of the squared residuals
+on the predictors, χ² with k−1 df; Breusch & Pagan 1979, Koenker 1981), the largest
+variance inflation factor of the predictors (VIF_j = 1/(1 − R²_j)), and the fitted values
+and residuals for the residual plot.  For the figures, the main models carry the observed
+points (wai_w2, outcome, condition) and the moderation models the fitted line of each
+condition at the sample mean of the baseline score, over that condition's observed range.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
+from statsmodels.stats.diagnostic import het_breuschpagan
+from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from alliance_report.analysis.samples import outcome_sample
 
@@ -65,7 +74,8 @@ def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) 
     design = design_matrix(sample, scale, moderation)
     outcome = sample[f"{scale}_t1"].astype(float)
     result = {"n": int(len(sample)), "df_resid": None, "r2": None, "adj_r2": None,
-              "terms": _empty_terms(design.columns), "not_estimable_reason": None}
+              "terms": _empty_terms(design.columns), "not_estimable_reason": None,
+              "diagnostics": dict.fromkeys(["breusch_pagan_p", "max_vif", "fitted", "residuals"])}
     if moderation:
         result["simple_slopes"] = {c: dict.fromkeys(["b", "se", "t", "p"]) for c in ("MBCT", "eMBCT")}
     reason = not_estimable(design, outcome)
@@ -84,9 +94,47 @@ def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) 
             "beta": beta,
         }
     result.update(df_resid=int(round(fit.df_resid)), r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj))
+    result["diagnostics"] = diagnostics(fit, design)
     if moderation:
         result["simple_slopes"] = simple_slopes(fit, list(design.columns))
+        result["fitted_lines"] = fitted_lines(fit, design, sample)
+    else:
+        result["observed"] = {
+            "wai_w2": [float(x) for x in sample["wai_w2"]],
+            "outcome": [float(y) for y in outcome],
+            "condition": [str(c) for c in sample["condition"]],
+        }
     return result
+
+
+def diagnostics(fit, design: pd.DataFrame) -> dict:
+    """Breusch–Pagan P, max VIF, fitted values and residuals of an OLS fit."""
+    exog = design.to_numpy()
+    _, bp_p, _, _ = het_breuschpagan(fit.resid, exog)
+    vifs = [variance_inflation_factor(exog, j) for j in range(1, exog.shape[1])]
+    return {
+        "breusch_pagan_p": float(bp_p),
+        "max_vif": float(max(vifs)),
+        "fitted": [float(v) for v in fit.fittedvalues],
+        "residuals": [float(v) for v in fit.resid],
+    }
+
+
+def fitted_lines(fit, design: pd.DataFrame, sample: pd.DataFrame) -> dict:
+    """Predicted outcome per condition at the mean baseline, at the ends of its wai_w2 range."""
+    wai_mean = sample["wai_w2"].mean()
+    lines = {}
+    for condition, embct in (("MBCT", 0.0), ("eMBCT", 1.0)):
+        observed = sample.loc[sample["condition_embct"] == embct, "wai_w2"]
+        if observed.empty:
+            continue
+        ends = np.array([observed.min(), observed.max()])
+        centred = ends - wai_mean
+        rows = np.column_stack([np.ones(2), np.full(2, design["baseline"].mean()), centred,
+                                np.full(2, embct), centred * embct])
+        lines[condition] = {"wai_w2": [float(x) for x in ends],
+                            "predicted": [float(y) for y in rows @ fit.params]}
+    return lines
 
 
 def simple_slopes(fit, columns: list[str]) -> dict:
