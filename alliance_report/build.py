@@ -73,11 +73,12 @@ def build(freeze_dir: Path, out: Path | None, settings: Settings) -> BuildOutcom
         results = compute_results(freeze, settings)
     except ConsortError as exc:
         raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
-    report = build_report(results, build_date(freeze, settings))
+    report = build_report(results, validation.to_dict(), build_date(freeze, settings))
 
     out = Path(out) if out is not None else default_out_dir(freeze)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the published report is for readers
     try:
         write_results(results, staging / "results.json")
         (staging / "validation.json").write_text(

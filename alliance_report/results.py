@@ -19,6 +19,7 @@ from alliance_report.analysis.dropout import dropout_description, fit_dropout_mo
 from alliance_report.analysis.outcome import fit_outcome_models
 from alliance_report.analysis.reliability import reliability
 from alliance_report.freeze import Freeze, typed_tables
+from alliance_report.provenance import provenance
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import Settings
 
@@ -40,6 +41,7 @@ def compute_results(freeze: Freeze, settings: Settings) -> dict:
         "simulated": freeze.simulated,
         "input_sha256": freeze.manifest_sha256,
         "settings": settings.as_dict(),
+        "provenance": provenance(freeze),
         "consort": consort_counts(tables, data),
         "baseline_characteristics": baseline_characteristics(data),
         "reliability": alphas,

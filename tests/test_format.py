@@ -47,6 +47,14 @@ def test_confidence_intervals():
 
 
 def test_percent_decimals_depend_on_n():
-    assert fmt.percent(101, 120) == "84.2"
-    assert fmt.percent(40, 93) == "43"
-    assert fmt.percent(0, 0) == "\u2014"
+    assert fmt.percent(100 * 101 / 120, 120) == "84.2"
+    assert fmt.percent(100 * 40 / 93, 93) == "43"
+    assert fmt.percent(None, 0) == "\u2014"
+    assert fmt.n_percent(101, 100 * 101 / 120, 120) == "101 (84.2)"
+
+
+def test_descriptive_cells():
+    assert fmt.mean_sd(3.4567, 0.61234) == "3.46 (0.61)"
+    assert fmt.median_iqr(30, 18.24, 44.56) == "30.0 (18.2\u201344.6)"
+    assert fmt.mean_sd(None, None) == "\u2014"
+    assert fmt.mean_sd(3.0, None) == "3.00 (\u2014)"

@@ -72,8 +72,27 @@ def test_statistic(name: str, value: float | None, df: tuple[int, ...] | int | N
     return f"{name}{dfs}={number(value, decimals)}"
 
 
-def percent(count: int, total: int) -> str:
-    """Percentage with 1 decimal when the denominator is ≥ 100, none below."""
-    if total == 0:
+def percent(pct: float | None, denominator: int) -> str:
+    """A percentage with 1 decimal when its denominator is ≥ 100, none below."""
+    if pct is None or denominator == 0:
         return MISSING
-    return f"{100 * count / total:.{1 if total >= 100 else 0}f}"
+    return f"{pct:.{1 if denominator >= 100 else 0}f}"
+
+
+def n_percent(n: int, pct: float | None, denominator: int) -> str:
+    """"101 (84.2)" — a count with its percentage."""
+    return f"{n} ({percent(pct, denominator)})"
+
+
+def mean_sd(mean: float | None, sd: float | None, decimals: int = 2) -> str:
+    """"3.45 (0.61)"; a lone em dash without a mean."""
+    if mean is None:
+        return MISSING
+    return f"{number(mean, decimals)} ({number(sd, decimals)})"
+
+
+def median_iqr(median: float | None, q1: float | None, q3: float | None, decimals: int = 1) -> str:
+    """"30.0 (18.2–44.5)"; a lone em dash without a median."""
+    if median is None:
+        return MISSING
+    return f"{number(median, decimals)} ({number(q1, decimals)}\u2013{number(q3, decimals)})"

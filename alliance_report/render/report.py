@@ -1,75 +1,128 @@
-"""Render ``results`` into the report: one Jinja2 context → HTML → PDF (WeasyPrint).
+"""Render ``results`` into the report: one Jinja2 context → HTML, PDF (WeasyPrint) and Quarto.
 
-Nothing here computes a statistic: the context holds formatted strings taken from
-``results`` (tables and figures are functions of it).
+Nothing here computes a statistic: the context holds tables, figures and sentences that
+are functions of ``results`` (and of ``validation.json`` for the appendix).  The article
+body (``report_templates/body.j2``) is rendered twice from the same context, once with
+HTML markup (report.html, from which the PDF is made) and once with Quarto markdown
+(report.qmd).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
-from alliance_report import TEMPLATES_DIR, __version__
-from alliance_report.render import format as fmt
-from alliance_report.render.figures import Figure, outcome_coefficients
-from alliance_report.render.tables import Table, outcome_model_table
+from alliance_report import TEMPLATES_DIR
+from alliance_report.render import tables as tbl
+from alliance_report.render import text
+from alliance_report.render.figures import Figure, build_figures
+from alliance_report.render.markup import HtmlMarkup, MarkdownMarkup
 
 TRIAL_REGISTRATION = "NCT02138513"
+TITLE = "Therapeutic alliance in MBCT and internet-based MBCT for distressed cancer patients"
+STYLE_NAMES = {"jmir": "JMIR", "apa": "APA 7"}
+
+# Order of appearance in body.j2: tables and figures are numbered in this order.
+TABLE_ORDER = ("table1", "dropout", "alliance_means", "manova", "mixed", "hads", "mhcsf",
+               "validation", "reliability", "provenance")
+FIGURE_ORDER = ("consort", "sessions_attended", "alliance_trajectory", "alliance_outcome",
+                "residual_diagnostics")
 
 
 @dataclass(frozen=True)
 class Report:
     html: str
-    tables: tuple[Table, ...]
+    qmd: str
+    tables: tuple[tbl.Table, ...]
     figures: tuple[Figure, ...]
 
 
-def _environment() -> jinja2.Environment:
+def _environment(autoescape: bool) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=autoescape,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True)
 
 
-def key_sentence(model: dict, outcome_label: str, style: str) -> str:
-    """The result sentence of an Aim 3 model, e.g. "B=−0.12, t(114)=−2.66, P=.01"."""
-    term = model["terms"]["wai_w2"]
-    if term["b"] is None:
-        return f"could not be estimated ({model['not_estimable_reason']})"
-    return (f"B={fmt.number(term['b'])}, {fmt.ci(term['ci_low'], term['ci_high'], style=style)}, "
-            f"{fmt.test_statistic('t', term['t'], model['df_resid'], style=style)}, "
-            f"{fmt.p_statement(term['p'], style)}")
+def consort_figure(results: dict) -> Figure:
+    from alliance_report.render.consort_diagram import consort_svg
+
+    c = results["consort"]
+    alt = (f"CONSORT flow diagram: {c['assessed']} assessed, {c['randomized']} randomized, "
+           f"{c['treated']['MBCT']} treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
+    return Figure("consort", "Flow of participants through the trial (CONSORT).", alt,
+                  consort_svg(c), None)
 
 
-def build_report(results: dict, build_date: str) -> Report:
-    style = results["settings"]["style"]
-    hads = results["outcome_models"]["hads"]
-    tables = (outcome_model_table(hads, "hads_model", "HADS total", style),)
-    figure = outcome_coefficients(hads, "HADS total", "hads_coefficients")
-    figures = (figure,) if figure else ()
-    context = {
-        "results": results,
-        "study": results["study"],
-        "freeze_id": results["freeze_id"],
-        "cutoff_date": results["cutoff_date"],
-        "build_date": build_date,
-        "simulated": results["simulated"],
-        "registration": TRIAL_REGISTRATION,
-        "version": __version__,
-        "css": (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8"),
-        "tables": tables,
-        "figures": figures,
-        "hads_sentence": key_sentence(hads, "HADS total", style),
-        "hads_n": hads["n"],
+def sentences(results: dict) -> dict[str, str]:
+    return {
+        "flow": text.flow(results), "flow_short": text.flow_short(results),
+        "dropout_summary": text.dropout_summary(results), "dropout_model": text.dropout_model(results),
+        "alliance_development": text.alliance_development(results),
+        "alliance_mixed": text.alliance_mixed(results),
+        "hads": text.outcome(results, "hads", "HADS total"),
+        "mhcsf": text.outcome(results, "mhcsf", "MHC-SF"),
+        "hads_moderation": text.moderation(results, "hads", "HADS total"),
+        "mhcsf_moderation": text.moderation(results, "mhcsf", "MHC-SF"),
     }
-    html = _environment().get_template("report.html.j2").render(context)
-    return Report(html, tables, figures)
+
+
+def validation_sentence(validation: dict) -> str:
+    return (f"The freeze passed validation: {validation['n_checks']} checks were run, "
+            f"{validation['n_failed']} failed and {validation['n_warnings']} gave a warning "
+            "(details in validation.json beside this report).")
+
+
+def context(results: dict, validation: dict, build_date: str) -> tuple[dict, dict, dict]:
+    tables = tbl.build_tables(results)
+    tables["validation"] = tbl.validation_table(validation)
+    tables["provenance"] = tbl.provenance_table(results)
+    figures = {figure.name: figure for figure in build_figures(results)}
+    figures["consort"] = consort_figure(results)
+    numbers = {role: i for i, role in enumerate(TABLE_ORDER, start=1)}
+    present = [name for name in FIGURE_ORDER if figures.get(name)]
+    numbers |= {name: i for i, name in enumerate(present, start=1)}
+    ctx = {
+        "title": TITLE, "study": results["study"], "freeze_id": results["freeze_id"],
+        "cutoff_date": results["cutoff_date"], "build_date": build_date,
+        "simulated": results["simulated"], "registration": TRIAL_REGISTRATION,
+        "input_sha256": results["input_sha256"], "settings": results["settings"],
+        "style_name": STYLE_NAMES[results["settings"]["style"]],
+        "provenance": results["provenance"], "version": results["provenance"]["alliance_report"],
+        "text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results),
+        "validation_sentence": validation_sentence(validation),
+        "tables": tables, "figures": {name: figures.get(name) for name in FIGURE_ORDER},
+        "numbers": numbers,
+        "keywords": f"{results['study']}, {TRIAL_REGISTRATION}, therapeutic alliance, MBCT, eMBCT, "
+                    f"data freeze {results['freeze_id']}",
+    }
+    return ctx, tables, figures
+
+
+HEADING = re.compile(r'<h([23]) id="([^"]+)">(.*?)</h[23]>')
+
+
+def table_of_contents(body_html: str) -> list[dict]:
+    """The h2/h3 headings of the rendered body, for the HTML contents list."""
+    return [{"level": int(level), "anchor": anchor, "text": Markup(title).striptags()}
+            for level, anchor, title in HEADING.findall(body_html)]
+
+
+def build_report(results: dict, validation: dict, build_date: str) -> Report:
+    ctx, tables, figures = context(results, validation, build_date)
+    css = (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
+    html_env = _environment(True)
+    body = Markup(html_env.get_template("body.j2").render(ctx, m=HtmlMarkup()))
+    html = html_env.get_template("report.html.j2").render(
+        ctx, body=body, toc=table_of_contents(body), css=css)
+    qmd = _environment(False).get_template("report.qmd.j2").render(ctx, m=MarkdownMarkup())
+    ordered_tables = tuple(tables[role] for role in TABLE_ORDER)
+    return Report(html, qmd, ordered_tables, tuple(f for f in figures.values() if f))
 
 
 def write_pdf(html: str, path: Path, base_url: Path) -> None:
@@ -84,11 +137,13 @@ def write_pdf(html: str, path: Path, base_url: Path) -> None:
 
 def write_report(report: Report, out: Path) -> None:
     (out / "report.html").write_text(report.html, encoding="utf-8")
+    (out / "report.qmd").write_text(report.qmd, encoding="utf-8")
     write_pdf(report.html, out / "report.pdf", out)
     (out / "figures").mkdir(exist_ok=True)
     for figure in report.figures:
         (out / "figures" / f"{figure.name}.svg").write_text(figure.svg, encoding="utf-8")
-        (out / "figures" / f"{figure.name}.png").write_bytes(figure.png)
+        if figure.png is not None:
+            (out / "figures" / f"{figure.name}.png").write_bytes(figure.png)
     (out / "tables").mkdir(exist_ok=True)
     for table in report.tables:
         (out / "tables" / f"{table.name}.csv").write_text(table.to_csv(), encoding="utf-8")

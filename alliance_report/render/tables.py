@@ -1,25 +1,57 @@
 """Tables of the report: each a function of ``results`` that returns formatted cells.
 
-A :class:`Table` holds display strings only; the same object is rendered into the HTML
-and written to ``tables/<name>.csv``.
+A :class:`Table` holds display strings only; the same object is rendered into the HTML,
+into the Quarto markdown, and written to ``tables/<name>.csv``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alliance_report.render import format as fmt
+
+CONDITIONS = ("MBCT", "eMBCT")
+WEEKS = ("W2", "W5", "W9")
 
 TERM_LABELS = {
     "intercept": "Intercept",
     "baseline": "Baseline score",
     "wai_w2": "Early alliance (WAI week 2)",
-    "wai_w2_c": "Early alliance, centred",
+    "wai_w2_c": "Early alliance (WAI week 2)",
     "condition_embct": "Condition (eMBCT vs MBCT)",
     "wai_w2_c_x_condition_embct": "Early alliance × condition",
+    "week": "Week",
+    "week_x_condition_embct": "Week × condition",
 }
+
+VARIABLE_LABELS = {
+    "age": "Age (years), mean (SD)",
+    "sex": "Female, n (%)",
+    "partner": "In a relationship, n (%)",
+    "children": "Children, n (%)",
+    "education": "Education, n (%)",
+    "cancer_type": "Cancer type, n (%)",
+    "treatment_intent": "Curative treatment intent, n (%)",
+    "months_since_diagnosis": "Months since diagnosis, median (IQR)",
+    "baseline_hads": "HADS total, mean (SD)",
+    "baseline_hads_anxiety": "HADS anxiety, mean (SD)",
+    "baseline_hads_depression": "HADS depression, mean (SD)",
+    "baseline_mhcsf": "MHC-SF mean score, mean (SD)",
+}
+MULTI_LEVEL = ("education", "cancer_type")
+
+ABBREVIATIONS = ("MBCT: mindfulness-based cognitive therapy; eMBCT: internet-based MBCT; "
+                 "WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety and "
+                 "Depression Scale; MHC-SF: Mental Health Continuum–Short Form.")
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[str, ...]
+    indent: bool = False      # a level under a group row
+    group: bool = False       # a group label spanning the row
 
 
 @dataclass(frozen=True)
@@ -27,33 +59,261 @@ class Table:
     name: str
     caption: str
     header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
+    rows: tuple[Row, ...]
     footnote: str
+    # optional spanning header above the columns: (label, number of columns)
+    header_groups: tuple[tuple[str, int], ...] = field(default=())
+
+    def csv_header(self) -> tuple[str, ...]:
+        labels = []
+        for label, span in self.header_groups:
+            labels += [label] * span
+        return tuple(f"{group}: {col}" if group else col
+                     for group, col in zip(labels or [""] * len(self.header), self.header))
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(self.header)
-        writer.writerows(self.rows)
+        writer.writerow(self.csv_header())
+        for row in self.rows:
+            cells = list(row.cells) + [""] * (len(self.header) - len(row.cells))
+            writer.writerow(cells)
         return buffer.getvalue()
 
 
-def outcome_model_table(model: dict, name: str, outcome_label: str, style: str) -> Table:
-    """B, SE, 95% CI, β, t and P per term of one Aim 3 model."""
-    df = model["df_resid"]
-    header = ("Predictor", "B", "SE", "95% CI", "β", f"t({df})" if df is not None else "t", "P")
+def _model_fit_note(model: dict) -> str:
+    if model["r2"] is None:
+        return f"n={model['n']}; not estimable: {model['not_estimable_reason']}."
+    return (f"n={model['n']}; R²={fmt.number(model['r2'], 3)}; "
+            f"adjusted R²={fmt.number(model['adj_r2'], 3)}.")
+
+
+# ---------------------------------------------------------------- Table 1
+
+def _table1_cells(row: dict) -> list[str]:
+    cells = []
+    for group in (*CONDITIONS, "overall"):
+        cell = row["cells"][group]
+        if row["kind"] == "mean_sd":
+            cells.append(fmt.mean_sd(cell["mean"], cell["sd"]))
+        elif row["kind"] == "median_iqr":
+            cells.append(fmt.median_iqr(cell["median"], cell["q1"], cell["q3"]))
+        else:
+            cells.append(fmt.n_percent(cell["n"], cell["pct"], cell["denominator"]))
+    return cells
+
+
+def _test_cells(test: dict, style: str) -> list[str]:
+    name = "χ²" if test["name"] == "chi2" else "t"
+    return [fmt.test_statistic(name, test["statistic"], test["df"], style=style)
+            if test["statistic"] is not None else fmt.MISSING, fmt.p_value(test["p"], style)]
+
+
+def table1(results: dict) -> Table:
+    baseline = results["baseline_characteristics"]
+    style, with_tests = results["settings"]["style"], results["settings"]["table1_tests"]
+    n = baseline["n"]
+    header = ("Characteristic", f"MBCT (n={n['MBCT']})", f"eMBCT (n={n['eMBCT']})",
+              f"Overall (n={n['overall']})", "SMD") + (("Test", "P") if with_tests else ())
+    rows, seen = [], set()
+    for row in baseline["rows"]:
+        variable = row["variable"]
+        tests = _test_cells(row["test"], style) if with_tests else []
+        if variable in MULTI_LEVEL:
+            if variable not in seen:
+                rows.append(Row((VARIABLE_LABELS[variable], "", "", "", "", *tests), group=True))
+                seen.add(variable)
+            rows.append(Row((row["level"].capitalize(), *_table1_cells(row), fmt.number(row["smd"])),
+                            indent=True))
+        else:
+            rows.append(Row((VARIABLE_LABELS[variable], *_table1_cells(row), fmt.number(row["smd"]), *tests)))
+    footnote = ("Treated population; baseline questionnaire scores at each participant's own "
+                "pre-treatment assessment (T0b for re-randomized participants, T0 otherwise). "
+                "Percentages of participants with a known value. SMD: standardized difference, "
+                "eMBCT − MBCT (|SMD| < 0.1 is commonly taken as negligible). "
+                + ("Test: Student t test (continuous) or Pearson χ² (categorical). " if with_tests else "")
+                + ABBREVIATIONS)
+    return Table("baseline_characteristics", "Baseline characteristics of the treated participants by condition",
+                 header, tuple(rows), footnote)
+
+
+# ---------------------------------------------------------------- alliance
+
+def alliance_means_table(results: dict) -> Table:
+    descriptives = results["alliance_descriptives"]
+    complete_n = {c: descriptives["complete_cases"][c]["W2"]["n"] for c in CONDITIONS}
+    header = ("Week",
+              f"MBCT (n={complete_n['MBCT']})", f"eMBCT (n={complete_n['eMBCT']})",
+              "MBCT n", "MBCT", "eMBCT n", "eMBCT")
     rows = []
-    for key, term in model["terms"].items():
-        rows.append((
-            TERM_LABELS[key], fmt.number(term["b"]), fmt.number(term["se"]),
+    for week in WEEKS:
+        complete = [descriptives["complete_cases"][c][week] for c in CONDITIONS]
+        available = [descriptives["available"][c][week] for c in CONDITIONS]
+        rows.append(Row((
+            f"Week {week[1:]}",
+            *(fmt.mean_sd(cell["mean"], cell["sd"]) for cell in complete),
+            str(available[0]["n"]), fmt.mean_sd(available[0]["mean"], available[0]["sd"]),
+            str(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),
+        )))
+    footnote = ("WAI mean scores (range 1–5), mean (SD). Complete cases: treated participants with "
+                "WAI scores at weeks 2, 5 and 9 (the MANOVA sample). All available: every treated "
+                "participant with a WAI score at that week. " + ABBREVIATIONS)
+    return Table("alliance_means", "Working alliance by week and condition", header, tuple(rows),
+                 footnote, header_groups=(("", 1), ("Complete cases", 2), ("All available data", 4)))
+
+
+def manova_table(results: dict) -> Table:
+    manova = results["alliance_manova"]
+    style = results["settings"]["style"]
+    header = ("Effect", "Wilks Λ", "F", "df", "P", "Partial η²")
+    rows = []
+    for key, label in (("time", "Time"), ("time_x_condition", "Time × condition"), ("condition", "Condition")):
+        effect = manova[key]
+        df = f"{effect['df1']}, {effect['df2']}" if effect["df1"] is not None else fmt.MISSING
+        rows.append(Row((label, fmt.number(effect.get("wilks"), 3) if key != "condition" else "",
+                         fmt.number(effect["f"]), df, fmt.p_value(effect["p"], style),
+                         fmt.number(effect["partial_eta_sq"], 3))))
+    reason = f" Not estimable: {manova['not_estimable_reason']}." if manova["not_estimable_reason"] else ""
+    footnote = (f"Repeated-measures MANOVA (profile analysis) of the WAI mean score at weeks 2, 5 and 9 in "
+                f"the alliance complete cases (n={manova['n']}); condition with sum-to-zero coding "
+                "(type III, as SPSS GLM repeated measures). Time and time × condition: exact F from "
+                "Wilks Λ, partial η² = 1 − Λ; condition: univariate F on the mean of the three weeks."
+                f"{reason}")
+    return Table("alliance_manova", "Development of the working alliance over time", header,
+                 tuple(rows), footnote)
+
+
+def mixed_model_table(results: dict) -> Table:
+    mixed = results["alliance_mixed"]
+    style = results["settings"]["style"]
+    header = ("Fixed effect", "B", "SE", "95% CI", "z", "P")
+    rows = tuple(
+        Row((TERM_LABELS.get(key, key), fmt.number(term["b"], 3), fmt.number(term["se"], 3),
+             fmt.ci_range(term["ci_low"], term["ci_high"], 3, style), fmt.number(term["z"]),
+             fmt.p_value(term["p"], style)))
+        for key, term in mixed["terms"].items())
+    reason = f" Not estimable: {mixed['not_estimable_reason']}." if mixed["not_estimable_reason"] else ""
+    footnote = ("Linear mixed model of all available WAI scores, wai ~ week × condition + (1 | participant), "
+                f"REML; week in weeks (2, 5, 9); {mixed['n_observations']} scores of "
+                f"{mixed['n_participants']} participants. Wald z and 95% CI.{reason}")
+    return Table("alliance_mixed", "Sensitivity analysis: linear mixed model of the working alliance",
+                 header, rows, footnote)
+
+
+# ---------------------------------------------------------------- dropout and outcome models
+
+def dropout_model_table(results: dict) -> Table:
+    model = results["dropout_model"]
+    style = results["settings"]["style"]
+    header = ("Predictor", "B", "SE", "95% CI", "z", "P", "OR")
+    rows = tuple(
+        Row((TERM_LABELS[key], fmt.number(term["b"]), fmt.number(term["se"]),
+             fmt.ci_range(term["ci_low"], term["ci_high"], style=style), fmt.number(term["z"]),
+             fmt.p_value(term["p"], style), fmt.number(term["or"])))
+        for key, term in model["terms"].items())
+    reason = f" Not estimable: {model['not_estimable_reason']}." if model["not_estimable_reason"] else ""
+    threshold = results["settings"]["dropout_threshold"]
+    footnote = (f"Logistic regression of dropout (fewer than {threshold} of 8 sessions attended) in "
+                f"participants with an early alliance score whose treatment has ended; n={model['n']}, "
+                f"{model['events']} dropouts. 95% CI of B (Wald); OR: odds ratio, exp(B).{reason}")
+    return Table("dropout_model", "Early alliance and dropout", header, rows, footnote)
+
+
+def _outcome_cells(term: dict | None, style: str) -> tuple[str, ...]:
+    if term is None:
+        return ("", "", "", "")
+    return (f"{fmt.number(term['b'])} ({fmt.number(term['se'])})",
             fmt.ci_range(term["ci_low"], term["ci_high"], style=style),
-            fmt.number(term["beta"]) if key != "intercept" else "",
-            fmt.number(term["t"]), fmt.p_value(term["p"], style),
-        ))
-    fit = (f"n={model['n']}; R²={fmt.number(model['r2'], 3)}; adjusted R²={fmt.number(model['adj_r2'], 3)}."
-           if model["r2"] is not None else
-           f"n={model['n']}; the model could not be estimated: {model['not_estimable_reason']}.")
-    footnote = (f"Ordinary least squares; outcome: post-treatment {outcome_label}. {fit} "
-                "B: unstandardized coefficient; SE: standard error; β: standardized coefficient; "
-                "WAI: Working Alliance Inventory–Short Revised (mean score 1–5).")
-    return Table(name, f"Early alliance and post-treatment {outcome_label}", header, tuple(rows), footnote)
+            fmt.number(term["beta"]) if term["beta"] is not None else "",
+            fmt.p_value(term["p"], style))
+
+
+def outcome_table(results: dict, scale: str, outcome_label: str) -> Table:
+    """Main and moderation model of one scale side by side."""
+    style = results["settings"]["style"]
+    main = results["outcome_models"][scale]
+    moderation = results["outcome_models"][f"{scale}_moderation"]
+    header = ("Predictor", "B (SE)", "95% CI", "β", "P", "B (SE)", "95% CI", "β", "P")
+    pairs = (("intercept", "intercept"), ("baseline", "baseline"), ("wai_w2", "wai_w2_c"),
+             ("condition_embct", "condition_embct"), (None, "wai_w2_c_x_condition_embct"))
+    rows = []
+    for main_key, moderation_key in pairs:
+        label = TERM_LABELS[moderation_key] + ("ᵃ" if moderation_key == "wai_w2_c" else "")
+        rows.append(Row((label, *_outcome_cells(main["terms"].get(main_key), style),
+                         *_outcome_cells(moderation["terms"][moderation_key], style))))
+    for condition in CONDITIONS:
+        slope = moderation["simple_slopes"][condition]
+        rows.append(Row((f"Simple slope of early alliance, {condition}", "", "", "", "",
+                         f"{fmt.number(slope['b'])} ({fmt.number(slope['se'])})", "", "",
+                         fmt.p_value(slope["p"], style))))
+    rows.append(Row(("R² (adjusted R²)", _r2(main), "", "", "", _r2(moderation), "", "", "")))
+    rows.append(Row(("n", str(main["n"]), "", "", "", str(moderation["n"]), "", "", "")))
+    diagnostics = main["diagnostics"]
+    diag = (f" Diagnostics of the main model: Breusch–Pagan {fmt.p_statement(diagnostics['breusch_pagan_p'], style)}; "
+            f"max VIF {fmt.number(diagnostics['max_vif'])}." if diagnostics["max_vif"] is not None else "")
+    footnote = (f"Ordinary least squares; outcome: post-treatment (T1) {outcome_label}, adjusted for the "
+                "baseline score and condition. ᵃIn the moderation model early alliance is centred at its "
+                "sample mean. Simple slopes: the association of early alliance with the outcome within "
+                f"each condition. Main model: {_model_fit_note(main)} Moderation model: "
+                f"{_model_fit_note(moderation)}{diag} B: unstandardized coefficient; SE: standard error; "
+                "β: standardized coefficient. " + ABBREVIATIONS)
+    return Table(f"{scale}_models", f"Early alliance and post-treatment {outcome_label}",
+                 header, tuple(rows), footnote,
+                 header_groups=(("", 1), ("Main model", 4), ("Moderation model", 4)))
+
+
+def _r2(model: dict) -> str:
+    if model["r2"] is None:
+        return fmt.MISSING
+    return f"{fmt.number(model['r2'], 3)} ({fmt.number(model['adj_r2'], 3)})"
+
+
+def reliability_table(results: dict) -> Table:
+    alphas, counts = results["reliability"], results["reliability_n"]
+    labels = {"WAI": "WAI-SR", "HADS": "HADS", "MHCSF": "MHC-SF"}
+    timepoint_labels = {"W2": "Week 2", "W5": "Week 5", "W9": "Week 9", "baseline": "Baseline",
+                        "T1": "Post-treatment (T1)"}
+    rows = tuple(
+        Row((labels[instrument], timepoint_labels[tp], fmt.number(alpha, 2), str(counts[instrument][tp])))
+        for instrument, by_timepoint in alphas.items() for tp, alpha in by_timepoint.items())
+    footnote = ("Cronbach α of the total scale in the treated population, on forms with every item "
+                "answered; baseline is each participant's own pre-treatment assessment. " + ABBREVIATIONS)
+    return Table("reliability", "Internal consistency of the questionnaires",
+                 ("Instrument", "Timepoint", "Cronbach α", "Complete forms"), rows, footnote)
+
+
+def build_tables(results: dict) -> dict[str, Table]:
+    """Every table of the report, keyed by its role."""
+    return {
+        "table1": table1(results),
+        "alliance_means": alliance_means_table(results),
+        "manova": manova_table(results),
+        "mixed": mixed_model_table(results),
+        "dropout": dropout_model_table(results),
+        "hads": outcome_table(results, "hads", "HADS total"),
+        "mhcsf": outcome_table(results, "mhcsf", "MHC-SF mean score"),
+        "reliability": reliability_table(results),
+    }
+
+
+def validation_table(validation: dict) -> Table:
+    """Every check run on the freeze with its outcome (validation.json)."""
+    rows = tuple(
+        Row((check["file"], ", ".join(check["columns"]) or "—", check["rule"], check["status"],
+             str(check["n_failing"]) if check["n_failing"] else ""))
+        for check in validation["checks"])
+    footnote = (f"{validation['n_checks']} checks: manifest, Great Expectations suites per file "
+                "(expectations/) and cross-file rules. Warnings flag legal but implausible values; "
+                "they do not stop the build.")
+    return Table("data_validation", "Data validation checks of the freeze",
+                 ("File", "Column(s)", "Rule", "Outcome", "Rows"), rows, footnote)
+
+
+def provenance_table(results: dict) -> Table:
+    provenance = results["provenance"]
+    rows = [Row((name, "SHA-256", digest)) for name, digest in provenance["input_files"].items()]
+    rows.append(Row(("alliance-report", "version", f"{provenance['alliance_report']} ({provenance['git_commit']})")))
+    rows.append(Row(("Python", "version", provenance["python"])))
+    rows += [Row((name, "version", version)) for name, version in provenance["packages"].items()]
+    return Table("provenance", "Provenance of this report", ("Item", "Kind", "Value"), tuple(rows),
+                 f"Input hashes of the freeze files; manifest exported at {provenance['manifest_exported_at']}.")

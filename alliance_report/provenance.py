@@ -1,0 +1,36 @@
+"""Where a build came from: input hashes, project version and commit, package versions."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+
+from alliance_report import REPO_ROOT, __version__
+from alliance_report.freeze import Freeze
+
+PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "great-expectations", "matplotlib",
+            "jinja2", "weasyprint")
+
+
+def git_commit() -> str:
+    """The commit of the working tree (with "-dirty" when it has changes), or "unknown"."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def provenance(freeze: Freeze) -> dict:
+    return {
+        "alliance_report": __version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "packages": {name: metadata.version(name) for name in PACKAGES},
+        "input_files": dict(sorted(freeze.file_sha256.items())),
+        "manifest_exported_at": freeze.manifest.get("exported_at"),
+    }

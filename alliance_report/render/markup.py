@@ -1,0 +1,126 @@
+"""Two markups for one article body: HTML (report.html / PDF) and Quarto markdown (report.qmd).
+
+The body template (``report_templates/body.j2``) writes every heading, paragraph, table and
+figure through a markup object ``m``; rendering it once with :class:`HtmlMarkup` and once
+with :class:`MarkdownMarkup` gives the same content in both documents.
+"""
+
+from __future__ import annotations
+
+import re
+
+from markupsafe import Markup, escape
+
+from alliance_report.render.tables import Table
+
+# Statistical symbols set in italics in running text: P, t, F, n, B, z before (, = or <
+STAT_SYMBOL = re.compile(r"(?<![\w−-])(P|p|t|F|n|B|z)(?= ?(?:[(=<>]|&lt;|&gt;))")
+
+
+class HtmlMarkup:
+    """Markup for the HTML document; returns ``Markup`` (already escaped) strings."""
+
+    name = "html"
+
+    def em(self, text: str) -> Markup:
+        return Markup("<em>{}</em>").format(text)
+
+    def stats(self, text: str) -> Markup:
+        """Running text with its statistical symbols in italics."""
+        return Markup(STAT_SYMBOL.sub(r"<em>\1</em>", str(escape(text))))
+
+    def strong(self, text: str) -> Markup:
+        return Markup("<strong>{}</strong>").format(text)
+
+    def heading(self, level: int, text: str, anchor: str) -> Markup:
+        return Markup('<h{0} id="{1}">{2}</h{0}>').format(level, anchor, text)
+
+    def paragraph(self, text: str) -> Markup:
+        return Markup("<p>{}</p>").format(self.stats(text))
+
+    def items(self, entries) -> Markup:
+        return Markup("<ul>{}</ul>").format(
+            Markup("").join(Markup("<li>{}</li>").format(entry) for entry in entries))
+
+    def table(self, table: Table, number: int) -> Markup:
+        head = Markup("")
+        if table.header_groups:
+            head += Markup("<tr>{}</tr>").format(Markup("").join(
+                Markup('<th scope="colgroup" colspan="{}"{}>{}</th>').format(
+                    span, Markup(' class="group"') if label else Markup(""), label)
+                for label, span in table.header_groups))
+        head += Markup("<tr>{}</tr>").format(Markup("").join(
+            Markup('<th scope="col">{}</th>').format(cell) for cell in table.header))
+        body = Markup("").join(self._row(row, len(table.header)) for row in table.rows)
+        return Markup(
+            '<table id="table-{name}"><caption>Table {number}. {caption}</caption>'
+            "<thead>{head}</thead><tbody>{body}</tbody></table>"
+            '<p class="footnote">{footnote}</p>').format(
+                name=table.name, number=number, caption=table.caption, head=head, body=body,
+                footnote=table.footnote)
+
+    @staticmethod
+    def _row(row, width: int) -> Markup:
+        if row.group:
+            first = Markup('<th scope="rowgroup" class="group">{}</th>').format(row.cells[0])
+        else:
+            first = Markup('<th scope="row"{}>{}</th>').format(
+                Markup(' class="indent"') if row.indent else Markup(""), row.cells[0])
+        cells = list(row.cells[1:]) + [""] * (width - len(row.cells))
+        return Markup("<tr>{}{}</tr>").format(first, Markup("").join(
+            Markup('<td class="num">{}</td>').format(cell) for cell in cells))
+
+    def figure(self, figure, number: int) -> Markup:
+        return Markup(
+            '<figure id="figure-{name}" role="img" aria-label="{alt}">{svg}'
+            "<figcaption>Figure {number}. {caption}</figcaption></figure>").format(
+                name=figure.name, alt=figure.alt, svg=Markup(figure.svg), number=number,
+                caption=figure.caption)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|])")
+
+
+class MarkdownMarkup:
+    """Pandoc/Quarto markdown; figures are referenced from ``figures/``."""
+
+    name = "markdown"
+
+    @staticmethod
+    def escape(text) -> str:
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+    def em(self, text: str) -> str:
+        return f"*{self.escape(text)}*"
+
+    def stats(self, text: str) -> str:
+        return STAT_SYMBOL.sub(r"*\1*", self.escape(text))
+
+    def strong(self, text: str) -> str:
+        return f"**{self.escape(text)}**"
+
+    def heading(self, level: int, text: str, anchor: str) -> str:
+        return f"\n{'#' * level} {self.escape(text)} {{#{anchor}}}\n"
+
+    def paragraph(self, text: str) -> str:
+        return "\n" + self.stats(text) + "\n"
+
+    def items(self, entries) -> str:
+        return "\n" + "".join(f"- {entry}\n" for entry in entries)
+
+    def table(self, table: Table, number: int) -> str:
+        header = table.csv_header()
+        lines = ["| " + " | ".join(self.escape(cell) for cell in header) + " |",
+                 "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
+        for row in table.rows:
+            cells = list(row.cells) + [""] * (len(header) - len(row.cells))
+            first = self.escape(cells[0])
+            first = f"**{first}**" if row.group else (f"\u2003{first}" if row.indent else first)
+            lines.append("| " + " | ".join([first] + [self.escape(c) for c in cells[1:]]) + " |")
+        caption = f": Table {number}. {self.escape(table.caption)} {{#tbl-{table.name.replace('_', '-')}}}"
+        return "\n" + "\n".join(lines) + "\n\n" + caption + "\n\n" + self.escape(table.footnote) + "\n"
+
+    def figure(self, figure, number: int) -> str:
+        alt = figure.alt.replace('"', "'")
+        return (f"\n![Figure {number}. {self.escape(figure.caption)}](figures/{figure.name}.svg)"
+                f'{{#fig-{figure.name.replace("_", "-")} fig-alt="{alt}"}}\n')
