@@ -56,7 +56,7 @@ def consort_figure(results: dict) -> Figure:
     alt = (f"CONSORT flow diagram: {c['assessed']} assessed, {c['randomized']} randomized, "
            f"{c['treated']['MBCT']} treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
     return Figure("consort", "Flow of participants through the trial (CONSORT).", alt,
-                  consort_svg(c), None)
+                  consort_svg(c, dropout_threshold=results["settings"]["dropout_threshold"]), None)
 
 
 def sentences(results: dict) -> dict[str, str]:

@@ -1,0 +1,485 @@
+"""The CONSORT 2010 flow diagram of the trial, adapted to its two-stage design, as inline SVG.
+
+Drawn from the ``consort`` object of results.json only: every number in the diagram is a
+value of that dict (the "first round" count of a treatment column is ``allocated``).
+
+Layout (columns MBCT | TAU | eMBCT, so that the re-randomization of TAU feeds both
+treatment columns without crossing lines; stage labels in rounded bands on the left)::
+
+    Enrollment            Assessed for eligibility
+                                     ├──────► Excluded (n) + reasons
+                                 Randomized
+                   ┌─────────────────┼─────────────────┐
+    Allocation   Allocated MBCT   Allocated TAU   Allocated eMBCT
+                   │                 │                 │
+                   │    ┌──── Re-randomized: ────┐     │
+                   │    │     to MBCT, to eMBCT, │     │
+                   ▼    ▼     not re-randomized  ▼     ▼
+    Treatment    Treated in MBCT                 Treated in eMBCT
+                   ├──────► Discontinued (n) ◄─────────┤
+                   ▼        + reasons                  ▼
+                 Received ≥ k sessions           Received ≥ k sessions
+                 Dropout, < k sessions           Dropout, < k sessions
+                 [Still in treatment]            [Still in treatment]
+    Follow-up    Lost to follow-up at T1         Lost to follow-up at T1
+    Analysis     Analysed: 4 samples             Analysed: 4 samples
+
+The column boxes share one width and the boxes of a row one height.  When the list of
+exclusion reasons is long, the Assessed/Randomized spine moves to the MBCT column so that
+the "Excluded" box can use the full width to its right.
+
+Plain SVG only (rect, path, text), for WeasyPrint and browsers alike: no markers, no
+foreignObject, no CSS.  One user unit is one millimetre when the SVG is printed
+``width_mm`` wide, so the font sizes are the printed sizes (body 7.5 pt).  Boxes are sized
+to their text, measured with the DejaVu Sans metrics shipped with matplotlib (FreeType
+advances, the font WeasyPrint uses), and long lines are wrapped to the box width; boxes
+that carry a list (exclusion and discontinuation reasons) grow downwards and the diagram
+grows with them.  The output is deterministic: same dict, same string.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+from matplotlib.ft2font import FT2Font, LoadFlags
+
+__all__ = ["consort_svg", "measure", "TextMetrics", "METRICS"]
+
+FONT_FAMILY = "DejaVu Sans, sans-serif"
+PT = 25.4 / 72  # one point in millimetres
+
+CONDITIONS = ("MBCT", "eMBCT")
+ANALYSES = (  # key of consort["analysed"], label in the diagram
+    ("dropout_model", "Dropout model"),
+    ("alliance_manova", "Alliance MANOVA"),
+    ("hads_model", "HADS model"),
+    ("mhcsf_model", "MHC-SF model"),
+)
+
+# Style: black lines, light fills (readable in grey-scale and for colour-blind readers).
+BOX_FILL = "#f4f4f4"
+SIDE_FILL = "#ffffff"
+STAGE_FILL = "#dce8f5"
+STROKE = "#000000"
+LINE_WIDTH = 0.3  # mm (0.85 pt)
+ARROW_LENGTH = 1.8
+ARROW_HALF_WIDTH = 0.75
+
+
+@dataclass(frozen=True)
+class TextMetrics:
+    """Sizes in millimetres (one SVG user unit)."""
+
+    font_size: float = 7.5 * PT
+    label_size: float = 8.0 * PT
+    line_height: float = 1.25  # in em
+    ascent: float = 0.80  # ink above the baseline, in em (capitals 0.73, parentheses 0.76)
+    descent: float = 0.24  # ink below the baseline, in em (descenders 0.236)
+    pad_x: float = 1.8
+    pad_y: float = 1.2
+    bullet_indent: float = 2.4  # hanging indent of list items
+
+    @property
+    def line_step(self) -> float:
+        return self.line_height * self.font_size
+
+
+METRICS = TextMetrics()
+
+
+# --------------------------------------------------------------------------- text metrics
+@functools.lru_cache(maxsize=2)
+def _font(bold: bool) -> FT2Font:
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    return FT2Font(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _advance_em(char: str, bold: bool) -> float:
+    """Horizontal advance of one character in em (unhinted FreeType metrics)."""
+    font = _font(bold)
+    if font.get_char_index(ord(char)) == 0:
+        return 1.0  # not in DejaVu Sans: a fallback font draws it; assume a full em
+    font.set_size(1000, 72)
+    glyph = font.load_char(ord(char), flags=LoadFlags.NO_HINTING)
+    return glyph.linearHoriAdvance / 65536 / 1000
+
+
+def measure(text: str, size: float, bold: bool = False) -> float:
+    """Width of ``text`` set in DejaVu Sans at ``size`` (same unit as the result).
+
+    Kerning is ignored, which can only overestimate the width that WeasyPrint draws.
+    """
+    return sum(_advance_em(char, bold) for char in text) * size
+
+
+# --------------------------------------------------------------------------- text helpers
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _clean(text: object) -> str:
+    """A one-line string without characters XML cannot hold."""
+    return " ".join(_INVALID_XML.sub("", str(text)).split())
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _num(value: float) -> str:
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _n(value: object) -> str:
+    return "n=–" if value is None else f"n={value}"
+
+
+def _break_word(word: str, width: float, size: float, bold: bool) -> list[str]:
+    pieces, current = [], ""
+    for char in word:
+        if current and measure(current + char, size, bold) > width:
+            pieces.append(current)
+            current = char
+        else:
+            current += char
+    return pieces + [current] if current else pieces
+
+
+def _wrap(words: list[str], width: float, size: float, bold: bool) -> list[str]:
+    """Greedy word wrap to ``width``; a word wider than the line is cut."""
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        if measure(candidate, size, bold) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        if measure(word, size, bold) <= width:
+            current = word
+        else:
+            *full, current = _break_word(word, width, size, bold)
+            lines.extend(full)
+    if current or not lines:
+        lines.append(current)
+    return lines
+
+
+NO_COUNT = object()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One logical line of a box: a heading or a bullet (wrapped on layout)."""
+
+    text: str
+    count: object = NO_COUNT  # appended as "(n=…)", kept on the same line as the last word
+    bullet: bool = False
+    bold: bool = False
+
+    def words(self) -> list[str]:
+        words = _clean(self.text).split() or [""]
+        if self.count is not NO_COUNT:
+            words[-1] = f"{words[-1]} ({_n(self.count)})".strip()
+        return words
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    dx: float  # offset from the box's left text edge
+    bold: bool
+    advance: bool = True  # False for a bullet: the item's first line shares its baseline
+
+
+def _lay_out(items: list[Item], width: float, m: TextMetrics) -> list[Line]:
+    lines: list[Line] = []
+    for item in items:
+        indent = m.bullet_indent if item.bullet else 0.0
+        wrapped = _wrap(item.words(), width - indent, m.font_size, item.bold)
+        for index, text in enumerate(wrapped):
+            if item.bullet and index == 0:
+                lines.append(Line("•", 0.0, False, advance=False))
+            lines.append(Line(text, indent, item.bold))
+    return lines
+
+
+def _natural_width(items: list[Item], m: TextMetrics) -> float:
+    """Inner width at which no item wraps."""
+    return max(measure(" ".join(item.words()), m.font_size, item.bold)
+               + (m.bullet_indent if item.bullet else 0.0) for item in items)
+
+
+# --------------------------------------------------------------------------- boxes
+@dataclass
+class Box:
+    items: list[Item]
+    x: float = 0.0
+    y: float = 0.0
+    w: float = 0.0
+    h: float = 0.0
+    fill: str = BOX_FILL
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def right(self) -> float:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h
+
+
+def _text_lines(lines: list[Line]) -> int:
+    return sum(1 for line in lines if line.advance)
+
+
+def _set_width(box: Box, inner: float, m: TextMetrics) -> None:
+    """Wrap the box's items to ``inner`` (text width) and size the box around them."""
+    box.lines = _lay_out(box.items, inner, m)
+    box.w = inner + 2 * m.pad_x
+    box.h = _box_height(_text_lines(box.lines), m)
+
+
+def _fit(box: Box, max_width: float, m: TextMetrics) -> None:
+    """Size ``box`` to its text, at most ``max_width`` wide (longer lines wrap)."""
+    _set_width(box, min(_natural_width(box.items, m), max_width - 2 * m.pad_x), m)
+
+
+def _same_height(boxes) -> None:
+    height = max(box.h for box in boxes)
+    for box in boxes:
+        box.h = height
+
+
+def _box_height(n_lines: int, m: TextMetrics) -> float:
+    return 2 * m.pad_y + (m.ascent + m.descent) * m.font_size + (n_lines - 1) * m.line_step
+
+
+def _first_baseline(box: Box, m: TextMetrics) -> float:
+    return box.y + m.pad_y + m.ascent * m.font_size
+
+
+# --------------------------------------------------------------------------- drawing
+class _Canvas:
+    def __init__(self, m: TextMetrics) -> None:
+        self.m = m
+        self.parts: list[str] = []
+
+    def box(self, box: Box) -> None:
+        m = self.m
+        # edges rounded as the end points of the lines that meet them are
+        x, y, right, bottom = (round(v, 2) for v in (box.x, box.y, box.right, box.bottom))
+        out = ["<g>", f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(right - x)}" '
+               f'height="{_num(bottom - y)}" fill="{box.fill}" stroke="{STROKE}" '
+               f'stroke-width="{_num(LINE_WIDTH)}"/>']
+        baseline = _first_baseline(box, m)
+        for line in box.lines:
+            weight = ' font-weight="bold"' if line.bold else ""
+            out.append(f'<text x="{_num(box.x + m.pad_x + line.dx)}" y="{_num(baseline)}"{weight}>'
+                       f"{_xml(line.text)}</text>")
+            if line.advance:
+                baseline += m.line_step
+        out.append("</g>")
+        self.parts.append("".join(out))
+
+    def stage(self, name: str, x: float, y: float, w: float, h: float) -> None:
+        m = self.m
+        width = measure(name, m.label_size, bold=True)
+        cx, cy = x + w / 2, y + h / 2
+        baseline = cy + (m.ascent - m.descent) / 2 * m.label_size
+        self.parts.append(
+            f'<g><rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" rx="1.5" '
+            f'fill="{STAGE_FILL}" stroke="{STROKE}" stroke-width="{_num(LINE_WIDTH)}"/>'
+            f'<text x="{_num(cx - width / 2)}" y="{_num(baseline)}" font-size="{_num(m.label_size)}" '
+            f'font-weight="bold" transform="rotate(-90 {_num(cx)} {_num(cy)})">{_xml(name)}</text></g>')
+
+    def line(self, *points: tuple[float, float], arrow: bool = True) -> None:
+        """A polyline; with ``arrow`` a filled arrowhead at its last point (axis-parallel last leg)."""
+        if arrow:
+            (x0, y0), (x1, y1) = points[-2], points[-1]
+            dx, dy = (x1 > x0) - (x1 < x0), (y1 > y0) - (y1 < y0)
+            base = (x1 - dx * ARROW_LENGTH, y1 - dy * ARROW_LENGTH)
+            points = (*points[:-1], base)
+        d = " ".join(f"{'M' if i == 0 else 'L'}{_num(px)} {_num(py)}" for i, (px, py) in enumerate(points))
+        self.parts.append(f'<path d="{d}" fill="none" stroke="{STROKE}" stroke-width="{_num(LINE_WIDTH)}"/>')
+        if arrow:
+            bx, by = base
+            px, py = -dy * ARROW_HALF_WIDTH, dx * ARROW_HALF_WIDTH
+            self.parts.append(
+                f'<path d="M{_num(x1)} {_num(y1)} L{_num(bx + px)} {_num(by + py)} '
+                f'L{_num(bx - px)} {_num(by - py)} Z" fill="{STROKE}" stroke="none"/>')
+
+
+# --------------------------------------------------------------------------- diagram
+def _reason_items(reasons: object) -> list[Item]:
+    if not isinstance(reasons, dict):
+        return []
+    return [Item(str(reason), n, bullet=True) for reason, n in reasons.items()]
+
+
+def consort_svg(consort: dict, *, width_mm: float = 170, dropout_threshold: int = 4,
+                metrics: TextMetrics = METRICS) -> str:
+    """The CONSORT flow diagram of ``consort`` (results.json) as a standalone ``<svg>`` element.
+
+    ``width_mm`` is the printed width (the SVG has ``width="100%"`` and a viewBox in mm, so
+    the fonts print at their nominal size when the figure is ``width_mm`` wide);
+    ``dropout_threshold`` is the session threshold of the dropout definition (a setting).
+    """
+    m = metrics
+    gap = 5.0  # vertical distance between consecutive boxes (arrow length)
+    side_gap = 6.0  # horizontal distance from a vertical flow line to a side box
+    col_gap = 4.0
+    label_w = 6.0
+    x0, x1 = 0.5 + label_w + 3.0, width_mm - 0.5
+    col_w = (x1 - x0 - 2 * col_gap) / 3
+    centres = {"MBCT": x0 + col_w / 2, "TAU": x0 + 1.5 * col_w + col_gap, "eMBCT": x1 - col_w / 2}
+    centre = centres["TAU"]
+
+    def per(key: str, column: str) -> object:
+        value = consort.get(key)
+        return value.get(column) if isinstance(value, dict) else None
+
+    # ---- the boxes and their text
+    assessed = Box([Item("Assessed for eligibility", consort.get("assessed"))])
+    excluded = Box([Item("Excluded", consort.get("excluded"))] + _reason_items(consort.get("excluded_reasons")),
+                   fill=SIDE_FILL)
+    randomized = Box([Item("Randomized", consort.get("randomized"))])
+    allocated = {arm: Box([Item(f"Allocated to {arm}", per("allocated", arm))]) for arm in ("MBCT", "TAU", "eMBCT")}
+    rerand = Box([Item("Re-randomized after waiting period"),
+                  Item("to MBCT", per("rerandomized", "MBCT"), bullet=True),
+                  Item("to eMBCT", per("rerandomized", "eMBCT"), bullet=True),
+                  Item("not re-randomized", consort.get("tau_not_rerandomized"), bullet=True)],
+                 fill=SIDE_FILL)
+    treated = {c: Box([Item(f"Treated in {c}", per("treated", c)),
+                       Item(f"first round {per('allocated', c)}, re-randomized {per('rerandomized', c)}")])
+               for c in CONDITIONS}
+    show_in_treatment = any(isinstance(n, (int, float)) and n > 0
+                            for n in (per("in_treatment", c) for c in CONDITIONS))
+    outcome = {}
+    for c in CONDITIONS:
+        items = []
+        if "received_min_sessions" in consort:
+            items.append(Item(f"Received ≥ {dropout_threshold} sessions", per("received_min_sessions", c)))
+        items.append(Item(f"Dropout, < {dropout_threshold} sessions", per("dropout", c)))
+        if show_in_treatment:
+            items.append(Item("Still in treatment at cut-off", per("in_treatment", c)))
+        outcome[c] = Box(items)
+    discontinued = Box([Item("Discontinued treatment", consort["discontinued"]) if "discontinued" in consort
+                        else Item("Discontinued treatment")]
+                       + _reason_items(consort.get("discontinued_reasons")), fill=SIDE_FILL)
+    lost = {c: Box([Item("Lost to follow-up at T1", per("lost_to_follow_up_t1", c)),
+                    Item("(no T1 HADS score)")]) for c in CONDITIONS}
+    analysed = consort.get("analysed") if isinstance(consort.get("analysed"), dict) else {}
+    analysis = {c: Box([Item(f"Analysed, {c}")]
+                       + [Item(label, (analysed.get(key) or {}).get(c) if isinstance(analysed.get(key), dict)
+                               else None, bullet=True) for key, label in ANALYSES])
+                for c in CONDITIONS}
+
+    # ---- sizes: the boxes of the three columns share one width, the boxes of a row one height
+    rows = [allocated, treated, outcome, lost, analysis]
+    column_boxes = [box for row in rows for box in row.values()]
+    inner = min(max(_natural_width(box.items, m) for box in column_boxes), col_w - 2 * m.pad_x)
+    for box in column_boxes:
+        _set_width(box, inner, m)
+    for row in rows:
+        _same_height(row.values())
+    for box in (assessed, randomized, rerand):
+        _fit(box, col_w, m)
+    _fit(discontinued, centres["eMBCT"] - centres["MBCT"] - 2 * side_gap, m)
+    # Enrollment spine in the centre; a long list of exclusion reasons moves it to the left
+    # column so that the "Excluded" box can be wider (and the diagram less tall).
+    spine = centre
+    _fit(excluded, x1 - (spine + side_gap), m)
+    if excluded.h > 45.0:
+        spine = centres["MBCT"]
+        _fit(excluded, x1 - (spine + side_gap), m)
+
+    canvas = _Canvas(m)
+    stages: list[tuple[str, float, float]] = []  # name, top and bottom of its label band
+
+    def label_height(name: str) -> float:
+        return measure(name, m.label_size, bold=True) + 4.0
+
+    def branch_y(box: Box) -> float:
+        """Where a side arrow meets ``box``: its middle, or its first line when it is tall."""
+        return box.y + min(box.h / 2, m.pad_y + (m.ascent - 0.3) * m.font_size)
+
+    def place_row(boxes: dict[str, Box], top: float) -> None:
+        for column, box in boxes.items():
+            box.x, box.y = centres[column] - box.w / 2, top
+
+    # ---- Enrollment
+    top = 1.0 + max(0.0, label_height("Enrollment")
+                    - (max(excluded.h + gap, 2 * gap) + assessed.h + gap + randomized.h)) / 2
+    assessed.x, assessed.y = spine - assessed.w / 2, top
+    excluded.x = min(max(centres["eMBCT"] - col_w / 2, spine + side_gap), x1 - excluded.w)
+    excluded.y = assessed.bottom + gap
+    randomized.x = spine - randomized.w / 2
+    randomized.y = max(excluded.bottom + gap, assessed.bottom + 2 * gap)
+    stages.append(("Enrollment", 1.0, max(randomized.bottom, 1.0 + label_height("Enrollment"))))
+    canvas.line((spine, assessed.bottom), (spine, randomized.y))
+    canvas.line((spine, branch_y(excluded)), (excluded.x, branch_y(excluded)))
+    for box in (assessed, excluded, randomized):
+        canvas.box(box)
+
+    # ---- Allocation
+    split_y = stages[-1][2] + gap / 2 + 1.0
+    place_row(allocated, split_y + gap)
+    rerand.x, rerand.y = centre - rerand.w / 2, allocated["TAU"].bottom + gap
+    canvas.line((spine, randomized.bottom), (spine, split_y), arrow=False)
+    canvas.line((centres["MBCT"], split_y), (centres["eMBCT"], split_y), arrow=False)
+    for arm, box in allocated.items():
+        canvas.line((centres[arm], split_y), (centres[arm], box.y))
+    canvas.line((centre, allocated["TAU"].bottom), (centre, rerand.y))
+    stages.append(("Allocation", allocated["TAU"].y, rerand.bottom))
+    for box in (*allocated.values(), rerand):
+        canvas.box(box)
+
+    # ---- Treatment
+    place_row(treated, rerand.bottom + gap)
+    discontinued.x, discontinued.y = centre - discontinued.w / 2, treated["MBCT"].bottom + gap
+    place_row(outcome, max(discontinued.bottom + gap, treated["MBCT"].bottom + 2 * gap))
+    for c in CONDITIONS:
+        canvas.line((centres[c], allocated[c].bottom), (centres[c], treated[c].y))
+        canvas.line((centres[c], treated[c].bottom), (centres[c], outcome[c].y))
+    # re-randomized participants join the treatment columns: from the sides of their box into
+    # the inner half of each "Treated" box (the first-round arrow enters at the column centre)
+    y = branch_y(rerand)
+    for c, side in (("MBCT", rerand.x), ("eMBCT", rerand.right)):
+        x = centres[c] + (1 if c == "MBCT" else -1) * max(treated[c].w / 4, 4.0)
+        canvas.line((side, y), (x, y), (x, treated[c].y))
+    y = branch_y(discontinued)
+    canvas.line((centres["MBCT"], y), (discontinued.x, y))
+    canvas.line((centres["eMBCT"], y), (discontinued.right, y))
+    stages.append(("Treatment", treated["MBCT"].y, outcome["MBCT"].bottom))
+    for box in (*treated.values(), discontinued, *outcome.values()):
+        canvas.box(box)
+
+    # ---- Follow-up and Analysis: one row each, the stage at least as tall as its label
+    above = outcome
+    for name, row in (("Follow-up", lost), ("Analysis", analysis)):
+        height = row["MBCT"].h
+        band = max(height, label_height(name))
+        band_top = stages[-1][2] + gap
+        place_row(row, band_top + (band - height) / 2)
+        for c in CONDITIONS:
+            canvas.line((centres[c], above[c].bottom), (centres[c], row[c].y))
+            canvas.box(row[c])
+        stages.append((name, band_top, band_top + band))
+        above = row
+
+    for name, band_top, band_bottom in stages:
+        canvas.stage(name, 0.5, band_top, label_w, band_bottom - band_top)
+
+    height = stages[-1][2] + 1.0
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(width_mm)} {_num(height)}" '
+            f'width="100%" role="img" aria-label="CONSORT flow diagram" '
+            f'font-family="{FONT_FAMILY}" font-size="{_num(m.font_size)}" fill="#000000">'
+            "<title>CONSORT flow diagram</title>" + "".join(canvas.parts) + "</svg>")
