@@ -1,31 +1,93 @@
 """Figures of the report, drawn with matplotlib from ``results`` only (no statistics here).
 
-One style for every figure: colour-blind-safe Okabe–Ito colours, a fixed font, no
-timestamps or random ids in the SVG so that a rebuild gives the same bytes.
+``build_figures(results)`` returns the figures in report order:
+
+1. ``alliance_trajectory``  WAI mean (95% CI) by week and condition, complete cases | all available data
+2. ``sessions_attended``    distribution of sessions attended per condition, dropout threshold marked
+3. ``alliance_outcome``     early alliance vs post-treatment HADS | MHC-SF, fitted lines per condition
+4. ``residual_diagnostics`` residuals vs fitted of the two main outcome models
+
+Every number drawn or written comes from ``results``; the only arithmetic here is display
+arithmetic (axis limits, the percentage height of a bar, binning of points into hexagons
+when there are too many to draw).
+
+One style for every figure: Okabe–Ito colours plus a distinct marker (and line style) per
+condition, so that the figures also work in greyscale; DejaVu Sans at ≥ 8 pt; 6.3 in wide
+(an A4 text column); legends above the panels, never over the data.
+
+Decisions:
+
+* ``svg.fonttype`` is "path": the SVG is inlined in the HTML report, which committee members
+  open in their own browsers where DejaVu Sans is often not installed; glyphs as paths keep
+  the figure (and its layout: right-aligned labels, the n table) identical in every viewer,
+  in the WeasyPrint PDF and across machines.  Screen readers get the ``alt`` text instead.
+* Large n: a panel with more than ``LARGE_N`` (2,000) points is drawn as hexagonal bins
+  shaded by count (log scale, conditions pooled) instead of points; below that, points get
+  a transparency and size that shrink with n.  Captions say which rendering was used.
+* Not estimable: a panel whose model or data are null shows a short "Not estimable" note;
+  a figure is omitted (its function returns ``None``) only when none of its panels can be
+  drawn.  Per-point nulls (a WAI mean or CI) are skipped.
+* Determinism / inlining: ``svg.hashsalt`` is the figure name and every id in the SVG is
+  prefixed with the figure name (the glyph ids "DejaVuSans-xx" of fonttype "path" are not
+  salted by matplotlib and would clash between figures inlined in one HTML page); no XML
+  prolog, no date or creator metadata; PNG at 200 dpi without the Software text chunk.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import textwrap
 from dataclasses import dataclass
 
 import matplotlib
 
-from alliance_report.render.format import ci, number
+from alliance_report.render.format import MISSING, number, p_statement, percent
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
+from matplotlib.colors import ListedColormap, LogNorm  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import NullFormatter, StrMethodFormatter  # noqa: E402
 
 OKABE_ITO = {"MBCT": "#0072B2", "eMBCT": "#D55E00", "neutral": "#444444"}
 
 STYLE = {
     "font.family": "DejaVu Sans",
-    "font.size": 9,
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8.5,
+    "axes.linewidth": 0.7,
+    "xtick.major.width": 0.7,
+    "ytick.major.width": 0.7,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "svg.hashsalt": "alliance-report",
+    "axes.edgecolor": "#222222",
+    "lines.linewidth": 1.3,
+    "hatch.linewidth": 0.6,
+    "svg.hashsalt": "alliance-report",  # replaced by the figure name in _export
     "svg.fonttype": "path",
+    "figure.dpi": 100,
 }
+
+CONDITIONS = ("MBCT", "eMBCT")
+MARKERS = {"MBCT": "o", "eMBCT": "s"}
+LINESTYLES = {"MBCT": "-", "eMBCT": "--"}
+HATCHES = {"MBCT": "", "eMBCT": "////"}
+WEEKS = (("W2", 2), ("W5", 5), ("W9", 9))
+WIDTH = 6.3  # inches: an A4 text column
+LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
+SCALES = {
+    "hads": {"short": "HADS", "label": "HADS total", "axis": "Post-treatment HADS total (0–42)"},
+    "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean", "axis": "Post-treatment MHC-SF mean (0–5)"},
+}
+DENSITY_CMAP = ListedColormap(plt.get_cmap("Greys")(
+    [0.18 + 0.72 * i / 255 for i in range(256)]), name="alliance_greys")
 
 
 @dataclass(frozen=True)
@@ -37,37 +99,473 @@ class Figure:
     png: bytes
 
 
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """Make every id (and every reference to it) unique to this figure."""
+    ids = set(_ID.findall(svg))
+    if not ids:
+        return svg
+
+    def ref(match: re.Match) -> str:
+        target = match.group(2)
+        return f"{match.group(1)}{prefix}-{target}" if target in ids else match.group(0)
+
+    svg = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    return re.sub(r'(href="#|url\(#)([^")]+)', ref, svg)
+
+
 def _export(fig, name: str, caption: str, alt: str) -> Figure:
     svg_buffer, png_buffer = io.StringIO(), io.BytesIO()
-    fig.savefig(svg_buffer, format="svg", metadata={"Date": None, "Creator": None})
-    fig.savefig(png_buffer, format="png", dpi=200, metadata={"Software": None})
+    with plt.rc_context({**STYLE, "svg.hashsalt": name}):
+        fig.draw_without_rendering()  # lay out once; SVG and PNG then share the same layout
+        fig.set_layout_engine("none")
+        fig.savefig(svg_buffer, format="svg", metadata={"Date": None, "Creator": None})
+        fig.savefig(png_buffer, format="png", dpi=200, metadata={"Software": None})
     plt.close(fig)
     svg = svg_buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
-    return Figure(name, caption, alt, svg, png_buffer.getvalue())
+    return Figure(name, caption, alt, _prefix_ids(svg, name), png_buffer.getvalue())
 
 
-def outcome_coefficients(model: dict, outcome_label: str, name: str) -> Figure | None:
-    """B with 95% CI of each predictor of an Aim 3 main model (forest plot)."""
-    terms = [(label, model["terms"][key]) for key, label in (
-        ("baseline", "Baseline score"), ("wai_w2", "Early alliance (WAI week 2)"),
-        ("condition_embct", "eMBCT vs MBCT"))]
-    if any(term["b"] is None for _, term in terms):
+# ----------------------------------------------------------------------------- helpers
+
+def _get(mapping, *keys):
+    """mapping[k1][k2]… or None when any level is missing or null."""
+    for key in keys:
+        if not isinstance(mapping, dict):
+            return None
+        mapping = mapping.get(key)
+    return mapping
+
+
+def _n(count) -> str:
+    """A count as text: "24,500"; an em dash when missing."""
+    return MISSING if count is None else f"{int(count):,}"
+
+
+def _condition_handles(markers: bool = True) -> list:
+    return [Line2D([], [], color=OKABE_ITO[c], marker=MARKERS[c] if markers else None,
+                   linestyle=LINESTYLES[c], markersize=5, label=c) for c in CONDITIONS]
+
+
+def _italic_p(statement: str) -> str:
+    """The P of a p_statement() in italics (mathtext) for text drawn in a figure."""
+    if statement[:1] in ("P", "p"):
+        return f"$\\mathit{{{statement[0]}}}$" + statement[1:]
+    return statement
+
+
+def _top_legend(fig, handles: list) -> None:
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), frameon=False,
+               handlelength=2.6, columnspacing=2.0)
+
+
+def _not_estimable(ax, title: str, reason: str | None) -> None:
+    ax.set_title(title, loc="left")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    text = "Not estimable"
+    if reason:
+        text += "\n" + textwrap.fill(f"({reason})", 44)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            color=OKABE_ITO["neutral"], fontsize=8.5)
+
+
+def _pairs(xs, ys, groups=None) -> tuple[list, list, list]:
+    """Aligned values with any null dropped (a malformed list never crashes a figure)."""
+    xs, ys = list(xs or []), list(ys or [])
+    groups = list(groups) if groups is not None else [None] * len(xs)
+    keep = [(x, y, g) for x, y, g in zip(xs, ys, groups) if x is not None and y is not None]
+    return [k[0] for k in keep], [k[1] for k in keep], [k[2] for k in keep]
+
+
+def _point_style(n: int) -> dict:
+    """Transparency and marker area that shrink with n, so that a few thousand points stay legible."""
+    alpha = min(0.8, max(0.15, 8.0 / max(n, 1) ** 0.5))
+    size = min(16.0, max(4.0, 16.0 * (150.0 / max(n, 1)) ** 0.5))
+    return {"alpha": alpha, "s": size, "linewidths": 0}
+
+
+def _density(ax, x: list, y: list):
+    """Hexagonal bins shaded by the number of points (log scale): the large-n rendering."""
+    # 24 × 13 hexagons are about regular in a 2.5 × 2.3 in panel and at least two data steps wide for
+    # WAI means (steps of 1/12) and integer HADS totals, so a discrete grid leaves no empty holes
+    return ax.hexbin(x, y, gridsize=(24, 13), mincnt=1, cmap=DENSITY_CMAP, norm=LogNorm(),
+                     linewidths=0.2, edgecolors="face")
+
+
+def _count_colorbar(fig, mappable, axes) -> None:
+    bar = fig.colorbar(mappable, ax=axes, shrink=0.85, pad=0.02, aspect=30)
+    bar.set_label("Participants per bin (log scale)")
+    bar.outline.set_linewidth(0.5)
+    bar.ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    bar.ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _white_outline(width: float = 3.0) -> list:
+    return [patheffects.Stroke(linewidth=width, foreground="white"), patheffects.Normal()]
+
+
+def _plain(value, decimals: int = 1) -> str:
+    """A number that may be whole (median sessions): "8" or "7.5"."""
+    if value is None:
+        return number(None)
+    return number(value, 0 if float(value).is_integer() else decimals)
+
+
+# ----------------------------------------------------------------------------- 1 trajectory
+
+TRAJECTORY_PANELS = (("complete_cases", "Complete cases"), ("available", "All available data"))
+
+
+def alliance_trajectory(results: dict) -> Figure | None:
+    """WAI mean with 95% CI by week (2, 5, 9) per condition, complete cases | all available data."""
+    descriptives = results.get("alliance_descriptives") or {}
+    cells = {(kind, c, week): _get(descriptives, kind, c, week) or {}
+             for kind, _ in TRAJECTORY_PANELS for c in CONDITIONS for week, _ in WEEKS}
+    drawable = [cell for cell in cells.values() if cell.get("mean") is not None]
+    if not drawable:
         return None
+    limits = [v for cell in drawable for v in (cell.get("ci_low"), cell.get("ci_high"), cell["mean"])
+              if v is not None]
+    low = max(1.0, min(limits) - 0.15)
+    high = min(5.0, max(limits) + 0.15)
+    low, high = max(1.0, int(low * 4) / 4), min(5.0, -int(-high * 4) / 4)  # quarter steps
+    dodge = {"MBCT": -0.14, "eMBCT": 0.14}
+
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.0, 2.2))
-        for row, (label, term) in enumerate(reversed(terms)):
-            ax.errorbar(term["b"], row, xerr=[[term["b"] - term["ci_low"]], [term["ci_high"] - term["b"]]],
-                        fmt="o", color=OKABE_ITO["MBCT"], ecolor=OKABE_ITO["neutral"], capsize=3)
-        ax.axvline(0, color=OKABE_ITO["neutral"], linewidth=0.8, linestyle="--")
-        ax.set_yticks(range(len(terms)), [label for label, _ in reversed(terms)])
-        ax.set_xlabel(f"B (change in post-treatment {outcome_label}) with 95% CI")
-        ax.set_ylim(-0.6, len(terms) - 0.4)
-        fig.tight_layout()
-    alliance = model["terms"]["wai_w2"]
-    alt = (f"Forest plot of the regression coefficients for post-treatment {outcome_label}: "
-           f"early alliance B={number(alliance['b'])} ({ci(alliance['ci_low'], alliance['ci_high'])}), "
-           f"n={model['n']}.")
-    caption = (f"Regression coefficients (B with 95% CI) of the model for post-treatment {outcome_label}, "
-               f"adjusted for baseline and condition (n={model['n']}).")
-    return _export(fig, name, caption, alt)
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.25), sharey=True, layout="constrained")
+        for ax, (kind, title) in zip(axes, TRAJECTORY_PANELS):
+            ax.set_title(title, loc="left")
+            for c in CONDITIONS:
+                line_x, line_y, xs, ys, lower, upper = [], [], [], [], [], []
+                for week, x in WEEKS:
+                    cell = cells[(kind, c, week)]
+                    mean = cell.get("mean")
+                    line_x.append(x + dodge[c])
+                    line_y.append(float("nan") if mean is None else mean)  # a missing week breaks the line
+                    if mean is None:
+                        continue
+                    xs.append(x + dodge[c])
+                    ys.append(mean)
+                    has_ci = cell.get("ci_low") is not None and cell.get("ci_high") is not None
+                    lower.append(mean - cell["ci_low"] if has_ci else 0.0)
+                    upper.append(cell["ci_high"] - mean if has_ci else 0.0)
+                if xs:
+                    ax.plot(line_x, line_y, color=OKABE_ITO[c], linestyle=LINESTYLES[c], zorder=2)
+                    ax.errorbar(xs, ys, yerr=[lower, upper], color=OKABE_ITO[c], marker=MARKERS[c],
+                                linestyle="none", markersize=5, capsize=2.5, elinewidth=0.9,
+                                capthick=0.9, markeredgecolor="white", markeredgewidth=0.5, zorder=3)
+            ax.set_xticks([x for _, x in WEEKS], [f"Week {x}" for _, x in WEEKS])
+            ax.set_xlim(1.2, 9.8)
+            ax.set_ylim(low, high)
+            ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
+            ax.set_axisbelow(True)
+            # n per condition and week, as a small table under the axis
+            for row, c in enumerate(CONDITIONS):
+                y = -0.17 - 0.075 * row
+                ax.annotate(f"n {c}", xy=(0.0, y), xycoords="axes fraction", ha="right", va="top",
+                            fontsize=8, color=OKABE_ITO[c], annotation_clip=False)
+                for week, x in WEEKS:
+                    ax.annotate(_n(cells[(kind, c, week)].get("n")), xy=(x, y),
+                                xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
+                                color=OKABE_ITO[c], annotation_clip=False)
+        axes[0].set_ylabel("WAI mean score (1–5)")
+        _top_legend(fig, _condition_handles())
+        fig.get_layout_engine().set(h_pad=0.04, w_pad=0.06)
+
+    def series(kind: str, c: str) -> str:
+        parts = [f"{number(mean) if mean is not None else 'not available'} at week {x}"
+                 for week, x in WEEKS for mean in [cells[(kind, c, week)].get("mean")]]
+        ns = sorted({cells[(kind, c, week)].get("n") for week, _ in WEEKS}, key=lambda v: (v is None, v))
+        n_text = (f"n={_n(ns[0])}" if len(ns) == 1
+                  else f"n={_n(ns[0])} to {_n(ns[-1])}" if None not in ns else "n varies")
+        return f"{c} {', '.join(parts)} ({n_text})"
+
+    alt = ("Two-panel line chart of the mean Working Alliance Inventory score (scale 1 to 5) with 95% "
+           "confidence intervals at weeks 2, 5 and 9 of treatment, for MBCT (blue circles, solid line) "
+           "and eMBCT (orange squares, dashed line). "
+           + " ".join(f"{title}: {series(kind, 'MBCT')}; {series(kind, 'eMBCT')}."
+                      for kind, title in TRAJECTORY_PANELS))
+
+    def n_range(kind: str, c: str) -> str:
+        ns = [cells[(kind, c, week)].get("n") for week, _ in WEEKS]
+        ns = sorted(v for v in ns if v is not None)
+        if not ns:
+            return f"{c} n={_n(None)}"
+        return f"{c} n={_n(ns[0])}" if ns[0] == ns[-1] else f"{c} n={_n(ns[0])}–{_n(ns[-1])}"
+
+    caption = ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
+               "1–5) at weeks 2, 5 and 9 of treatment by condition, for participants with all three "
+               "measurements (complete cases, left) and for every treated participant with a score at that "
+               "week (all available data, right). Conditions are offset slightly on the time axis for "
+               "legibility; the y axis does not start at 1. Error bars are 95% CIs of the mean; n per "
+               "condition and week is given below each panel (complete cases "
+               f"{n_range('complete_cases', 'MBCT')}, {n_range('complete_cases', 'eMBCT')}; "
+               f"all available data {n_range('available', 'MBCT')}, {n_range('available', 'eMBCT')}).")
+    return _export(fig, "alliance_trajectory", caption, alt)
+
+
+# ----------------------------------------------------------------------------- 2 sessions
+
+def sessions_attended(results: dict) -> Figure | None:
+    """Percentage of participants per number of sessions attended (0–8), per condition."""
+    description = results.get("dropout_description") or {}
+    threshold = _get(results, "settings", "dropout_threshold")
+    groups = {}
+    for c in CONDITIONS:
+        n = _get(description, c, "n")
+        distribution = _get(description, c, "sessions_distribution") or {}
+        if n:
+            groups[c] = (n, {int(k): v or 0 for k, v in distribution.items()})
+    if not groups:
+        return None
+    sessions = sorted({k for _, dist in groups.values() for k in dist} | set(range(9)))
+    width = 0.38
+    offsets = {"MBCT": -width / 2, "eMBCT": width / 2}
+
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(WIDTH, 3.0), layout="constrained")
+        top = 0.0
+        for c in CONDITIONS:
+            if c not in groups:
+                continue
+            n, dist = groups[c]
+            heights = [100.0 * dist.get(k, 0) / n for k in sessions]
+            top = max(top, *heights)
+            ax.bar([k + offsets[c] for k in sessions], heights, width=width, color=OKABE_ITO[c],
+                   edgecolor="white", linewidth=0.6, hatch=HATCHES[c], zorder=3)
+        top = top * 1.12 if top else 10.0
+        if threshold is not None:
+            ax.axvspan(-0.6, threshold - 0.5, color="#eeeeee", zorder=0, linewidth=0)
+            ax.axvline(threshold - 0.5, color=OKABE_ITO["neutral"], linestyle=":", linewidth=1.0, zorder=2)
+            ax.text(threshold - 0.62, top * 0.97, f"Dropout\n(<{threshold} sessions)", ha="right", va="top",
+                    fontsize=8, color=OKABE_ITO["neutral"])
+        ax.set_xlim(-0.6, sessions[-1] + 0.6)
+        ax.set_ylim(0, top)
+        ax.set_xticks(sessions)
+        ax.set_xlabel("Sessions attended (of 8)")
+        ax.set_ylabel("Participants (%)")
+        ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
+        handles = [Patch(facecolor=OKABE_ITO[c], edgecolor="white", hatch=HATCHES[c],
+                         label=f"{c} (n={_n(_get(description, c, 'n'))})") for c in CONDITIONS]
+        _top_legend(fig, handles)
+
+    def dropout_text(c: str) -> str:
+        n, events = _get(description, c, "n"), _get(description, c, "dropout_n")
+        if not n or events is None:
+            return f"{c} not available"
+        return f"{c} {_n(events)} of {_n(n)} ({percent(_get(description, c, 'dropout_pct'), n)}%)"
+
+    def summary(c: str) -> str:
+        d = description.get(c) or {}
+        if not d.get("n"):
+            return f"{c}: no participants whose treatment had ended"
+        return (f"{c}: median {_plain(d.get('sessions_median'))} sessions "
+                f"(IQR {_plain(d.get('sessions_q1'))} to {_plain(d.get('sessions_q3'))})")
+
+    rule = f"fewer than {threshold} of 8 sessions" if threshold is not None else "threshold not set"
+    alt = ("Grouped bar chart of the percentage of participants attending 0 to 8 treatment sessions, "
+           "MBCT as plain blue bars and eMBCT as hatched orange bars, with the dropout range "
+           f"({rule}) shaded. {summary('MBCT')}; {summary('eMBCT')}. "
+           f"Dropout: {dropout_text('MBCT')}; {dropout_text('eMBCT')}.")
+    caption = ("Number of the 8 treatment sessions attended, per condition, in treated participants whose "
+               f"treatment had ended. The shaded area marks dropout ({rule}): {dropout_text('MBCT')}, "
+               f"{dropout_text('eMBCT')}. Bars are percentages of each condition; "
+               f"n={_n(_get(description, 'MBCT', 'n'))} (MBCT) and n={_n(_get(description, 'eMBCT', 'n'))} "
+               "(eMBCT).")
+    return _export(fig, "sessions_attended", caption, alt)
+
+
+# ----------------------------------------------------------------------------- 3 alliance-outcome
+
+def _model(results: dict, key: str) -> dict:
+    return _get(results, "outcome_models", key) or {}
+
+
+def _reason(model: dict) -> str | None:
+    return model.get("not_estimable_reason") or ("no data" if not model else None)
+
+
+def alliance_outcome(results: dict) -> Figure | None:
+    """Early alliance vs post-treatment HADS | MHC-SF, points and fitted line per condition."""
+    panels = {}
+    for scale in SCALES:
+        observed = _model(results, scale).get("observed") or {}
+        x, y, g = _pairs(observed.get("wai_w2"), observed.get("outcome"), observed.get("condition"))
+        panels[scale] = (x, y, g)
+    if not any(x for x, _, _ in panels.values()):
+        return None
+    large = {scale: len(x) > LARGE_N for scale, (x, _, _) in panels.items()}
+    no_lines = []
+
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.2), layout="constrained")
+        density = None
+        for ax, (scale, meta) in zip(axes, SCALES.items()):
+            x, y, g = panels[scale]
+            if not x:
+                _not_estimable(ax, meta["label"], _reason(_model(results, scale)))
+                continue
+            ax.set_title(meta["label"], loc="left")
+            if large[scale]:
+                density = _density(ax, x, y)
+            else:
+                style = _point_style(len(x))
+                for c in CONDITIONS:
+                    xs = [xi for xi, gi in zip(x, g) if gi == c]
+                    ys = [yi for yi, gi in zip(y, g) if gi == c]
+                    if xs:
+                        ax.scatter(xs, ys, color=OKABE_ITO[c], marker=MARKERS[c], zorder=2, **style)
+            lines = _model(results, f"{scale}_moderation").get("fitted_lines") or {}
+            drawn = False
+            for c in CONDITIONS:
+                lx, ly, _ = _pairs(_get(lines, c, "wai_w2"), _get(lines, c, "predicted"))
+                if len(lx) == 2:
+                    ax.plot(lx, ly, color=OKABE_ITO[c], linestyle=LINESTYLES[c], linewidth=1.8, zorder=4,
+                            path_effects=_white_outline(3.6))
+                    drawn = True
+            if not drawn:
+                no_lines.append(meta["short"])
+                ax.set_title(f"{meta['label']} (fitted lines not estimable)", loc="left")
+            ax.set_xlabel("Early alliance (WAI week 2)")
+            ax.set_ylabel(meta["axis"])
+        if density is not None:
+            _count_colorbar(fig, density, axes)
+        # markers in the legend only when some panel shows points
+        _top_legend(fig, _condition_handles(markers=not all(large[s] or not panels[s][0] for s in SCALES)))
+
+    def slopes(scale: str) -> str:
+        model = _model(results, f"{scale}_moderation")
+        slope = model.get("simple_slopes") or {}
+        if model.get("not_estimable_reason") or not slope:
+            return "fitted lines not estimable"
+        style = _get(results, "settings", "style") or "jmir"
+        return "; ".join(f"{c} slope B={number(_get(slope, c, 'b'))} ({p_statement(_get(slope, c, 'p'), style)})"
+                         for c in CONDITIONS)
+
+    def panel_alt(scale: str) -> str:
+        meta = SCALES[scale]
+        x, _, _ = panels[scale]
+        if not x:
+            return f"{meta['label']}: not estimable ({_reason(_model(results, scale))})"
+        shown = "hexagonal bins shaded by count" if large[scale] else "points per participant"
+        return f"{meta['label']} ({shown}, n={_n(_model(results, scale).get('n'))}): {slopes(scale)}"
+
+    alt = ("Two-panel chart of post-treatment outcome against early alliance (WAI score at week 2), with "
+           "a fitted line per condition (MBCT blue solid, eMBCT orange dashed). "
+           + ". ".join(panel_alt(scale) for scale in SCALES) + ".")
+    how = []
+    if any(large[s] for s in SCALES if panels[s][0]):
+        which = " and ".join(SCALES[s]["short"] for s in SCALES if large[s] and panels[s][0])
+        how.append(f"Because n>{_n(LARGE_N)}, the {which} panel{'s' if which.count(' and ') else ''} show"
+                   f"{'' if which.count(' and ') else 's'} the number of participants per hexagonal bin "
+                   "(both conditions pooled, log scale) instead of individual points.")
+    if any(not large[s] for s in SCALES if panels[s][0]):
+        how.append("Points are participants (transparency increases with n).")
+    not_drawn = [SCALES[s]["short"] for s in SCALES if not panels[s][0]]
+    if not_drawn:
+        how.append(f"The {' and '.join(not_drawn)} model could not be estimated.")
+    if no_lines:
+        how.append(f"Fitted lines of the {' and '.join(no_lines)} moderation model could not be estimated.")
+    ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
+    if len(no_lines) + sum(not panels[s][0] for s in SCALES) < len(SCALES):
+        how.append("Lines are the values predicted by the moderation model (alliance × condition) per "
+                   f"condition at the mean baseline score, over each condition's observed alliance range; {ns}.")
+    else:
+        how.append(f"Model samples: {ns}.")
+    caption = ("Early alliance (WAI at week 2) and post-treatment outcome: HADS total (left; higher is more "
+               "distress) and MHC-SF mean (right; higher is more well-being). " + " ".join(how))
+    return _export(fig, "alliance_outcome", caption, alt)
+
+
+# ----------------------------------------------------------------------------- 4 residuals
+
+def residual_diagnostics(results: dict) -> Figure | None:
+    """Residuals vs fitted values of the two main outcome models, with a zero line."""
+    style = _get(results, "settings", "style") or "jmir"
+    panels = {}
+    for scale in SCALES:
+        diag = _model(results, scale).get("diagnostics") or {}
+        panels[scale] = _pairs(diag.get("fitted"), diag.get("residuals"))[:2]
+    if not any(x for x, _ in panels.values()):
+        return None
+    large = {scale: len(x) > LARGE_N for scale, (x, _) in panels.items()}
+
+    def stats_line(scale: str) -> str:
+        diag = _model(results, scale).get("diagnostics") or {}
+        bp = diag.get("breusch_pagan_p")
+        vif = diag.get("max_vif")
+        return f"Breusch–Pagan {p_statement(bp, style)}; max VIF {number(vif)}"
+
+    def stats_title(scale: str) -> str:
+        diag = _model(results, scale).get("diagnostics") or {}
+        return (f"Breusch–Pagan {_italic_p(p_statement(diag.get('breusch_pagan_p'), style))}; "
+                f"max VIF {number(diag.get('max_vif'))}")
+
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.1), layout="constrained")
+        density = None
+        for ax, (scale, meta) in zip(axes, SCALES.items()):
+            x, y = panels[scale]
+            if not x:
+                _not_estimable(ax, meta["label"], _reason(_model(results, scale)))
+                continue
+            ax.set_title(f"{meta['label']}\n{stats_title(scale)}", loc="left", fontsize=8.5)
+            if large[scale]:
+                density = _density(ax, x, y)
+            else:
+                ax.scatter(x, y, color=OKABE_ITO["neutral"], marker="o", zorder=2, **_point_style(len(x)))
+            # a white outline keeps the line visible over dark bins; over points it is not needed
+            ax.axhline(0, color="#000000", linewidth=0.9, zorder=3,
+                       path_effects=_white_outline(2.4) if large[scale] else None)
+            ax.set_xlabel(f"Fitted {meta['label']}")
+            ax.set_ylabel("Residual")
+        if density is not None:
+            _count_colorbar(fig, density, axes)
+
+    def panel_alt(scale: str) -> str:
+        meta = SCALES[scale]
+        if not panels[scale][0]:
+            return f"{meta['label']} model: not estimable ({_reason(_model(results, scale))})"
+        shown = "hexagonal bins shaded by count" if large[scale] else "one point per participant"
+        return (f"{meta['label']} model ({shown}, n={_n(_model(results, scale).get('n'))}): "
+                f"{stats_line(scale)}")
+
+    alt = ("Two scatter plots of residuals against fitted values of the main outcome models, with a "
+           "horizontal line at zero residual. " + ". ".join(panel_alt(s) for s in SCALES) + ".")
+    how = []
+    drawn = [s for s in SCALES if panels[s][0]]
+    if any(large[s] for s in drawn):
+        how.append(f"Panels with n>{_n(LARGE_N)} show the number of participants per hexagonal bin (log "
+                   "scale) instead of individual points.")
+    if any(not large[s] for s in drawn):
+        how.append("Points are participants.")
+    not_drawn = [SCALES[s]["short"] for s in SCALES if not panels[s][0]]
+    if not_drawn:
+        how.append(f"The {' and '.join(not_drawn)} model could not be estimated.")
+    ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
+    caption = ("Residuals against fitted values of the main outcome models (post-treatment score on baseline "
+               "score, early alliance and condition): HADS total (left) and MHC-SF mean (right); panel "
+               "titles give the Breusch–Pagan test for heteroscedasticity and the largest variance "
+               "inflation factor (VIF). " + " ".join(how)
+               + f" The horizontal line marks a residual of zero; {ns}.")
+    return _export(fig, "residual_diagnostics", caption, alt)
+
+
+# ----------------------------------------------------------------------------- all
+
+FIGURES = (alliance_trajectory, sessions_attended, alliance_outcome, residual_diagnostics)
+
+
+def build_figures(results: dict) -> tuple[Figure, ...]:
+    """Every figure of the report, in report order; a figure with nothing to draw is left out."""
+    return tuple(figure for figure in (build(results) for build in FIGURES) if figure is not None)
+
+
+__all__ = ["Figure", "build_figures", "alliance_trajectory", "sessions_attended", "alliance_outcome",
+           "residual_diagnostics", "OKABE_ITO", "STYLE", "LARGE_N"]

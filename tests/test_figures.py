@@ -1,0 +1,204 @@
+"""Figures: every figure is drawn from a results dict alone, inlines cleanly and rebuilds byte for byte."""
+
+import copy
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from alliance_report.render import figures
+from alliance_report.render.figures import LARGE_N, build_figures
+
+NAMES = ("alliance_trajectory", "sessions_attended", "alliance_outcome", "residual_diagnostics")
+CONDITIONS = ("MBCT", "eMBCT")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _descriptive(rng, n):
+    mean, sd = float(rng.uniform(3.2, 3.9)), float(rng.uniform(0.5, 0.7))
+    half = 2.0 * sd / np.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def _terms(rng, names):
+    terms = {}
+    for name in names:
+        b, se = float(rng.normal(0, 1)), float(rng.uniform(0.1, 1))
+        terms[name] = {"b": b, "se": se, "t": b / se, "p": float(rng.uniform(0, 1)),
+                       "ci_low": b - 2 * se, "ci_high": b + 2 * se, "beta": None if name == "intercept" else 0.1}
+    return terms
+
+
+def _outcome_models(rng, n):
+    """Main and moderation models of both scales with n participants (observed points, diagnostics, lines)."""
+    models = {}
+    for scale, (low, high) in (("hads", (0, 42)), ("mhcsf", (0, 5))):
+        wai = np.round(rng.uniform(1.5, 5.0, n) * 12) / 12
+        outcome = np.clip(rng.normal((low + high) / 2, (high - low) / 8, n), low, high)
+        condition = rng.choice(CONDITIONS, n).tolist()
+        fitted = rng.normal((low + high) / 2, (high - low) / 12, n)
+        models[scale] = {
+            "n": n, "df_resid": n - 4, "r2": 0.3, "adj_r2": 0.28, "not_estimable_reason": None,
+            "terms": _terms(rng, ("intercept", "baseline", "wai_w2", "condition_embct")),
+            "diagnostics": {"breusch_pagan_p": float(rng.uniform(0, 1)), "max_vif": 1.02,
+                            "fitted": fitted.tolist(), "residuals": (outcome - fitted).tolist()},
+            "observed": {"wai_w2": wai.tolist(), "outcome": outcome.tolist(), "condition": condition},
+        }
+        models[f"{scale}_moderation"] = {
+            "n": n, "df_resid": n - 5, "r2": 0.32, "adj_r2": 0.29, "not_estimable_reason": None,
+            "terms": _terms(rng, ("intercept", "baseline", "wai_w2_c", "condition_embct",
+                                  "wai_w2_c_x_condition_embct")),
+            "diagnostics": {"breusch_pagan_p": 0.5, "max_vif": 2.1, "fitted": [], "residuals": []},
+            "simple_slopes": {c: {"b": float(rng.normal()), "se": 0.5, "t": 1.0, "p": float(rng.uniform())}
+                              for c in CONDITIONS},
+            "fitted_lines": {c: {"wai_w2": [1.5, 5.0], "predicted": sorted(rng.uniform(low, high, 2).tolist())}
+                             for c in CONDITIONS},
+        }
+    return models
+
+
+def make_results(seed=20190, n_outcome=110):
+    rng = np.random.default_rng(seed)
+    descriptives = {kind: {c: {week: _descriptive(rng, int(rng.integers(40, 95))) for week in ("W2", "W5", "W9")}
+                           for c in CONDITIONS} for kind in ("complete_cases", "available")}
+    dropout = {}
+    for c in CONDITIONS:
+        counts = rng.multinomial(120, [0.03, 0.03, 0.04, 0.04, 0.03, 0.04, 0.08, 0.26, 0.45])
+        dropout[c] = {"n": 120, "dropout_n": int(counts[:4].sum()), "dropout_pct": 100 * counts[:4].sum() / 120,
+                      "sessions_median": 7.0, "sessions_q1": 6.0, "sessions_q3": 8.0,
+                      "sessions_distribution": {str(k): int(v) for k, v in enumerate(counts)}}
+    # nulls the analysis writes for an empty cell (n=0) and for a single score (no SD, no CI)
+    descriptives["complete_cases"]["eMBCT"]["W5"] = {"n": 0, "mean": None, "sd": None, "ci_low": None,
+                                                     "ci_high": None}
+    descriptives["available"]["MBCT"]["W9"].update(n=1, sd=None, ci_low=None, ci_high=None)
+    return {
+        "schema_version": 1,
+        "settings": {"dropout_threshold": 4, "style": "jmir"},
+        "alliance_descriptives": descriptives,
+        "dropout_description": dropout,
+        "outcome_models": _outcome_models(rng, n_outcome),
+    }
+
+
+def not_estimable(model: dict, reason: str) -> dict:
+    """What the analysis writes for a model it cannot fit: null estimates, no points or lines."""
+    model = copy.deepcopy(model)
+    model.update(df_resid=None, r2=None, adj_r2=None, not_estimable_reason=reason)
+    model["terms"] = {term: dict.fromkeys(values) for term, values in model["terms"].items()}
+    model["diagnostics"] = dict.fromkeys(["breusch_pagan_p", "max_vif", "fitted", "residuals"])
+    model.pop("observed", None)
+    model.pop("fitted_lines", None)
+    if "simple_slopes" in model:
+        model["simple_slopes"] = {c: dict.fromkeys(["b", "se", "t", "p"]) for c in CONDITIONS}
+    return model
+
+
+@pytest.fixture(scope="module")
+def results():
+    return make_results()
+
+
+@pytest.fixture(scope="module")
+def built(results):
+    return build_figures(results)
+
+
+def test_every_figure_in_report_order(built):
+    assert tuple(f.name for f in built) == NAMES
+
+
+def test_svg_is_inlinable_xml(built):
+    for figure in built:
+        assert figure.svg.startswith("<svg"), figure.name
+        assert "<?xml" not in figure.svg and "<!DOCTYPE" not in figure.svg
+        root = ET.fromstring(figure.svg)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert "dc:date" not in figure.svg and "Matplotlib v" not in figure.svg  # no date / creator metadata
+
+
+def test_ids_unique_across_figures_and_references_resolve(built):
+    seen = {}
+    for figure in built:
+        ids = re.findall(r'\bid="([^"]+)"', figure.svg)
+        assert len(ids) == len(set(ids)), figure.name
+        for i in ids:
+            assert i not in seen, f"id {i} of {figure.name} also in {seen.get(i)}"
+            seen[i] = figure.name
+        references = re.findall(r'(?:href="#|url\(#)([^")]+)', figure.svg)
+        assert references, figure.name
+        assert set(references) <= set(ids), figure.name
+
+
+def test_byte_identical_rebuild(results, built):
+    again = build_figures(copy.deepcopy(results))
+    for first, second in zip(built, again, strict=True):
+        assert first.svg == second.svg, first.name
+        assert first.png == second.png, first.name
+        assert (first.caption, first.alt) == (second.caption, second.alt)
+
+
+def test_png_and_texts(built, results):
+    for figure in built:
+        assert figure.png.startswith(PNG_SIGNATURE), figure.name
+        assert b"tEXtSoftware" not in figure.png
+        assert len(figure.alt) > 80 and len(figure.caption) > 80, figure.name
+        assert "n=" in figure.caption, figure.name
+        assert "{" not in figure.alt + figure.caption and "None" not in figure.alt + figure.caption
+    outcome = dict((f.name, f) for f in built)["alliance_outcome"]
+    assert "Points are participants" in outcome.caption  # n=110: points, not bins
+    trajectory = dict((f.name, f) for f in built)["alliance_trajectory"]
+    assert "not available at week 5" in trajectory.alt  # a null mean is skipped, not drawn
+    assert "P=" in outcome.alt or "P<" in outcome.alt or "P>" in outcome.alt  # via p_statement
+
+
+def test_dropout_threshold_from_settings(results):
+    changed = copy.deepcopy(results)
+    changed["settings"]["dropout_threshold"] = 3
+    caption = figures.sessions_attended(changed).caption
+    assert "fewer than 3 of 8 sessions" in caption
+
+
+def test_not_estimable_models_do_not_crash(results):
+    broken = copy.deepcopy(results)
+    models = broken["outcome_models"]
+    models["hads"] = not_estimable(models["hads"], "too few cases: n=3 for 4 parameters")
+    models["hads_moderation"] = not_estimable(models["hads_moderation"], "too few cases: n=3 for 5 parameters")
+    models["mhcsf_moderation"] = not_estimable(models["mhcsf_moderation"], "singular design")
+    outcome = figures.alliance_outcome(broken)
+    residuals = figures.residual_diagnostics(broken)
+    assert outcome is not None and residuals is not None
+    assert "HADS model could not be estimated" in outcome.caption
+    assert "Fitted lines of the MHC-SF moderation model could not be estimated" in outcome.caption
+    assert "too few cases" in outcome.alt and "too few cases" in residuals.alt
+    for figure in (outcome, residuals):
+        ET.fromstring(figure.svg)
+
+
+def test_figures_without_anything_to_draw_are_omitted(results):
+    empty = copy.deepcopy(results)
+    models = empty["outcome_models"]
+    for key in list(models):
+        models[key] = not_estimable(models[key], "too few cases")
+    for kind in empty["alliance_descriptives"].values():
+        for condition in kind.values():
+            for week in condition:
+                condition[week] = dict.fromkeys(["n", "mean", "sd", "ci_low", "ci_high"])
+    assert figures.alliance_outcome(empty) is None
+    assert figures.residual_diagnostics(empty) is None
+    assert figures.alliance_trajectory(empty) is None
+    assert build_figures({}) == ()
+
+
+def test_large_n_switches_to_bins_and_stays_small():
+    n = 30_000
+    assert n > LARGE_N
+    results = {"settings": {"dropout_threshold": 4, "style": "jmir"},
+               "outcome_models": _outcome_models(np.random.default_rng(7), n)}
+    for build in (figures.alliance_outcome, figures.residual_diagnostics):
+        figure = build(results)
+        assert "hexagonal bin" in figure.caption and "n=30,000" in figure.caption
+        assert "Points are participants" not in figure.caption
+        assert len(figure.svg.encode()) < 1_500_000, (figure.name, len(figure.svg))
+        assert figure.svg.count("<use") < 2_000  # no per-point markers
+        ET.fromstring(figure.svg)
