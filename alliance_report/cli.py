@@ -92,9 +92,12 @@ def cmd_simulate(args) -> int:
         value = getattr(args, name)
         if value is not None and value < 3:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 3")
-    path = simulate_freeze(args.out, seed=DEMO_SEED if args.seed is None else args.seed,
-                           n_screened=args.n_screened, n_randomized=args.n_randomized,
-                           cutoff_date=args.cutoff)
+    try:
+        path = simulate_freeze(args.out, seed=DEMO_SEED if args.seed is None else args.seed,
+                               n_screened=args.n_screened, n_randomized=args.n_randomized,
+                               cutoff_date=args.cutoff)
+    except ValueError as exc:  # simulate_freeze rejects impossible arguments with ValueError
+        raise UsageError(str(exc)) from None
     print(f"wrote a simulated freeze to {path}/")
     return EXIT_OK
 
