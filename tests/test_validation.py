@@ -1,0 +1,443 @@
+"""Validation of data freezes: every rule of freeze-format.md fails closed, with row numbers.
+
+The Great Expectations context is built once per process (module-level cache in
+``alliance_report.validation``); each corruption test validates one corrupted copy of a tiny
+hand-written freeze (``freeze_corruptions.write_tiny_freeze``).
+
+Speed: GE costs ~10 ms per expectation and run, whatever the data size, and a corrupted copy
+differs from the valid freeze in a few rows of one file.  The autouse fixture ``memo_ge_runs``
+therefore memoizes GE runs *in this test module only*, keyed by a SHA-256 of the exact input
+(every column's dtype and values, the index, the expectations, parameters and result format):
+a run is only skipped when GE already validated an identical input.  Production code has no cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import freeze_corruptions as fc  # noqa: E402
+from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
+from alliance_report.freeze import COLUMNS, FreezeError, read_freeze  # noqa: E402
+from alliance_report.validation import (  # noqa: E402
+    _GX, CheckResult, ValidationReport, _checked_frames, _condition_mask, format_report, load_suites, validate_freeze,
+)
+
+
+def _digest(frame: pd.DataFrame, expectations: list, params: dict, result_format: dict) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([expectations, result_format], sort_keys=True, default=str).encode())
+    h.update(repr(sorted((k, repr(v)) for k, v in params.items())).encode())
+    h.update(json.dumps([str(c) for c in frame.columns]).encode())
+    h.update(np.asarray(frame.index, dtype=np.int64).tobytes())
+    for name in frame.columns:
+        column = frame[name]
+        h.update(str(column.dtype).encode())
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            h.update(repr([repr(c) for c in column.cat.categories]).encode())
+            h.update(column.cat.codes.to_numpy().tobytes())
+        elif column.dtype == object:
+            h.update(repr([repr(v) for v in column.tolist()]).encode())
+        else:
+            h.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def memo_ge_runs():
+    real_run = _GX._run
+    memo: dict[str, list] = {}
+
+    def run(self, frame, expectations, params, result_format):
+        key = _digest(frame, expectations, params, result_format)
+        if key not in memo:
+            memo[key] = real_run(self, frame, expectations, params, result_format)
+        return list(memo[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_GX, "_run", run)
+        yield memo
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return fc.write_tiny_freeze(tmp_path_factory.mktemp("tiny") / "freeze")
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tiny) -> ValidationReport:
+    return validate_freeze(read_freeze(tiny))
+
+
+def failed_ids(report: ValidationReport) -> set[str]:
+    return {c.check_id for c in report.failed()}
+
+
+def check(report: ValidationReport, check_id: str) -> CheckResult:
+    return next(c for c in report.checks if c.check_id == check_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# valid freezes
+
+
+def test_tiny_freeze_is_valid_without_warnings(tiny_report):
+    assert tiny_report.ok, format_report(tiny_report)
+    assert not tiny_report.warnings(), format_report(tiny_report)
+    assert len(tiny_report.checks) > 100
+    assert all(c.status == "passed" and c.n_failing == 0 and not c.examples for c in tiny_report.checks)
+
+
+@pytest.mark.skipif(not (DEMO_FREEZE / "manifest.json").is_file(), reason="demo freeze not built yet")
+def test_demo_freeze_is_valid():
+    report = validate_freeze(read_freeze(DEMO_FREEZE))
+    assert report.ok, format_report(report)
+
+
+def test_bom_and_crlf_are_accepted(tiny, tmp_path):
+    folder = fc.with_bom_and_crlf(tiny, tmp_path / "bom")
+    assert (folder / "participants.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert b"\r\n" in (folder / "sessions.csv").read_bytes()
+    freeze = read_freeze(folder)
+    assert list(freeze.tables["participants.csv"].columns) == list(COLUMNS["participants.csv"])
+    report = validate_freeze(freeze)
+    assert report.ok and not report.warnings(), format_report(report)
+
+
+def test_quoted_fields_with_commas_are_accepted(tiny):
+    freeze = read_freeze(tiny)
+    reasons = freeze.tables["screening.csv"]["exclusion_reason"].tolist()
+    assert "declined to participate, no time" in reasons  # written quoted by the csv module
+    assert b'"declined to participate, no time"' in (tiny / "screening.csv").read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# corruptions: each breaks one rule; exactly the listed checks fail, the first one on `file`
+
+CASES = {
+    # screening.csv
+    "bad_date": (("screening.screened_on.date",), "screening.csv", "row 2"),
+    "duplicate_screening_id": (("screening.screening_id.unique",), "screening.csv", "row 2"),
+    "exclusion_reason_when_randomized": (("screening.exclusion_reason.empty_when_randomized",), "screening.csv", "row 2"),
+    "missing_exclusion_reason": (("screening.exclusion_reason.required_unless_randomized",), "screening.csv", "row 11"),
+    "randomized_not_eligible": (("screening.participant_id.only_if_eligible",), "screening.csv", "row 2"),
+    "screening_unknown_participant": (("screening.participant_id.known",), "screening.csv+participants.csv",
+                                      "participant P_UNKNOWN"),
+    "participant_without_screening": (("participants.participant_id.one_screening_row",),
+                                      "participants.csv+screening.csv", "participant P001"),
+    "participant_screened_twice": (("screening.participant_id.unique", "participants.participant_id.one_screening_row"),
+                                   "screening.csv", "participant P001"),
+    # participants.csv
+    "duplicate_participant_id": (("participants.participant_id.unique",), "participants.csv", "participant P001"),
+    "bad_category": (("participants.sex.in_set",), "participants.csv", "row 2"),
+    "age_17": (("participants.age.between",), "participants.csv", "row 2"),
+    "age_not_a_number": (("participants.age.integer",), "participants.csv", "row 2"),
+    "blank_site": (("participants.site.required",), "participants.csv", "row 2"),
+    "months_negative": (("participants.months_since_diagnosis.not_negative",), "participants.csv", "row 2"),
+    "months_decimal_comma": (("participants.months_since_diagnosis.number",), "participants.csv", "row 2"),
+    "randomized_after_cutoff": (("participants.randomized_on.not_after_cutoff",), "participants.csv", "row 2"),
+    "randomized_before_screening": (("participants.randomized_on.not_before_screening",),
+                                    "participants.csv+screening.csv", "participant P001"),
+    "treatment_differs_from_allocation": (("participants.treatment.equals_allocation",), "participants.csv",
+                                          "participant P001"),
+    "rerandomized_on_before_randomized_on": (("participants.rerandomized_on.after_randomized_on",), "participants.csv",
+                                             "participant P007"),
+    "rerandomized_on_missing": (("participants.rerandomized_on.required_when_rerandomized",), "participants.csv",
+                                "participant P007"),
+    "rerandomized_on_for_mbct": (("participants.rerandomized_on.empty_unless_rerandomized",), "participants.csv",
+                                 "participant P001"),
+    "missing_column": (("participants.columns", "participants.age.integer", "participants.age.between"),
+                       "participants.csv", "missing column age"),
+    "columns_reordered": (("participants.columns",), "participants.csv", None),
+    "header_only_participants": (("participants.rows.at_least_one", "screening.participant_id.known",
+                                  "sessions.participant_id.known", "questionnaires.participant_id.known",
+                                  "disposition.participant_id.known"), "participants.csv", None),
+    # sessions.csv
+    "extra_column": (("sessions.columns",), "sessions.csv", "unexpected column notes"),
+    "session_after_cutoff": (("sessions.session_on.not_after_cutoff",), "sessions.csv", "row 2"),
+    "session_out_of_range": (("sessions.session.between",), "sessions.csv", "row 9"),
+    "duplicate_session": (("sessions.participant_session.unique",), "sessions.csv", "participant P001"),
+    "attended_without_date": (("sessions.session_on.required_when_attended",), "sessions.csv", "row 2"),
+    "session_for_untreated": (("sessions.participant_id.treated",), "sessions.csv+participants.csv", "participant P009"),
+    "session_after_withdrawal": (("sessions.session_on.not_after_withdrawal",), "sessions.csv+disposition.csv", None),
+    # questionnaires.csv
+    "unknown_participant": (("questionnaires.participant_id.known",), "questionnaires.csv+participants.csv",
+                            "participant P_UNKNOWN"),
+    "t0b_not_rerandomized": (("questionnaires.t0b.only_rerandomized",), "questionnaires.csv+participants.csv",
+                             "participant P001"),
+    "wai_for_untreated": (("questionnaires.wai.only_treated",), "questionnaires.csv+participants.csv", "participant P009"),
+    "questionnaire_after_withdrawal": (("questionnaires.completed_on.not_after_withdrawal",),
+                                       "questionnaires.csv+disposition.csv", "participant P009"),
+    "two_completed_on": (("questionnaires.completed_on.one_per_form",), "questionnaires.csv", "participant P001"),
+    "duplicate_item": (("questionnaires.item.unique_per_form",), "questionnaires.csv", "participant P001"),
+    "item_out_of_range": (("questionnaires.item.in_range",), "questionnaires.csv", None),
+    "value_out_of_range": (("questionnaires.value.in_range",), "questionnaires.csv", "row 2"),
+    "instrument_at_wrong_timepoint": (("questionnaires.timepoint.allowed_for_instrument",), "questionnaires.csv", "row 2"),
+    "bad_timepoint": (("questionnaires.timepoint.in_set", "questionnaires.timepoint.allowed_for_instrument"),
+                      "questionnaires.csv", "row 2"),
+    # disposition.csv
+    "disposition_reason_missing": (("disposition.reason.required",), "disposition.csv", "row 2"),
+    "event_before_randomization": (("disposition.event_on.not_before_randomization",),
+                                   "disposition.csv+participants.csv", "participant P005"),
+    "bad_event": (("disposition.event.in_set",), "disposition.csv", "row 3"),
+    "duplicate_disposition": (("disposition.participant_id.unique",), "disposition.csv", "participant P005"),
+    # manifest.json and the folder
+    "sha_mismatch": (("manifest.sha256.sessions",), "sessions.csv", None),
+    "unlisted_csv": (("manifest.files.no_unlisted_csv",), "manifest.json", "file extra.csv"),
+    "manifest_format_version_2": (("manifest.format_version",), "manifest.json", "found 2"),
+    "manifest_file_not_listed": (("manifest.files.lists_every_csv", "manifest.sha256.disposition"), "manifest.json",
+                                 "disposition.csv not listed"),
+    "manifest_unknown_file": (("manifest.files.no_unknown_entries",), "manifest.json", None),
+    "manifest_simulated_text": (("manifest.simulated",), "manifest.json", None),
+    "manifest_missing_key": (("manifest.required_keys", "manifest.exported_at"), "manifest.json",
+                             "missing key exported_at"),
+    "manifest_unsafe_freeze_id": (("manifest.freeze_id",), "manifest.json", None),
+    "manifest_bad_cutoff": (("manifest.cutoff_date",) + tuple(f"{f}.not_after_cutoff" for f in (
+        "screening.screened_on", "participants.randomized_on", "participants.rerandomized_on",
+        "sessions.session_on", "questionnaires.completed_on", "disposition.event_on")), "manifest.json", None),
+}
+
+
+def test_every_corruption_has_a_case():
+    assert set(CASES) == set(fc.CORRUPTIONS)
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_corruption_fails_its_check(name, tiny, tmp_path):
+    expected, file, example = CASES[name]
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / name, name)))
+    assert not report.ok
+    assert failed_ids(report) == set(expected), format_report(report)
+    first = check(report, expected[0])
+    assert first.status == "failed" and first.file == file
+    assert first.examples and len(first.examples) <= 5
+    if example is not None:
+        assert example in first.examples, first
+    # the readable summary names the file and the rule of every failed check, never a traceback
+    text = format_report(report)
+    for c in report.failed():
+        assert f"{c.file}: " in text and c.rule in text
+    assert "Traceback" not in text
+    assert text.splitlines()[-1] == (
+        f"{len(report.checks)} checks run, {len(report.failed())} failed, {len(report.warnings())} warnings")
+
+
+def test_bad_cells_fail_with_row_numbers_not_crash(tiny, tmp_path):
+    folder = fc.corrupt(tiny, tmp_path / "cells", "age_not_a_number")
+    with fc._Table(folder, "participants.csv") as t:
+        t.recs[1]["sex"] = "Female"
+        t.recs[2]["randomized_on"] = "2016-13-45"
+        t.recs[3]["months_since_diagnosis"] = "n/a"
+        t.recs[4]["age"] = "18.0"
+        t.recs[5]["allocation"] = ""
+    fc.refresh_manifest(folder)
+    report = validate_freeze(read_freeze(folder))
+    assert check(report, "participants.age.integer").examples == ("row 2", "row 6")
+    assert check(report, "participants.age.between").status == "passed"  # unparseable ages are not "out of range"
+    assert check(report, "participants.sex.in_set").examples == ("row 3",)
+    assert check(report, "participants.randomized_on.date").examples == ("row 4",)
+    assert check(report, "participants.months_since_diagnosis.number").examples == ("row 5",)
+    assert check(report, "participants.allocation.required").examples == ("row 7",)
+
+
+def test_missing_column_is_reported_not_skipped(tiny, tmp_path):
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "m", "missing_column")))
+    between = check(report, "participants.age.between")
+    assert between.status == "failed" and between.examples == ("not checked: participants.csv has no column age",)
+    assert "not checked: participants.csv has no column age" in format_report(report)
+    # a warning that needs the column cannot run either; it stays a warning (the columns check fails)
+    assert check(report, "participants.months_since_diagnosis.within_lifetime").status == "warning"
+
+
+def test_missing_participant_id_column_fails_every_cross_file_check(tiny, tmp_path):
+    folder = tmp_path / "noid"
+    fc.corrupt(tiny, folder, "columns_reordered")
+    with fc._Table(folder, "participants.csv") as t:
+        t.header[0] = "pid"
+    fc.refresh_manifest(folder)
+    report = validate_freeze(read_freeze(folder))
+    for check_id in ("sessions.participant_id.known", "questionnaires.wai.only_treated",
+                     "questionnaires.t0b.only_rerandomized", "disposition.event_on.not_before_randomization",
+                     "participants.participant_id.one_screening_row"):
+        c = check(report, check_id)
+        assert c.status == "failed" and c.examples[0].startswith("not checked:"), c
+
+
+def test_many_failures_report_count_and_five_examples(tiny, tmp_path):
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "u", "unknown_participant")))
+    c = check(report, "questionnaires.participant_id.known")
+    assert c.n_failing == 14 and c.examples == ("participant P_UNKNOWN",)
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "t", "bad_timepoint")))
+    c = check(report, "questionnaires.timepoint.in_set")
+    assert c.n_failing == 14 and c.examples == ("row 2", "row 3", "row 4", "row 5", "row 6")
+    assert "questionnaires.csv: timepoint: " in format_report(report)
+    assert "— 14 rows failed (e.g. row 2, row 3, row 4, row 5, row 6)" in format_report(report)
+
+
+# ---------------------------------------------------------------------------------------------
+# warnings do not block
+
+
+def test_late_questionnaire_is_a_warning(tiny, tmp_path):
+    folder = tmp_path / "late"
+    fc.corrupt(tiny, folder, "sha_mismatch")
+    with fc._Table(folder, "questionnaires.csv") as t:
+        for r in t.recs:
+            if r["participant_id"] == "P002" and r["timepoint"] == "T1":
+                r["completed_on"] = fc.day(r["completed_on"], 75)
+    fc.refresh_manifest(folder)
+    report = validate_freeze(read_freeze(folder))
+    assert report.ok, format_report(report)
+    late = check(report, "questionnaires.completed_on.within_60_days_of_planned")
+    assert late.status == "warning" and late.n_failing == 28 and late.examples == ("participant P002",)
+    assert report.to_dict()["valid"] is True and report.to_dict()["n_warnings"] == 1
+    assert format_report(report).splitlines()[0].startswith("warning: questionnaires.csv+participants.csv+sessions.csv")
+
+
+def test_sessions_out_of_order_is_a_warning(tiny, tmp_path):
+    folder = tmp_path / "order"
+    fc.corrupt(tiny, folder, "sha_mismatch")
+    with fc._Table(folder, "sessions.csv") as t:
+        s2 = t.first(participant_id="P001", session="2")
+        s3 = t.first(participant_id="P001", session="3")
+        s2["session_on"], s3["session_on"] = s3["session_on"], s2["session_on"]
+    fc.refresh_manifest(folder)
+    report = validate_freeze(read_freeze(folder))
+    assert report.ok
+    assert {c.check_id for c in report.warnings()} == {"sessions.session_on.in_session_order"}
+
+
+# ---------------------------------------------------------------------------------------------
+# unreadable input: read_freeze raises FreezeError naming the file
+
+
+@pytest.mark.parametrize("name", list(fc.UNREADABLE))
+def test_unreadable_input_names_the_file(name, tiny, tmp_path):
+    folder, file = fc.make_unreadable(tiny, tmp_path / name, name)
+    with pytest.raises(FreezeError) as info:
+        read_freeze(folder)
+    assert info.value.file == file
+    assert info.value.usage == (file == "manifest.json")
+    assert str(info.value).startswith(file + ": ")
+
+
+def test_folder_that_does_not_exist(tmp_path):
+    with pytest.raises(FreezeError) as info:
+        read_freeze(tmp_path / "nope")
+    assert info.value.usage and "does not exist" in info.value.reason
+
+
+def test_manifest_with_duplicate_key_is_unreadable(tiny, tmp_path):
+    folder = fc.corrupt(tiny, tmp_path / "dup", "sha_mismatch")
+    text = (folder / "manifest.json").read_text()
+    (folder / "manifest.json").write_text(text.replace('"format_version": 1,', '"format_version": 1, "format_version": 2,'))
+    with pytest.raises(FreezeError, match="appears twice") as info:
+        read_freeze(folder)
+    assert info.value.file == "manifest.json" and info.value.usage
+
+
+def test_extra_field_in_first_data_row_does_not_shift_columns(tiny, tmp_path):
+    folder = tmp_path / "shift"
+    fc.corrupt(tiny, folder, "sha_mismatch")
+    path = folder / "participants.csv"
+    lines = path.read_text().splitlines()
+    lines[1] += ","  # pandas alone would take the first column as an index and shift the others
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FreezeError, match="row 2 has 15 fields, the header has 14"):
+        read_freeze(folder)
+
+
+def test_trailing_blank_lines_are_ignored(tiny, tmp_path):
+    folder = fc.corrupt(tiny, tmp_path / "blank", "sha_mismatch")
+    with open(folder / "disposition.csv", "a") as fh:
+        fh.write("\n\n")
+    fc.refresh_manifest(folder)
+    assert len(read_freeze(folder).tables["disposition.csv"]) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# interface, output and set-up
+
+
+def test_interface_and_json(tiny_report):
+    assert dataclasses.is_dataclass(CheckResult) and CheckResult.__dataclass_params__.frozen
+    assert [f.name for f in dataclasses.fields(CheckResult)] == [
+        "check_id", "file", "columns", "rule", "status", "n_failing", "examples"]
+    data = tiny_report.to_dict()
+    assert set(data) == {"valid", "n_checks", "n_failed", "n_warnings", "checks"}
+    assert data["valid"] is True and data["n_checks"] == len(tiny_report.checks) and data["n_failed"] == 0
+    assert json.loads(json.dumps(data)) == data
+    assert data["checks"][0].keys() == {"check_id", "file", "columns", "rule", "status", "n_failing", "examples"}
+    ids = [c.check_id for c in tiny_report.checks]
+    assert len(ids) == len(set(ids))
+    assert format_report(tiny_report) == f"{len(ids)} checks run, 0 failed, 0 warnings"
+
+
+def test_every_rule_of_the_format_has_a_check(tiny_report):
+    ids = {c.check_id for c in tiny_report.checks}
+    for file, columns in COLUMNS.items():
+        stem = file.removesuffix(".csv")
+        assert f"{stem}.columns" in ids
+        assert f"manifest.sha256.{stem}" in ids
+        for column in columns:  # every column is the subject of at least one check
+            assert any(column in c.columns for c in tiny_report.checks if c.file.startswith(file)), (file, column)
+
+
+def test_suites_are_consistent(tiny):
+    suites = load_suites()
+    frames, unavailable = _checked_frames(read_freeze(tiny))
+    for file, suite in suites.items():
+        assert suite["meta"]["file"] == file
+        declared = set(suite["meta"]["derived_columns"])
+        assert not unavailable[file]
+        assert declared <= set(frames[file].columns), declared - set(frames[file].columns)
+        for exp in suite["expectations"]:
+            assert exp["meta"]["check_id"].startswith(file.removesuffix(".csv") + ".")
+            assert exp["severity"] in ("critical", "warning")
+            assert set(exp["meta"]["columns"]) <= set(COLUMNS[file]) | {
+                c for cols in COLUMNS.values() for c in cols}
+
+
+def test_row_conditions_match_great_expectations(tiny):
+    """The validator filters rows per row_condition itself; the result must equal GE's own query."""
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.row_conditions import deserialize_row_condition
+
+    engine = PandasExecutionEngine()
+    frames, _ = _checked_frames(read_freeze(tiny))
+    n = 0
+    for file, suite in load_suites().items():
+        for exp in suite["expectations"]:
+            condition = exp["kwargs"].get("row_condition")
+            if condition is None:
+                continue
+            frame = frames[file]
+            query = engine.condition_to_filter_clause(deserialize_row_condition(condition))
+            assert list(frame.index[_condition_mask(frame, condition)]) == list(frame.query(query).index), query
+            n += 1
+    assert n >= 15
+
+
+def test_ge_is_imported_lazily_and_quietly(tiny):
+    code = (
+        "import sys, io, contextlib\n"
+        "import alliance_report.validation as v\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "from alliance_report.freeze import read_freeze\n"
+        f"r = v.validate_freeze(read_freeze({str(tiny)!r}))\n"
+        "assert r.ok\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "" and run.stderr == "", (run.stdout, run.stderr)
