@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,85 @@ def test_hads_model_numbers_in_the_pdf_are_those_of_results_json(demo_build):
         expected += [fmt.number(term["b"]), fmt.number(term["se"])]
     for string in expected:
         assert string in text, string
+
+
+def normalized_text(path: Path) -> str:
+    return " ".join(" ".join(pdf_pages(path)).split())
+
+
+def test_key_results_in_the_pdf_are_those_of_results_json(demo_build):
+    results = json.loads((demo_build / "results.json").read_text())
+    text = normalized_text(demo_build / "report.pdf")
+    manova = results["alliance_manova"]
+    time, condition = manova["time"], manova["condition"]
+    dropout = results["dropout_model"]["terms"]["wai_w2"]
+    mhcsf = results["outcome_models"]["mhcsf"]
+    interaction = results["outcome_models"]["hads_moderation"]["terms"]["wai_w2_c_x_condition_embct"]
+    expected = [
+        f"Λ={fmt.number(time['wilks'], 3)}",
+        fmt.test_statistic("F", time["f"], (time["df1"], time["df2"])),
+        fmt.test_statistic("F", condition["f"], (condition["df1"], condition["df2"])),
+        fmt.p_statement(condition["p"]),
+        f"B={fmt.number(dropout['b'])}", fmt.p_statement(dropout["p"]),
+        f"B={fmt.number(mhcsf['terms']['wai_w2']['b'])}",
+        fmt.test_statistic("t", mhcsf["terms"]["wai_w2"]["t"], mhcsf["df_resid"]),
+        f"B={fmt.number(interaction['b'])}",
+        fmt.ci(interaction["ci_low"], interaction["ci_high"]),
+        f"{results['consort']['randomized']} participants were randomized",
+    ]
+    for cell in results["baseline_characteristics"]["rows"][:4]:
+        if cell["kind"] == "n_pct":
+            mbct = cell["cells"]["MBCT"]
+            expected.append(fmt.n_percent(mbct["n"], mbct["pct"], mbct["denominator"]))
+    for string in expected:
+        assert string in text, string
+
+
+def test_consort_numbers_in_the_diagram_are_the_counts(demo_build):
+    import xml.etree.ElementTree as ET
+
+    html = (demo_build / "report.html").read_text()
+    start = html.index("<svg", html.index('id="figure-consort"'))
+    svg = ET.fromstring(html[start:html.index("</svg>", start) + len("</svg>")])
+    text = " ".join("".join(node.itertext()) for node in svg.iter() if node.tag.endswith("text"))
+    consort = json.loads((demo_build / "results.json").read_text())["consort"]
+    for label, n in [("Assessed for eligibility", consort["assessed"]), ("Excluded", consort["excluded"]),
+                     ("Randomized", consort["randomized"]),
+                     ("Allocated to MBCT", consort["allocated"]["MBCT"]),
+                     ("Allocated to TAU", consort["allocated"]["TAU"]),
+                     ("Treated in eMBCT", consort["treated"]["eMBCT"])]:
+        assert f"{label} (n={n})" in text, label
+    for reason, n in consort["excluded_reasons"].items():
+        assert f"{reason} (n={n})" in text, reason
+
+
+def test_quarto_document_matches_the_results(demo_build):
+    import yaml
+
+    qmd = (demo_build / "report.qmd").read_text()
+    _, front, body = qmd.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    results = json.loads((demo_build / "results.json").read_text())
+    assert results["freeze_id"] in meta["subtitle"] and "SIMULATED DATA" in meta["subtitle"]
+    assert set(meta["format"]) == {"html", "pdf"}
+    for figure in re.findall(r"\]\((figures/[^)]+)\)", body):
+        assert (demo_build / figure).is_file(), figure
+    assert "figures/consort.svg" in body
+    hads = results["outcome_models"]["hads"]
+    alliance = hads["terms"]["wai_w2"]
+    for string in (fmt.number(alliance["b"]), fmt.ci(alliance["ci_low"], alliance["ci_high"]),
+                   f"({hads['df_resid']})={fmt.number(alliance['t'])}",
+                   f"={fmt.number(results['alliance_manova']['time']['f'])}",
+                   f"{results['consort']['randomized']} participants were randomized"):
+        assert string in body, string
+
+
+def test_two_builds_are_byte_identical(demo_build, tmp_path):
+    again = tmp_path / "again"
+    assert run("build", DEMO_FREEZE, "--out", again).returncode == 0
+    for name in ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json",
+                 "figures/alliance_outcome.svg", "figures/alliance_outcome.png", "tables/hads_models.csv"):
+        assert (again / name).read_bytes() == (demo_build / name).read_bytes(), name
 
 
 def test_every_page_says_simulated_data(demo_build):

@@ -38,6 +38,10 @@ class HtmlMarkup:
     def paragraph(self, text: str) -> Markup:
         return Markup("<p>{}</p>").format(self.stats(text))
 
+    def labelled(self, label: str, text: str) -> Markup:
+        """A paragraph that starts with a bold label, as in a structured abstract."""
+        return Markup("<p><strong>{}:</strong> {}</p>").format(label, self.stats(text))
+
     def items(self, entries) -> Markup:
         return Markup("<ul>{}</ul>").format(
             Markup("").join(Markup("<li>{}</li>").format(entry) for entry in entries))
@@ -50,8 +54,9 @@ class HtmlMarkup:
                     span, Markup(' class="group"') if label else Markup(""), label)
                 for label, span in table.header_groups))
         head += Markup("<tr>{}</tr>").format(Markup("").join(
-            Markup('<th scope="col">{}</th>').format(cell) for cell in table.header))
-        body = Markup("").join(self._row(row, len(table.header)) for row in table.rows)
+            Markup('<th scope="col"{}>{}</th>').format(self._align(i, table.text_columns), cell)
+            for i, cell in enumerate(table.header)))
+        body = Markup("").join(self._row(row, len(table.header), table.text_columns) for row in table.rows)
         return Markup(
             '<table id="table-{name}"><caption>Table {number}. {caption}</caption>'
             "<thead>{head}</thead><tbody>{body}</tbody></table>"
@@ -60,7 +65,10 @@ class HtmlMarkup:
                 footnote=table.footnote)
 
     @staticmethod
-    def _row(row, width: int) -> Markup:
+    def _align(column: int, text_columns: int) -> Markup:
+        return Markup(' class="text"') if column < text_columns else Markup("")
+
+    def _row(self, row, width: int, text_columns: int) -> Markup:
         if row.group:
             first = Markup('<th scope="rowgroup" class="group">{}</th>').format(row.cells[0])
         else:
@@ -68,7 +76,8 @@ class HtmlMarkup:
                 Markup(' class="indent"') if row.indent else Markup(""), row.cells[0])
         cells = list(row.cells[1:]) + [""] * (width - len(row.cells))
         return Markup("<tr>{}{}</tr>").format(first, Markup("").join(
-            Markup('<td class="num">{}</td>').format(cell) for cell in cells))
+            Markup('<td class="{}">{}</td>').format("text" if i < text_columns else "num", cell)
+            for i, cell in enumerate(cells, start=1)))
 
     def figure(self, figure, number: int) -> Markup:
         return Markup(
@@ -104,6 +113,9 @@ class MarkdownMarkup:
 
     def paragraph(self, text: str) -> str:
         return "\n" + self.stats(text) + "\n"
+
+    def labelled(self, label: str, text: str) -> str:
+        return f"\n**{self.escape(label)}:** {self.stats(text)}\n"
 
     def items(self, entries) -> str:
         return "\n" + "".join(f"- {entry}\n" for entry in entries)

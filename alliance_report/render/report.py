@@ -69,6 +69,7 @@ def sentences(results: dict) -> dict[str, str]:
         "mhcsf": text.outcome(results, "mhcsf", "MHC-SF"),
         "hads_moderation": text.moderation(results, "hads", "HADS total"),
         "mhcsf_moderation": text.moderation(results, "mhcsf", "MHC-SF"),
+        "conclusion": text.conclusion(results),
     }
 
 

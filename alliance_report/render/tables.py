@@ -63,6 +63,8 @@ class Table:
     footnote: str
     # optional spanning header above the columns: (label, number of columns)
     header_groups: tuple[tuple[str, int], ...] = field(default=())
+    # how many leading columns hold text (left-aligned) rather than numbers
+    text_columns: int = 1
 
     def csv_header(self) -> tuple[str, ...]:
         labels = []
@@ -279,7 +281,7 @@ def reliability_table(results: dict) -> Table:
     footnote = ("Cronbach α of the total scale in the treated population, on forms with every item "
                 "answered; baseline is each participant's own pre-treatment assessment. " + ABBREVIATIONS)
     return Table("reliability", "Internal consistency of the questionnaires",
-                 ("Instrument", "Timepoint", "Cronbach α", "Complete forms"), rows, footnote)
+                 ("Instrument", "Timepoint", "Cronbach α", "Complete forms"), rows, footnote, text_columns=2)
 
 
 def build_tables(results: dict) -> dict[str, Table]:
@@ -306,7 +308,7 @@ def validation_table(validation: dict) -> Table:
                 "(expectations/) and cross-file rules. Warnings flag legal but implausible values; "
                 "they do not stop the build.")
     return Table("data_validation", "Data validation checks of the freeze",
-                 ("File", "Column(s)", "Rule", "Outcome", "Rows"), rows, footnote)
+                 ("File", "Column(s)", "Rule", "Outcome", "Rows"), rows, footnote, text_columns=4)
 
 
 def provenance_table(results: dict) -> Table:
@@ -316,4 +318,5 @@ def provenance_table(results: dict) -> Table:
     rows.append(Row(("Python", "version", provenance["python"])))
     rows += [Row((name, "version", version)) for name, version in provenance["packages"].items()]
     return Table("provenance", "Provenance of this report", ("Item", "Kind", "Value"), tuple(rows),
-                 f"Input hashes of the freeze files; manifest exported at {provenance['manifest_exported_at']}.")
+                 f"Input hashes of the freeze files; manifest exported at {provenance['manifest_exported_at']}.",
+                 text_columns=3)

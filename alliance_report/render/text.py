@@ -167,3 +167,24 @@ def analyses(results: dict) -> list[str]:
         "and simple slopes per condition; diagnostics: Breusch–Pagan test, variance inflation factors, "
         "residual plots.",
     ]
+
+
+def conclusion(results: dict) -> str:
+    """One sentence that summarises the direction of the key findings of this freeze."""
+    manova = results["alliance_manova"]
+    parts = []
+    if manova["time"]["p"] is not None:
+        change = "changed over treatment" if _significant(manova["time"]["p"]) else "did not change significantly over treatment"
+        same = ("similarly in both conditions" if not _significant(manova["time_x_condition"]["p"])
+                else "differently in the two conditions")
+        parts.append(f"the working alliance {change}, {same}")
+    predicted = [label for scale, label in (("hads", "distress"), ("mhcsf", "well-being"))
+                 if _significant(results["outcome_models"][scale]["terms"]["wai_w2"]["p"])]
+    if predicted:
+        parts.append("early alliance was associated with post-treatment " + " and ".join(predicted))
+    dropout_p = results["dropout_model"]["terms"]["wai_w2"]["p"]
+    if dropout_p is not None:
+        parts.append("early alliance " + ("was" if _significant(dropout_p) else "was not") + " associated with dropout")
+    if not parts:
+        return "The data of this freeze do not yet allow conclusions on the aims."
+    return "In this freeze, " + "; ".join(parts) + ". These are interim results for the committees, not a publication."
