@@ -1,0 +1,53 @@
+"""Settings change the report in one place: Table 1 test columns, APA style, dropout threshold."""
+
+import copy
+
+import pytest
+
+from alliance_report import DEMO_FREEZE
+from alliance_report.freeze import read_freeze
+from alliance_report.render import format as fmt
+from alliance_report.render import tables, text
+from alliance_report.results import compute_results
+from alliance_report.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def demo_results():
+    return compute_results(read_freeze(DEMO_FREEZE), Settings())
+
+
+def with_settings(results, **changes):
+    changed = copy.deepcopy(results)
+    changed["settings"].update(changes)
+    return changed
+
+
+def test_table1_test_columns_only_when_asked(demo_results):
+    plain = tables.table1(demo_results)
+    assert plain.header[-1] == "SMD"
+    tested = tables.table1(with_settings(demo_results, table1_tests=True))
+    assert tested.header[-2:] == ("Test", "P")
+    age = next(row for row in demo_results["baseline_characteristics"]["rows"] if row["variable"] == "age")
+    age_row = next(row for row in tested.rows if row.cells[0].startswith("Age"))
+    assert age_row.cells[-2] == fmt.test_statistic("t", age["test"]["statistic"], age["test"]["df"])
+    assert age_row.cells[-1] == fmt.p_value(age["test"]["p"])
+
+
+def test_apa_style_changes_every_sentence(demo_results):
+    apa = with_settings(demo_results, style="apa")
+    hads = text.outcome(apa, "hads", "HADS total")
+    term = demo_results["outcome_models"]["hads"]["terms"]["wai_w2"]
+    assert fmt.p_statement(term["p"], "apa") in hads and "P=" not in hads
+    assert "95% CI [" in hads
+    assert "p " in text.alliance_development(apa) and "P<" not in text.alliance_development(apa)
+    manova = tables.manova_table(apa)
+    assert manova.rows[0].cells[4] == fmt.p_value(demo_results["alliance_manova"]["time"]["p"], "apa")
+
+
+def test_dropout_threshold_setting_reaches_the_analysis_and_the_text():
+    strict = compute_results(read_freeze(DEMO_FREEZE), Settings(dropout_threshold=6))
+    default = compute_results(read_freeze(DEMO_FREEZE), Settings())
+    assert sum(strict["consort"]["dropout"].values()) > sum(default["consort"]["dropout"].values())
+    assert "fewer than 6 of 8 sessions" in text.dropout_summary(strict)
+    assert any("< 6 sessions" in line for line in text.analyses(strict))
