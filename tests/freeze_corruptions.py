@@ -738,3 +738,85 @@ def with_bom_and_crlf(src: str | Path, dst: str | Path) -> Path:
     path = dst / "manifest.json"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_text(encoding="utf-8").replace("\n", "\r\n").encode("utf-8"))
     return dst
+
+
+# ----------------------------------------------------------------------------------------------
+# hand edits of a full-size freeze (the demo freeze), as a data manager would make them
+#
+# ``HAND_EDITS`` holds edits that need a realistic freeze (every column filled, hundreds of rows) or
+# mimic a tool (a spreadsheet re-saving dates, Windows copying a file).  They are kept out of
+# ``CORRUPTIONS`` and ``UNREADABLE``, whose every entry is a case of tests/test_validation.py.
+# ``break_copy(src, dst, name)`` applies any registered edit: a hand edit, a corruption or an
+# unreadable input.
+
+HAND_EDITS: dict[str, Callable[[Path], None]] = {}
+NOT_RESIGNED: set[str] = set()  # hand edits after which the manifest stays as the edit left it
+
+
+def hand_edit(*, resign: bool = True):
+    def register(fn):
+        HAND_EDITS[fn.__name__] = fn
+        if not resign:
+            NOT_RESIGNED.add(fn.__name__)
+        return fn
+    return register
+
+
+@hand_edit()
+def spreadsheet_dates(folder):
+    """screening.csv opened in a spreadsheet and saved again: every screened_on becomes DD/MM/YYYY."""
+    with _Table(folder, "screening.csv") as t:
+        for r in t.recs:
+            y, m, d = r["screened_on"].split("-")
+            r["screened_on"] = f"{d}/{m}/{y}"
+
+
+@hand_edit(resign=False)
+def edited_after_freeze(folder):
+    """One participant's age corrected by hand (to a valid age) without re-exporting the freeze."""
+    with _Table(folder, "participants.csv") as t:
+        t.recs[0]["age"] = str(int(t.recs[0]["age"]) + 1)
+
+
+@hand_edit(resign=False)
+def backup_copy_csv(folder):
+    """A copy of a file left in the freeze folder (as Windows names it)."""
+    shutil.copyfile(Path(folder) / "participants.csv", Path(folder) / "participants - Copy.csv")
+
+
+@hand_edit(resign=False)
+def manifest_trailing_comma(folder):
+    """manifest.json edited by hand: the last entry of ``files`` removed, its comma left behind."""
+    path = Path(folder) / "manifest.json"
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    last = max(i for i, line in enumerate(lines) if line.strip().startswith('"disposition.csv"'))
+    lines[last - 1] = lines[last - 1].rstrip().rstrip(",") + ","
+    del lines[last]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@hand_edit()
+def header_only_screening(folder):
+    """screening.csv truncated to its header row (screening.csv needs at least one row)."""
+    with _Table(folder, "screening.csv") as t:
+        t.recs = []
+
+
+def break_copy(src: str | Path, dst: str | Path, name: str) -> Path:
+    """Copy ``src`` to ``dst`` and apply the hand edit, corruption or unreadable input ``name``.
+
+    The manifest's SHA-256 entries are recomputed afterwards unless the edit is about the
+    manifest or the checksums (so that the rule itself is what fails)."""
+    if name in CORRUPTIONS:
+        return corrupt(src, dst, name)
+    if name in UNREADABLE:
+        return make_unreadable(src, dst, name)[0]
+    dst = Path(dst)
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    HAND_EDITS[name](dst)
+    if name not in NOT_RESIGNED:
+        refresh_manifest(dst)
+    return dst

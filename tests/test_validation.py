@@ -14,59 +14,22 @@ a run is only skipped when GE already validated an identical input.  Production 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
+from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse fixture)
 from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
 from alliance_report.freeze import COLUMNS, FreezeError, read_freeze  # noqa: E402
 from alliance_report.validation import (  # noqa: E402
-    _GX, CheckResult, ValidationReport, _checked_frames, _condition_mask, format_report, load_suites, validate_freeze,
+    CheckResult, ValidationReport, _checked_frames, _condition_mask, format_report, load_suites, validate_freeze,
 )
-
-
-def _digest(frame: pd.DataFrame, expectations: list, params: dict, result_format: dict) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps([expectations, result_format], sort_keys=True, default=str).encode())
-    h.update(repr(sorted((k, repr(v)) for k, v in params.items())).encode())
-    h.update(json.dumps([str(c) for c in frame.columns]).encode())
-    h.update(np.asarray(frame.index, dtype=np.int64).tobytes())
-    for name in frame.columns:
-        column = frame[name]
-        h.update(str(column.dtype).encode())
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            h.update(repr([repr(c) for c in column.cat.categories]).encode())
-            h.update(column.cat.codes.to_numpy().tobytes())
-        elif column.dtype == object:
-            h.update(repr([repr(v) for v in column.tolist()]).encode())
-        else:
-            h.update(np.ascontiguousarray(column.to_numpy()).tobytes())
-    return h.hexdigest()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def memo_ge_runs():
-    real_run = _GX._run
-    memo: dict[str, list] = {}
-
-    def run(self, frame, expectations, params, result_format):
-        key = _digest(frame, expectations, params, result_format)
-        if key not in memo:
-            memo[key] = real_run(self, frame, expectations, params, result_format)
-        return list(memo[key])
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_GX, "_run", run)
-        yield memo
 
 
 @pytest.fixture(scope="module")
