@@ -101,7 +101,10 @@ def read_manifest(folder: Path) -> tuple[dict, str]:
             object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
         )
     except json.JSONDecodeError as exc:
-        raise FreezeError(MANIFEST, f"is not valid JSON ({exc.msg} at line {exc.lineno})", usage=True) from None
+        raise FreezeError(
+            MANIFEST, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. Look at that "
+            "place and just before it for a trailing comma, a missing comma or quote, or a stray character; "
+            "better, restore the manifest.json of the export", usage=True) from None
     except _ManifestSyntaxError as exc:
         raise FreezeError(MANIFEST, f"is not valid JSON ({exc})", usage=True) from None
     if not isinstance(manifest, dict):
@@ -138,9 +141,11 @@ def _decode(data: bytes, file: str, *, usage: bool = False) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
         raise FreezeError(
-            file, f"is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "re-export the file as UTF-8", usage=usage,
+            file, f"is not UTF-8 (first bad byte 0x{data[exc.start]:02x} on line {line}; the file was "
+            "probably re-saved by a spreadsheet in another encoding); re-export it as UTF-8 "
+            "(Excel: 'CSV UTF-8 (comma delimited)')", usage=usage,
         ) from None
     return text.removeprefix("\ufeff")
 
