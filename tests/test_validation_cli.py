@@ -201,9 +201,9 @@ def snapshot(folder: Path) -> dict:
     return state
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def processes(tmp_path_factory):
-    """Start the process-level cases at once, in the background; the test at the end collects them."""
+    """Start the process-level cases at once, in the background; their test collects them."""
     started = {}
     for name in SUBPROCESS_CASES:
         root = tmp_path_factory.mktemp(f"process-{name}")
