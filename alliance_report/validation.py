@@ -113,6 +113,15 @@ def validate_freeze(freeze: Freeze) -> ValidationReport:
     return ValidationReport(tuple(checks))
 
 
+def _found(value) -> str:
+    """The offending manifest value in words a data manager reads ("missing", not None)."""
+    return "the key is missing" if value is None else f"found {json.dumps(value, ensure_ascii=False, default=str)}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def format_report(report: ValidationReport) -> str:
     """Human-readable summary: every failed check, then every warning, then the totals."""
     lines = []
@@ -121,7 +130,8 @@ def format_report(report: ValidationReport) -> str:
     for check in report.warnings():
         lines.append("warning: " + _format_check(check))
     lines.append(
-        f"{len(report.checks)} checks run, {len(report.failed())} failed, {len(report.warnings())} warnings"
+        f"{len(report.checks)} checks run, {len(report.failed())} failed, "
+        f"{_plural(len(report.warnings()), 'warning')}"
     )
     return "\n".join(lines)
 
@@ -268,27 +278,27 @@ def _manifest_checks(freeze: Freeze) -> list[CheckResult]:
           [f"missing key {k}" for k in _REQUIRED_KEYS if k not in present])
     version = m.get("format_version")
     check("manifest.format_version", "format_version must be 1 (this tool reads format version 1 only)",
-          [] if type(version) is int and version == 1 else [f"found {version!r}"], ["format_version"])
+          [] if type(version) is int and version == 1 else [_found(version)], ["format_version"])
     for key in ("study", "freeze_id"):
         value = m.get(key)
         ok = isinstance(value, str) and _NAME_RE.fullmatch(value) is not None
         check(f"manifest.{key}",
               f"{key} must be a non-empty name of letters, digits, '.', '_' or '-' (it names the report folder)",
-              [] if ok else [f"found {value!r}"], [key])
+              [] if ok else [_found(value)], [key])
     cutoff = m.get("cutoff_date")
     check("manifest.cutoff_date", "cutoff_date must be a real calendar date written YYYY-MM-DD (year 1900-2199)",
-          [] if _cutoff(m) is not None else [f"found {cutoff!r}"], ["cutoff_date"])
+          [] if _cutoff(m) is not None else [_found(cutoff)], ["cutoff_date"])
     exported = m.get("exported_at")
     exported_at = _manifest_datetime(exported)
     check("manifest.exported_at", "exported_at must be an ISO 8601 date and time, e.g. 2026-11-02T08:15:00Z",
-          [] if exported_at is not None else [f"found {exported!r}"], ["exported_at"])
+          [] if exported_at is not None else [_found(exported)], ["exported_at"])
     simulated = m.get("simulated")
     check("manifest.simulated", "simulated must be true or false (a JSON boolean, not text)",
-          [] if isinstance(simulated, bool) else [f"found {simulated!r}"], ["simulated"])
+          [] if isinstance(simulated, bool) else [_found(simulated)], ["simulated"])
     if "source" in m:
         source = m["source"]
         check("manifest.source", "source, when present, must be text",
-              [] if isinstance(source, str) else [f"found {source!r}"], ["source"])
+              [] if isinstance(source, str) else [_found(source)], ["source"])
 
     files = m.get("files")
     files_ok = isinstance(files, dict)
@@ -314,12 +324,13 @@ def _manifest_checks(freeze: Freeze) -> list[CheckResult]:
         elif actual is None:
             problems = [f"{file} was not read"]
         elif not isinstance(expected, str) or expected.lower() != actual:
-            problems = [f"{file} has SHA-256 {actual}, manifest.json says {expected}"]
+            problems = [f"{file} has SHA-256 {actual[:12]}…, manifest.json says {str(expected)[:12]}…"]
         else:
             problems = []
         check(f"manifest.sha256.{file.removesuffix('.csv')}",
-              f"the SHA-256 of {file} must equal its entry in manifest.json files "
-              "(otherwise the file was changed after the freeze)", problems, file=file)
+              f"the SHA-256 of {file} must equal its entry in manifest.json files; a mismatch means the "
+              "file was changed after the freeze: restore the exported file or export a new freeze "
+              "(do not edit the hash)", problems, file=file)
 
     # warnings
     check("manifest.unknown_keys", "manifest.json has keys that the format does not define (ignored)",

@@ -192,8 +192,10 @@ def test_corruption_fails_its_check(name, tiny, tmp_path):
     for c in report.failed():
         assert f"{c.file}: " in text and c.rule in text
     assert "Traceback" not in text
+    n_warnings = len(report.warnings())
     assert text.splitlines()[-1] == (
-        f"{len(report.checks)} checks run, {len(report.failed())} failed, {len(report.warnings())} warnings")
+        f"{len(report.checks)} checks run, {len(report.failed())} failed, {n_warnings} "
+        + ("warning" if n_warnings == 1 else "warnings"))
 
 
 def test_bad_cells_fail_with_row_numbers_not_crash(tiny, tmp_path):

@@ -43,7 +43,7 @@ from alliance_report.validation import _GX, format_report, validate_freeze  # no
 
 pytestmark = pytest.mark.skipif(not (DEMO_FREEZE / "manifest.json").is_file(), reason="demo freeze not built")
 
-SUMMARY = re.compile(r"^(\d+) checks run, (\d+) failed, (\d+) warnings$", re.MULTILINE)
+SUMMARY = re.compile(r"^(\d+) checks run, (\d+) failed, (\d+) warnings?$", re.MULTILINE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ CASES: dict[str, Case] = {
     "edited_after_freeze": invalid("participants.csv", None, "changed after the freeze", "manifest.sha256.participants"),
     "backup_copy_csv": invalid("manifest.json", None, "file participants - Copy.csv", "manifest.files.no_unlisted_csv"),
     "manifest_format_version_2": invalid("manifest.json", "format_version", "found 2", "manifest.format_version"),
-    "manifest_simulated_text": invalid("manifest.json", "simulated", "found 'true'", "manifest.simulated"),
+    "manifest_simulated_text": invalid("manifest.json", "simulated", 'found "true"', "manifest.simulated"),
     "manifest_missing_key": invalid("manifest.json", None, "missing key exported_at",
                                     "manifest.required_keys", "manifest.exported_at"),
     # unreadable input: no check runs
@@ -288,7 +288,8 @@ def test_validate_lists_the_failed_checks(name, broken, tmp_path, capsys):
     assert {c["check_id"] for c in failed} == set(case.failed)
     assert data["n_failed"] == len(failed) and data["n_checks"] == len(data["checks"])
     assert captured.out.rstrip("\n").splitlines()[-1] == (
-        f"{data['n_checks']} checks run, {data['n_failed']} failed, {data['n_warnings']} warnings")
+        f"{data['n_checks']} checks run, {data['n_failed']} failed, {data['n_warnings']} "
+        + ("warning" if data["n_warnings"] == 1 else "warnings"))
     first = next(c for c in failed if c["check_id"] == case.failed[0])
     assert first["file"] == case.file
     assert first["rule"] and first["n_failing"] >= 1 and 1 <= len(first["examples"]) <= 5
