@@ -8,15 +8,29 @@ STAMP  := $(VENV)/.installed
 FREEZE ?= data/demo-freeze
 OUT    ?=
 RENDERER ?= weasyprint
+# make reports: every freeze folder in FREEZES, each into $(REPORTS_ROOT)/<study>-<freeze_id>/
+FREEZES ?= data
+REPORTS_ROOT ?= reports
+# FORCE=1 rebuilds an up-to-date output; QUIET=1 hides the progress; JOBS=1 runs in one process
+FORCE ?=
+QUIET ?=
+JOBS  ?=
+BUILD_OPTIONS = --renderer $(RENDERER) $(if $(FORCE),--force) $(if $(QUIET),--quiet) $(if $(JOBS),--jobs $(JOBS))
 
 # Debian packages: pango comes with the image; harfbuzz-subset makes WeasyPrint's font
 # subsetting fast and quiet; poppler-utils (pdftotext) lets the tests read the PDF.
 SYSTEM_LIBS := libharfbuzz-subset0 poppler-utils fonts-dejavu-core
 
-.PHONY: report test system-deps venv clean
+.PHONY: report reports test bench system-deps venv clean
 
 report: $(STAMP)
-	$(BIN)/alliance-report build $(FREEZE) $(if $(OUT),--out $(OUT))
+	$(BIN)/alliance-report build $(FREEZE) $(if $(OUT),--out $(OUT)) $(BUILD_OPTIONS)
+
+reports: $(STAMP)
+	$(BIN)/alliance-report build-all $(FREEZES) --out-root $(REPORTS_ROOT) $(BUILD_OPTIONS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_build.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

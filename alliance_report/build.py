@@ -1,22 +1,64 @@
 """The build pipeline: read → validate → analyse → render, published atomically.
 
-Outputs are written into a temporary folder beside ``out`` and swapped in by renames only
-when everything succeeded, so a failed build leaves an existing output folder as it was.
+Steps (each timed in ``build.log``)::
+
+    fingerprint  hash the freeze, the code, the settings and the pinned environment; when the
+                 output already holds a build with the same fingerprint (and its files are
+                 unchanged) there is nothing to do (``force`` rebuilds)
+    read         read the freeze as text
+    validate     manifest checks + Great Expectations suites; a failure ends the build (exit 1)
+    analyse      compute_results (the analysis plan, model fitting)
+    figures      draw the figures from the results
+    render       HTML, Quarto markdown, tables (Jinja2)
+    write        results.json, validation.json, report.html/.qmd, report.pdf (WeasyPrint),
+                 figures/, tables/
+    quarto       ``quarto render`` (renderer "quarto" only, when the Quarto CLI is on PATH)
+    publish      build.log and .fingerprint.json, then the staging folder is swapped in
+
+Two processes (``jobs=2``, the default on a machine with two or more cores): after the
+fingerprint, a worker process is forked.  It reads the freeze itself, analyses it, draws the
+figures and imports the renderer while the main process reads the freeze and validates it
+(Great Expectations, the longest step of a small freeze).  When the freeze is valid, the main
+process hands the worker the validation results and a staging folder, and the worker renders
+and writes every output file; the main process then writes build.log and publishes.  When the
+freeze is invalid the worker is stopped and nothing is written.  The worker's work is kept only
+when both processes read the same bytes.  ``jobs=1`` runs every step in one process, in the
+order above; the outputs are byte-identical either way.
+
+Outputs are written into a temporary folder beside ``out`` and swapped in by a rename only
+when everything succeeded, so a reader never sees a half-written report and a failed build
+leaves an existing output folder as it was.
+
+The no-change path (fingerprint and comparison) imports no heavy library (no pandas, Great
+Expectations, statsmodels, matplotlib or WeasyPrint): it takes a fraction of a second.
 """
 
 from __future__ import annotations
 
+import ctypes
+import datetime as dt
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from alliance_report.analysis.consort import ConsortError
-from alliance_report.freeze import Freeze, read_freeze
-from alliance_report.results import compute_results, write_results
+from alliance_report import __version__
+from alliance_report.fingerprint import Fingerprint, fingerprint, up_to_date, write_record
+from alliance_report.progress import Progress
 from alliance_report.settings import Settings
+
+RENDERERS = ("weasyprint", "quarto")
+LOG_FILE = "build.log"
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # as the manifest check of study / freeze_id
 
 
 class BuildError(Exception):
@@ -27,35 +69,383 @@ class BuildError(Exception):
         self.exit_code = exit_code
 
 
-@dataclass(frozen=True)
+class WorkerError(RuntimeError):
+    """The analysis worker process raised (a bug) or ended without a result."""
+
+
+class _RemoteTraceback(Exception):
+    def __init__(self, text: str):
+        super().__init__(text)
+
+    def __str__(self) -> str:
+        return "\n\nin the analysis worker process:\n" + self.args[0]
+
+
+@dataclass
 class BuildOutcome:
     out: Path
-    results: dict
+    results: dict | None  # None when the output was up to date
+    up_to_date: bool = False
+    reason: str = ""  # why it was built ("no previous output", "changed: freeze (...)", "--force")
+    notes: list[str] = field(default_factory=list)  # one-line remarks for the user (e.g. Quarto missing)
 
 
-def default_out_dir(freeze: Freeze, reports_root: Path = Path("reports")) -> Path:
+# --------------------------------------------------------------------------------------------- paths
+
+
+def default_out_dir(freeze, reports_root: Path = Path("reports")) -> Path:
     return reports_root / f"{freeze.manifest['study']}-{freeze.manifest['freeze_id']}"
 
 
-def build_date(freeze: Freeze, settings: Settings) -> str:
+def output_name(freeze_dir: Path) -> str | None:
+    """``<study>-<freeze_id>`` from the manifest, read with the json module only; None if not possible.
+
+    A manifest that cannot give a safe folder name is left to ``read_freeze`` and the manifest
+    checks, which say what is wrong with it.
+    """
+    try:
+        manifest = json.loads((Path(freeze_dir) / "manifest.json").read_bytes().decode("utf-8-sig"))
+        study, freeze_id = manifest["study"], manifest["freeze_id"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not all(isinstance(v, str) and NAME_RE.fullmatch(v) for v in (study, freeze_id)):
+        return None
+    return f"{study}-{freeze_id}"
+
+
+REPORT_MARKERS = ("report.html", LOG_FILE, ".fingerprint.json")
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output path whose replacement would destroy something else than a report.
+
+    Publishing replaces ``out`` as a whole: an existing folder is replaced only when it is
+    empty or holds an earlier report (report.html, build.log or .fingerprint.json).
+    """
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise BuildError(f"--out {out}: exists and is not a folder", exit_code=2)
+    if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in REPORT_MARKERS):
+        raise BuildError(f"--out {out}: is a folder that holds no earlier report (no "
+                         f"{', '.join(REPORT_MARKERS)}); a build replaces its output folder as a whole, "
+                         "so name a new or empty folder", exit_code=2)
+
+
+def build_date(freeze, settings: Settings) -> str:
     """The one date in the documents: a setting, else the day of the manifest's exported_at."""
     return settings.build_date or str(freeze.manifest.get("exported_at", ""))[:10]
 
 
-def validate(freeze: Freeze):
-    """Run every check; raise BuildError (exit 1) with the readable summary on failure."""
+def default_jobs() -> int:
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def quarto_executable() -> str | None:
+    return shutil.which("quarto")
+
+
+def effective_settings(settings: Settings, renderer: str) -> dict:
+    """What the outputs depend on: the Settings, and Quarto only when it actually runs."""
+    quarto = renderer == "quarto" and quarto_executable() is not None
+    return {**settings.as_dict(), "renderer": "quarto" if quarto else "weasyprint"}
+
+
+# --------------------------------------------------------------------------------------------- steps
+
+
+class _Steps:
+    """Timings of the steps (for build.log) and their progress display."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.records: list[tuple[str, str, float, str]] = []  # step, process, seconds, detail
+        self._lock = threading.Lock()
+
+    def record(self, name: str, where: str, seconds: float, detail: str = "") -> None:
+        with self._lock:
+            self.records.append((name, where, seconds, detail))
+
+    @contextmanager
+    def step(self, name: str, *, show: bool = True):
+        info = {"detail": ""}
+        if show:
+            self.progress.start(name)
+        t0 = time.perf_counter()
+        try:
+            yield info
+        except BaseException:
+            seconds = time.perf_counter() - t0
+            if show:
+                self.progress.failed(name)
+            self.record(name, "main", seconds, "failed")
+            raise
+        seconds = time.perf_counter() - t0
+        if show:
+            self.progress.done(name, seconds, info["detail"])
+        self.record(name, "main", seconds, info["detail"])
+
+
+def _validate(freeze, steps: _Steps):
     from alliance_report.validation import format_report, validate_freeze
 
-    report = validate_freeze(freeze)
-    if not report.ok:
-        raise BuildError(f"the freeze {freeze.path} failed validation; no report was written\n"
-                         + format_report(report), exit_code=1)
+    with steps.step("validate") as info:
+        report = validate_freeze(freeze)
+        n_failed, n_warnings = len(report.failed()), len(report.warnings())
+        info["detail"] = f"{len(report.checks)} checks, {n_failed} failed, {n_warnings} warnings"
+        if not report.ok:
+            raise BuildError(f"the freeze {freeze.path} failed validation; no report was written\n"
+                             + format_report(report), exit_code=1)
     return report
 
 
+def validate(freeze):
+    """Run every check; raise BuildError (exit 1) with the readable summary on failure."""
+    return _validate(freeze, _Steps(Progress(quiet=True)))
+
+
+def _analyse(freeze, settings: Settings) -> dict:
+    from alliance_report.analysis.consort import ConsortError
+    from alliance_report.results import compute_results
+
+    try:
+        return compute_results(freeze, settings)
+    except ConsortError as exc:
+        raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
+
+
+def _figures(results: dict):
+    from alliance_report.render.figures import build_figures
+
+    return build_figures(results)
+
+
+def _freeze_hashes(freeze) -> dict[str, str]:
+    return {"manifest.json": freeze.manifest_sha256, **freeze.file_sha256}
+
+
+# --------------------------------------------------------------------------------------------- render
+
+
+def _import_shared() -> None:
+    """What both processes need (pandas, numpy, scipy.stats: ~1.5 s), imported once, before the fork."""
+    import scipy.stats  # noqa: F401  (Great Expectations and statsmodels both import it)
+
+    import alliance_report.freeze  # noqa: F401  (pandas, numpy)
+
+
+def _load_renderer() -> None:
+    """Import the renderer (Jinja2 templates, matplotlib, WeasyPrint) ahead of its first use."""
+    import logging
+
+    import alliance_report.render.report  # noqa: F401  (matplotlib, Jinja2)
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    import weasyprint  # noqa: F401  (imported by write_pdf; 1 s)
+
+
+def _render(results: dict, figures, validation: dict, date: str):
+    from alliance_report.render.figures import prebuilt
+    from alliance_report.render.report import build_report
+
+    with prebuilt(results, figures):  # drawn already: build_report does not draw them again
+        return build_report(results, validation, date)
+
+
+def _write(results: dict, report, validation: dict, staging: Path) -> None:
+    """Every output file into ``staging`` (build.log and the fingerprint come later)."""
+    from alliance_report.render.report import write_report
+    from alliance_report.results import write_results
+
+    write_results(results, staging / "results.json")
+    (staging / "validation.json").write_text(
+        json.dumps(validation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_figures(report, staging)  # before write_report: its PDF embeds the PNGs
+    write_report(report, staging)
+
+
+def _write_figures(report, out: Path) -> None:
+    """figures/<name>.svg and .png, as write_report writes them (it writes them after the PDF)."""
+    (out / "figures").mkdir(exist_ok=True)
+    for figure in report.figures:
+        (out / "figures" / f"{figure.name}.svg").write_text(figure.svg, encoding="utf-8")
+        if figure.png is not None:
+            (out / "figures" / f"{figure.name}.png").write_bytes(figure.png)
+
+
+WRITE_DETAIL = "report.pdf (WeasyPrint), report.html, report.qmd, results.json, validation.json, figures/, tables/"
+
+
+# --------------------------------------------------------------------------------------------- worker
+
+
+def _worker_main(events, orders, freeze_dir: Path, settings: Settings) -> None:
+    """The forked worker: read, analyse, draw the figures and load the renderer while the main
+    process validates; then, on the main process's order (the freeze is valid; here are the
+    validation results and the staging folder), render and write every output file.
+
+    Every step's start and end, and the outcome, go to the main process through ``events``.
+    """
+    def timed(name, function, *args, detail=lambda value: ""):
+        events.send(("start", name))
+        t0 = time.perf_counter()
+        value = function(*args)
+        events.send(("done", name, time.perf_counter() - t0, detail(value)))
+        return value
+
+    try:
+        from alliance_report.freeze import read_freeze
+
+        freeze = timed("read", read_freeze, freeze_dir)
+        results = timed("analyse", _analyse, freeze, settings)
+        figures = timed("figures", _figures, results, detail=lambda figures: f"{len(figures)} figures")
+        timed("load", _load_renderer)
+        order = orders.recv()  # ("go", validation, staging, date); EOF when the main process stops us
+        _, validation, staging, date = order
+        events.send(("hashes", _freeze_hashes(freeze)))
+        report = timed("render", _render, results, figures, validation, date)
+        timed("write", _write, results, report, validation, Path(staging), detail=lambda _: WRITE_DETAIL)
+        events.send(("written", {"results": results}))
+    except EOFError:
+        pass  # the main process needs nothing more (the freeze was invalid)
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the main process
+        error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+        if isinstance(exc, BuildError):
+            error["exit_code"] = exc.exit_code
+        if type(exc).__name__ == "FreezeError":
+            error["freeze_error"] = (exc.file, exc.reason, bool(exc.usage))
+        try:
+            events.send(("error", error))
+        except Exception:  # noqa: BLE001
+            pass
+    finally:
+        events.close()
+
+
+class _Worker:
+    """The forked worker process and the listener thread that receives its events."""
+
+    SHOWN = ("analyse", "figures", "render", "write")  # read: the main process reads too; load: silent
+
+    def __init__(self, freeze_dir: Path, settings: Settings, steps: _Steps):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.steps = steps
+        self.events, child_events = ctx.Pipe(duplex=False)
+        child_orders, self.orders = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_worker_main, args=(child_events, child_orders, freeze_dir, settings),
+                                   name="alliance-report-worker", daemon=True)
+        with steps.progress.paused():  # no thread of ours runs while the process forks
+            self.process.start()
+        child_events.close()
+        child_orders.close()
+        self.message = None  # ("written", payload) or ("error", info)
+        self.hashes = None
+        self.finished = threading.Event()
+        self._running: set[str] = set()
+        self.listener = threading.Thread(target=self._listen, name="worker-listener", daemon=True)
+        self.listener.start()
+
+    def _listen(self) -> None:
+        try:
+            while True:
+                try:
+                    message = self.events.recv()
+                except (EOFError, OSError):
+                    break
+                kind = message[0]
+                if kind == "start":
+                    self._running.add(message[1])
+                    if message[1] in self.SHOWN:
+                        self.steps.progress.start(message[1])
+                elif kind == "done":
+                    name, seconds, detail = message[1:]
+                    self._running.discard(name)
+                    self.steps.record(name, "worker", seconds, detail)
+                    if name in self.SHOWN:
+                        self.steps.progress.done(name, seconds, detail)
+                elif kind == "hashes":
+                    self.hashes = message[1]
+                else:
+                    if kind == "error":
+                        for name in self._running & set(self.SHOWN):
+                            self.steps.progress.failed(name)
+                    self.message = message
+                    break
+        finally:
+            self.finished.set()
+
+    def go(self, validation: dict, staging: Path, date: str) -> None:
+        """The freeze is valid: render and write into ``staging``."""
+        try:
+            self.orders.send(("go", validation, str(staging), date))
+        except OSError:
+            pass  # the worker has ended already; result() says why
+
+    def result(self) -> dict:
+        """Wait for the worker to have written every file; raise what it raised."""
+        self.finished.wait()
+        self.process.join()
+        if self.message is None:
+            raise WorkerError(f"the worker process ended without a result (exit code {self.process.exitcode})")
+        kind, payload = self.message
+        if kind == "written":
+            return payload
+        if "freeze_error" in payload:
+            from alliance_report.freeze import FreezeError
+
+            file, reason, usage = payload["freeze_error"]
+            raise FreezeError(file, reason, usage=usage)
+        if "exit_code" in payload:
+            raise BuildError(payload["message"], payload["exit_code"])
+        raise WorkerError(f"{payload['type']}: {payload['message']}") from _RemoteTraceback(payload["traceback"])
+
+    def stop(self) -> None:
+        """Stop the worker (when its work is not needed any more) and the listener."""
+        self.orders.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        self.listener.join(timeout=5)
+        self.events.close()
+
+
+# --------------------------------------------------------------------------------------------- publish
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0
+
+
 def publish(staging: Path, out: Path) -> None:
-    """Swap the finished staging folder in for ``out`` by renames (atomic on one filesystem)."""
+    """Swap the finished staging folder in for ``out`` by renames (atomic on one filesystem).
+
+    An existing ``out`` is exchanged with the staging folder in one step where the kernel
+    supports it (a reader sees the old report or the new one, never neither), else renamed
+    aside first; the previous output is then deleted.
+    """
     if out.exists():
+        if _exchange(staging, out):
+            shutil.rmtree(staging)  # now holds the previous output
+            return
         retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.replace(out, retired / out.name)
         os.replace(staging, out)
@@ -64,28 +454,254 @@ def publish(staging: Path, out: Path) -> None:
         os.replace(staging, out)
 
 
-def build(freeze_dir: Path, out: Path | None, settings: Settings) -> BuildOutcome:
-    from alliance_report.render.report import build_report, write_report
+# --------------------------------------------------------------------------------------------- build
 
-    freeze = read_freeze(freeze_dir)
-    validation = validate(freeze)
+
+def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None = None, *,
+          force: bool = False, progress: Progress | None = None, jobs: int | None = None,
+          renderer: str = "weasyprint", reports_root: Path = Path("reports"),
+          command: str | None = None) -> BuildOutcome:
+    """Build ``freeze_dir`` into ``out`` (default ``<reports_root>/<study>-<freeze_id>/``).
+
+    Raises FreezeError (unreadable input), BuildError (invalid freeze: exit code 1) or, for a
+    bug, any other exception; in every such case nothing was written.
+    """
+    settings = settings or Settings()
+    progress = progress or Progress(quiet=True)
+    if renderer not in RENDERERS:
+        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}")
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    freeze_dir = Path(freeze_dir)
+    steps = _Steps(progress)
+    started_at = dt.datetime.now(dt.timezone.utc)
+    t_start = time.perf_counter()
+    notes = []
+    if renderer == "quarto" and quarto_executable() is None:
+        notes.append("Quarto is not installed (no quarto on PATH): report.pdf was made with WeasyPrint, "
+                     "report.qmd is ready for `quarto render` elsewhere.")
+
+    # 1. fingerprint: nothing to do when the previous output is this very build
+    name = output_name(freeze_dir) if freeze_dir.is_dir() else None
+    if out is None and name is not None:
+        out = reports_root / name
+    if out is not None:
+        check_out(out)
+    fp = None
+    reason = "no previous output"
+    if freeze_dir.is_dir():
+        with steps.step("fingerprint", show=False) as info:
+            fp = fingerprint(freeze_dir, effective_settings(settings, renderer))
+            info["detail"] = fp.digest[:16]
+        if out is not None:
+            current, reason = up_to_date(Path(out), fp)
+            if current and not force:
+                return BuildOutcome(Path(out), None, up_to_date=True, notes=notes)
+            if force:
+                reason = "--force"
+
+    worker = None
+    if jobs > 1 and fp is not None:
+        with steps.step("imports", show=False):
+            _import_shared()
+        try:
+            worker = _Worker(freeze_dir, settings, steps)
+        except OSError:  # no process to spare (ulimit): one process does it all
+            jobs = 1
     try:
-        results = compute_results(freeze, settings)
-    except ConsortError as exc:
-        raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
-    report = build_report(results, validation.to_dict(), build_date(freeze, settings))
+        return _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root,
+                      notes, started_at, t_start, command, jobs)
+    finally:
+        if worker is not None:
+            worker.stop()
+        progress.close()
 
-    out = Path(out) if out is not None else default_out_dir(freeze)
+
+def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root, notes,
+           started_at, t_start, command, jobs) -> BuildOutcome:
+    from alliance_report.freeze import read_freeze
+
+    with steps.step("read") as info:
+        freeze = read_freeze(freeze_dir)
+        info["detail"] = ", ".join(f"{name} {len(table):,} rows" for name, table in freeze.tables.items()
+                                   if name in ("participants.csv", "questionnaires.csv"))
+    if fp is None:  # not reachable for a readable freeze; kept for safety
+        fp = fingerprint(freeze_dir, effective_settings(settings, renderer))
+    if fp.parts["freeze"] != _freeze_hashes(freeze):
+        raise BuildError(f"{freeze_dir}: the freeze changed while it was being read; build again", exit_code=1)
+
+    validation = _validate(freeze, steps).to_dict()
+    date = build_date(freeze, settings)
+
+    if out is None:
+        out = default_out_dir(freeze, reports_root)
+        check_out(out)
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the published report is for readers
     try:
-        write_results(results, staging / "results.json")
-        (staging / "validation.json").write_text(
-            json.dumps(validation.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        write_report(report, staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; the published report is for readers
+        if worker is not None:
+            worker.go(validation, staging, date)
+            with steps.step("wait", show=False):
+                results = worker.result()["results"]
+            if worker.hashes != _freeze_hashes(freeze):
+                raise BuildError(f"{freeze_dir}: the freeze changed during the build; build again", exit_code=1)
+        else:
+            with steps.step("analyse"):
+                results = _analyse(freeze, settings)
+            with steps.step("figures") as info:
+                figures = _figures(results)
+                info["detail"] = f"{len(figures)} figures"
+            with steps.step("render"):
+                report = _render(results, figures, validation, date)
+            with steps.step("write") as info:
+                _write(results, report, validation, staging)
+                info["detail"] = WRITE_DETAIL
+        if fp.parts["settings"]["renderer"] == "quarto":
+            with steps.step("quarto"):
+                _quarto(staging)
+        steps.record("total", "", time.perf_counter() - t_start)
+        _write_log(staging / LOG_FILE, freeze_dir=freeze_dir, out=out, fp=fp, reason=reason, steps=steps,
+                   validation=validation, started_at=started_at, command=command, jobs=jobs,
+                   renderer=renderer)
+        write_record(staging, fp)
         publish(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    return BuildOutcome(out, results)
+    return BuildOutcome(out, results, reason=reason, notes=notes)
+
+
+def _quarto(staging: Path) -> None:
+    """``quarto render report.qmd`` into ``quarto/`` of the output (WeasyPrint's files stay)."""
+    exe = quarto_executable()
+    proc = subprocess.run([exe, "render", "report.qmd", "--output-dir", "quarto"], cwd=staging,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise BuildError(f"quarto render report.qmd failed (exit code {proc.returncode}); "
+                         f"nothing was published\n{tail}", exit_code=3)
+
+
+def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _Steps, validation,
+               started_at, command, jobs, renderer) -> None:
+    parts = fp.parts
+    env = parts["environment"]
+    lines = [
+        f"alliance-report {__version__} build",
+        f"command:      {command or 'alliance-report build'}",
+        f"started:      {started_at.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"freeze:       {Path(freeze_dir).resolve()}",
+        f"output:       {Path(out).resolve()}",
+        f"why built:    {reason}",
+        "settings:     " + ", ".join(f"{k}={v}" for k, v in parts["settings"].items()),
+        f"renderer:     {renderer}" + ("" if parts["settings"]["renderer"] == renderer else " (not installed: WeasyPrint)"),
+        f"processes:    {jobs}",
+        "",
+        "inputs (SHA-256):",
+        *(f"  {name:<22} {digest}" for name, digest in parts["freeze"].items()),
+        f"  {'code':<22} {parts['code']['sha256']}  ({parts['code']['files']} files: alliance_report/**/*.py, "
+        "report_templates/, expectations/)",
+        f"  {'requirements.lock':<22} {env['requirements.lock']}",
+        f"  python {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+        f"fingerprint:  {fp.digest}",
+        "",
+        "steps (seconds; the worker process runs beside the main one):",
+    ]
+    for name, where, seconds, detail in steps.records:
+        lines.append(f"  {name:<12} {where:<7} {seconds:8.2f}" + (f"   {detail}" if detail else ""))
+    v = validation
+    lines += ["", f"validation:   {v['n_checks']} checks, {v['n_failed']} failed, {v['n_warnings']} warnings",
+              "outcome:      built", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------- build-all
+
+
+@dataclass
+class FreezeOutcome:
+    freeze: Path
+    outcome: str  # "built" | "up to date" | "invalid" | "unreadable" | "error"
+    output: Path | None
+    exit_code: int
+    message: str = ""
+    detail: str = ""  # e.g. "2 of 120 checks failed", shown in the summary table
+
+
+def find_freezes(folder: Path) -> list[Path]:
+    """The freezes in ``folder``: the folder itself if it holds a manifest, else every subfolder
+    (not hidden) that holds a ``manifest.json`` or a ``*.csv`` file — one without a manifest is
+    reported as unreadable, not skipped."""
+    folder = Path(folder)
+    if (folder / "manifest.json").exists():
+        return [folder]
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and ((p / "manifest.json").exists() or any(p.glob("*.csv"))))
+
+
+def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *, force: bool = False,
+              progress: Progress | None = None, jobs: int | None = None, renderer: str = "weasyprint",
+              command: str | None = None, err=None) -> list[FreezeOutcome]:
+    """Build every freeze of ``folder`` into ``<out_root>/<study>-<freeze_id>/``, one after the other,
+    carrying on past a freeze that fails; each failure's message (the validation summary for an
+    invalid freeze) is written to ``err`` as it happens."""
+    from alliance_report.freeze import FreezeError
+
+    err = err if err is not None else sys.stderr
+    progress = progress or Progress(quiet=True)
+    outcomes: list[FreezeOutcome] = []
+    claimed: dict[Path, Path] = {}
+    freezes = find_freezes(folder)
+    for i, freeze_dir in enumerate(freezes, start=1):
+        name = output_name(freeze_dir)
+        out = Path(out_root) / (name or freeze_dir.name)
+        if not progress.quiet:
+            print(f"alliance-report: [{i}/{len(freezes)}] {freeze_dir} → {out}/", file=err, flush=True)
+        if out in claimed:
+            message = f"{freeze_dir}: has the same study and freeze_id as {claimed[out]}; not built"
+            print(f"alliance-report: error: {message}", file=err, flush=True)
+            outcomes.append(FreezeOutcome(freeze_dir, "error", None, 1, message,
+                                          detail=f"same study and freeze_id as {claimed[out]}"))
+            continue
+        claimed[out] = freeze_dir
+        try:
+            result = build(freeze_dir, out, settings, force=force, progress=progress, jobs=jobs,
+                           renderer=renderer, command=command)
+        except FreezeError as exc:
+            print(f"alliance-report: error: {freeze_dir}: {exc}", file=err, flush=True)
+            outcomes.append(FreezeOutcome(freeze_dir, "unreadable", None, 2 if exc.usage else 1, str(exc),
+                                          detail=str(exc)))
+        except BuildError as exc:
+            print(f"alliance-report: {exc}", file=err, flush=True)
+            summary = re.fullmatch(r"(\d+) checks run, (\d+) failed, \d+ warnings?", str(exc).splitlines()[-1])
+            detail = (f"{summary[2]} of {summary[1]} checks failed" if summary
+                      else str(exc).splitlines()[0].removeprefix(f"{freeze_dir}: "))
+            outcomes.append(FreezeOutcome(freeze_dir, "invalid" if exc.exit_code == 1 else "error", None,
+                                          exc.exit_code, str(exc), detail=detail))
+        except Exception as exc:  # noqa: BLE001 - one broken build must not stop the others
+            if os.environ.get("ALLIANCE_REPORT_DEBUG"):
+                traceback.print_exc(file=err)
+            print(f"alliance-report: internal error building {freeze_dir}: {type(exc).__name__}: {exc}",
+                  file=err, flush=True)
+            outcomes.append(FreezeOutcome(freeze_dir, "error", None, 3, f"{type(exc).__name__}: {exc}",
+                                          detail=f"internal error: {type(exc).__name__}"))
+        else:
+            for note in result.notes:
+                print(f"alliance-report: {note}", file=err, flush=True)
+            outcomes.append(FreezeOutcome(freeze_dir, "up to date" if result.up_to_date else "built",
+                                          result.out, 0))
+    return outcomes
+
+
+def summary_table(outcomes: list[FreezeOutcome]) -> str:
+    rows = [("freeze", "outcome", "output")]
+    for o in outcomes:
+        rows.append((str(o.freeze), o.outcome + (f" ({o.detail})" if o.detail else ""),
+                     f"{o.output}/" if o.output else "—"))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
+    lines.insert(1, f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * max(len(r[2]) for r in rows)}")
+    failed = sum(1 for o in outcomes if o.exit_code)
+    lines.append(f"{len(outcomes)} freezes: {len(outcomes) - failed} ok, {failed} failed")
+    return "\n".join(lines)

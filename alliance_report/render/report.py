@@ -9,6 +9,7 @@ HTML markup (report.html, from which the PDF is made) and once with Quarto markd
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from dataclasses import dataclass
@@ -126,13 +127,42 @@ def build_report(results: dict, validation: dict, build_date: str) -> Report:
     return Report(html, qmd, ordered_tables, tuple(f for f in figures.values() if f))
 
 
+# An inline figure of the HTML: <figure id="figure-NAME" ...><svg ...>...</svg>
+_INLINE_FIGURE = re.compile(r'(<figure id="figure-([\w-]+)"[^>]*>)(<svg\b.*?</svg>)', re.S)
+
+
+def _raster_figures(html: str, base_url: Path) -> str:
+    """The HTML with every inline SVG figure that has a PNG in ``<base_url>/figures/`` as that PNG.
+
+    Performance: WeasyPrint draws SVG in Python, and the matplotlib figures (text as glyph
+    paths, hundreds of markers) cost it about as much as all the text and tables of the report
+    together; their 200-dpi PNGs draw in a fraction of that.  Figures without a PNG (the
+    CONSORT diagram, whose text stays searchable in the PDF) stay vector.
+    """
+    def swap(match: re.Match) -> str:
+        png = Path(base_url) / "figures" / f"{match.group(2)}.png"
+        if not png.is_file():
+            return match.group(0)
+        # a data URI, not the file's URL: WeasyPrint names the image after its URL, and the
+        # staging folder's name must not reach the PDF (rebuilds are byte-identical)
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        return (f'{match.group(1)}<img src="data:image/png;base64,{data}" alt="" '
+                'style="display: block; width: 100%; height: auto">')
+
+    return _INLINE_FIGURE.sub(swap, html)
+
+
 def write_pdf(html: str, path: Path, base_url: Path) -> None:
-    """The PDF from the same HTML (WeasyPrint).  Imported lazily: it is slow to import."""
+    """The PDF from the same HTML (WeasyPrint).  Imported lazily: it is slow to import.
+
+    The matplotlib figures are embedded as their PNGs (``figures/<name>.png`` beside the PDF,
+    when already written) instead of their inline SVGs; see ``_raster_figures``.
+    """
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=str(base_url)).render()
+    document = weasyprint.HTML(string=_raster_figures(html, base_url), base_url=str(base_url)).render()
     document.write_pdf(path, pdf_identifier=b"alliance-report", uncompressed_pdf=False)
 
 

@@ -1,0 +1,181 @@
+"""Is a published report up to date?  A content hash of everything a build depends on.
+
+The fingerprint of a build is the SHA-256 of four parts:
+
+* ``freeze``: the SHA-256 of ``manifest.json`` and of every ``*.csv`` in the freeze folder
+  (exactly the files ``read_freeze`` reads);
+* ``code``: the SHA-256 of every ``.py`` file of the package, every file in
+  ``report_templates/`` and in ``expectations/`` (path and bytes);
+* ``settings``: every build setting (``Settings``) and the renderer;
+* ``environment``: the Python version, the bytes of ``requirements.lock`` and the installed
+  versions of the direct dependencies.
+
+File times play no part.  A build stores its fingerprint, and the SHA-256 of every file it
+published, in ``<out>/.fingerprint.json``; a later build with the same fingerprint whose
+published files are all still there, unchanged, has nothing to do.
+
+This module imports only the standard library (and ``alliance_report.settings``), so that
+the no-change path of ``alliance-report build`` never imports pandas, Great Expectations,
+statsmodels, matplotlib or WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from alliance_report import EXPECTATIONS_DIR, REPO_ROOT, TEMPLATES_DIR, __version__
+
+FINGERPRINT_FILE = ".fingerprint.json"
+FORMAT = 1
+PACKAGE_DIR = Path(__file__).resolve().parent
+LOCK_FILE = REPO_ROOT / "requirements.lock"
+# the direct dependencies (pyproject.toml); requirements.lock pins the whole resolved set
+PACKAGES = ("great-expectations", "jinja2", "matplotlib", "numpy", "pandas", "scipy", "statsmodels",
+            "weasyprint")
+CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def freeze_files(folder: Path) -> list[Path]:
+    """The files of a freeze that a build reads: ``manifest.json`` and every ``*.csv``."""
+    folder = Path(folder)
+    files = [folder / "manifest.json"] if (folder / "manifest.json").is_file() else []
+    return files + sorted(p for p in folder.glob("*.csv") if p.is_file())
+
+
+def freeze_hashes(folder: Path) -> dict[str, str]:
+    return {path.name: file_sha256(path) for path in freeze_files(folder)}
+
+
+def code_files() -> list[Path]:
+    files = [p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts]
+    for folder in (TEMPLATES_DIR, EXPECTATIONS_DIR):
+        files += [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return sorted(files)
+
+
+def code_hash() -> tuple[str, int]:
+    """One SHA-256 over the relative path and bytes of every code file; and their number."""
+    digest = hashlib.sha256()
+    files = code_files()
+    for path in files:
+        digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
+        digest.update(file_sha256(path).encode() + b"\n")
+    return digest.hexdigest(), len(files)
+
+
+def environment() -> dict:
+    from importlib import metadata
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    lock = file_sha256(LOCK_FILE) if LOCK_FILE.is_file() else None
+    return {"python": platform.python_version(), "alliance_report": __version__,
+            "requirements.lock": lock, "packages": versions}
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    parts: dict
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.parts, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def n_code_files(self) -> int:
+        return self.parts["code"]["files"]
+
+
+def fingerprint(freeze_dir: Path, settings: dict) -> Fingerprint:
+    """The fingerprint of building ``freeze_dir`` with ``settings`` (a plain dict) now."""
+    code, n_files = code_hash()
+    return Fingerprint({
+        "format": FORMAT,
+        "freeze": freeze_hashes(freeze_dir),
+        "code": {"sha256": code, "files": n_files},
+        "settings": dict(sorted(settings.items())),
+        "environment": environment(),
+    })
+
+
+def output_hashes(out: Path) -> dict[str, str]:
+    """SHA-256 of every published file of ``out`` (relative paths), the fingerprint file excepted."""
+    out = Path(out)
+    hashes = {}
+    for root, dirs, files in os.walk(out):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            rel = path.relative_to(out).as_posix()
+            if rel != FINGERPRINT_FILE:
+                hashes[rel] = file_sha256(path)
+    return hashes
+
+
+def write_record(out: Path, fp: Fingerprint) -> None:
+    """Store the fingerprint and the hashes of the files in ``out`` (call last, before publishing)."""
+    record = {"fingerprint": fp.digest, "parts": fp.parts, "outputs": output_hashes(out)}
+    (Path(out) / FINGERPRINT_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n",
+                                              encoding="utf-8")
+
+
+def read_record(out: Path) -> dict | None:
+    try:
+        record = json.loads((Path(out) / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def up_to_date(out: Path, fp: Fingerprint) -> tuple[bool, str]:
+    """Whether ``out`` was built with fingerprint ``fp`` and still holds exactly what was published.
+
+    Returns (True, "") or (False, why not).
+    """
+    out = Path(out)
+    if not out.is_dir():
+        return False, "no previous output"
+    record = read_record(out)
+    if record is None:
+        return False, f"no {FINGERPRINT_FILE} in the previous output"
+    if record.get("fingerprint") != fp.digest:
+        return False, "changed: " + ", ".join(changed_parts(record.get("parts") or {}, fp.parts))
+    outputs = record.get("outputs")
+    if not isinstance(outputs, dict) or not outputs:
+        return False, "the previous output lists no files"
+    for rel, digest in outputs.items():
+        path = out / rel
+        if not path.is_file() or file_sha256(path) != digest:
+            return False, f"the published file {rel} is missing or was modified"
+    return True, ""
+
+
+def changed_parts(old: dict, new: dict) -> list[str]:
+    """Which parts of the fingerprint differ (for the build log and the message)."""
+    names = []
+    for part in ("freeze", "code", "settings", "environment"):
+        if old.get(part) != new.get(part):
+            if part == "freeze" and isinstance(old.get(part), dict):
+                files = sorted(set(old[part]) | set(new[part]))
+                names.append("freeze (" + ", ".join(f for f in files if old[part].get(f) != new[part].get(f)) + ")")
+            else:
+                names.append(part)
+    return names or ["format"]

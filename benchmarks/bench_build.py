@@ -1,0 +1,238 @@
+"""Time the build, in one run on one machine, against the targets of issue 6.
+
+Measures, each as a separate command line (``python -m alliance_report ...``, Python start
+included), wall-clock time and peak memory of the whole process tree (the build's worker
+process included):
+
+* the import floor: one Python process importing great_expectations, statsmodels.api,
+  matplotlib.pyplot, weasyprint, jinja2 and pandas (what a build cannot avoid);
+* the full build of the demo freeze (``--force``, into a fresh folder);
+* the no-change rebuild of the demo freeze (same freeze, code and settings);
+* full builds of freezes 10× and 100× the demo (2,450 and 24,500 randomized), written by
+  ``alliance-report simulate`` (not timed);
+* the length of each report (PDF pages, size of report.html): the same for every size.
+
+Targets (2 cores): demo build ≤ import floor + 3 s; no-change rebuild < 1 s; 100× build ≤ 90 s
+and ≤ 3 GB peak memory.  The exit code is 1 when a target is missed.
+
+Peak memory is the largest sum of the resident set sizes (RSS) of the build's processes,
+sampled every 20 ms; pages the forked worker still shares with the main process are counted
+twice, so the figure is an upper bound (the proportional set size, PSS, is printed beside it).
+
+The machine may be shared: the load average before each measurement is printed, and
+``--repeat N`` runs the floor, the demo build and the rebuild N times and keeps the fastest.
+
+Usage:  .venv/bin/python benchmarks/bench_build.py [--repeat 3] [--keep DIR] [--skip-100x] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "data" / "demo-freeze"
+PYTHON = sys.executable
+FLOOR_IMPORTS = ("import time; t0 = time.perf_counter(); "
+                 "import great_expectations, statsmodels.api, matplotlib.pyplot, weasyprint, jinja2, pandas; "
+                 "print(time.perf_counter() - t0)")
+GB = 1024 ** 3
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss: int  # bytes, sum over the process tree
+    peak_pss: int
+    returncode: int
+    stdout: str
+    stderr: str
+    load: float
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                kids += [int(k) for k in fh.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo += _children(p)
+    return pids
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of one process; zeros once it has ended."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return rss, pss
+
+
+def measure(args: list[str], cwd: Path = REPO) -> Run:
+    """Run a command; wall time and peak memory of its process tree."""
+    load = os.getloadavg()[0]
+    peak = [0, 0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            rss = pss = 0
+            for pid in _tree(proc.pid):
+                r, p = _memory(pid)
+                rss, pss = rss + r, pss + p
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    return Run(seconds, peak[0], peak[1], proc.returncode, stdout, stderr, load)
+
+
+def best(runs: list[Run]) -> Run:
+    for run in runs:
+        if run.returncode != 0:
+            return run
+    return min(runs, key=lambda r: r.seconds)
+
+
+def cli(*args) -> list[str]:
+    return [PYTHON, "-m", "alliance_report", *map(str, args)]
+
+
+def simulate(folder: Path, n: int) -> Path:
+    if not (folder / "manifest.json").is_file():
+        subprocess.run(cli("simulate", "--out", folder, "--seed", 1, "--n-randomized", n),
+                       cwd=REPO, check=True, capture_output=True)
+    return folder
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the floor, the demo build and the rebuild; the fastest counts (default 3)")
+    parser.add_argument("--keep", type=Path,
+                        help="simulate the large freezes into DIR and keep them (reused), and the outputs")
+    parser.add_argument("--skip-100x", action="store_true", help="leave out the 100× freeze")
+    parser.add_argument("--jobs", type=int, default=None, help="--jobs of the builds (default: the build's)")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    data = args.keep or tmp
+    jobs = ["--jobs", args.jobs] if args.jobs else []
+    try:
+        print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+              f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start")
+        freezes = {"10×": simulate(data / "freeze-10x", 2450)}
+        if not args.skip_100x:
+            freezes["100×"] = simulate(data / "freeze-100x", 24500)
+
+        rows = []
+        demo_out = data / "out-demo"
+        floors, demos = [], []
+        for _ in range(args.repeat):  # alternately, so that both see the same machine
+            floors.append(measure([PYTHON, "-c", FLOOR_IMPORTS]))
+            demos.append(measure(cli("build", DEMO, "--out", demo_out, "--quiet", "--force", *jobs)))
+        floor, demo = best(floors), best(demos)
+        rows.append(("import floor", floor, None))
+        rows.append(("demo build (245)", demo, floor.seconds + 3.0))
+
+        rebuild = best([measure(cli("build", DEMO, "--out", demo_out, "--quiet", *jobs))
+                        for _ in range(args.repeat)])
+        if "up to date" not in rebuild.stdout:
+            print(f"the rebuild did not find the output up to date:\n{rebuild.stdout}{rebuild.stderr}")
+            rebuild.returncode = rebuild.returncode or 1
+        rows.append(("no-change rebuild", rebuild, 1.0))
+
+        for label, freeze in freezes.items():
+            n = "2,450" if label == "10×" else "24,500"
+            run = measure(cli("build", freeze, "--out", data / f"out-{label}", "--quiet", "--force", *jobs))
+            rows.append((f"{label} build ({n})", run, 90.0 if label == "100×" else None))
+            log = data / f"out-{label}" / "build.log"
+            if run.returncode == 0 and log.is_file():
+                print(f"\n{label} build, steps from its build.log:\n" + _steps(log))
+
+        if floor.returncode == 0:
+            imports = float(floor.stdout.split()[-1])
+            print(f"\nimport floor {floor.seconds:.2f} s: the imports {imports:.2f} s, Python's start and "
+                  f"teardown {floor.seconds - imports:.2f} s (the build's command line skips the teardown)")
+        print("demo build, steps from the build.log of its last run:\n" + _steps(demo_out / "build.log"))
+        pages = {label: _pages(out) for label, out in (("demo", demo_out), *((lab, data / f"out-{lab}") for lab in freezes))}
+        print("report length (PDF pages, report.html size): " + "; ".join(
+            f"{label} {n} pages, {size / 1024:.0f} KB" for label, (n, size) in pages.items()))
+        same_length = len({n for n, _ in pages.values()}) == 1
+
+        print(f"\n{'measurement':<22} {'seconds':>8} {'target':>16} {'peak RSS':>10} {'peak PSS':>10} "
+              f"{'load':>6}  outcome")
+        ok = True
+        for label, run, target in rows:
+            memory_target = 3 * GB if label.startswith("100×") else None
+            met = run.returncode == 0 and (target is None or run.seconds <= target) and \
+                (memory_target is None or run.peak_rss <= memory_target)
+            target_text = "" if target is None else (f"≤ {target:.1f} s" if label != "no-change rebuild"
+                                                     else f"< {target:.1f} s")
+            if memory_target:
+                target_text += ", ≤ 3 GB"
+            outcome = ("ok" if met else "MISSED") if (target or memory_target) else \
+                ("ok" if run.returncode == 0 else f"exit {run.returncode}")
+            ok &= met
+            print(f"{label:<22} {run.seconds:8.2f} {target_text:>16} {run.peak_rss / GB:8.2f} GB "
+                  f"{run.peak_pss / GB:6.2f} GB {run.load:6.2f}  {outcome}")
+            if run.returncode != 0:
+                print(run.stderr[-2000:])
+        print(f"{'report length':<22} {'':>8} {'same pages':>16} {'':>10} {'':>10} {'':>6}  "
+              + ("ok" if same_length else "MISSED"))
+        return 0 if ok and same_length else 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pages(out: Path) -> tuple[int, int]:
+    """Pages of report.pdf (pdfinfo) and bytes of report.html; (0, 0) when not built."""
+    if not (out / "report.pdf").is_file():
+        return 0, 0
+    info = subprocess.run(["pdfinfo", str(out / "report.pdf")], capture_output=True, text=True).stdout
+    n = next((int(line.split()[1]) for line in info.splitlines() if line.startswith("Pages:")), 0)
+    return n, (out / "report.html").stat().st_size
+
+
+def _steps(log: Path) -> str:
+    text = log.read_text()
+    start = text.index("steps (")
+    return "\n".join(text[start:].splitlines()[1:]).split("\n\n")[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

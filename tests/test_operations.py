@@ -1,0 +1,404 @@
+"""Operations: up-to-date builds, build.log, atomic publishing, progress, build-all, Quarto, CI workflows.
+
+Small simulated freezes (60 randomized) keep these builds to a few seconds each; timing targets
+live in benchmarks/bench_build.py, never in a test.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alliance_report import REPO_ROOT
+from alliance_report.build import BuildError, FreezeOutcome, _quarto, effective_settings, find_freezes, summary_table
+from alliance_report.cli import main
+from alliance_report.fingerprint import FINGERPRINT_FILE, fingerprint, up_to_date
+from alliance_report.freeze import sha256_bytes
+from alliance_report.progress import Progress
+from alliance_report.settings import Settings
+from alliance_report.simulate import simulate_freeze
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+PUBLISHED = ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json", "build.log")
+
+
+def small_freeze(path: Path, freeze_id: str, seed: int = 5) -> Path:
+    return simulate_freeze(path, n_randomized=60, seed=seed, freeze_id=freeze_id)
+
+
+def break_freeze(freeze: Path) -> Path:
+    """One participant aged 17, manifest re-signed: well-formed but invalid."""
+    path = freeze / "participants.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    cells = lines[1].rstrip("\n").split(",")
+    cells[header.index("age")] = "17"
+    lines[1] = ",".join(cells) + "\n"
+    path.write_text("".join(lines))
+    manifest = json.loads((freeze / "manifest.json").read_text())
+    manifest["files"]["participants.csv"] = sha256_bytes(path.read_bytes())
+    (freeze / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return freeze
+
+
+def state(folder: Path) -> dict:
+    """Every file of a folder with its bytes' hash and its modification time."""
+    return {p.relative_to(folder).as_posix(): (sha256_bytes(p.read_bytes()), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One small freeze built once (two processes, the default); tests copy what they change."""
+    root = tmp_path_factory.mktemp("ops")
+    freeze = small_freeze(root / "freeze", "ops-a")
+    out = root / "out"
+    assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
+    return freeze, out
+
+
+# ------------------------------------------------------------------------------------ up to date
+
+
+def test_build_writes_log_and_fingerprint(built):
+    freeze, out = built
+    for name in PUBLISHED:
+        assert (out / name).stat().st_size > 0, name
+    log = (out / "build.log").read_text()
+    for name in ("manifest.json", "participants.csv", "questionnaires.csv"):
+        digest = sha256_bytes((freeze / name).read_bytes())
+        assert f"{name}" in log and digest in log, name
+    for step in ("fingerprint", "read", "validate", "analyse", "figures", "render", "write", "total"):
+        assert f"\n  {step} " in log, step
+    assert "outcome:      built" in log and "fingerprint:  " in log and "requirements.lock" in log
+    record = json.loads((out / FINGERPRINT_FILE).read_text())
+    assert record["fingerprint"] in log
+    assert set(PUBLISHED) <= set(record["outputs"])
+    assert record["parts"]["settings"]["style"] == "jmir"
+
+
+def test_unchanged_rebuild_is_up_to_date_and_touches_nothing(built, capsys):
+    freeze, out = built
+    before = state(out)
+    for path in freeze.iterdir():  # new file times, same bytes: still up to date
+        os.utime(path, (1, 1))
+    capsys.readouterr()
+    assert main(["build", str(freeze), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "is up to date" in captured.out and "--force" in captured.out
+    assert captured.err == ""
+    assert state(out) == before
+
+
+def test_no_change_path_imports_no_heavy_library(built):
+    freeze, out = built
+    code = ("import sys; from alliance_report.cli import main; "
+            f"rc = main(['build', {str(freeze)!r}, '--out', {str(out)!r}]); "
+            "heavy = [m for m in ('pandas', 'numpy', 'great_expectations', 'statsmodels', 'matplotlib', "
+            "'weasyprint', 'jinja2') if m in sys.modules]; print(rc, heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stdout + result.stderr
+
+
+def test_a_changed_setting_rebuilds(built, tmp_path, capsys):
+    freeze0, out0 = built
+    freeze, out = tmp_path / "freeze", tmp_path / "out"
+    shutil.copytree(freeze0, freeze)
+    shutil.copytree(out0, out)
+    assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
+    assert "up to date" in capsys.readouterr().out  # a copy is the same build
+
+    assert main(["build", str(freeze), "--out", str(out), "--quiet", "--style", "apa"]) == 0
+    assert capsys.readouterr().out.startswith("built")
+    assert "why built:    changed: settings" in (out / "build.log").read_text()
+    assert json.loads((out / "results.json").read_text())["settings"]["style"] == "apa"
+
+
+def test_what_the_fingerprint_covers(built, tmp_path):
+    freeze0, out0 = built
+    freeze, out = shutil.copytree(freeze0, tmp_path / "freeze"), shutil.copytree(out0, tmp_path / "out")
+    settings = effective_settings(Settings(), "weasyprint")
+    assert up_to_date(out, fingerprint(freeze, settings)) == (True, "")
+
+    path = freeze / "disposition.csv"  # same data, other bytes
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    current, reason = up_to_date(out, fingerprint(freeze, settings))
+    assert not current and reason == "changed: freeze (disposition.csv)"
+    shutil.copy(freeze0 / "disposition.csv", path)
+
+    (freeze / "extra.csv").write_text("a\n1\n")  # a CSV the manifest does not list is read too
+    assert "freeze (extra.csv)" in up_to_date(out, fingerprint(freeze, settings))[1]
+    (freeze / "extra.csv").unlink()
+
+    assert up_to_date(out, fingerprint(freeze, {**settings, "dropout_threshold": 3}))[1] == "changed: settings"
+    fp = fingerprint(freeze, settings)
+    assert fp.parts["code"]["files"] > 30 and fp.parts["environment"]["requirements.lock"]
+    assert fp.parts["environment"]["packages"]["great-expectations"]
+
+    (out / "figures" / "alliance_outcome.png").write_bytes(b"edited")  # a published file was changed
+    assert up_to_date(out, fp) == (False, "the published file figures/alliance_outcome.png is missing or was modified")
+    (out / "report.pdf").unlink()
+    assert not up_to_date(out, fp)[0]
+
+
+def test_one_process_and_two_give_identical_outputs(built, tmp_path, capsys):
+    freeze, out = built
+    one = shutil.copytree(out, tmp_path / "one")
+    assert main(["build", str(freeze), "--out", str(one), "--jobs", "1", "--force"]) == 0
+    for name in ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json",
+                 "figures/alliance_outcome.svg", "figures/alliance_outcome.png", "tables/hads_models.csv"):
+        assert (one / name).read_bytes() == (out / name).read_bytes(), name
+    log = (one / "build.log").read_text()
+    assert "processes:    1" in log and "why built:    --force" in log
+    assert "processes:    2" in (out / "build.log").read_text()
+    # progress: one line per step on stderr (not a terminal)
+    lines = capsys.readouterr().err.splitlines()
+    steps = [line.split(":")[1].split(" (")[0].strip() for line in lines]
+    assert steps == ["read", "validate", "analyse", "figures", "render", "write"], lines
+
+
+# ------------------------------------------------------------------------------------ failures
+
+
+def test_a_failing_write_leaves_the_previous_output(built, tmp_path, monkeypatch, capsys):
+    freeze, out0 = built
+    out = tmp_path / "out"
+    shutil.copytree(out0, out)
+    before = state(out)
+    from alliance_report.render import report
+
+    def broken_pdf(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "write_pdf", broken_pdf)
+    assert main(["build", str(freeze), "--out", str(out), "--force", "--jobs", "1"]) == 3
+    assert "internal error: RuntimeError: disk full" in capsys.readouterr().err
+    assert state(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
+
+
+def test_an_error_in_the_worker_is_an_internal_error(built, tmp_path, monkeypatch, capsys):
+    freeze, _ = built
+    from alliance_report import results
+
+    def broken(*args, **kwargs):
+        raise KeyError("no such column")
+
+    monkeypatch.setattr(results, "compute_results", broken)  # the forked worker inherits it
+    out = tmp_path / "out"
+    assert main(["build", str(freeze), "--out", str(out), "--quiet", "--jobs", "2"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: WorkerError: KeyError: 'no such column'" in err and "Traceback" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_invalid_freeze_stops_the_worker_and_writes_nothing(built, tmp_path, capsys):
+    freeze0, _ = built
+    freeze = break_freeze(shutil.copytree(freeze0, tmp_path / "freeze"))
+    out = tmp_path / "out"
+    assert main(["build", str(freeze), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "participants.csv: age: " in err
+    assert err.rstrip("\n").splitlines()[-1].startswith(tuple("0123456789"))  # the summary comes last
+    assert not out.exists()
+    assert not (tmp_path / "out").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["freeze"]
+
+
+def test_a_folder_that_is_not_a_report_is_never_replaced(built, tmp_path, capsys):
+    freeze, _ = built
+    (tmp_path / "notes.txt").write_text("mine")
+    before = state(tmp_path)
+    assert main(["build", str(freeze), "--out", str(tmp_path), "--quiet"]) == 2
+    assert "holds no earlier report" in capsys.readouterr().err
+    assert state(tmp_path) == before
+    assert main(["build", str(freeze), "--out", str(tmp_path / "notes.txt"), "--quiet"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ progress
+
+
+class FakeTerminal(io.StringIO):
+    encoding = "utf-8"
+
+    def isatty(self):
+        return True
+
+
+def test_progress_one_line_per_step_when_not_a_terminal():
+    stream = io.StringIO()
+    progress = Progress(stream)
+    progress.start("validate")
+    progress.done("validate", 4.25, "120 checks")
+    progress.start("pdf")
+    progress.failed("pdf")
+    progress.close()
+    assert stream.getvalue() == "alliance-report: validate: 120 checks (4.2 s)\n"
+
+
+def test_progress_on_a_terminal_redraws_a_status_line():
+    stream = FakeTerminal()
+    progress = Progress(stream)
+    progress.start("validate")
+    progress.start("analyse")
+    progress.done("analyse", 1.0)
+    progress.done("validate", 2.0, "120 checks")
+    progress.close()
+    text = stream.getvalue()
+    assert "\r\x1b[K" in text and "validate" in text and "analyse" in text
+    assert "✓ analyse" in text and "✓ validate  120 checks  2.0 s" in text
+
+
+def test_quiet_prints_no_progress():
+    stream = FakeTerminal()
+    progress = Progress(stream, quiet=True)
+    progress.start("validate")
+    progress.done("validate", 2.0)
+    progress.close()
+    assert stream.getvalue() == ""
+
+
+# ------------------------------------------------------------------------------------ build-all
+
+
+@pytest.fixture(scope="module")
+def freezes(tmp_path_factory, built):
+    root = tmp_path_factory.mktemp("freezes")
+    shutil.copytree(built[0], root / "a")
+    small_freeze(root / "b", "ops-b", seed=6)
+    break_freeze(small_freeze(root / "broken", "ops-broken", seed=7))
+    (root / "notes").mkdir()  # neither manifest nor CSV: not a freeze
+    (root / "notes" / "README.txt").write_text("not a freeze")
+    return root
+
+
+def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, capsys):
+    out_root = tmp_path / "reports"
+    shutil.copytree(built[1], out_root / "BeMind-ops-a")  # a was built before: up to date
+    assert [p.name for p in find_freezes(freezes)] == ["a", "b", "broken"]
+    assert main(["build-all", str(freezes), "--out-root", str(out_root)]) == 1
+    captured = capsys.readouterr()
+    assert f"the freeze {freezes / 'broken'} failed validation" in captured.err
+    assert "participants.csv: age: " in captured.err
+    table = captured.out.splitlines()
+    assert table[0].split() == ["freeze", "outcome", "output"]
+    rows = {Path(line.split()[0]).name: line.split()[1:] for line in table[2:-1]}
+    assert rows["a"] == ["up", "to", "date", f"{out_root / 'BeMind-ops-a'}/"]
+    assert rows["b"] == ["built", f"{out_root / 'BeMind-ops-b'}/"]
+    assert re.fullmatch(r"invalid \(1 of \d+ checks failed\) —", " ".join(rows["broken"]))
+    assert table[-1] == "3 freezes: 2 ok, 1 failed"
+    assert sorted(p.name for p in out_root.iterdir()) == ["BeMind-ops-a", "BeMind-ops-b"]
+    for name in ("BeMind-ops-a", "BeMind-ops-b"):
+        assert (out_root / name / "report.pdf").is_file()
+
+    # the scheduled run again: nothing changed, nothing rebuilt
+    assert main(["build-all", str(freezes), "--out-root", str(out_root), "--quiet"]) == 1
+    rows = {Path(line.split()[0]).name: line.split()[1] for line in capsys.readouterr().out.splitlines()[2:-1]}
+    assert rows == {"a": "up", "b": "up", "broken": "invalid"}  # "up to date"
+
+
+def test_build_all_usage_errors(tmp_path, capsys):
+    assert main(["build-all", str(tmp_path / "missing")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["build-all", str(tmp_path / "empty")]) == 2
+    assert "holds no freeze" in capsys.readouterr().err
+
+
+def test_summary_table_format():
+    table = summary_table([FreezeOutcome(Path("f/a"), "built", Path("r/A"), 0),
+                           FreezeOutcome(Path("f/bad"), "invalid", None, 1, detail="2 of 120 checks failed")])
+    assert table.splitlines() == [
+        "freeze  outcome                           output",
+        "------  --------------------------------  ------",
+        "f/a     built                             r/A/",
+        "f/bad   invalid (2 of 120 checks failed)  —",
+        "2 freezes: 1 ok, 1 failed",
+    ]
+
+
+# ------------------------------------------------------------------------------------ Quarto
+
+
+def test_quarto_renderer_not_installed_says_so_in_one_line(built, tmp_path, monkeypatch, capsys):
+    freeze, out = built
+    monkeypatch.setenv("PATH", str(tmp_path))  # no quarto here
+    assert main(["build", str(freeze), "--out", str(out), "--renderer", "quarto"]) == 0
+    captured = capsys.readouterr()
+    assert "up to date" in captured.out  # without Quarto the outputs are those of WeasyPrint
+    assert captured.err.count("\n") == 1 and "Quarto is not installed" in captured.err
+
+
+def test_quarto_renderer_runs_quarto_render(built, tmp_path, monkeypatch, capsys):
+    freeze, _ = built
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "quarto"
+    fake.write_text('#!/bin/sh\nmkdir -p quarto && echo "$@" > quarto/args.txt && cp report.qmd quarto/\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "out"
+    assert main(["build", str(freeze), "--out", str(out), "--renderer", "quarto", "--quiet"]) == 0
+    assert (out / "quarto" / "args.txt").read_text().split() == ["render", "report.qmd", "--output-dir", "quarto"]
+    assert (out / "report.pdf").is_file()  # WeasyPrint's PDF stays
+    assert "renderer=quarto" in (out / "build.log").read_text()
+
+    fake.write_text("#!/bin/sh\necho 'ERROR: no TeX installation' >&2\nexit 1\n")
+    with pytest.raises(BuildError) as failure:  # a failing render fails the build (nothing published)
+        _quarto(tmp_path)
+    assert failure.value.exit_code == 3
+    assert "quarto render report.qmd failed (exit code 1)" in str(failure.value)
+    assert "no TeX installation" in str(failure.value)
+
+
+# ------------------------------------------------------------------------------------ CI
+
+
+def load_workflow(name: str) -> dict:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def run_lines(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_test_workflow_runs_make_test_on_push():
+    workflow = load_workflow("test.yml")
+    assert "push" in workflow["on"]
+    (job,) = workflow["jobs"].values()
+    assert "make test" in run_lines(job)
+    assert any(step.get("with", {}).get("python-version") == "3.11" for step in job["steps"])
+
+
+def test_report_workflow_builds_every_freeze_weekly_and_on_demand():
+    workflow = load_workflow("report.yml")
+    triggers = workflow["on"]
+    assert triggers["schedule"][0]["cron"].split()[4] in ("0", "1", "2", "3", "4", "5", "6")  # weekly
+    assert "freezes" in triggers["workflow_dispatch"]["inputs"]
+    job = workflow["jobs"]["reports"]
+    runs = run_lines(job)
+    assert "make venv" in runs and 'make reports FREEZES="$FREEZES"' in runs and "pipefail" in runs
+    assert "inputs.freezes" in job["env"]["FREEZES"]
+    (upload,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert upload["if"] == "always()"
+    paths = upload["with"]["path"]
+    for name in ("report.html", "report.pdf", "results.json", "validation.json"):
+        assert f"reports/*/{name}" in paths, name
+
+
+def test_makefile_targets_wrap_the_cli():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "build-all $(FREEZES) --out-root $(REPORTS_ROOT)" in makefile
+    assert "--renderer $(RENDERER)" in makefile and "$(if $(FORCE),--force)" in makefile
+    assert (REPO_ROOT / "benchmarks" / "bench_build.py").is_file()
