@@ -318,8 +318,6 @@ def test_freeze_that_is_a_file_is_a_usage_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(reason="cli.py cmd_validate: an unwritable --json FILE is an internal error (exit 3), not a "
-                          "usage error (exit 2), and the summary is not printed", strict=False)
 def test_unwritable_json_file_is_a_usage_error(tmp_path, capsys):
     code = main(["validate", str(DEMO_FREEZE), "--json", str(tmp_path / "no-such-folder" / "validation.json")])
     captured = capsys.readouterr()
