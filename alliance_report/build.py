@@ -283,7 +283,7 @@ WRITE_DETAIL = "report.pdf (WeasyPrint), report.html, report.qmd, results.json, 
 # --------------------------------------------------------------------------------------------- worker
 
 
-def _worker_main(events, orders, freeze_dir: Path, settings: Settings) -> None:
+def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settings) -> None:
     """The forked worker: read, analyse, draw the figures and load the renderer while the main
     process validates; then, on the main process's order (the freeze is valid; here are the
     validation results and the staging folder), render and write every output file.
@@ -297,6 +297,8 @@ def _worker_main(events, orders, freeze_dir: Path, settings: Settings) -> None:
         events.send(("done", name, time.perf_counter() - t0, detail(value)))
         return value
 
+    for end in parent_ends:  # the main process's ends of the pipes: without them here, an order
+        end.close()          # pipe whose main process has gone reads as end-of-file
     try:
         from alliance_report.freeze import read_freeze
 
@@ -338,7 +340,8 @@ class _Worker:
         self.steps = steps
         self.events, child_events = ctx.Pipe(duplex=False)
         child_orders, self.orders = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_worker_main, args=(child_events, child_orders, freeze_dir, settings),
+        self.process = ctx.Process(target=_worker_main,
+                                   args=(child_events, child_orders, (self.events, self.orders), freeze_dir, settings),
                                    name="alliance-report-worker", daemon=True)
         with steps.progress.paused():  # no thread of ours runs while the process forks
             self.process.start()
@@ -406,7 +409,7 @@ class _Worker:
         raise WorkerError(f"{payload['type']}: {payload['message']}") from _RemoteTraceback(payload["traceback"])
 
     def stop(self) -> None:
-        """Stop the worker (when its work is not needed any more) and the listener."""
+        """Stop the worker (when its work is not needed any more) and the listener; idempotent."""
         self.orders.close()
         if self.process.is_alive():
             self.process.terminate()
@@ -567,6 +570,8 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
         write_record(staging, fp)
         publish(staging, out)
     finally:
+        if worker is not None:
+            worker.stop()  # before the staging folder goes: the worker may still be writing into it
         if staging.exists():
             shutil.rmtree(staging)
     return BuildOutcome(out, results, reason=reason, notes=notes)
