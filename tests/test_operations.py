@@ -27,6 +27,7 @@ from alliance_report.freeze import sha256_bytes
 from alliance_report.progress import Progress
 from alliance_report.settings import Settings
 from alliance_report.simulate import simulate_freeze
+from test_build import corrupt_age
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 PUBLISHED = ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json", "build.log")
@@ -38,16 +39,7 @@ def small_freeze(path: Path, freeze_id: str, seed: int = 5) -> Path:
 
 def break_freeze(freeze: Path) -> Path:
     """One participant aged 17, manifest re-signed: well-formed but invalid."""
-    path = freeze / "participants.csv"
-    lines = path.read_text().splitlines(keepends=True)
-    header = lines[0].rstrip("\n").split(",")
-    cells = lines[1].rstrip("\n").split(",")
-    cells[header.index("age")] = "17"
-    lines[1] = ",".join(cells) + "\n"
-    path.write_text("".join(lines))
-    manifest = json.loads((freeze / "manifest.json").read_text())
-    manifest["files"]["participants.csv"] = sha256_bytes(path.read_bytes())
-    (freeze / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    corrupt_age(freeze)
     return freeze
 
 
