@@ -264,17 +264,7 @@ def _write(results: dict, report, validation: dict, staging: Path) -> None:
     write_results(results, staging / "results.json")
     (staging / "validation.json").write_text(
         json.dumps(validation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _write_figures(report, staging)  # before write_report: its PDF embeds the PNGs
     write_report(report, staging)
-
-
-def _write_figures(report, out: Path) -> None:
-    """figures/<name>.svg and .png, as write_report writes them (it writes them after the PDF)."""
-    (out / "figures").mkdir(exist_ok=True)
-    for figure in report.figures:
-        (out / "figures" / f"{figure.name}.svg").write_text(figure.svg, encoding="utf-8")
-        if figure.png is not None:
-            (out / "figures" / f"{figure.name}.png").write_bytes(figure.png)
 
 
 WRITE_DETAIL = "report.pdf (WeasyPrint), report.html, report.qmd, results.json, validation.json, figures/, tables/"

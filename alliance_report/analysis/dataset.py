@@ -47,8 +47,8 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data["rerandomized"] = (participants["allocation"] == "TAU") & data["treated"]
     data["condition_embct"] = np.where(
         data["treated"], (data["condition"] == "eMBCT").astype(float), np.nan)
-    for key, age_like in (("age", "age"), ("months_since_diagnosis", "months_since_diagnosis")):
-        data[key] = participants[age_like].astype(float)
+    for key in ("age", "months_since_diagnosis"):
+        data[key] = participants[key].astype(float)
     for key in ("sex", "partner", "children", "education", "cancer_type", "treatment_intent"):
         data[key] = participants[key]
 
