@@ -99,6 +99,12 @@ class ValidationReport:
         }
 
 
+def prepare() -> None:
+    """Import Great Expectations and create its context (about 2.5 s, once per process);
+    ``validate_freeze`` does it when it has not been done."""
+    _GX()
+
+
 def validate_freeze(freeze: Freeze) -> ValidationReport:
     """Run every check of the format on ``freeze`` (as returned by ``read_freeze``)."""
     checks: list[CheckResult] = list(_manifest_checks(freeze))

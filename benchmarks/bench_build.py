@@ -2,10 +2,14 @@
 
 Measures, each as a separate command line (``python -m alliance_report ...``, Python start
 included), wall-clock time and peak memory of the whole process tree (the build's worker
-process included):
+process included).  Time and memory come from separate runs: the memory sampler reads
+``/proc/<pid>/smaps_rollup`` of every process every 20 ms, which walks their page tables and
+takes CPU from the two-process build (it made the demo build about 1 s slower):
 
-* the import floor: one Python process importing great_expectations, statsmodels.api,
-  matplotlib.pyplot, weasyprint, jinja2 and pandas (what a build cannot avoid);
+* the import floor: one Python process importing great_expectations, statsmodels (the modules
+  the analysis uses: OLS, Logit, MixedLM and the diagnostics, not ``statsmodels.api``, which
+  imports much more), matplotlib.pyplot, weasyprint, jinja2 and pandas (what a build cannot
+  avoid);
 * the full build of the demo freeze (``--force``, into a fresh folder);
 * the no-change rebuild of the demo freeze (same freeze, code and settings);
 * full builds of freezes 10× and 100× the demo (2,450 and 24,500 randomized), written by
@@ -16,11 +20,15 @@ Targets (2 cores): demo build ≤ import floor + 3 s; no-change rebuild < 1 s; 1
 and ≤ 3 GB peak memory.  The exit code is 1 when a target is missed.
 
 Peak memory is the largest sum of the resident set sizes (RSS) of the build's processes,
-sampled every 20 ms; pages the forked worker still shares with the main process are counted
-twice, so the figure is an upper bound (the proportional set size, PSS, is printed beside it).
+sampled every 20 ms in one more run of each build; pages the forked worker still shares with
+the main process are counted twice, so the figure is an upper bound (the proportional set
+size, PSS, is printed beside it).  The 10× and 100× builds are timed in that sampled run
+(their times are upper bounds too: the sampler's cost is small beside a minute's build).
 
-The machine may be shared: the load average before each measurement is printed, and
-``--repeat N`` runs the floor, the demo build and the rebuild N times and keeps the fastest.
+The machine may be shared (on this VM the same CPU-bound loop takes from 0.9 to 1.6 s from
+one minute to the next): the load average before each measurement is printed, and
+``--repeat N`` runs the floor, the demo build and the rebuild N times, alternately, and keeps
+the fastest of each.
 
 Usage:  .venv/bin/python benchmarks/bench_build.py [--repeat 3] [--keep DIR] [--skip-100x] [--jobs N]
 """
@@ -42,8 +50,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo-freeze"
 PYTHON = sys.executable
+STATSMODELS = ("statsmodels.regression.linear_model, statsmodels.regression.mixed_linear_model, "
+               "statsmodels.discrete.discrete_model, statsmodels.stats.diagnostic, "
+               "statsmodels.stats.outliers_influence")
 FLOOR_IMPORTS = ("import time; t0 = time.perf_counter(); "
-                 "import great_expectations, statsmodels.api, matplotlib.pyplot, weasyprint, jinja2, pandas; "
+                 f"import great_expectations, {STATSMODELS}, matplotlib.pyplot, weasyprint, jinja2, pandas; "
                  "print(time.perf_counter() - t0)")
 GB = 1024 ** 3
 
@@ -94,13 +105,16 @@ def _memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(args: list[str], cwd: Path = REPO) -> Run:
-    """Run a command; wall time and peak memory of its process tree."""
+def measure(args: list[str], cwd: Path = REPO, memory: bool = False) -> Run:
+    """Run a command; its wall time, and with ``memory`` the peak memory of its process tree."""
     load = os.getloadavg()[0]
     peak = [0, 0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if not memory:
+        stdout, stderr = proc.communicate()
+        return Run(time.perf_counter() - t0, 0, 0, proc.returncode, stdout, stderr, load)
     done = threading.Event()
 
     def sample():
@@ -166,6 +180,10 @@ def main(argv=None) -> int:
             floors.append(measure([PYTHON, "-c", FLOOR_IMPORTS]))
             demos.append(measure(cli("build", DEMO, "--out", demo_out, "--quiet", "--force", *jobs)))
         floor, demo = best(floors), best(demos)
+        demo_memory = measure(cli("build", DEMO, "--out", demo_out, "--quiet", "--force", *jobs), memory=True)
+        demo.peak_rss, demo.peak_pss = demo_memory.peak_rss, demo_memory.peak_pss
+        floor_memory = measure([PYTHON, "-c", FLOOR_IMPORTS], memory=True)
+        floor.peak_rss, floor.peak_pss = floor_memory.peak_rss, floor_memory.peak_pss
         rows.append(("import floor", floor, None))
         rows.append(("demo build (245)", demo, floor.seconds + 3.0))
 
@@ -178,7 +196,8 @@ def main(argv=None) -> int:
 
         for label, freeze in freezes.items():
             n = "2,450" if label == "10×" else "24,500"
-            run = measure(cli("build", freeze, "--out", data / f"out-{label}", "--quiet", "--force", *jobs))
+            run = measure(cli("build", freeze, "--out", data / f"out-{label}", "--quiet", "--force", *jobs),
+                          memory=True)
             rows.append((f"{label} build ({n})", run, 90.0 if label == "100×" else None))
             log = data / f"out-{label}" / "build.log"
             if run.returncode == 0 and log.is_file():
@@ -208,8 +227,9 @@ def main(argv=None) -> int:
             outcome = ("ok" if met else "MISSED") if (target or memory_target) else \
                 ("ok" if run.returncode == 0 else f"exit {run.returncode}")
             ok &= met
-            print(f"{label:<22} {run.seconds:8.2f} {target_text:>16} {run.peak_rss / GB:8.2f} GB "
-                  f"{run.peak_pss / GB:6.2f} GB {run.load:6.2f}  {outcome}")
+            rss, pss = (f"{run.peak_rss / GB:8.2f} GB", f"{run.peak_pss / GB:6.2f} GB") if run.peak_rss \
+                else (f"{'—':>11}", f"{'—':>9}")
+            print(f"{label:<22} {run.seconds:8.2f} {target_text:>16} {rss} {pss} {run.load:6.2f}  {outcome}")
             if run.returncode != 0:
                 print(run.stderr[-2000:])
         print(f"{'report length':<22} {'':>8} {'same pages':>16} {'':>10} {'':>10} {'':>6}  "

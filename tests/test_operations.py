@@ -156,7 +156,7 @@ def test_one_process_and_two_give_identical_outputs(built, tmp_path, capsys):
     # progress: one line per step on stderr (not a terminal)
     lines = capsys.readouterr().err.splitlines()
     steps = [line.split(":")[1].split(" (")[0].strip() for line in lines]
-    assert steps == ["read", "validate", "analyse", "figures", "render", "write"], lines
+    assert steps == ["read", "validate", "analyse", "figures", "render", "write", "pdf"], lines
 
 
 # ------------------------------------------------------------------------------------ failures

@@ -74,7 +74,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.mixed_linear_model import MixedLM
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
 
@@ -314,7 +314,7 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
         result["not_estimable_reason"] = reason
         return result
 
-    model = sm.MixedLM(long["wai"].to_numpy(dtype=float), X,
+    model = MixedLM(long["wai"].to_numpy(dtype=float), X,
                        groups=long["participant_id"].to_numpy(),
                        exog_re=np.ones((len(long), 1)))
     with warnings.catch_warnings(record=True) as caught:

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import Logit
 from scipy import stats
 
 from alliance_report.analysis.dataset import CONDITIONS, N_SESSIONS
@@ -66,7 +66,7 @@ def fit_dropout_model(data: pd.DataFrame) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = sm.Logit(outcome, design).fit(method="newton", maxiter=100, disp=False)
+            fit = Logit(outcome, design).fit(method="newton", maxiter=100, disp=False)
         except (np.linalg.LinAlgError, ValueError) as exc:
             result["not_estimable_reason"] = f"the model could not be fitted ({exc})"
             return result

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
@@ -83,7 +83,7 @@ def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) 
         result["not_estimable_reason"] = reason
         return result
 
-    fit = sm.OLS(outcome.to_numpy(), design.to_numpy()).fit()
+    fit = OLS(outcome.to_numpy(), design.to_numpy()).fit()
     ci = fit.conf_int(0.05)
     sd_outcome = outcome.std(ddof=1)
     for i, term in enumerate(design.columns):

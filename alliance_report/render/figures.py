@@ -120,10 +120,11 @@ def _prefix_ids(svg: str, prefix: str) -> str:
 def _export(fig, name: str, caption: str, alt: str) -> Figure:
     svg_buffer, png_buffer = io.StringIO(), io.BytesIO()
     with plt.rc_context({**STYLE, "svg.hashsalt": name}):
-        fig.draw_without_rendering()  # lay out once; SVG and PNG then share the same layout
+        # the PNG's draw lays the figure out (constrained layout at the PNG's resolution); the
+        # SVG keeps that layout, so both are the same figure and it is laid out only once
+        fig.savefig(png_buffer, format="png", dpi=200, metadata={"Software": None})
         fig.set_layout_engine("none")
         fig.savefig(svg_buffer, format="svg", metadata={"Date": None, "Creator": None})
-        fig.savefig(png_buffer, format="png", dpi=200, metadata={"Software": None})
     plt.close(fig)
     svg = svg_buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML

@@ -166,8 +166,8 @@ def write_pdf(html: str, path: Path, base_url: Path) -> None:
     document.write_pdf(path, pdf_identifier=b"alliance-report", uncompressed_pdf=False)
 
 
-def write_report(report: Report, out: Path) -> None:
-    """Every report file into ``out``; the figures first, because the PDF embeds their PNGs."""
+def write_report_files(report: Report, out: Path) -> None:
+    """Every report file but the PDF into ``out``: figures/, report.html, report.qmd, tables/."""
     (out / "figures").mkdir(exist_ok=True)
     for figure in report.figures:
         (out / "figures" / f"{figure.name}.svg").write_text(figure.svg, encoding="utf-8")
@@ -175,7 +175,6 @@ def write_report(report: Report, out: Path) -> None:
             (out / "figures" / f"{figure.name}.png").write_bytes(figure.png)
     (out / "report.html").write_text(report.html, encoding="utf-8")
     (out / "report.qmd").write_text(report.qmd, encoding="utf-8")
-    write_pdf(report.html, out / "report.pdf", out)
     (out / "tables").mkdir(exist_ok=True)
     for table in report.tables:
         (out / "tables" / f"{table.name}.csv").write_text(table.to_csv(), encoding="utf-8")
