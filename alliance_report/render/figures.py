@@ -122,7 +122,8 @@ def _export(fig, name: str, caption: str, alt: str) -> Figure:
     with plt.rc_context({**STYLE, "svg.hashsalt": name}):
         # the PNG's draw lays the figure out (constrained layout at the PNG's resolution); the
         # SVG keeps that layout, so both are the same figure and it is laid out only once
-        fig.savefig(png_buffer, format="png", dpi=200, metadata={"Software": None})
+        fig.savefig(png_buffer, format="png", dpi=200, metadata={"Software": None},
+                    pil_kwargs={"compress_level": 3})  # 6% larger than level 6, half the time
         fig.set_layout_engine("none")
         fig.savefig(svg_buffer, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
