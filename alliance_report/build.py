@@ -462,6 +462,48 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
+def _temporary_prefix(out: Path, kind: str) -> str:
+    """``.<name>.building-<pid>-`` (staging) or ``.<name>.old-<pid>-`` (a replaced output being
+    deleted): hidden, beside the output, and named after the process that owns it."""
+    return f".{out.name}.{kind}-{os.getpid()}-"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_leftovers(out: Path) -> list[Path]:
+    """Delete the temporary folders of ``out`` whose build process no longer runs.
+
+    A build removes its temporary folders itself, even when it fails or is interrupted; only a
+    build killed outright (SIGKILL, a power cut) leaves one behind.  Folders of a build still
+    running (another process building the same output) are left alone.
+    """
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(?:building|old)-(\d+)-[^/]*")
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    for path in sorted(out.parent.iterdir()):
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir() and not path.is_symlink() and not _running(int(match[1])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _remove_leftovers(out: Path, notes: list[str]) -> None:
+    removed = remove_leftovers(Path(out))
+    if removed:
+        notes.append(f"removed {len(removed)} temporary folder(s) left beside {out} by a build that was "
+                     f"killed: {', '.join(p.name for p in removed)}")
+
+
 def publish(staging: Path, out: Path) -> None:
     """Swap the finished staging folder in for ``out`` by renames (atomic on one filesystem).
 
@@ -473,7 +515,7 @@ def publish(staging: Path, out: Path) -> None:
         if _exchange(staging, out):
             shutil.rmtree(staging)  # now holds the previous output
             return
-        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        retired = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "old"), dir=out.parent))
         os.replace(out, retired / out.name)
         os.replace(staging, out)
         shutil.rmtree(retired)
@@ -513,6 +555,7 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
         out = reports_root / name
     if out is not None:
         check_out(out)
+        _remove_leftovers(out, notes)
     fp = None
     reason = "no previous output"
     if freeze_dir.is_dir():
@@ -563,9 +606,10 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
     if out is None:
         out = default_out_dir(freeze, reports_root)
         check_out(out)
+        _remove_leftovers(out, notes)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "building"), dir=out.parent))
     try:
         staging.chmod(0o755)  # mkdtemp makes it private; the published report is for readers
         if worker is not None:

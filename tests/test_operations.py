@@ -11,9 +11,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -204,6 +206,35 @@ def test_an_invalid_freeze_stops_the_worker_and_writes_nothing(built, tmp_path, 
     assert err.rstrip("\n").splitlines()[-1].startswith(tuple("0123456789"))  # the summary comes last
     assert not out.exists()
     assert not (tmp_path / "out").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["freeze"]
+
+
+def test_a_killed_build_leaves_a_folder_that_the_next_build_removes(built, tmp_path, capsys):
+    freeze, out0 = built
+    out = shutil.copytree(out0, tmp_path / "out")
+    before = state(out)
+    build = subprocess.Popen([sys.executable, "-m", "alliance_report", "build", str(freeze), "--out", str(out),
+                              "--force", "--quiet"], cwd=REPO_ROOT, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(1200):  # the staging folder appears once the freeze is valid
+            if list(tmp_path.glob(".out.building-*")) or build.poll() is not None:
+                break
+            time.sleep(0.05)
+    finally:
+        os.killpg(build.pid, signal.SIGKILL)  # a power cut: main process and worker at once
+        build.wait()
+    (leftover,) = tmp_path.glob(".out.building-*")
+    assert leftover.name.startswith(f".out.building-{build.pid}-")
+    assert state(out) == before  # the killed build changed nothing that readers see
+    running = tmp_path / f".out.building-{os.getpid()}-other"  # a build still running: kept
+    running.mkdir()
+
+    assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "is up to date" in captured.out  # nothing to build, and the leftover is gone all the same
+    assert f"removed 1 temporary folder(s) left beside {out} by a build that was killed: {leftover.name}" \
+        in captured.err
+    assert not leftover.exists() and running.is_dir()
 
 
 def test_a_folder_that_is_not_a_report_is_never_replaced(built, tmp_path, capsys):
