@@ -50,6 +50,7 @@ from . import EXPECTATIONS_DIR
 from .freeze import COLUMNS, DATE_COLUMNS, FLOAT_COLUMNS, FREEZE_FILES, INTEGER_COLUMNS, MANIFEST, Freeze
 
 MAX_EXAMPLES = 5
+MAX_CELL = 40  # characters of an offending cell shown in an example
 PASSED, FAILED, WARNING = "passed", "failed", "warning"
 NOT_CHECKED = "not checked: "
 
@@ -835,7 +836,7 @@ def _run_suite(runner: _GX, suite: dict, raw: pd.DataFrame, frame: pd.DataFrame,
                 outcomes[i] = (expectations[i], "error", 0, [message])
             continue
         for i, result in zip(indices, results):
-            outcomes[i] = _outcome(expectations[i], result, target)
+            outcomes[i] = _outcome(expectations[i], result, target, frame)
     return _merge(file, outcomes)
 
 
@@ -888,7 +889,7 @@ def _unify_pair_categories(frame: pd.DataFrame, expectations: list[dict]) -> Non
             frame[c] = frame[c].cat.set_categories(union)
 
 
-def _outcome(exp: dict, result: Any, target: pd.DataFrame) -> tuple[dict, str, int, list[str]]:
+def _outcome(exp: dict, result: Any, target: pd.DataFrame, frame: pd.DataFrame) -> tuple[dict, str, int, list[str]]:
     if result is None:
         return exp, "error", 0, [NOT_CHECKED + "Great Expectations returned no result"]
     error = _exception_message(result.exception_info)
@@ -904,7 +905,7 @@ def _outcome(exp: dict, result: Any, target: pd.DataFrame) -> tuple[dict, str, i
         return exp, "failed", 1, [f"the file has {res.get('observed_value', 0)} data rows"]
     n = int(res.get("unexpected_count") or 0)
     rows = [int(r) for r in res.get("partial_unexpected_index_list") or []]
-    return exp, "failed", n, _examples(exp, rows, target)
+    return exp, "failed", n, _examples(exp, rows, target, _cells(exp, frame))
 
 
 def _exception_message(info: Any) -> str | None:
@@ -927,7 +928,27 @@ def _column_problems(exp: dict, found: list[str]) -> list[str]:
     return problems
 
 
-def _examples(exp: dict, rows: list[int], frame: pd.DataFrame) -> list[str]:
+def _cells(exp: dict, frame: pd.DataFrame) -> pd.Series | None:
+    """The CSV cells a check of one column's values is about: its first listed column (the others
+    say which rows it applies to).  None for checks across files or of pairs of columns."""
+    meta = exp["meta"]
+    if "file" in meta or not exp["type"].startswith("expect_column_values_") or not meta["columns"]:
+        return None
+    column = meta["columns"][0]
+    return frame[column] if column in frame.columns else None
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as the data manager typed it: quoted (JSON escapes), "empty", cut at 40 characters."""
+    if not isinstance(value, str):
+        return "empty"
+    return json.dumps(value if len(value) <= MAX_CELL else value[:MAX_CELL - 1] + "…", ensure_ascii=False)
+
+
+def _examples(exp: dict, rows: list[int], frame: pd.DataFrame, cells: pd.Series | None = None) -> list[str]:
+    """Up to 5 failing rows as "row 12" (spreadsheet numbering), with the offending cell when the
+    check is about one column ("row 12: \"17\""), or as "participant P0007" for the checks that
+    name participants."""
     if exp["meta"].get("examples") == "participant" and "participant_id" in frame.columns:
         out: list[str] = []
         for row in rows:
@@ -936,7 +957,9 @@ def _examples(exp: dict, rows: list[int], frame: pd.DataFrame) -> list[str]:
             if text not in out:
                 out.append(text)
         return out
-    return [f"row {r}" for r in rows]
+    if cells is None:
+        return [f"row {r}" for r in rows]
+    return [f"row {r}: {_cell_text(cells.at[r])}" if r in cells.index else f"row {r}" for r in rows]
 
 
 def _merge(file: str, outcomes: list[tuple[dict, str, int, list[str]]]) -> list[CheckResult]:
@@ -965,6 +988,6 @@ def _merge(file: str, outcomes: list[tuple[dict, str, int, list[str]]]) -> list[
 
 def _sorted_examples(examples: list[str]) -> list[str]:
     def key(e: str):
-        m = re.fullmatch(r"row (\d+)", e)
+        m = re.match(r"row (\d+)\b", e)
         return (0, int(m.group(1)), "") if m else (1, 0, "")
     return sorted(examples, key=key)

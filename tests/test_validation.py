@@ -176,17 +176,28 @@ def test_every_corruption_has_a_case():
     assert len(CASES) >= 25
 
 
+def cell_as_shown(folder: Path, file: str, column: str, row: int) -> str:
+    """A cell of a CSV (read with the csv module; row 1 is the header) as an example shows it."""
+    value = fc.records(folder, file)[row - 2][column]
+    return "empty" if value == "" else json.dumps(value, ensure_ascii=False)
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_corruption_fails_its_check(name, tiny, tmp_path):
     expected, file, example = CASES[name]
-    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / name, name)))
+    folder = fc.corrupt(tiny, tmp_path / name, name)
+    report = validate_freeze(read_freeze(folder))
     assert not report.ok
     assert failed_ids(report) == set(expected), format_report(report)
     first = check(report, expected[0])
     assert first.status == "failed" and first.file == file
     assert first.examples and len(first.examples) <= 5
     if example is not None:
-        assert example in first.examples, first
+        assert example in [e.split(": ")[0] if e.startswith("row ") else e for e in first.examples], first
+    for e in first.examples:  # "row N: <cell>" shows the cell as the file holds it
+        if e.startswith("row ") and ": " in e:
+            row, shown = e.split(": ", 1)
+            assert shown == cell_as_shown(folder, first.file, first.columns[0], int(row.removeprefix("row "))), e
     # the readable summary names the file and the rule of every failed check, never a traceback
     text = format_report(report)
     for c in report.failed():
@@ -208,12 +219,12 @@ def test_bad_cells_fail_with_row_numbers_not_crash(tiny, tmp_path):
         t.recs[5]["allocation"] = ""
     fc.refresh_manifest(folder)
     report = validate_freeze(read_freeze(folder))
-    assert check(report, "participants.age.integer").examples == ("row 2", "row 6")
+    assert check(report, "participants.age.integer").examples == ('row 2: "abc"', 'row 6: "18.0"')
     assert check(report, "participants.age.between").status == "passed"  # unparseable ages are not "out of range"
-    assert check(report, "participants.sex.in_set").examples == ("row 3",)
-    assert check(report, "participants.randomized_on.date").examples == ("row 4",)
-    assert check(report, "participants.months_since_diagnosis.number").examples == ("row 5",)
-    assert check(report, "participants.allocation.required").examples == ("row 7",)
+    assert check(report, "participants.sex.in_set").examples == ('row 3: "Female"',)
+    assert check(report, "participants.randomized_on.date").examples == ('row 4: "2016-13-45"',)
+    assert check(report, "participants.months_since_diagnosis.number").examples == ('row 5: "n/a"',)
+    assert check(report, "participants.allocation.required").examples == ("row 7: empty",)
 
 
 def test_missing_column_is_reported_not_skipped(tiny, tmp_path):
@@ -245,9 +256,10 @@ def test_many_failures_report_count_and_five_examples(tiny, tmp_path):
     assert c.n_failing == 14 and c.examples == ("participant P_UNKNOWN",)
     report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "t", "bad_timepoint")))
     c = check(report, "questionnaires.timepoint.in_set")
-    assert c.n_failing == 14 and c.examples == ("row 2", "row 3", "row 4", "row 5", "row 6")
+    assert c.n_failing == 14 and c.examples == tuple(f'row {n}: "t0"' for n in range(2, 7))
     assert "questionnaires.csv: timepoint: " in format_report(report)
-    assert "— 14 rows failed (e.g. row 2, row 3, row 4, row 5, row 6)" in format_report(report)
+    assert '— 14 rows failed (e.g. row 2: "t0", row 3: "t0", row 4: "t0", row 5: "t0", row 6: "t0")' \
+        in format_report(report)
 
 
 # ---------------------------------------------------------------------------------------------

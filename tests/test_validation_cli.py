@@ -69,7 +69,8 @@ def unreadable(file, words, exit_code=1):
 
 CASES: dict[str, Case] = {
     # screening.csv
-    "spreadsheet_dates": invalid("screening.csv", "screened_on", "429 rows failed (e.g. row 2, row 3, row 4, row 5, row 6)",
+    "spreadsheet_dates": invalid("screening.csv", "screened_on", '429 rows failed (e.g. row 2: "25/12/2013", row 3: "25/12/2013", row 4: "27/12/2013", '
+                                 'row 5: "29/12/2013", row 6: "29/12/2013")',
                                  "screening.screened_on.date"),
     "missing_exclusion_reason": invalid("screening.csv", "exclusion_reason, participant_id", "row 2",
                                         "screening.exclusion_reason.required_unless_randomized"),
