@@ -130,9 +130,14 @@ def _plural(n: int, word: str) -> str:
 
 
 def format_report(report: ValidationReport) -> str:
-    """Human-readable summary: every failed check, then every warning, then the totals."""
+    """Human-readable summary: every failed check, then every warning, then the totals.
+
+    Failures are listed causes first: the manifest and the files' shape (columns, at least one
+    row), then the rules within one file, then the rules across files, which often fail only
+    as a consequence (participants.csv without rows: every participant_id elsewhere is unknown).
+    """
     lines = []
-    for check in report.failed():
+    for check in sorted(report.failed(), key=_cause_rank):
         lines.append(_format_check(check))
     for check in report.warnings():
         lines.append("warning: " + _format_check(check))
@@ -141,6 +146,12 @@ def format_report(report: ValidationReport) -> str:
         f"{_plural(len(report.warnings()), 'warning')}"
     )
     return "\n".join(lines)
+
+
+def _cause_rank(check: CheckResult) -> int:
+    if check.check_id.startswith("manifest.") or not _counts_rows(check):
+        return 0
+    return 2 if "+" in check.file else 1
 
 
 def _format_check(check: CheckResult) -> str:

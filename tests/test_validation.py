@@ -418,3 +418,13 @@ def test_ge_is_imported_lazily_and_quietly(tiny):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout == "" and run.stderr == "", (run.stdout, run.stderr)
+
+
+def test_failures_are_listed_causes_first(tiny, tmp_path):
+    """participants.csv without rows makes every participant_id elsewhere unknown: the empty file
+    is named first, the cross-file knock-ons after it (in file order they would come first)."""
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "h", "header_only_participants")))
+    lines = format_report(report).splitlines()
+    assert lines[0] == "participants.csv: participants.csv must have at least one data row — the file has 0 data rows"
+    assert all("+participants.csv: participant_id: " in line for line in lines[1:-1]), lines
+    assert report.failed()[0].check_id == "screening.participant_id.known"  # validation.json keeps file order
