@@ -57,6 +57,9 @@ Sensitivity: linear mixed model (Laird & Ware, 1982), statsmodels ``MixedLM``, R
 
     week in weeks (2, 5, 9).  Per fixed effect: B, SE (from the REML fit's observed
     information), Wald z = B/SE, P = 2·(1 − Φ(|z|)), 95% CI = B ± 1.959964·SE.
+    The optimiser starts from the OLS fit and the moment estimate of τ²/σ² (``mixed_start``)
+    and stops at a gradient below 1e-9 per score (``GTOL_PER_SCORE``): the same optimum as
+    statsmodels' defaults, more precisely and in fewer steps (100× demo: 27 s instead of 60 s).
     Not estimable (null estimates plus reason): no scores, a rank-deficient fixed-effects
     design (e.g. one condition or one week only), no participant with more than one score
     (τ² not identifiable), fewer observations than fixed + variance parameters, any
@@ -74,7 +77,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.mixed_linear_model import MixedLM
+from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
 
@@ -280,6 +283,42 @@ def mixed_design(long: pd.DataFrame) -> np.ndarray:
     return np.column_stack([np.ones(len(long)), week, embct, week * embct])
 
 
+# The optimiser stops when the gradient of the REML log-likelihood (a sum over the N scores) is
+# below GTOL_PER_SCORE · N: statsmodels' fixed 1e-5 leaves B and SE off by up to 2e-5 relative
+# on 100–250 scores (measured against a fit to 1e-10), and a fixed 1e-8 is out of reach in
+# floating point at 70,000 scores (the fit then fails); per score it is 2e-9 relative at ~200.
+GTOL_PER_SCORE = 1e-9
+
+
+def mixed_start(wai: np.ndarray, X: np.ndarray, participant: np.ndarray) -> MixedLMParams | None:
+    """Where the REML optimiser starts: the OLS fixed effects and the moment (ANOVA) estimate of
+    the variance ratio τ²/σ² from the OLS residuals r,
+
+        σ² = Σ_ij (r_ij − r̄_i)² / (N − n),   τ² = var(r̄_i) − σ² · mean(1/n_i),
+
+    (n participants with n_i scores, N scores in all; cf. Searle, Casella & McCulloch, Variance
+    Components, 1992, ch. 3).  None (statsmodels' own start, τ²/σ² = 1) when the ratio is not
+    above 0.01, where statsmodels flags the boundary anyway.
+
+    Only the path of the optimiser changes, not the REML optimum: on the 10× demo freeze B and
+    SE agree to 6 decimals with the default start, and the fit takes 0.8 s instead of 3.2 s
+    (statsmodels loops over participants in Python at every step; fewer steps matter at scale).
+    """
+    fixed, *_ = np.linalg.lstsq(X, wai, rcond=None)
+    residual = wai - X @ fixed
+    codes, _ = pd.factorize(participant)
+    n_scores = np.bincount(codes)
+    if len(n_scores) < 2 or len(wai) <= len(n_scores):
+        return None
+    person_mean = np.bincount(codes, residual) / n_scores
+    sigma2 = ((residual - person_mean[codes]) ** 2).sum() / (len(wai) - len(n_scores))
+    tau2 = np.var(person_mean, ddof=1) - sigma2 * np.mean(1.0 / n_scores)
+    ratio = tau2 / sigma2 if sigma2 > 0 else np.nan
+    if not np.isfinite(ratio) or ratio <= 0.01:
+        return None
+    return MixedLMParams.from_components(fe_params=fixed, cov_re=np.array([[ratio]]))
+
+
 def _mixed_not_estimable(long: pd.DataFrame, X: np.ndarray) -> str | None:
     n_obs, k = X.shape
     if n_obs == 0:
@@ -314,13 +353,13 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
         result["not_estimable_reason"] = reason
         return result
 
-    model = MixedLM(long["wai"].to_numpy(dtype=float), X,
-                       groups=long["participant_id"].to_numpy(),
-                       exog_re=np.ones((len(long), 1)))
+    wai, participant = long["wai"].to_numpy(dtype=float), long["participant_id"].to_numpy()
+    model = MixedLM(wai, X, groups=participant, exog_re=np.ones((len(long), 1)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = model.fit(reml=True)
+            fit = model.fit(reml=True, start_params=mixed_start(wai, X, participant),
+                            gtol=GTOL_PER_SCORE * len(wai))
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
             result["not_estimable_reason"] = f"the mixed model could not be fitted: {exc}"
             return result
