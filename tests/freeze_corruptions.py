@@ -247,37 +247,72 @@ def _rerandomized(folder: Path) -> dict[str, str]:
     return next(p for p in _participants(folder) if p["allocation"] == "TAU" and p["treatment"])
 
 
+# One cell changed: (name, file, the first data row matching ``where`` — a dict of cells or a
+# predicate —, column, new value or a function of the freeze folder giving it).
+ONE_CELL = (
+    ("bad_date", "screening.csv", {}, "screened_on", "2016-13-45"),
+    ("exclusion_reason_when_randomized", "screening.csv", lambda r: r["participant_id"], "exclusion_reason",
+     "declined"),
+    ("missing_exclusion_reason", "screening.csv", lambda r: not r["participant_id"], "exclusion_reason", ""),
+    ("randomized_not_eligible", "screening.csv", lambda r: r["participant_id"], "eligible", "no"),
+    ("bad_category", "participants.csv", {"sex": "female"}, "sex", "Female"),
+    ("age_17", "participants.csv", {}, "age", "17"),
+    ("age_not_a_number", "participants.csv", {}, "age", "abc"),
+    ("blank_site", "participants.csv", {}, "site", "   "),
+    ("months_negative", "participants.csv", {}, "months_since_diagnosis", "-1"),
+    ("months_decimal_comma", "participants.csv", {}, "months_since_diagnosis", "3,5"),
+    ("randomized_after_cutoff", "participants.csv", {}, "randomized_on", lambda folder: day(CUTOFF_OF(folder), 1)),
+    ("session_after_cutoff", "sessions.csv", lambda r: r["session_on"], "session_on",
+     lambda folder: day(CUTOFF_OF(folder), 1)),
+    ("session_out_of_range", "sessions.csv", {"session": "8"}, "session", "9"),
+    ("attended_without_date", "sessions.csv", {"attended": "yes"}, "session_on", ""),
+    ("item_out_of_range", "questionnaires.csv", {"instrument": "WAI", "item": "12"}, "item", "13"),
+    ("value_out_of_range", "questionnaires.csv", {"instrument": "HADS"}, "value", "4"),
+    ("instrument_at_wrong_timepoint", "questionnaires.csv", {"instrument": "HADS", "timepoint": "T0"}, "instrument",
+     "WAI"),
+    ("disposition_reason_missing", "disposition.csv",
+     lambda r: r["event"] in ("withdrew_from_study", "discontinued_treatment"), "reason", ""),
+    ("bad_event", "disposition.csv", {"event": "lost_to_follow_up"}, "event", "lost to follow-up"),
+)
+
+# The first data row written twice: (name, file).
+FIRST_ROW_TWICE = (
+    ("duplicate_participant_id", "participants.csv"),
+    ("duplicate_session", "sessions.csv"),
+    ("duplicate_item", "questionnaires.csv"),
+)
+
+
+def _one_cell(name: str, file: str, where, column: str, value) -> None:
+    def change(folder):
+        matches = where if callable(where) else (lambda r: all(r[k] == v for k, v in where.items()))
+        with _Table(folder, file) as t:
+            next(r for r in t.recs if matches(r))[column] = value(folder) if callable(value) else value
+    change.__name__ = name
+    corruption()(change)
+
+
+def _first_row_twice(name: str, file: str) -> None:
+    def change(folder):
+        with _Table(folder, file) as t:
+            t.recs.append(dict(t.recs[0]))
+    change.__name__ = name
+    corruption()(change)
+
+
+for _case in ONE_CELL:
+    _one_cell(*_case)
+for _case in FIRST_ROW_TWICE:
+    _first_row_twice(*_case)
+
+
 # --- screening.csv
-
-
-@corruption()
-def bad_date(folder):
-    with _Table(folder, "screening.csv") as t:
-        t.recs[0]["screened_on"] = "2016-13-45"
 
 
 @corruption()
 def duplicate_screening_id(folder):
     with _Table(folder, "screening.csv") as t:
         t.recs[1]["screening_id"] = t.recs[0]["screening_id"]
-
-
-@corruption()
-def exclusion_reason_when_randomized(folder):
-    with _Table(folder, "screening.csv") as t:
-        next(r for r in t.recs if r["participant_id"])["exclusion_reason"] = "declined"
-
-
-@corruption()
-def missing_exclusion_reason(folder):
-    with _Table(folder, "screening.csv") as t:
-        next(r for r in t.recs if not r["participant_id"])["exclusion_reason"] = ""
-
-
-@corruption()
-def randomized_not_eligible(folder):
-    with _Table(folder, "screening.csv") as t:
-        next(r for r in t.recs if r["participant_id"])["eligible"] = "no"
 
 
 @corruption()
@@ -302,55 +337,6 @@ def participant_screened_twice(folder):
 
 
 # --- participants.csv
-
-
-@corruption()
-def duplicate_participant_id(folder):
-    with _Table(folder, "participants.csv") as t:
-        t.recs.append(dict(t.recs[0]))
-
-
-@corruption()
-def bad_category(folder):
-    with _Table(folder, "participants.csv") as t:
-        r = next(r for r in t.recs if r["sex"] == "female")
-        r["sex"] = "Female"
-
-
-@corruption()
-def age_17(folder):
-    with _Table(folder, "participants.csv") as t:
-        t.recs[0]["age"] = "17"
-
-
-@corruption()
-def age_not_a_number(folder):
-    with _Table(folder, "participants.csv") as t:
-        t.recs[0]["age"] = "abc"
-
-
-@corruption()
-def blank_site(folder):
-    with _Table(folder, "participants.csv") as t:
-        t.recs[0]["site"] = "   "
-
-
-@corruption()
-def months_negative(folder):
-    with _Table(folder, "participants.csv") as t:
-        t.recs[0]["months_since_diagnosis"] = "-1"
-
-
-@corruption()
-def months_decimal_comma(folder):
-    with _Table(folder, "participants.csv") as t:
-        t.recs[0]["months_since_diagnosis"] = "3,5"
-
-
-@corruption()
-def randomized_after_cutoff(folder):
-    with _Table(folder, "participants.csv") as t:
-        t.recs[0]["randomized_on"] = day(CUTOFF_OF(folder), 1)
 
 
 @corruption()
@@ -416,30 +402,6 @@ def columns_reordered(folder):
 def extra_column(folder):
     with _Table(folder, "sessions.csv") as t:
         t.header.append("notes")
-
-
-@corruption()
-def session_after_cutoff(folder):
-    with _Table(folder, "sessions.csv") as t:
-        next(r for r in t.recs if r["session_on"])["session_on"] = day(CUTOFF_OF(folder), 1)
-
-
-@corruption()
-def session_out_of_range(folder):
-    with _Table(folder, "sessions.csv") as t:
-        t.first(session="8")["session"] = "9"
-
-
-@corruption()
-def duplicate_session(folder):
-    with _Table(folder, "sessions.csv") as t:
-        t.recs.append(dict(t.recs[0]))
-
-
-@corruption()
-def attended_without_date(folder):
-    with _Table(folder, "sessions.csv") as t:
-        t.first(attended="yes")["session_on"] = ""
 
 
 @corruption()
@@ -509,30 +471,6 @@ def two_completed_on(folder):
 
 
 @corruption()
-def duplicate_item(folder):
-    with _Table(folder, "questionnaires.csv") as t:
-        t.recs.append(dict(t.recs[0]))
-
-
-@corruption()
-def item_out_of_range(folder):
-    with _Table(folder, "questionnaires.csv") as t:
-        t.first(instrument="WAI", item="12")["item"] = "13"
-
-
-@corruption()
-def value_out_of_range(folder):
-    with _Table(folder, "questionnaires.csv") as t:
-        t.first(instrument="HADS")["value"] = "4"
-
-
-@corruption()
-def instrument_at_wrong_timepoint(folder):
-    with _Table(folder, "questionnaires.csv") as t:
-        t.first(instrument="HADS", timepoint="T0")["instrument"] = "WAI"
-
-
-@corruption()
 def bad_timepoint(folder):
     with _Table(folder, "questionnaires.csv") as t:
         form = [r for r in t.recs if (r["participant_id"], r["timepoint"], r["instrument"])
@@ -545,23 +483,11 @@ def bad_timepoint(folder):
 
 
 @corruption()
-def disposition_reason_missing(folder):
-    with _Table(folder, "disposition.csv") as t:
-        next(r for r in t.recs if r["event"] in ("withdrew_from_study", "discontinued_treatment"))["reason"] = ""
-
-
-@corruption()
 def event_before_randomization(folder):
     randomized = {p["participant_id"]: p["randomized_on"] for p in _participants(folder)}
     with _Table(folder, "disposition.csv") as t:
         r = next(r for r in t.recs if r["event"] == "lost_to_follow_up")
         r["event_on"] = day(randomized[r["participant_id"]], -1)
-
-
-@corruption()
-def bad_event(folder):
-    with _Table(folder, "disposition.csv") as t:
-        t.first(event="lost_to_follow_up")["event"] = "lost to follow-up"
 
 
 @corruption()
