@@ -42,6 +42,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -205,11 +206,6 @@ def _validate(freeze, steps: _Steps):
     return report
 
 
-def validate(freeze):
-    """Run every check; raise BuildError (exit 1) with the readable summary on failure."""
-    return _validate(freeze, _Steps(Progress(quiet=True)))
-
-
 def _analyse(freeze, settings: Settings) -> dict:
     from alliance_report.analysis.consort import ConsortError
     from alliance_report.results import compute_results
@@ -235,8 +231,9 @@ def _freeze_hashes(freeze) -> dict[str, str]:
 
 @contextmanager
 def _importing():
-    """Import heavy libraries with Python's cyclic garbage collector off, then exempt what they
-    made from collection (``gc.freeze``) for the rest of the build.
+    """Import heavy libraries with Python's cyclic garbage collector off, then exempt every
+    object alive (above all, what the imports made) from collection (``gc.freeze``) for the
+    rest of the build.
 
     Why: a collection of the oldest generation scans every tracked object, and once pandas,
     Great Expectations and WeasyPrint are imported that is about 300,000 objects that live as
@@ -245,7 +242,8 @@ def _importing():
     frozen); with the command line's raised threshold (``cli._tune_gc``) 0.26–0.29 s in the
     main process and 0.16–0.22 s in the worker, and with the imports frozen as well 0.00 s and
     0.12 s.  ``build`` unfreezes at its end (``gc.unfreeze``), so a long-lived process
-    (build-all, or ``build`` called from Python) still collects everything eventually.
+    (build-all, or ``build`` called from Python) still collects everything eventually; not
+    when the caller had frozen objects itself (``gc.unfreeze`` cannot tell theirs from ours).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -464,10 +462,15 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
+
+
 def _temporary_prefix(out: Path, kind: str) -> str:
-    """``.<name>.building-<pid>-`` (staging) or ``.<name>.old-<pid>-`` (a replaced output being
-    deleted): hidden, beside the output, and named after the process that owns it."""
-    return f".{out.name}.{kind}-{os.getpid()}-"
+    """``.<name>.building-<host>-<pid>-`` (staging) or ``.<name>.old-<host>-<pid>-`` (the
+    previous output on its way out): hidden, beside the output, named after the process that
+    owns it (mkdtemp adds 8 random characters)."""
+    return f".{out.name}.{kind}-{_host()}-{os.getpid()}-"
 
 
 def _running(pid: int) -> bool:
@@ -475,32 +478,44 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
+    except (PermissionError, OverflowError, ValueError):  # another user's process; a name we did not make
         return True
     return True
 
 
-def remove_leftovers(out: Path) -> list[Path]:
-    """Delete the temporary folders of ``out`` whose build process no longer runs.
+def remove_leftovers(out: Path) -> tuple[list[Path], Path | None]:
+    """Clean up after a build of ``out`` that was killed outright (SIGKILL, a power cut).
 
-    A build removes its temporary folders itself, even when it fails or is interrupted; only a
-    build killed outright (SIGKILL, a power cut) leaves one behind.  Folders of a build still
-    running (another process building the same output) are left alone.
+    A build removes its temporary folders itself, even when it fails or is interrupted, so a
+    folder is left behind only when its process died.  Deleted: the folders of this host
+    whose process no longer runs.  Kept: those of a build still running and those made on
+    another host (a shared reports folder), whose processes cannot be checked from here.
+    When the build died between moving the previous output aside and moving the new one in,
+    ``out`` is missing and the ``.old-`` folder holds the previous output: it is moved back.
+
+    Returns the folders deleted and, if it was restored, the output.
     """
-    pattern = re.compile(rf"\.{re.escape(out.name)}\.(?:building|old)-(\d+)-[^/]*")
-    removed = []
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(building|old)-{re.escape(_host())}-(\d+)-[a-z0-9_]{{8}}")
+    removed, restored = [], None
     if not out.parent.is_dir():
-        return removed
+        return removed, restored
     for path in sorted(out.parent.iterdir()):
         match = pattern.fullmatch(path.name)
-        if match and path.is_dir() and not path.is_symlink() and not _running(int(match[1])):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
+        if not match or not path.is_dir() or path.is_symlink() or _running(int(match[2])):
+            continue
+        previous = path / out.name
+        if match[1] == "old" and not os.path.lexists(out) and previous.is_dir():
+            os.replace(previous, out)
+            restored = out
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed, restored
 
 
 def _remove_leftovers(out: Path, notes: list[str]) -> None:
-    removed = remove_leftovers(Path(out))
+    removed, restored = remove_leftovers(Path(out))
+    if restored:
+        notes.append(f"{out} was missing after a build that was killed; the previous output was restored")
     if removed:
         notes.append(f"removed {len(removed)} temporary folder(s) left beside {out} by a build that was "
                      f"killed: {', '.join(p.name for p in removed)}")
@@ -572,6 +587,7 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
                 reason = "--force"
 
     worker = None
+    frozen_by_caller = gc.get_freeze_count() > 0
     try:
         if jobs > 1 and fp is not None:
             with steps.step("imports", show=False), _importing():
@@ -586,7 +602,8 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
         if worker is not None:
             worker.stop()
         progress.close()
-        gc.unfreeze()
+        if not frozen_by_caller:
+            gc.unfreeze()
 
 
 def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root, notes,
@@ -631,7 +648,8 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
             with steps.step("write") as info:
                 _write(results, report, validation, staging)
                 info["detail"] = WRITE_DETAIL
-            _load_pdf_writer()
+            with steps.step("load", show=False):
+                _load_pdf_writer()
             with steps.step("pdf") as info:
                 _write_pdf(report.html, staging)
                 info["detail"] = PDF_DETAIL

@@ -66,7 +66,7 @@ class CheckResult:
     rule: str
     status: str  # "passed" | "failed" | "warning"
     n_failing: int
-    examples: tuple[str, ...]  # up to 5: "row 12" (header = row 1) or "participant P0007"
+    examples: tuple[str, ...]  # up to 5: "row 12" (header = row 1), 'row 12: "17"' or "participant P0007"
 
     def to_dict(self) -> dict:
         return {
@@ -149,7 +149,7 @@ def format_report(report: ValidationReport) -> str:
 
 
 def _cause_rank(check: CheckResult) -> int:
-    if check.check_id.startswith("manifest.") or not _counts_rows(check):
+    if not _counts_rows(check):  # the manifest, the columns, "at least one row"
         return 0
     return 2 if "+" in check.file else 1
 
@@ -940,13 +940,14 @@ def _column_problems(exp: dict, found: list[str]) -> list[str]:
 
 
 def _cells(exp: dict, frame: pd.DataFrame) -> pd.Series | None:
-    """The CSV cells a check of one column's values is about: its first listed column (the others
-    say which rows it applies to).  None for checks across files or of pairs of columns."""
+    """The CSV cells a check of one column's values is about: the column GE checks, or the CSV
+    column it is a typed view of (``age__int`` → ``age``).  None for checks across files, of
+    pairs of columns, or of a derived value that is no cell of the file."""
     meta = exp["meta"]
-    if "file" in meta or not exp["type"].startswith("expect_column_values_") or not meta["columns"]:
+    if "file" in meta or not exp["type"].startswith("expect_column_values_"):
         return None
-    column = meta["columns"][0]
-    return frame[column] if column in frame.columns else None
+    column = re.sub(r"__(?:int|num|date)$", "", str(exp["kwargs"].get("column", "")))
+    return frame[column] if column in meta["columns"] and column in frame.columns else None
 
 
 def _cell_text(value: Any) -> str:

@@ -176,10 +176,13 @@ def test_every_corruption_has_a_case():
     assert len(CASES) >= 25
 
 
-def cell_as_shown(folder: Path, file: str, column: str, row: int) -> str:
-    """A cell of a CSV (read with the csv module; row 1 is the header) as an example shows it."""
-    value = fc.records(folder, file)[row - 2][column]
-    return "empty" if value == "" else json.dumps(value, ensure_ascii=False)
+ONE_CELL = {name: (column, value) for name, _, _, column, value in fc.ONE_CELL}
+
+
+def row_as_shown(folder: Path, file: str, row: int) -> set[str]:
+    """The cells of a CSV row (read with the csv module; row 1 is the header) as examples show them."""
+    return {"empty" if value == "" else json.dumps(value, ensure_ascii=False)
+            for value in fc.records(folder, file)[row - 2].values()}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -194,10 +197,15 @@ def test_corruption_fails_its_check(name, tiny, tmp_path):
     assert first.examples and len(first.examples) <= 5
     if example is not None:
         assert example in [e.split(": ")[0] if e.startswith("row ") else e for e in first.examples], first
-    for e in first.examples:  # "row N: <cell>" shows the cell as the file holds it
+    for e in first.examples:  # "row N: <cell>" shows a cell of row N as the file holds it
         if e.startswith("row ") and ": " in e:
             row, shown = e.split(": ", 1)
-            assert shown == cell_as_shown(folder, first.file, first.columns[0], int(row.removeprefix("row "))), e
+            assert shown in row_as_shown(folder, first.file, int(row.removeprefix("row "))), e
+    column, value = ONE_CELL.get(name, (None, None))
+    if column is not None and column == first.columns[0]:  # a rule about the cell the corruption wrote
+        written = value(folder) if callable(value) else value
+        shown = json.dumps(written) if written else "empty"
+        assert any(e.startswith("row ") and e.endswith(f": {shown}") for e in first.examples), first
     # the readable summary names the file and the rule of every failed check, never a traceback
     text = format_report(report)
     for c in report.failed():
@@ -428,3 +436,11 @@ def test_failures_are_listed_causes_first(tiny, tmp_path):
     assert lines[0] == "participants.csv: participants.csv must have at least one data row — the file has 0 data rows"
     assert all("+participants.csv: participant_id: " in line for line in lines[1:-1]), lines
     assert report.failed()[0].check_id == "screening.participant_id.known"  # validation.json keeps file order
+
+
+def test_an_example_shows_the_cell_the_rule_checks(tiny, tmp_path):
+    """screening.participant_id.only_if_eligible checks `eligible` on the rows with a
+    participant_id (meta columns: participant_id, eligible): the example shows "no", not the id."""
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "e", "randomized_not_eligible")))
+    (example,) = check(report, "screening.participant_id.only_if_eligible").examples
+    assert example == 'row 2: "no"'
