@@ -8,3 +8,4 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FREEZE = REPO_ROOT / "data" / "demo-freeze"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 TEMPLATES_DIR = REPO_ROOT / "report_templates"
+STUDIES_DIR = REPO_ROOT / "studies"

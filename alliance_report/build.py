@@ -57,6 +57,7 @@ from alliance_report import __version__
 from alliance_report.fingerprint import Fingerprint, fingerprint, up_to_date, write_record
 from alliance_report.progress import Progress
 from alliance_report.settings import Settings
+from alliance_report.study import Study, StudyError, load_study
 
 RENDERERS = ("weasyprint", "quarto")
 LOG_FILE = "build.log"
@@ -99,11 +100,11 @@ def default_out_dir(freeze, reports_root: Path = Path("reports")) -> Path:
     return reports_root / f"{freeze.manifest['study']}-{freeze.manifest['freeze_id']}"
 
 
-def output_name(freeze_dir: Path) -> str | None:
-    """``<study>-<freeze_id>`` from the manifest, read with the json module only; None if not possible.
+def _manifest_names(freeze_dir: Path) -> tuple[str, str] | None:
+    """``(study, freeze_id)`` from the manifest, read with the json module only; None if not possible.
 
-    A manifest that cannot give a safe folder name is left to ``read_freeze`` and the manifest
-    checks, which say what is wrong with it.
+    A manifest that cannot give safe names is left to ``read_freeze`` and the manifest checks,
+    which say what is wrong with it.
     """
     try:
         manifest = json.loads((Path(freeze_dir) / "manifest.json").read_bytes().decode("utf-8-sig"))
@@ -112,7 +113,25 @@ def output_name(freeze_dir: Path) -> str | None:
         return None
     if not all(isinstance(v, str) and NAME_RE.fullmatch(v) for v in (study, freeze_id)):
         return None
-    return f"{study}-{freeze_id}"
+    return study, freeze_id
+
+
+def output_name(freeze_dir: Path) -> str | None:
+    """``<study>-<freeze_id>`` from the manifest; None if not possible (see ``_manifest_names``)."""
+    names = _manifest_names(freeze_dir)
+    return None if names is None else "-".join(names)
+
+
+def study_of(freeze_dir: Path) -> Study | None:
+    """The study configuration the manifest names; None when the manifest gives no usable name
+    (validation says why).  A study without a configuration file is a usage error (exit 2)."""
+    names = _manifest_names(freeze_dir)
+    if names is None:
+        return None
+    try:
+        return load_study(names[0])
+    except StudyError as exc:
+        raise BuildError(f"{freeze_dir}: {exc}", exit_code=2) from None
 
 
 REPORT_MARKERS = ("report.html", LOG_FILE, ".fingerprint.json")
@@ -568,6 +587,8 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
 
     # 1. fingerprint: nothing to do when the previous output is this very build
     name = output_name(freeze_dir) if freeze_dir.is_dir() else None
+    if name is not None:
+        study_of(freeze_dir)  # a study without its studies/<study>.toml: a usage error, before any work
     if out is None and name is not None:
         out = reports_root / name
     if out is not None:
@@ -699,7 +720,7 @@ def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _
         "inputs (SHA-256):",
         *(f"  {name:<22} {digest}" for name, digest in parts["freeze"].items()),
         f"  {'code':<22} {parts['code']['sha256']}  ({parts['code']['files']} files: alliance_report/**/*.py, "
-        "report_templates/, expectations/)",
+        "report_templates/, expectations/, studies/)",
         f"  {'requirements.lock':<22} {env['requirements.lock']}",
         f"  python {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
         f"fingerprint:  {fp.digest}",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from alliance_report import DEMO_FREEZE, __version__
 from alliance_report.settings import Settings
+from alliance_report.study import StudyError
 
 # Nothing heavy is imported here (no pandas, Great Expectations, matplotlib, WeasyPrint): a
 # rebuild that finds its output up to date must finish in a fraction of a second.
@@ -137,7 +138,11 @@ def cmd_validate(args) -> int:
 
     if args.json is not None and not args.json.parent.is_dir():
         raise UsageError(f"--json {args.json}: the folder {args.json.parent} does not exist")
-    report = validate_freeze(read_freeze(args.freeze))
+    from alliance_report.study import load_study
+
+    freeze = read_freeze(args.freeze)
+    study = load_study(str(freeze.manifest.get("study"))) if _is_name(freeze.manifest.get("study")) else None
+    report = validate_freeze(freeze, study)
     print(format_report(report))
     if args.json is not None:
         try:
@@ -167,6 +172,12 @@ def cmd_simulate(args) -> int:
 
 class UsageError(Exception):
     pass
+
+
+def _is_name(value) -> bool:
+    from alliance_report.build import NAME_RE
+
+    return isinstance(value, str) and NAME_RE.fullmatch(value) is not None
 
 
 COMMANDS = {"build": cmd_build, "build-all": cmd_build_all, "validate": cmd_validate,
@@ -224,6 +235,9 @@ def _main(argv: list[str]) -> int:
         print(f"alliance-report: {exc}", file=sys.stderr)
         return exc.exit_code
     except UsageError as exc:
+        print(f"alliance-report: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StudyError as exc:
         print(f"alliance-report: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the contract is: never a traceback

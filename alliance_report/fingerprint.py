@@ -28,7 +28,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from alliance_report import EXPECTATIONS_DIR, REPO_ROOT, TEMPLATES_DIR, __version__
+from alliance_report import EXPECTATIONS_DIR, REPO_ROOT, STUDIES_DIR, TEMPLATES_DIR, __version__
 
 FINGERPRINT_FILE = ".fingerprint.json"
 FORMAT = 1
@@ -61,7 +61,7 @@ def freeze_hashes(folder: Path) -> dict[str, str]:
 
 def code_files() -> list[Path]:
     files = [p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts]
-    for folder in (TEMPLATES_DIR, EXPECTATIONS_DIR):
+    for folder in (TEMPLATES_DIR, EXPECTATIONS_DIR, STUDIES_DIR):
         files += [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     return sorted(files)
 

@@ -16,22 +16,30 @@ from alliance_report.analysis.baseline import baseline_characteristics
 from alliance_report.analysis.consort import check_consort, consort_counts
 from alliance_report.analysis.dataset import build_dataset
 from alliance_report.analysis.dropout import dropout_description, fit_dropout_model
+from alliance_report.analysis.findings import findings
 from alliance_report.analysis.outcome import fit_outcome_models
 from alliance_report.analysis.reliability import reliability
+from alliance_report.analysis.visits import interim_state, status_counts, visit_status
 from alliance_report.freeze import Freeze, typed_tables
 from alliance_report.provenance import provenance
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import Settings
+from alliance_report.study import Study, load_study
 
 SCHEMA_VERSION = 1
 
 
-def compute_results(freeze: Freeze, settings: Settings) -> dict:
-    """Typed tables → scored forms → analysis table → every analysis of the plan."""
+def compute_results(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
+    """Typed tables → scored forms → analysis table and visit status → every analysis of the plan.
+
+    ``study`` defaults to the configuration the manifest names (``studies/<study>.toml``).
+    """
+    manifest = freeze.manifest
+    study = study or load_study(manifest["study"])
     tables = typed_tables(freeze)
     scores = score_questionnaires(tables["questionnaires"])
     data = build_dataset(tables, scores, settings.dropout_threshold)
-    manifest = freeze.manifest
+    schedule, status = visit_status(tables, scores, data, study, manifest["cutoff_date"])
     alphas, alpha_n = reliability(tables["questionnaires"], data)
     results = {
         "schema_version": SCHEMA_VERSION,
@@ -42,7 +50,10 @@ def compute_results(freeze: Freeze, settings: Settings) -> dict:
         "input_sha256": freeze.manifest_sha256,
         "settings": settings.as_dict(),
         "provenance": provenance(freeze),
-        "consort": consort_counts(tables, data),
+        "study_configuration": study.as_dict(),
+        "interim": interim_state(data, schedule, status),
+        "visit_status": status_counts(status),
+        "consort": consort_counts(tables, data, schedule, status),
         "baseline_characteristics": baseline_characteristics(data),
         "reliability": alphas,
         "reliability_n": alpha_n,
@@ -60,6 +71,7 @@ def compute_results(freeze: Freeze, settings: Settings) -> dict:
         "hads_model": models["hads"]["n"],
         "mhcsf_model": models["mhcsf"]["n"],
     })
+    results["findings"] = findings(results)
     return results
 
 

@@ -51,9 +51,12 @@ import numpy as np
 import pandas as pd
 
 from alliance_report import __version__
+from alliance_report.design import INSTRUMENTS, TIMEPOINTS
 from alliance_report.freeze import COLUMNS, MANIFEST
+from alliance_report.study import Study, load_study, planned_dates
 
 DEMO_SEED: int = 20140113
+STUDY = "BeMind"
 DEMO_CUTOFF: str = "2018-03-01"
 
 # Design counts of the trial (Bisseling et al. 2019, Figure 1)
@@ -92,15 +95,13 @@ DISCONTINUATION_P = {"MBCT": (0.25, 0.30, 0.22, 0.10, 0.13), "eMBCT": (0.22, 0.2
 WITHDRAWAL_REASONS = ("too burdensome", "physical health", "no longer wishes to participate")
 LTFU_REASONS = ("", "no response to reminders")
 
-TIMEPOINTS = ("T0", "T0b", "W2", "W5", "W9", "T1", "T2", "T3")
-INSTRUMENTS = ("WAI", "HADS", "MHCSF")
 
 PARAMS = {
-    # --- calendar (days)
-    "recruitment_start": "2014-01-13",
-    "recruitment_days": 800,
-    "waiting_days": (84, 98),            # TAU waiting period before re-randomization
+    # --- calendar (days); recruitment dates, waiting period and visit schedule: studies/BeMind.toml
+    "waiting_spread_days": 7,            # TAU re-randomized within ± this of the planned waiting period
     "group_cycle_days": 28,              # a new MBCT group starts every 4 weeks per site
+    # questionnaires completed this many days from their planned date (uniform, inclusive)
+    "completion_days": {"T0": (-6, 0), "T0b": (-6, 0), "W": (0, 2), "T1": (-4, 9), "T2": (-5, 9), "T3": (-7, 14)},
     # --- distress / well-being (latent SD units)
     "rho_dm": -0.55,                     # corr(distress, well-being) at baseline
     "tau_improve": (0.15, 0.10),         # waiting-list change of distress (−) / well-being (+)
@@ -199,11 +200,30 @@ def _items(rng, latent: np.ndarray, n_items: int, low: int, high: int, level: fl
     return np.clip(np.floor(cont + 0.5), low, high).astype(np.int8)
 
 
-def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int) -> dict:
+def _delay(rng: np.random.Generator, timepoint: str, size) -> np.ndarray:
+    """Days from the planned date to completion (PARAMS["completion_days"])."""
+    low, high = PARAMS["completion_days"][timepoint]
+    return rng.integers(0, high - low + 1, size) + low
+
+
+def _planned(study: Study, randomized_on, rerandomized_on, treatment_start) -> dict[str, np.ndarray]:
+    """The study schedule's planned dates, as integer days since 1970."""
+    def as_date(days):
+        return np.where(np.asarray(days) >= 0, np.asarray(days), 0).astype("datetime64[D]")
+
+    planned = planned_dates(study, {"randomized_on": as_date(randomized_on),
+                                    "rerandomized_on": as_date(rerandomized_on),
+                                    "treatment_start": as_date(treatment_start)})
+    return {tp: (dates - _EPOCH).astype(np.int64) for tp, dates in planned.items()}
+
+
+def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int, study: Study) -> dict:
     """The complete trial, every date as integer days since 1970 (-1 = none)."""
     P = PARAMS
     n = n_randomized
-    start = _day(P["recruitment_start"])
+    start = _day(study.recruitment_start)
+    recruitment_days = (study.recruitment_end_planned - study.recruitment_start).days
+    waiting = (study.waiting_period_days - P["waiting_spread_days"], study.waiting_period_days + P["waiting_spread_days"])
 
     # ---------------------------------------------------------------- allocation
     alloc_counts = _split_counts(n, ALLOCATION_COUNTS)
@@ -215,12 +235,12 @@ def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int
     treatment[is_tau] = second                      # 0 = MBCT, 1 = eMBCT for everyone
     embct = treatment == 1
 
-    randomized_on = start + np.sort(rng.integers(0, P["recruitment_days"], n))
+    randomized_on = start + np.sort(rng.integers(0, recruitment_days, n))
     site = rng.choice(len(SITES), size=n, p=SITE_P)
     screened_on = randomized_on - rng.integers(7, 36, n)
-    t0_on = randomized_on - rng.integers(0, 7, n)
-    rerandomized_on = np.where(is_tau, randomized_on + rng.integers(P["waiting_days"][0], P["waiting_days"][1] + 1, n), -1)
-    t0b_on = np.where(is_tau, rerandomized_on - rng.integers(0, 7, n), -1)
+    t0_delay = _delay(rng, "T0", n)
+    rerandomized_on = np.where(is_tau, randomized_on + rng.integers(waiting[0], waiting[1] + 1, n), -1)
+    t0b_delay = _delay(rng, "T0b", n)
 
     # ---------------------------------------------------------------- Table 1 characteristics
     female = np.zeros(n, bool)
@@ -304,12 +324,18 @@ def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int
         reason[sel] = np.minimum(np.searchsorted(cdf, u_reason[sel] * cdf[-1], side="right"), len(cdf) - 1)
     reason[withdrew] = (u_reason[withdrew] * len(WITHDRAWAL_REASONS)).astype(np.int16)
 
-    # ---------------------------------------------------------------- follow-up calendar
-    tx_end = weeks[:, 7]                                           # session 8 planned
-    w_on = np.stack([weeks[:, 1], weeks[:, 4], tx_end + 7], axis=1) + rng.integers(0, 3, (n, 3))
-    t1_on = w_on[:, 2] + rng.integers(1, 15, n)                    # after the week-9 WAI
-    t2_on = tx_end + 91 + rng.integers(0, 15, n)
-    t3_on = tx_end + 274 + rng.integers(0, 22, n)
+    # ---------------------------------------------------------------- questionnaire calendar
+    # the study schedule: treatment starts at the earliest attended session, else
+    # (re-)randomization + the fallback; each form is completed a few days from its planned date
+    first_attended = np.where(attended.any(axis=1), np.where(attended, session_on, np.iinfo(np.int64).max).min(axis=1),
+                              ready - 7 + study.treatment_start_fallback_days)
+    planned = _planned(study, randomized_on, rerandomized_on, first_attended)
+    t0_on = planned["T0"] + t0_delay
+    t0b_on = np.where(is_tau, planned["T0b"] + t0b_delay, -1)
+    w_on = np.stack([planned[w] for w in ("W2", "W5", "W9")], axis=1) + _delay(rng, "W", (n, 3))
+    t1_on = planned["T1"] + _delay(rng, "T1", n)
+    t2_on = planned["T2"] + _delay(rng, "T2", n)
+    t3_on = planned["T3"] + _delay(rng, "T3", n)
     # lost to follow-up: completers (no stop row) who stop returning questionnaires from T1, T2 or T3 on
     ltfu = ~has_stop_row & (u_disp > 1 - P["p_ltfu"])
     ltfu_from = rng.integers(0, 3, n)                              # 0: from T1, 1: from T2, 2: from T3
@@ -376,7 +402,7 @@ def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int
         attended=attended, session_on=session_on, session_recorded=session_recorded,
         event=event, event_on=event_on, reason=reason, forms=forms,
         alliance=alliance, d0=d0, m0=m0, d0b=d0b, m0b=m0b, d_fu=d_fu, m_fu=m_fu,
-        n_screened=n_screened,
+        n_screened=n_screened, recruitment=(start, recruitment_days),
     )
 
 
@@ -449,8 +475,8 @@ def _screening(rng: np.random.Generator, trial: dict) -> dict[str, np.ndarray]:
     n_excluded = trial["n_screened"] - n
     shares = np.array([e[2] for e in EXCLUSIONS])
     reason_idx = rng.choice(len(EXCLUSIONS), size=n_excluded, p=shares / shares.sum())
-    start = _day(PARAMS["recruitment_start"])
-    ex_screened_on = start - 21 + rng.integers(0, PARAMS["recruitment_days"] + 21, n_excluded)
+    start, recruitment_days = trial["recruitment"]
+    ex_screened_on = start - 21 + rng.integers(0, recruitment_days + 21, n_excluded)
     ex_site = rng.choice(len(SITES), size=n_excluded, p=SITE_P)
     screened_on = np.concatenate([trial["screened_on"], ex_screened_on])
     site = np.concatenate([trial["site"], ex_site])
@@ -510,7 +536,7 @@ def build_tables(*, seed: int = DEMO_SEED, n_screened: int | None = None, n_rand
     cutoff = _day(DEMO_CUTOFF if cutoff_date is None else cutoff_date)
 
     rng = np.random.default_rng(seed)
-    trial = _simulate_trial(rng, int(n_randomized), int(n_screened))
+    trial = _simulate_trial(rng, int(n_randomized), int(n_screened), load_study(STUDY))
     qrows = _questionnaire_rows(rng, trial)
     screen = _screening(rng, trial)
 
@@ -639,7 +665,7 @@ def simulate_freeze(out_dir, *, seed: int = DEMO_SEED, n_screened: int | None = 
     exported = np.datetime64(cutoff, "D") + 1
     manifest = {
         "format_version": 1,
-        "study": "BeMind",
+        "study": STUDY,
         "freeze_id": cutoff if freeze_id is None else str(freeze_id),
         "cutoff_date": cutoff,
         "exported_at": f"{exported}T08:00:00Z",

@@ -48,6 +48,7 @@ import pandas as pd
 
 from . import EXPECTATIONS_DIR
 from .freeze import COLUMNS, DATE_COLUMNS, FLOAT_COLUMNS, FREEZE_FILES, INTEGER_COLUMNS, MANIFEST, Freeze
+from .study import Study, StudyError, load_study, planned_dates
 
 MAX_EXAMPLES = 5
 MAX_CELL = 40  # characters of an offending cell shown in an example
@@ -106,18 +107,28 @@ def prepare() -> None:
     _GX()
 
 
-def validate_freeze(freeze: Freeze) -> ValidationReport:
-    """Run every check of the format on ``freeze`` (as returned by ``read_freeze``)."""
+def validate_freeze(freeze: Freeze, study: Study | None = None) -> ValidationReport:
+    """Run every check of the format on ``freeze`` (as returned by ``read_freeze``).
+
+    ``study`` (the visit schedule of the timeliness warning) defaults to the configuration the
+    manifest names; without one, that warning is not checked."""
     checks: list[CheckResult] = list(_manifest_checks(freeze))
     suites = load_suites()
     params, missing_params = _parameters(freeze)
-    frames, unavailable = _checked_frames(freeze)
+    frames, unavailable = _checked_frames(freeze, study or _study_of(freeze))
     runner = _GX()
     for file in FREEZE_FILES:
         checks += _run_suite(
             runner, suites[file], freeze.tables[file], frames[file], unavailable[file], params, missing_params,
         )
     return ValidationReport(tuple(checks))
+
+
+def _study_of(freeze: Freeze) -> Study | None:
+    try:
+        return load_study(str(freeze.manifest.get("study")))
+    except StudyError:
+        return None
 
 
 def _found(value) -> str:
@@ -542,7 +553,7 @@ class _Deriver:
         self.frame[name] = value
 
 
-def _checked_frames(freeze: Freeze) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
+def _checked_frames(freeze: Freeze, study: Study | None) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
     frames = {file: _base_frame(freeze.tables[file]) for file in FREEZE_FILES}
     unavailable: dict[str, dict[str, str]] = {file: {} for file in FREEZE_FILES}
     derivers = {file: _Deriver(frames, file, unavailable[file]) for file in FREEZE_FILES}
@@ -556,7 +567,7 @@ def _checked_frames(freeze: Freeze) -> tuple[dict[str, pd.DataFrame], dict[str, 
         for column in FLOAT_COLUMNS.get(file, ()):
             d.add(f"{column}__num", [column], lambda c=column, f=f: _num_view(f[c]))
     _derive_participants(derivers["participants.csv"], frames)
-    per_participant = _per_participant(frames)
+    per_participant = _per_participant(frames, study)
     _derive_sessions(derivers["sessions.csv"], frames, per_participant)
     _derive_questionnaires(derivers["questionnaires.csv"], frames, per_participant)
     _derive_disposition(derivers["disposition.csv"], frames)
@@ -583,7 +594,7 @@ def _derive_participants(d: _Deriver, frames: dict[str, pd.DataFrame]) -> None:
     d.add("age_in_months", ["age"], lambda: p["age__int"] * 12)
 
 
-def _per_participant(frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def _per_participant(frames: dict[str, pd.DataFrame], study: Study | None) -> dict[str, Any]:
     """Values per participant: "keyed" finds a participant's row (first of its participant_id) in
     participants.csv; the others are Series indexed by participant_id or aligned with participants.csv.
     A value that cannot be computed is left out; the derived columns needing it then fail closed."""
@@ -605,12 +616,29 @@ def _per_participant(frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
     for name, event in (("withdrawal", "withdrew_from_study"), ("discontinuation", "discontinued_treatment")):
         put(name, (disposition, {"participant_id", "event", "event_on"}),
             lambda event=event: first_date(disposition[(disposition["event"] == event).to_numpy()], "event_on__date"))
-    put("first_session", (sessions, {"participant_id", "session_on"}),
-        lambda: first_date(sessions, "session_on__date"))
+    if study is not None:
+        put("planned", (p, {"participant_id", "allocation", "treatment", "randomized_on", "rerandomized_on"}),
+            lambda: _planned_dates(p, sessions, study))
     put("treatment_start_on", (p, {"allocation", "treatment", "randomized_on", "rerandomized_on"}),
         lambda: pd.Series(np.where(p["is_rerandomized"].to_numpy(), p["rerandomized_on__date"].to_numpy(),
                                    p["randomized_on__date"].to_numpy()), index=p.index))
     return out
+
+
+def _planned_dates(p: pd.DataFrame, sessions: pd.DataFrame, study: Study) -> dict[str, np.ndarray]:
+    """Planned date of every timepoint per row of participants.csv (the study's visit schedule;
+    treatment starts at the earliest attended session, else at the fallback after (re-)randomization)."""
+    attended = sessions[(sessions["attended"] == "yes").to_numpy()] if "attended" in sessions.columns else sessions
+    first = attended["session_on__date"].groupby(attended["participant_id"].astype(object)).min().dropna()
+    first_session = _by_participant(first, p["participant_id"], p.index).to_numpy().astype("datetime64[D]")
+    randomized_on = p["randomized_on__date"].to_numpy().astype("datetime64[D]")
+    rerandomized_on = p["rerandomized_on__date"].to_numpy().astype("datetime64[D]")
+    started_by = np.where(p["is_rerandomized"].to_numpy(dtype=bool), rerandomized_on, randomized_on)
+    fallback = started_by + np.timedelta64(study.treatment_start_fallback_days, "D")
+    treatment_start = np.where(np.isnat(first_session), fallback, first_session)
+    treatment_start = np.where(p["treatment"].notna().to_numpy(), treatment_start, np.datetime64("NaT"))
+    return planned_dates(study, {"randomized_on": randomized_on, "rerandomized_on": rerandomized_on,
+                                 "treatment_start": treatment_start})
 
 
 def _by_participant(dates: pd.Series, keys: pd.Series, index: pd.Index) -> pd.Series:
@@ -669,9 +697,6 @@ def _derive_sessions(d: _Deriver, frames: dict, per: dict) -> None:
     d.add("previous_session_on__date", ["participant_id", "session", "session_on"], previous_session_on)
 
 
-_TIMEPOINT_OFFSET_DAYS = {"W2": 7, "W5": 28, "W9": 56, "T1": 56, "T2": 56 + 91, "T3": 56 + 274}
-
-
 def _derive_questionnaires(d: _Deriver, frames: dict, per: dict) -> None:
     f, p = d.frame, frames["participants.csv"]
     _participant_lookups(d, frames, per, [
@@ -701,25 +726,19 @@ def _derive_questionnaires(d: _Deriver, frames: dict, per: dict) -> None:
 
     def days_after_planned():
         pos = per["keyed"].positions(f["participant_id"])
-        start = per["treatment_start_on"]
-        first = _by_participant(per["first_session"], p["participant_id"], p.index)
-        start = pd.Series(np.where(first.notna(), first.to_numpy(), start.to_numpy()), index=p.index)
-        start_at = _take(start, pos, f.index).to_numpy()
-        randomized_at = _take(p["randomized_on__date"], pos, f.index).to_numpy()
-        rerandomized_at = _take(p["rerandomized_on__date"], pos, f.index).to_numpy()
-        # per timepoint category: planned date = base date + offset
-        categories = [str(c) for c in f["timepoint"].cat.categories]
-        offset = np.array([_TIMEPOINT_OFFSET_DAYS.get(c, 0) for c in categories] + [0], dtype="int64")
-        base = np.array([{"T0": 1, "T0b": 2}.get(c, 0 if c in _TIMEPOINT_OFFSET_DAYS else 3)
-                         for c in categories] + [3])
-        codes = f["timepoint"].cat.codes.to_numpy()
-        row_base = base[codes]
-        planned = np.where(row_base == 1, randomized_at, np.where(row_base == 2, rerandomized_at, start_at))
-        planned = planned.astype("datetime64[ns]") + offset[codes].astype("timedelta64[D]")
-        planned = np.where(row_base == 3, _NAT, planned)
-        days = (f["completed_on__date"].to_numpy() - planned) / _DAY
-        return pd.Series(days, index=f.index)
+        timepoint = f["timepoint"].astype(object).to_numpy()
+        planned_on = np.full(len(f), np.datetime64("NaT"), dtype="datetime64[D]")
+        for tp, dates in per["planned"].items():
+            rows = (timepoint == tp) & (pos >= 0)
+            planned_on[rows] = dates[pos[rows]]
+        completed_on = f["completed_on__date"].to_numpy().astype("datetime64[D]")
+        return pd.Series((completed_on - planned_on) / np.timedelta64(1, "D"), index=f.index)
 
+    if "planned" not in per:
+        d.unavailable["days_after_planned_date"] = (
+            "the planned dates need the study's visit schedule (studies/<study>.toml) and a readable "
+            "participants.csv")
+        return
     d.add("days_after_planned_date",
           ["participant_id", "timepoint", "completed_on", "sessions.csv:participant_id", "sessions.csv:session_on"]
           + ["participants.csv:" + c for c in ("participant_id", "allocation", "treatment", "randomized_on", "rerandomized_on")],

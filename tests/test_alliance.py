@@ -21,9 +21,12 @@ the mixed model with statsmodels' MixedLM array interface.  The references here 
   for flatness, F = (ν − p + 1)/(p ν) · T².
 * condition: scipy's pooled two-sample t test on the mean of the three weeks (F = t²).
 * descriptives: pandas groupby.
-* mixed model: statsmodels' formula interface ``smf.mixedlm``; and, for complete balanced
-  data, the closed form (fixed effects = OLS, REML variance components = the ANOVA
-  estimators of the within- and between-participant residual mean squares).
+* mixed model: statsmodels' formula interface ``smf.mixedlm`` for B and the variance
+  components; the model-based SE √diag σ̂²(X'V̂⁻¹X)⁻¹ from the dense N × N matrix
+  V = σ²I + τ²·[same participant] inverted by NumPy (``dense_mixed_reference``); and, for
+  complete balanced data, the closed form (fixed effects = OLS, REML variance components =
+  the ANOVA estimators of the within- and between-participant residual mean squares).
+  More on the model-based SE, the contrasts and boundary fits in test_model_based_se.py.
 """
 
 import json
@@ -303,6 +306,8 @@ def test_all_wai_missing():
     assert "no alliance complete cases" in manova["not_estimable_reason"]
     mixed = alliance_mixed(frame)
     assert mixed["n_observations"] == 0 and mixed["terms"]["week"]["b"] is None
+    assert mixed["contrasts"]["week_average"] == dict.fromkeys(["b", "se", "z", "p", "ci_low", "ci_high"])
+    assert mixed["variance_components"] == {"tau2": None, "sigma2": None} and mixed["note"] is None
     assert mixed["not_estimable_reason"]
     descriptives = alliance_descriptives(frame)
     for kind in ("complete_cases", "available"):
@@ -361,29 +366,57 @@ def long_frame(frame):
 
 MIXED_TERMS = {"intercept": "Intercept", "week": "week", "condition_embct": "condition_embct",
                "week_x_condition_embct": "week:condition_embct"}
+Z_975 = stats.norm.ppf(0.975)
+
+
+def dense_mixed_reference(long, tau2, sigma2):
+    """GLS fixed effects and their model-based covariance at given variance components, with
+    dense matrices: V = σ²I + τ²·S (S_rs = 1 when scores r and s are of the same participant,
+    i.e. V_i = σ²(I + ψJ) per participant), B = (X'V⁻¹X)⁻¹X'V⁻¹y, Cov(B) = (X'V⁻¹X)⁻¹.
+
+    ``long`` has columns participant_id, week, condition_embct, wai (any row order).
+    Returns B and Cov(B) in the order intercept, week, condition_embct, week × condition."""
+    week, embct = long["week"].to_numpy(float), long["condition_embct"].to_numpy(float)
+    X = np.column_stack([np.ones(len(long)), week, embct, week * embct])
+    y = long["wai"].to_numpy(float)
+    pid = long["participant_id"].to_numpy()
+    V = sigma2 * np.eye(len(y)) + tau2 * (pid[:, None] == pid[None, :])
+    V_inv = np.linalg.inv(V)
+    cov = np.linalg.inv(X.T @ V_inv @ X)
+    return cov @ X.T @ V_inv @ y, cov
+
+
+def assert_wald(got, b, se, rel):
+    """z, P and 95% CI of a Wald row against scipy.stats.norm from B and SE."""
+    assert got["b"] == pytest.approx(b, rel=rel)
+    assert got["se"] == pytest.approx(se, rel=rel)
+    assert got["z"] == pytest.approx(b / se, rel=rel)
+    assert got["p"] == pytest.approx(2 * stats.norm.sf(abs(b / se)), rel=rel)
+    assert got["ci_low"] == pytest.approx(b - Z_975 * se, rel=rel)
+    assert got["ci_high"] == pytest.approx(b + Z_975 * se, rel=rel)
 
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_mixed_model_matches_formula_interface(design):
+    """B and the variance components from statsmodels' formula interface; the SE is the
+    model-based one (not the formula fit's bse_fe, from the inverse of the full Hessian): the
+    dense σ̂²(X'V̂⁻¹X)⁻¹ at the formula fit's variance components."""
     frame = alliance_frame(**DESIGNS[design])
     long = long_frame(frame)
     # statsmodels' default gradient tolerance (1e-5) leaves B and SE off by up to 2e-5 relative;
     # the reference is fitted to 1e-8 (from its own default start), so that RTOL tests our fit
     fit = smf.mixedlm("wai ~ week * condition_embct", long, groups=long["participant_id"]).fit(
         reml=True, method="bfgs", gtol=1e-8)
+    tau2, sigma2 = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
+    _, cov = dense_mixed_reference(long, tau2, sigma2)
     result = alliance_mixed(frame)
-    assert result["not_estimable_reason"] is None
+    assert result["not_estimable_reason"] is None and result["note"] is None
     assert result["n_observations"] == len(long)
     assert result["n_participants"] == long["participant_id"].nunique()
-    for term, name in MIXED_TERMS.items():
-        got = result["terms"][term]
-        b, se = fit.fe_params[name], fit.bse_fe[name]
-        assert got["b"] == pytest.approx(b, rel=RTOL), term
-        assert got["se"] == pytest.approx(se, rel=RTOL), term
-        assert got["z"] == pytest.approx(b / se, rel=RTOL)
-        assert got["p"] == pytest.approx(2 * stats.norm.sf(abs(b / se)), rel=RTOL)
-        assert got["ci_low"] == pytest.approx(got["b"] - 1.959964 * got["se"], rel=RTOL)
-        assert got["ci_high"] == pytest.approx(got["b"] + 1.959964 * got["se"], rel=RTOL)
+    assert result["variance_components"]["tau2"] == pytest.approx(tau2, rel=1e-5)
+    assert result["variance_components"]["sigma2"] == pytest.approx(sigma2, rel=1e-5)
+    for i, (term, name) in enumerate(MIXED_TERMS.items()):
+        assert_wald(result["terms"][term], fit.fe_params[name], np.sqrt(cov[i, i]), RTOL)
     assert_json_plain(result)
 
 
@@ -434,9 +467,11 @@ def test_mixed_model_single_scores_only():
     assert "random intercept is not identifiable" in result["not_estimable_reason"]
 
 
-def test_mixed_model_boundary_fit_is_not_estimable():
+def test_mixed_model_boundary_fit_that_does_not_converge_is_not_estimable():
     """No between-participant variance at all (each participant's deviations sum to zero):
-    the random-intercept variance is estimated on the boundary → null with the warning."""
+    the REML optimum is at τ² = 0 and statsmodels' optimisers stop short of it without
+    converging → null with the warnings (boundary fits that converge are reported, see
+    test_model_based_se.py)."""
     rng = np.random.default_rng(17)
     frame = alliance_frame(seed=17, n_mbct=25, n_embct=25, n_untreated=0)
     noise = rng.normal(0, 0.3, (len(frame), 3))
@@ -446,6 +481,10 @@ def test_mixed_model_boundary_fit_is_not_estimable():
         warnings.simplefilter("error")   # the module must capture, not leak, the warnings
         result = alliance_mixed(frame)
     assert all(v is None for v in result["terms"]["week"].values())
+    assert all(v is None for row in result["contrasts"].values() for v in row.values())
+    assert result["variance_components"] == {"tau2": None, "sigma2": None}
+    assert result["note"] is None
+    assert "Gradient optimization failed" in result["not_estimable_reason"]
     assert "boundary" in result["not_estimable_reason"]
     assert_json_plain(result)
 

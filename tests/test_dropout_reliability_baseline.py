@@ -1,6 +1,7 @@
 """Aim 1, Cronbach's α and Table 1 against independent computations.
 
-* logistic model: Newton–Raphson written out in NumPy (score X'(y−p), information X'WX);
+* logistic model: Newton–Raphson written out in NumPy (score X'(y−p), information X'WX),
+  z, P and the CIs of B and of the OR from scipy.stats.norm;
 * α: a hand-worked 5 × 3 example (α = 0.9375) and forms selected by hand;
 * Table 1: SMD from its formula, t and χ² from textbook formulas in NumPy.
 """
@@ -52,12 +53,21 @@ def test_dropout_model_matches_newton_raphson(seed):
     model = fit_dropout_model(frame)
     assert model["n"] == len(sample) and model["events"] == int(sample["dropout"].sum())
     for i, term in enumerate(["intercept", "wai_w2", "condition_embct"]):
-        got = model["terms"][term]
-        assert got["b"] == pytest.approx(beta[i], rel=RTOL)
-        assert got["se"] == pytest.approx(se[i], rel=RTOL)
-        assert got["p"] == pytest.approx(2 * stats.norm.sf(abs(beta[i] / se[i])), rel=RTOL)
-        assert got["or"] == pytest.approx(np.exp(beta[i]), rel=RTOL)
-        assert got["ci_low"] == pytest.approx(beta[i] - 1.959963984540054 * se[i], rel=RTOL)
+        assert_logistic_term(model["terms"][term], beta[i], se[i])
+
+
+def assert_logistic_term(got, b, se, rel=RTOL):
+    """Every key of a dropout-model term from a reference B and SE: Wald z, P from the normal
+    distribution, the 95% CI of B and the OR with its CI, exp of the CI of B."""
+    from test_alliance import assert_wald
+
+    z975 = stats.norm.ppf(0.975)
+    assert set(got) == {"b", "se", "z", "p", "or", "ci_low", "ci_high", "or_ci_low", "or_ci_high"}
+    assert_wald(got, b, se, rel)
+    assert got["or"] == pytest.approx(np.exp(b), rel=rel)
+    assert got["or_ci_low"] == pytest.approx(np.exp(b - z975 * se), rel=rel)
+    assert got["or_ci_high"] == pytest.approx(np.exp(b + z975 * se), rel=rel)
+    assert got["or_ci_low"] < got["or"] < got["or_ci_high"]
 
 
 def test_perfect_separation_gives_null_with_reason():
@@ -66,6 +76,12 @@ def test_perfect_separation_gives_null_with_reason():
     model = fit_dropout_model(frame)
     assert model["terms"]["wai_w2"]["b"] is None
     assert "separation" in model["not_estimable_reason"]
+    assert_null_terms(model)
+
+
+def assert_null_terms(model):
+    for term in model["terms"].values():
+        assert term == dict.fromkeys(["b", "se", "z", "p", "or", "ci_low", "ci_high", "or_ci_low", "or_ci_high"])
 
 
 def test_no_dropouts_gives_null_with_reason():
@@ -73,6 +89,7 @@ def test_no_dropouts_gives_null_with_reason():
     frame["dropout"] = np.where(frame["treatment_ended"], 0.0, np.nan)
     model = fit_dropout_model(frame)
     assert model["terms"]["intercept"]["b"] is None and "too few dropouts" in model["not_estimable_reason"]
+    assert_null_terms(model)
 
 
 def test_dropout_description_counts():

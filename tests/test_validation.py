@@ -27,6 +27,7 @@ import freeze_corruptions as fc  # noqa: E402
 from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse fixture)
 from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
 from alliance_report.freeze import COLUMNS, FreezeError, read_freeze  # noqa: E402
+from alliance_report.study import load_study  # noqa: E402
 from alliance_report.validation import (  # noqa: E402
     CheckResult, ValidationReport, _checked_frames, _condition_mask, format_report, load_suites, validate_freeze,
 )
@@ -381,7 +382,7 @@ def test_every_rule_of_the_format_has_a_check(tiny_report):
 
 def test_suites_are_consistent(tiny):
     suites = load_suites()
-    frames, unavailable = _checked_frames(read_freeze(tiny))
+    frames, unavailable = _checked_frames(read_freeze(tiny), load_study("BeMind"))
     for file, suite in suites.items():
         assert suite["meta"]["file"] == file
         declared = set(suite["meta"]["derived_columns"])
@@ -400,7 +401,7 @@ def test_row_conditions_match_great_expectations(tiny):
     from great_expectations.expectations.row_conditions import deserialize_row_condition
 
     engine = PandasExecutionEngine()
-    frames, _ = _checked_frames(read_freeze(tiny))
+    frames, _ = _checked_frames(read_freeze(tiny), load_study("BeMind"))
     n = 0
     for file, suite in load_suites().items():
         for exp in suite["expectations"]:

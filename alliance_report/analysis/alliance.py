@@ -49,27 +49,60 @@ Statistics*, ch. 8; the IBM SPSS Statistics Algorithms, "GLM Multivariate")
       condition test is unaffected;
     * no error variance of the three-week mean (constant within conditions): condition null.
 
-Sensitivity: linear mixed model (Laird & Ware, 1982), statsmodels ``MixedLM``, REML
+Sensitivity: linear mixed model (Laird & Ware, Random-effects models for longitudinal data,
+Biometrics 1982; 38:963–74), statsmodels ``MixedLM``, REML
     All available WAI scores of treated participants, long format (one row per score),
 
         wai_ij = b0 + b1·week_ij + b2·condition_embct_i + b3·week_ij·condition_embct_i
                  + u_i + e_ij,   u_i ~ N(0, τ²),  e_ij ~ N(0, σ²),
 
-    week in weeks (2, 5, 9).  Per fixed effect: B, SE (from the REML fit's observed
-    information), Wald z = B/SE, P = 2·(1 − Φ(|z|)), 95% CI = B ± 1.959964·SE.
+    week in weeks (2, 5, 9).  ``week`` is the slope in MBCT (the reference), ``condition_embct``
+    the eMBCT − MBCT difference at week 0.  statsmodels gives the REML estimates B̂ (GLS at the
+    REML variance components), σ̂² (``scale``) and ψ̂ = τ̂²/σ̂² (``cov_re_unscaled``).
+
+    Standard errors are the model-based ones at the REML estimates, as SPSS MIXED (IBM SPSS
+    Statistics Algorithms, "MIXED": the fixed-effects covariance (X'V̂⁻¹X)⁻¹), R nlme and lme4
+    report (Pinheiro & Bates, *Mixed-Effects Models in S and S-PLUS*, 2000, §2.4):
+
+        Cov(B̂) = σ̂² (X'Ṽ⁻¹X)⁻¹,   Ṽ_i = I + ψ̂·J,   Ṽ_i⁻¹ = I − ψ̂/(1 + n_i ψ̂)·J,
+        X'Ṽ⁻¹X = X'X − Σ_i ψ̂/(1 + n_i ψ̂) · s_i s_i',   s_i = Σ_j x_ij,
+
+    for participant i with n_i scores, J = 11', s_i the column sums of X over i's rows; summed in
+    O(N) by ``model_based_cov``.  Not statsmodels' default, the fixed-effects block of the
+    inverse of the full observed information of (B, ψ) (differs by up to ~0.4% at these n).
+    Wald z = B/SE, P = 2·(1 − Φ(|z|)) and the 95% CI B ± 1.959964·SE are statsmodels'
+    (``t_test`` of a ``MixedLMResults`` whose ``normalized_cov_params`` has (X'Ṽ⁻¹X)⁻¹ as its
+    fixed-effects block and zero fixed/variance cross blocks; ``scale`` = σ̂²).  Reported
+    also: ``variance_components`` τ̂², σ̂², and two linear contrasts L·B with SE √(L Cov(B̂) L'),
+    z, P and CI from the same ``t_test``, the counterparts of the MANOVA's effects:
+
+        week_average            = b1 + 0.5·b3          (change per week, mean of the conditions)
+        condition_at_mean_week  = b2 + (16/3)·b3       (eMBCT − MBCT at the mean week (2+5+9)/3)
+
     The optimiser starts from the OLS fit and the moment estimate of τ²/σ² (``mixed_start``)
     and stops at a gradient below 1e-7 per score (``GTOL``; statsmodels' default is 1e-5): the
     same optimum as statsmodels' defaults, more precisely and in fewer steps (100× demo: 24 s
     instead of 60 s).
+
+    Boundary fit: statsmodels flags τ̂² < 0.01 ("The MLE may be on the boundary of the parameter
+    space.", often with "The Hessian matrix ... is not positive definite" and "Random effects
+    covariance is singular" from the optimiser's path near τ² = 0).  Such a fit is *reported*,
+    with its estimates and a ``note`` (null otherwise): the model-based SE does not use the
+    Hessian, and at ψ̂ → 0 it tends to the OLS one, σ̂²(X'X)⁻¹.  When the REML optimum is at
+    τ² = 0 itself, statsmodels' optimisers often stop short of it without converging: such a
+    fit is not estimable (below), like any other fit that did not converge.
     Not estimable (null estimates plus reason): no scores, a rank-deficient fixed-effects
     design (e.g. one condition or one week only), no participant with more than one score
-    (τ² not identifiable), fewer observations than fixed + variance parameters, any
-    ``ConvergenceWarning`` (failed optimisation, random-intercept variance on the boundary
-    — statsmodels flags τ² < 0.01 —, a Hessian that is not positive definite) or
-    ``SingularMatrixWarning`` raised by the fit, a fit that reports ``converged=False``,
-    or non-finite / non-positive standard errors.  The one exception: statsmodels'
-    "Retrying MixedLM optimization with <method>" notice is not itself a failure (the
-    retry is how statsmodels recovers; a retry that fails raises the warnings above too).
+    (τ² not identifiable), fewer observations than fixed + variance parameters, a fit that
+    reports ``converged=False`` (with statsmodels' warnings as the reason), any other
+    ``ConvergenceWarning`` or ``SingularMatrixWarning`` (the Hessian and singularity warnings
+    above count as failures unless the fit is on the boundary), ψ̂ < 1e-10 (statsmodels then
+    computes the GLS fixed effects with a pseudo-inverse that drops the random intercept's
+    column space, i.e. not the GLS estimate), a singular X'Ṽ⁻¹X, or non-finite / non-positive
+    standard errors.  statsmodels' notices of one optimiser's failure before it retries with
+    the next ("Maximum Likelihood optimization failed to converge", "Retrying MixedLM
+    optimization with <method>") are not failures in themselves: a retry that converges is
+    the fit; a retry that fails leaves ``converged=False`` and the final warnings.
 """
 
 from __future__ import annotations
@@ -78,7 +111,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
+from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams, MixedLMResults
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
 
@@ -95,12 +128,24 @@ MEAN_CONTRAST = np.full((3, 1), 1.0 / 3.0)
 # sum-to-zero code of condition (R contr.sum, levels in the order of CONDITIONS)
 EFFECT_CODE = {CONDITIONS[0]: 1.0, CONDITIONS[1]: -1.0}
 SINGULAR_TOL = 1e-10
-Z_975 = stats.norm.ppf(0.975)
 MIXED_TERMS = ("intercept", "week", "condition_embct", "week_x_condition_embct")
 
 MULTIVARIATE_KEYS = ("wilks", "f", "df1", "df2", "p", "partial_eta_sq")
 UNIVARIATE_KEYS = ("f", "df1", "df2", "p", "partial_eta_sq")
 MIXED_KEYS = ("b", "se", "z", "p", "ci_low", "ci_high")
+MEAN_WEEK = sum(WEEK_NUMBERS.values()) / len(WEEK_NUMBERS)   # 16/3
+# linear contrasts L·B of the fixed effects (intercept, week, condition_embct, week × condition)
+MIXED_CONTRASTS = {
+    "week_average": np.array([0.0, 1.0, 0.0, 0.5]),
+    "condition_at_mean_week": np.array([0.0, 0.0, 1.0, MEAN_WEEK]),
+}
+# statsmodels' get_fe_params switches to a pseudo-inverse below this τ²/σ² (its ``tol``)
+PSI_PINV_TOL = 1e-10
+BOUNDARY_WARNING = "The MLE may be on the boundary of the parameter space."
+BOUNDARY_SYMPTOMS = ("The Hessian matrix at the estimated parameter values is not positive definite",
+                     "Random effects covariance is singular",
+                     "The random effects covariance matrix is singular")
+RETRY_NOTICES = ("Retrying MixedLM optimization", "Maximum Likelihood optimization failed to converge")
 
 
 # ----------------------------------------------------------------------------- samples
@@ -274,6 +319,9 @@ def _mixed_skeleton(long: pd.DataFrame) -> dict:
     return {"n_participants": int(long["participant_id"].nunique()),
             "n_observations": int(len(long)),
             "terms": {term: dict.fromkeys(MIXED_KEYS) for term in MIXED_TERMS},
+            "contrasts": {name: dict.fromkeys(MIXED_KEYS) for name in MIXED_CONTRASTS},
+            "variance_components": {"tau2": None, "sigma2": None},
+            "note": None,
             "not_estimable_reason": None}
 
 
@@ -369,30 +417,97 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
             return result
 
     converged = bool(getattr(fit, "converged", False))
-    problems = []
+    messages = []
     for warning in caught:
-        if not issubclass(warning.category, (ConvergenceWarning, SingularMatrixWarning)):
-            continue
-        message = str(warning.message)
-        if message.startswith("Retrying MixedLM optimization"):
-            continue   # a notice; a retry that fails is reported by the warnings that follow
-        if message not in problems:
-            problems.append(message)
-    if not converged and not problems:
-        problems.append("the optimiser did not converge")
+        if issubclass(warning.category, (ConvergenceWarning, SingularMatrixWarning)):
+            message = str(warning.message)
+            if not message.startswith(RETRY_NOTICES) and message not in messages:
+                messages.append(message)
+    boundary = BOUNDARY_WARNING in messages
+    problems = [m for m in messages
+                if m != BOUNDARY_WARNING and not (boundary and m.startswith(BOUNDARY_SYMPTOMS))]
+    if not converged:
+        problems = messages or ["the optimiser did not converge"]
     b = np.asarray(fit.fe_params, dtype=float)
-    se = np.asarray(fit.bse_fe, dtype=float)
-    if not problems and not (np.all(np.isfinite(b)) and np.all(np.isfinite(se)) and np.all(se > 0)):
-        problems.append("non-finite or zero standard errors of the fixed effects")
+    psi = float(np.asarray(fit.cov_re_unscaled, dtype=float)[0, 0])
+    sigma2 = float(fit.scale)
+    if not problems and not (np.isfinite(psi) and psi >= PSI_PINV_TOL):
+        problems.append(f"the random-intercept variance ratio τ²/σ² is estimated at {psi:.3g}, below "
+                        f"{PSI_PINV_TOL:g}, where statsmodels' fixed effects are not the GLS estimate")
+    fixed_cov = None
+    if not problems:
+        codes, _ = pd.factorize(participant)
+        fixed_cov = model_based_cov(X, codes, psi)
+        if fixed_cov is None:
+            problems.append("singular X'V⁻¹X at the REML estimates")
+    if not problems:
+        se = np.sqrt(sigma2 * np.diag(fixed_cov))
+        if not (np.all(np.isfinite(b)) and np.isfinite(sigma2) and np.all(np.isfinite(se))
+                and np.all(se > 0)):
+            problems.append("non-finite or zero standard errors of the fixed effects")
     if problems:
         result["not_estimable_reason"] = "mixed model not estimable: " + "; ".join(problems)
         return result
 
-    z = b / se
-    p = 2.0 * stats.norm.sf(np.abs(z))
-    for i, term in enumerate(MIXED_TERMS):
-        result["terms"][term] = {
-            "b": float(b[i]), "se": float(se[i]), "z": float(z[i]), "p": float(p[i]),
-            "ci_low": float(b[i] - Z_975 * se[i]), "ci_high": float(b[i] + Z_975 * se[i]),
-        }
+    results = model_based_results(fit, fixed_cov)
+    k = X.shape[1]
+    result["terms"] = dict(zip(MIXED_TERMS, _wald_rows(results, np.eye(k))))
+    result["contrasts"] = dict(zip(MIXED_CONTRASTS, _wald_rows(
+        results, np.vstack(list(MIXED_CONTRASTS.values())))))
+    tau2 = float(np.asarray(fit.cov_re, dtype=float)[0, 0])
+    result["variance_components"] = {"tau2": tau2, "sigma2": sigma2}
+    if boundary:
+        result["note"] = (
+            f"the random-intercept variance is estimated at (or near) zero (τ̂²={tau2:.2g}; "
+            "statsmodels flags τ̂² < 0.01 as a boundary fit): the model reduces to (nearly) "
+            "ordinary regression; estimates are reported")
     return result
+
+
+def model_based_cov(X: np.ndarray, codes: np.ndarray, psi: float) -> np.ndarray | None:
+    """(X'Ṽ⁻¹X)⁻¹ of the random-intercept model, Ṽ_i = I + ψ·J (see the module docstring).
+
+    ``codes`` numbers the participants 0..n−1 (one per row of X).  O(N·k + n·k²): the column
+    sums per participant come from ``np.bincount``.  None when X'Ṽ⁻¹X is not positive definite.
+    """
+    n_scores = np.bincount(codes)
+    weight = psi / (1.0 + n_scores * psi)
+    sums = np.column_stack([np.bincount(codes, X[:, j], minlength=len(n_scores))
+                            for j in range(X.shape[1])])
+    xtvx = X.T @ X - sums.T @ (sums * weight[:, None])
+    try:
+        np.linalg.cholesky(xtvx)
+        return np.linalg.inv(xtvx)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def model_based_results(fit, fixed_cov: np.ndarray) -> MixedLMResults:
+    """A statsmodels ``MixedLMResults`` with the fit's parameters and scale (σ̂²) whose
+    ``normalized_cov_params`` has the model-based fixed-effects block (X'Ṽ⁻¹X)⁻¹, zero
+    fixed/variance cross blocks and the fit's own (inverse-Hessian) variance block (zero if
+    not finite; the fixed-effects tests never read it)."""
+    k = fixed_cov.shape[0]
+    original = np.asarray(fit.normalized_cov_params, dtype=float)
+    normalized = np.zeros_like(original)
+    normalized[:k, :k] = fixed_cov
+    if np.all(np.isfinite(original[k:, k:])):
+        normalized[k:, k:] = original[k:, k:]
+    results = MixedLMResults(fit.model, np.asarray(fit.params, dtype=float), normalized)
+    results.scale = float(fit.scale)
+    results.fe_params = np.asarray(fit.fe_params, dtype=float)
+    results.k_fe, results.k_re, results.k_re2, results.k_vc = fit.k_fe, fit.k_re, fit.k_re2, fit.k_vc
+    return results
+
+
+def _wald_rows(results: MixedLMResults, contrasts: np.ndarray) -> list[dict]:
+    """B, SE, z, P and 95% CI of each row L of ``contrasts`` (over the fixed effects), from
+    statsmodels' ``t_test`` (normal distribution, as MixedLM's own ``pvalues``; ``t_test``
+    pads L with zeros for the variance parameter)."""
+    test = results.t_test(contrasts, use_t=False)
+    effect, sd = np.atleast_1d(test.effect), np.atleast_1d(test.sd)
+    z, p = np.atleast_1d(test.tvalue), np.atleast_1d(test.pvalue)
+    ci = np.atleast_2d(test.conf_int(alpha=0.05))
+    return [{"b": float(effect[i]), "se": float(sd[i]), "z": float(z[i]), "p": float(p[i]),
+             "ci_low": float(ci[i, 0]), "ci_high": float(ci[i, 1])}
+            for i in range(contrasts.shape[0])]

@@ -1,19 +1,37 @@
 """CONSORT flow counts (CONSORT 2010 item 13 / 2025 item 26), analysis plan item 1.
 
-Counts come from the freeze tables and the analysis table; each "analysed" count is the
-size of the very sample its model uses (the sample functions are shared with the models),
-so the diagram always matches the n of every table.  :func:`check_consort` verifies the
-arithmetic and raises :class:`ConsortError` on any mismatch.
+Right at any cut-off: counts come from the freeze tables, the analysis table and the visit
+status of every participant at the cut-off (:mod:`alliance_report.analysis.visits`), per arm
+(treatment condition):
+
+* TAU: re-randomized to MBCT / eMBCT, still in the waiting period, or not re-randomized
+  (with the reason: the disposition event and its reason, or "(no reason recorded)");
+* treatment: still in treatment at the cut-off, or ended (all 8 session rows or a
+  disposition row) with ≥ k sessions (received) or < k (dropout); discontinued treatment
+  (``discontinued_treatment`` rows) per arm with reasons;
+* follow-up at T1 (HADS total), a partition of the treated participants of each arm:
+  assessed (a T1 HADS score), lost to follow-up (treatment ended, T1 due, no score), withdrew
+  from the study before T1 was planned, T1 not yet due, and T1 due without a score while the
+  treatment is not recorded as ended;
+* analysed: each count is the size of the very sample its model uses (the sample functions
+  are shared with the models), so the diagram always matches the n of every table.
+
+:func:`check_consort` verifies the arithmetic of every box and raises
+:class:`ConsortError` on any mismatch.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from alliance_report.analysis.dataset import CONDITIONS
+from alliance_report.analysis import visits
 from alliance_report.analysis.samples import alliance_complete_cases, dropout_sample, outcome_sample
+from alliance_report.design import ALLOCATIONS, CONDITIONS
 
-ALLOCATIONS = ("MBCT", "eMBCT", "TAU")
+NO_REASON_GIVEN = "(no reason given)"
+# the per-arm partition of the treated participants at T1 (HADS total)
+T1_PARTITION = ("t1_assessed", "lost_to_follow_up_t1", "withdrawn_before_t1", "t1_not_yet_due",
+                "t1_overdue_in_treatment")
 
 
 class ConsortError(Exception):
@@ -26,22 +44,48 @@ def _per_condition(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def _reason_counts(reasons: pd.Series) -> dict[str, int]:
-    counts = reasons.fillna("(no reason given)").value_counts()
+    counts = reasons.fillna(NO_REASON_GIVEN).value_counts()
     return {str(reason): int(n) for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
-def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame) -> dict:
-    """The ``consort`` object of results.json."""
+def _reasons_by_arm(rows: pd.DataFrame, condition: pd.Series) -> dict[str, dict[str, int]]:
+    arm = condition.reindex(rows["participant_id"]).to_numpy()
+    return {c: _reason_counts(rows.loc[arm == c, "reason"]) for c in CONDITIONS}
+
+
+def _t1_follow_up(treated: pd.DataFrame, status: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """The per-arm partition of the treated participants at T1, from the T1 HADS status."""
+    t1 = status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")]
+    t1_status = t1.set_index("participant_id")["status"].reindex(treated.index)
+    no_score = t1_status.isin((visits.PARTIAL, visits.MISSING))
+    ended = treated["treatment_ended"]
+    groups = {
+        "t1_assessed": t1_status == visits.COMPLETE,
+        "lost_to_follow_up_t1": no_score & ended,
+        "withdrawn_before_t1": t1_status == visits.NOT_APPLICABLE,
+        "t1_not_yet_due": t1_status == visits.NOT_YET_DUE,
+        "t1_overdue_in_treatment": no_score & ~ended,
+    }
+    return {key: _per_condition(treated.loc[mask]) for key, mask in groups.items()}
+
+
+def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule: pd.DataFrame,
+                   status: pd.DataFrame) -> dict:
+    """The ``consort`` object of results.json (``schedule`` and ``status``: :func:`visits.visit_status`)."""
     screening = tables["screening"]
     not_randomized = screening.loc[screening["participant_id"].isna()]
     treated = data.loc[data["treated"]]
     ended = treated.loc[treated["treatment_ended"]]
     disposition = tables["disposition"]
     discontinued = disposition.loc[
-        (disposition["event"] == "discontinued_treatment")
+        (disposition["event"] == "discontinued_treatment") & disposition["participant_id"].isin(treated.index)]
+    withdrawn_before_t1 = disposition.loc[disposition["participant_id"].isin(
+        status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")
+                   & (status["status"] == visits.NOT_APPLICABLE), "participant_id"])
         & disposition["participant_id"].isin(treated.index)]
     allocated = data["allocation"].value_counts()
-    rerandomized = treated.loc[treated["rerandomized"]]
+    tau_state = schedule["tau_state"]
+    not_rerandomized = schedule.loc[tau_state == visits.NOT_RERANDOMIZED, "tau_reason"]
 
     return {
         "assessed": int(len(screening)),
@@ -49,15 +93,20 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame) -> dict:
         "excluded_reasons": _reason_counts(not_randomized["exclusion_reason"]),
         "randomized": int(len(data)),
         "allocated": {arm: int(allocated.get(arm, 0)) for arm in ALLOCATIONS},
-        "rerandomized": _per_condition(rerandomized),
-        "tau_not_rerandomized": int(((data["allocation"] == "TAU") & ~data["treated"]).sum()),
+        "rerandomized": _per_condition(treated.loc[treated["rerandomized"]]),
+        "tau_waiting": int((tau_state == visits.WAITING).sum()),
+        "tau_not_rerandomized": int(len(not_rerandomized)),
+        "tau_not_rerandomized_reasons": _reason_counts(not_rerandomized),
         "treated": _per_condition(treated),
         "in_treatment": _per_condition(treated.loc[~treated["treatment_ended"]]),
+        "treatment_ended": _per_condition(ended),
         "received_min_sessions": _per_condition(ended.loc[ended["dropout"] == 0]),
         "dropout": _per_condition(ended.loc[ended["dropout"] == 1]),
-        "discontinued": int(len(discontinued)),
+        "discontinued": _per_condition(treated.loc[discontinued["participant_id"]]),
         "discontinued_reasons": _reason_counts(discontinued["reason"]),
-        "lost_to_follow_up_t1": _per_condition(ended.loc[ended["hads_t1"].isna()]),
+        "discontinued_reasons_by_arm": _reasons_by_arm(discontinued, data["condition"]),
+        **_t1_follow_up(treated, status),
+        "withdrawn_before_t1_reasons_by_arm": _reasons_by_arm(withdrawn_before_t1, data["condition"]),
         "analysed": {
             "dropout_model": _per_condition(dropout_sample(data)),
             "alliance_manova": _per_condition(alliance_complete_cases(data)),
@@ -68,7 +117,7 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame) -> dict:
 
 
 def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:
-    """Raise ConsortError unless the flow adds up and matches every model's n."""
+    """Raise ConsortError unless every box adds up and matches every model's n."""
     problems = []
 
     def expect(condition: bool, message: str) -> None:
@@ -79,18 +128,35 @@ def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:
            f"assessed ({consort['assessed']}) ≠ excluded ({consort['excluded']}) + randomized ({consort['randomized']})")
     expect(consort["randomized"] == sum(consort["allocated"].values()),
            f"randomized ({consort['randomized']}) ≠ sum of allocated {consort['allocated']}")
-    expect(consort["allocated"]["TAU"] == sum(consort["rerandomized"].values()) + consort["tau_not_rerandomized"],
-           "TAU allocated ≠ re-randomized + not re-randomized")
+    expect(consort["allocated"]["TAU"] == sum(consort["rerandomized"].values()) + consort["tau_waiting"]
+           + consort["tau_not_rerandomized"],
+           "TAU allocated ≠ re-randomized + waiting period + not re-randomized")
+    expect(consort["tau_not_rerandomized"] == sum(consort["tau_not_rerandomized_reasons"].values()),
+           "not re-randomized ≠ sum of its reasons")
     for condition in CONDITIONS:
-        first_round = consort["allocated"][condition]
-        expect(consort["treated"][condition] == first_round + consort["rerandomized"][condition],
+        def n(key: str) -> int:
+            return consort[key][condition]
+
+        expect(n("treated") == consort["allocated"][condition] + n("rerandomized"),
                f"treated {condition} ≠ allocated + re-randomized")
-        ended = consort["treated"][condition] - consort["in_treatment"][condition]
-        expect(consort["dropout"][condition] + consort["received_min_sessions"][condition] == ended,
+        expect(n("treated") == n("in_treatment") + n("treatment_ended"),
+               f"treated {condition} ≠ in treatment + treatment ended")
+        expect(n("treatment_ended") == n("dropout") + n("received_min_sessions"),
                f"dropout + completers ≠ treatment ended in {condition}")
+        expect(n("discontinued") <= n("treatment_ended"),
+               f"discontinued exceeds treatment ended in {condition}")
+        expect(n("discontinued") == sum(consort["discontinued_reasons_by_arm"][condition].values()),
+               f"discontinued {condition} ≠ sum of its reasons")
+        expect(n("withdrawn_before_t1") == sum(consort["withdrawn_before_t1_reasons_by_arm"][condition].values()),
+               f"withdrawn before T1 {condition} ≠ sum of its reasons")
+        expect(n("treated") == sum(n(key) for key in T1_PARTITION),
+               f"treated {condition} ≠ assessed + lost + withdrawn + not yet due + overdue at T1")
         for analysis, counts in consort["analysed"].items():
-            expect(counts[condition] <= consort["treated"][condition],
-                   f"analysed in {analysis} exceeds treated in {condition}")
+            expect(counts[condition] <= n("treated"), f"analysed in {analysis} exceeds treated in {condition}")
+        expect(consort["analysed"]["hads_model"][condition] <= n("t1_assessed"),
+               f"analysed in hads_model exceeds assessed at T1 in {condition}")
+    expect(sum(consort["discontinued"].values()) == sum(consort["discontinued_reasons"].values()),
+           "discontinued ≠ sum of its reasons")
     for analysis, n in model_sizes.items():
         if n is not None:
             expect(sum(consort["analysed"][analysis].values()) == n,

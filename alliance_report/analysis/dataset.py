@@ -18,10 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alliance_report.design import ALLIANCE_WEEKS, CONDITIONS, N_SESSIONS, WAITING_LIST
 from alliance_report.scoring import scale_scores
-
-N_SESSIONS = 8
-CONDITIONS = ("MBCT", "eMBCT")
 
 
 def _own_baseline(scores_by_timepoint: pd.DataFrame, rerandomized: pd.Series) -> pd.Series:
@@ -44,7 +42,7 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data["allocation"] = participants["allocation"]
     data["condition"] = participants["treatment"]
     data["treated"] = data["condition"].isin(CONDITIONS)
-    data["rerandomized"] = (participants["allocation"] == "TAU") & data["treated"]
+    data["rerandomized"] = (participants["allocation"] == WAITING_LIST) & data["treated"]
     data["condition_embct"] = np.where(
         data["treated"], (data["condition"] == "eMBCT").astype(float), np.nan)
     for key in ("age", "months_since_diagnosis"):
@@ -62,7 +60,7 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data["baseline_mhcsf"] = _own_baseline(mhcsf, rerandomized)
     data["hads_t1"] = _timepoint(hads["total"], "T1", index)
     data["mhcsf_t1"] = _timepoint(mhcsf, "T1", index)
-    for week in ("W2", "W5", "W9"):
+    for week in ALLIANCE_WEEKS:
         data[f"wai_{week.lower()}"] = _timepoint(wai, week, index)
 
     sessions = tables["sessions"]

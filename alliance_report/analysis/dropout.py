@@ -4,9 +4,19 @@ Logistic regression by maximum likelihood (statsmodels ``Logit``, Newton–Raphs
 
     logit P(dropout = 1) = b0 + b1·wai_w2 + b2·condition_embct
 
-in the early-alliance participants whose treatment has ended.  Per term: B, SE, Wald
-z = B/SE, two-sided P from the normal distribution, OR = exp(B) and the Wald 95% CI of
-B, B ± 1.959964·SE (Hosmer, Lemeshow & Sturdivant, *Applied Logistic Regression*, 2013).
+in the early-alliance participants whose treatment has ended.  Per term (Hosmer, Lemeshow &
+Sturdivant, *Applied Logistic Regression*, 3rd ed., 2013, §1.3–1.4):
+
+* B, the ML estimate, and SE = √diag (X'ŴX)⁻¹, Ŵ = diag p̂(1 − p̂) (the inverse observed =
+  expected information);
+* Wald z = B/SE and the two-sided P = 2·(1 − Φ(|z|)) from the normal distribution;
+* the Wald 95% CI of B, B ± z₀.₉₇₅·SE, z₀.₉₇₅ = Φ⁻¹(0.975) = 1.959964 (``ci_low``,
+  ``ci_high``, on the log-odds scale, as the analysis plan says);
+* OR = exp(B) and its 95% CI, exp(B ± z₀.₉₇₅·SE) (``or_ci_low``, ``or_ci_high``: the CI of
+  B transformed, hence not symmetric around OR).
+
+z, P and the CI of B are statsmodels' (``fit.tvalues``, ``fit.pvalues``,
+``fit.conf_int(0.05)``; normal distribution for discrete models), not recomputed here.
 
 Not estimable (estimates null, with the reason): fewer than 2 dropouts or completers,
 cases ≤ parameters, a singular design, perfect or quasi-complete separation, or no
@@ -23,19 +33,18 @@ import warnings
 import numpy as np
 import pandas as pd
 from statsmodels.discrete.discrete_model import Logit
-from scipy import stats
 
 from alliance_report.analysis.dataset import CONDITIONS, N_SESSIONS
 from alliance_report.analysis.samples import dropout_sample, treated
 
 TERMS = ("intercept", "wai_w2", "condition_embct")
-Z_975 = stats.norm.ppf(0.975)
+TERM_KEYS = ("b", "se", "z", "p", "or", "ci_low", "ci_high", "or_ci_low", "or_ci_high")
 # |B| beyond this on a logit scale (odds ratio > e^15) only arises from separation
 SEPARATION_BOUND = 15.0
 
 
 def _null_terms() -> dict:
-    return {term: dict.fromkeys(["b", "se", "z", "p", "or", "ci_low", "ci_high"]) for term in TERMS}
+    return {term: dict.fromkeys(TERM_KEYS) for term in TERMS}
 
 
 def _design(sample: pd.DataFrame) -> np.ndarray:
@@ -77,11 +86,14 @@ def fit_dropout_model(data: pd.DataFrame) -> dict:
     if not fit.mle_retvals.get("converged", False) or not np.all(np.isfinite(fit.bse)):
         result["not_estimable_reason"] = "the maximum-likelihood fit did not converge"
         return result
+    b, se = np.asarray(fit.params, float), np.asarray(fit.bse, float)
+    z, p = np.asarray(fit.tvalues, float), np.asarray(fit.pvalues, float)
+    ci = np.asarray(fit.conf_int(0.05), float)   # Wald CI of B: B ± Φ⁻¹(0.975)·SE
     for i, term in enumerate(TERMS):
-        b, se = float(fit.params[i]), float(fit.bse[i])
         result["terms"][term] = {
-            "b": b, "se": se, "z": b / se, "p": float(2 * stats.norm.sf(abs(b / se))),
-            "or": float(np.exp(b)), "ci_low": b - Z_975 * se, "ci_high": b + Z_975 * se,
+            "b": float(b[i]), "se": float(se[i]), "z": float(z[i]), "p": float(p[i]),
+            "or": float(np.exp(b[i])), "ci_low": float(ci[i, 0]), "ci_high": float(ci[i, 1]),
+            "or_ci_low": float(np.exp(ci[i, 0])), "or_ci_high": float(np.exp(ci[i, 1])),
         }
     return result
 

@@ -7,7 +7,7 @@ Main model (per scale, in its outcome population)::
 Moderation model: ``wai_w2`` replaced by ``wai_w2_c`` (wai_w2 centred at its mean in the
 model sample) plus the product ``wai_w2_c × condition_embct``.  Simple slopes of wai_w2:
 MBCT = b(wai_w2_c), eMBCT = b(wai_w2_c) + b(interaction), SE from the coefficient
-covariance, t with the model's residual df (Aiken & West, 1991).
+covariance, t with the model's residual df, P and 95% CI (Aiken & West, 1991).
 
 Per term: B, SE, t, P (two-sided), 95% CI, standardized β = B·SD(x)/SD(y) over the model
 sample with SDs on n−1 (null for the intercept).  Per model: n, residual df, R², adjusted R².
@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from alliance_report.analysis.samples import outcome_sample
+from alliance_report.design import CONDITIONS
 
 SCALES = ("hads", "mhcsf")
 
@@ -77,7 +77,7 @@ def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) 
               "terms": _empty_terms(design.columns), "not_estimable_reason": None,
               "diagnostics": dict.fromkeys(["breusch_pagan_p", "max_vif", "fitted", "residuals"])}
     if moderation:
-        result["simple_slopes"] = {c: dict.fromkeys(["b", "se", "t", "p"]) for c in ("MBCT", "eMBCT")}
+        result["simple_slopes"] = {c: dict.fromkeys(["b", "se", "t", "p", "ci_low", "ci_high"]) for c in CONDITIONS}
     reason = not_estimable(design, outcome)
     if reason:
         result["not_estimable_reason"] = reason
@@ -138,17 +138,18 @@ def fitted_lines(fit, design: pd.DataFrame, sample: pd.DataFrame) -> dict:
 
 
 def simple_slopes(fit, columns: list[str]) -> dict:
-    """Slope of wai_w2 in each condition from the moderation fit (linear combination)."""
+    """Slope of wai_w2 in each condition from the moderation fit: the linear combination
+    c'b with SE √(c'Σc), its t (residual df), P and 95% CI, from statsmodels' ``t_test``."""
     slope, inter = columns.index("wai_w2_c"), columns.index("wai_w2_c_x_condition_embct")
-    cov = np.asarray(fit.cov_params())
     slopes = {}
     for condition, weight in (("MBCT", 0.0), ("eMBCT", 1.0)):
-        contrast = np.zeros(len(columns))
-        contrast[slope], contrast[inter] = 1.0, weight
-        b = float(contrast @ fit.params)
-        se = float(np.sqrt(contrast @ cov @ contrast))
-        t = b / se
-        slopes[condition] = {"b": b, "se": se, "t": t, "p": float(2 * stats.t.sf(abs(t), fit.df_resid))}
+        contrast = np.zeros((1, len(columns)))
+        contrast[0, slope], contrast[0, inter] = 1.0, weight
+        test = fit.t_test(contrast)
+        low, high = np.asarray(test.conf_int(0.05))[0]
+        slopes[condition] = {"b": float(np.squeeze(test.effect)), "se": float(np.squeeze(test.sd)),
+                             "t": float(np.squeeze(test.tvalue)), "p": float(np.squeeze(test.pvalue)),
+                             "ci_low": float(low), "ci_high": float(high)}
     return slopes
 
 

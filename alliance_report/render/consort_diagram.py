@@ -1,7 +1,10 @@
 """The CONSORT 2010 flow diagram of the trial, adapted to its two-stage design, as inline SVG.
 
-Drawn from the ``consort`` object of results.json only: every number in the diagram is a
-value of that dict (the "first round" count of a treatment column is ``allocated``).
+Drawn from the ``consort`` object of results.json only (:mod:`alliance_report.analysis.consort`,
+always complete: a missing key raises KeyError): every number in the diagram is a value of
+that dict (the "first round" count of a treatment column is ``allocated``).  The flow is
+right at any interim cut-off: TAU participants still waiting, participants still in
+treatment and T1 assessments not yet due have rows of their own.
 
 Layout (columns MBCT | TAU | eMBCT, so that the re-randomization of TAU feeds both
 treatment columns without crossing lines; stage labels in rounded bands on the left)::
@@ -12,29 +15,34 @@ treatment columns without crossing lines; stage labels in rounded bands on the l
                    ┌─────────────────┼─────────────────┐
     Allocation   Allocated MBCT   Allocated TAU   Allocated eMBCT
                    │                 │                 │
-                   │    ┌──── Re-randomized: ────┐     │
-                   │    │     to MBCT, to eMBCT, │     │
-                   ▼    ▼     not re-randomized  ▼     ▼
+                   │    ┌─ Re-randomized after ──┐     │
+                   │    │  waiting: to MBCT,     │     │
+                   │    │  to eMBCT; [Waiting];  │     │
+                   ▼    ▼  Not re-randomized     ▼     ▼
     Treatment    Treated in MBCT                 Treated in eMBCT
-                   ├──────► Discontinued (n) ◄─────────┤
-                   ▼        + reasons                  ▼
-                 Received ≥ k sessions           Received ≥ k sessions
-                 Dropout, < k sessions           Dropout, < k sessions
                  [Still in treatment]            [Still in treatment]
-    Follow-up    Lost to follow-up at T1         Lost to follow-up at T1
+                 Treatment ended: ≥ k / < k      Treatment ended: ≥ k / < k
+    Follow-up    Discontinued + reasons          Discontinued + reasons
+                 Follow-up at T1: assessed,      Follow-up at T1: assessed,
+                 lost, [not yet due], [due in    lost, [not yet due], [due in
+                 treatment], [withdrew + why]    treatment], [withdrew + why]
     Analysis     Analysed: 4 samples             Analysed: 4 samples
 
-The column boxes share one width and the boxes of a row one height.  When the list of
-exclusion reasons is long, the Assessed/Randomized spine moves to the MBCT column so that
-the "Excluded" box can use the full width to its right.
+Rows in brackets are drawn only when their count is above zero in some arm, and then in
+both arms.  The column boxes share one width and the boxes of a row one height; the items
+of the two arms' boxes line up (an item that wraps, or a reason list that is longer, in one
+arm gets blank lines in the other), which is why the withdrawals with their reasons close
+the T1 box.  When the list of exclusion reasons is long, the Assessed/Randomized spine moves
+to the MBCT column so that the "Excluded" box can use the full width to its right.
 
 Plain SVG only (rect, path, text), for WeasyPrint and browsers alike: no markers, no
 foreignObject, no CSS.  One user unit is one millimetre when the SVG is printed
 ``width_mm`` wide, so the font sizes are the printed sizes (body 7.5 pt).  Boxes are sized
 to their text, measured with the DejaVu Sans metrics shipped with matplotlib (FreeType
 advances, the font WeasyPrint uses), and long lines are wrapped to the box width; boxes
-that carry a list (exclusion and discontinuation reasons) grow downwards and the diagram
-grows with them.  The output is deterministic: same dict, same string.
+that carry a list (exclusion, non-re-randomization, discontinuation and withdrawal reasons)
+grow downwards and the diagram grows with them.  The output is deterministic: same dict,
+same string.
 """
 
 from __future__ import annotations
@@ -135,10 +143,6 @@ def _num(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def _n(value: object) -> str:
-    return "n=–" if value is None else f"n={value}"
-
-
 def _break_word(word: str, width: float, size: float, bold: bool) -> list[str]:
     pieces, current = [], ""
     for char in word:
@@ -163,6 +167,9 @@ def _wrap(words: list[str], width: float, size: float, bold: bool) -> list[str]:
             lines.append(current)
         if measure(word, size, bold) <= width:
             current = word
+        elif " " in word:  # a last word with its count, too wide together: the count moves on
+            *full, current = _wrap(word.split(" "), width, size, bold)
+            lines.extend(full)
         else:
             *full, current = _break_word(word, width, size, bold)
             lines.extend(full)
@@ -171,61 +178,78 @@ def _wrap(words: list[str], width: float, size: float, bold: bool) -> list[str]:
     return lines
 
 
-NO_COUNT = object()
+MARKERS = {1: "•", 2: "◦"}  # list item, sub-item
 
 
 @dataclass(frozen=True)
 class Item:
-    """One logical line of a box: a heading or a bullet (wrapped on layout)."""
+    """One logical line of a box: a heading (level 0) or a list item (wrapped on layout)."""
 
     text: str
-    count: object = NO_COUNT  # appended as "(n=…)", kept on the same line as the last word
-    bullet: bool = False
+    count: int | None = None  # appended as "(n=…)", kept on the same line as the last word
+    level: int = 0  # 0 heading, 1 list item, 2 sub-item
     bold: bool = False
 
     def words(self) -> list[str]:
         words = _clean(self.text).split() or [""]
-        if self.count is not NO_COUNT:
-            words[-1] = f"{words[-1]} ({_n(self.count)})".strip()
+        if self.count is not None:
+            words[-1] = f"{words[-1]} (n={self.count})".strip()
         return words
+
+
+def _bullet(text: str, count: int | None = None) -> Item:
+    return Item(text, count, level=1)
 
 
 @dataclass(frozen=True)
 class Line:
-    text: str
+    text: str  # "" for a blank line (nothing drawn)
     dx: float  # offset from the box's left text edge
     bold: bool
-    advance: bool = True  # False for a bullet: the item's first line shares its baseline
+    advance: bool = True  # False for a marker: the item's first line shares its baseline
+
+
+BLANK = Line("", 0.0, False)
 
 
 def _lay_out(items: list[Item], width: float, m: TextMetrics) -> list[Line]:
     lines: list[Line] = []
     for item in items:
-        indent = m.bullet_indent if item.bullet else 0.0
+        indent = item.level * m.bullet_indent
         wrapped = _wrap(item.words(), width - indent, m.font_size, item.bold)
         for index, text in enumerate(wrapped):
-            if item.bullet and index == 0:
-                lines.append(Line("•", 0.0, False, advance=False))
+            if item.level and index == 0:
+                lines.append(Line(MARKERS[item.level], indent - m.bullet_indent, False, advance=False))
             lines.append(Line(text, indent, item.bold))
     return lines
 
 
 def _natural_width(items: list[Item], m: TextMetrics) -> float:
     """Inner width at which no item wraps."""
-    return max(measure(" ".join(item.words()), m.font_size, item.bold)
-               + (m.bullet_indent if item.bullet else 0.0) for item in items)
+    return max(measure(" ".join(item.words()), m.font_size, item.bold) + item.level * m.bullet_indent
+               for item in items)
 
 
 # --------------------------------------------------------------------------- boxes
 @dataclass
 class Box:
-    items: list[Item]
+    """A box of text.  ``blocks``: its items in groups that line up across a row of boxes
+    (each an Item or a list of Items, possibly empty, e.g. a list of reasons)."""
+
+    blocks: list
     x: float = 0.0
     y: float = 0.0
     w: float = 0.0
     h: float = 0.0
     fill: str = BOX_FILL
     lines: list[Line] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.blocks = [block if isinstance(block, list) else [block] for block in self.blocks]
+
+    @property
+    def items(self) -> list[Item]:
+        return [item for block in self.blocks for item in block]
 
     @property
     def right(self) -> float:
@@ -240,16 +264,25 @@ def _text_lines(lines: list[Line]) -> int:
     return sum(1 for line in lines if line.advance)
 
 
-def _set_width(box: Box, inner: float, m: TextMetrics) -> None:
-    """Wrap the box's items to ``inner`` (text width) and size the box around them."""
-    box.lines = _lay_out(box.items, inner, m)
-    box.w = inner + 2 * m.pad_x
-    box.h = _box_height(_text_lines(box.lines), m)
+def _set_width(boxes: list[Box], inner: float, m: TextMetrics) -> None:
+    """Wrap the items of ``boxes`` (one row) to ``inner`` (text width) and size the boxes
+    around them; block i starts on the same line in every box (blank lines fill up)."""
+    laid = [[_lay_out(block, inner, m) for block in box.blocks] for box in boxes]
+    n_blocks = {len(blocks) for blocks in laid}
+    assert len(n_blocks) == 1, "the boxes of a row need parallel blocks"
+    heights = [max(_text_lines(blocks[i]) for blocks in laid) for i in range(n_blocks.pop())]
+    for box, blocks in zip(boxes, laid):
+        box.lines = [line for block, height in zip(blocks, heights)
+                     for line in block + [BLANK] * (height - _text_lines(block))]
+        while box.lines and box.lines[-1] is BLANK:  # the row's common height is set later
+            box.lines.pop()
+        box.w = inner + 2 * m.pad_x
+        box.h = _box_height(_text_lines(box.lines), m)
 
 
 def _fit(box: Box, max_width: float, m: TextMetrics) -> None:
     """Size ``box`` to its text, at most ``max_width`` wide (longer lines wrap)."""
-    _set_width(box, min(_natural_width(box.items, m), max_width - 2 * m.pad_x), m)
+    _set_width([box], min(_natural_width(box.items, m), max_width - 2 * m.pad_x), m)
 
 
 def _same_height(boxes) -> None:
@@ -281,6 +314,9 @@ class _Canvas:
                f'stroke-width="{_num(LINE_WIDTH)}"/>']
         baseline = _first_baseline(box, m)
         for line in box.lines:
+            if not line.text:  # a blank line
+                baseline += m.line_step
+                continue
             weight = ' font-weight="bold"' if line.bold else ""
             out.append(f'<text x="{_num(box.x + m.pad_x + line.dx)}" y="{_num(baseline)}"{weight}>'
                        f"{_xml(line.text)}</text>")
@@ -318,10 +354,69 @@ class _Canvas:
 
 
 # --------------------------------------------------------------------------- diagram
-def _reason_items(reasons: object) -> list[Item]:
-    if not isinstance(reasons, dict):
-        return []
-    return [Item(str(reason), n, bullet=True) for reason, n in reasons.items()]
+def _reason_items(reasons: dict[str, int], level: int = 1) -> list[Item]:
+    return [Item(str(reason), n, level=level) for reason, n in reasons.items()]
+
+
+def _boxes(consort: dict, k: int) -> dict:
+    """The boxes of the diagram with their text (unplaced): single boxes, and rows of
+    boxes per column (dicts column → Box)."""
+    per_arm = {key: consort[key] for key in (
+        "allocated", "rerandomized", "treated", "in_treatment", "treatment_ended", "received_min_sessions",
+        "dropout", "discontinued", "t1_assessed", "lost_to_follow_up_t1", "t1_not_yet_due",
+        "withdrawn_before_t1", "t1_overdue_in_treatment")}
+
+    def shown(key: str) -> bool:  # an optional row: drawn in both arms when either has one
+        return any(per_arm[key][c] > 0 for c in CONDITIONS)
+
+    tau = [Item("Re-randomized after waiting period"),
+           _bullet("to MBCT", per_arm["rerandomized"]["MBCT"]),
+           _bullet("to eMBCT", per_arm["rerandomized"]["eMBCT"])]
+    if consort["tau_waiting"] > 0:
+        tau.append(Item("Waiting period still running", consort["tau_waiting"]))
+    tau.append(Item("Not re-randomized", consort["tau_not_rerandomized"]))
+    tau += _reason_items(consort["tau_not_rerandomized_reasons"])
+
+    def treatment(c: str) -> list:
+        blocks = []
+        if shown("in_treatment"):
+            blocks.append(Item("Still in treatment at cut-off", per_arm["in_treatment"][c]))
+        return blocks + [Item("Treatment ended", per_arm["treatment_ended"][c]),
+                         _bullet(f"received ≥ {k} sessions", per_arm["received_min_sessions"][c]),
+                         _bullet(f"dropout, < {k} sessions", per_arm["dropout"][c])]
+
+    def follow_up(c: str) -> list:
+        blocks = [Item("Follow-up at T1"),
+                  _bullet("assessed", per_arm["t1_assessed"][c]),
+                  _bullet("lost to follow-up: T1 due, no HADS score", per_arm["lost_to_follow_up_t1"][c])]
+        if shown("t1_not_yet_due"):
+            blocks.append(_bullet("T1 not yet due", per_arm["t1_not_yet_due"][c]))
+        if shown("t1_overdue_in_treatment"):
+            blocks.append(_bullet("T1 due, treatment not recorded as ended", per_arm["t1_overdue_in_treatment"][c]))
+        if shown("withdrawn_before_t1"):  # last: its reasons differ in number between the arms
+            blocks.append(_bullet("withdrew from study before T1", per_arm["withdrawn_before_t1"][c]))
+            blocks.append(_reason_items(consort["withdrawn_before_t1_reasons_by_arm"][c], level=2))
+        return blocks
+
+    return {
+        "assessed": Box([Item("Assessed for eligibility", consort["assessed"])]),
+        "excluded": Box([Item("Excluded", consort["excluded"])] + _reason_items(consort["excluded_reasons"]),
+                        fill=SIDE_FILL),
+        "randomized": Box([Item("Randomized", consort["randomized"])]),
+        "allocated": {arm: Box([Item(f"Allocated to {arm}", per_arm["allocated"][arm])])
+                      for arm in ("MBCT", "TAU", "eMBCT")},
+        "tau": Box(tau, fill=SIDE_FILL),
+        "treated": {c: Box([Item(f"Treated in {c}", per_arm["treated"][c]),
+                            Item(f"first round {per_arm['allocated'][c]}, "
+                                 f"re-randomized {per_arm['rerandomized'][c]}")]) for c in CONDITIONS},
+        "treatment": {c: Box(treatment(c)) for c in CONDITIONS},
+        "discontinued": {c: Box([Item("Discontinued treatment", per_arm["discontinued"][c]),
+                                 _reason_items(consort["discontinued_reasons_by_arm"][c])]) for c in CONDITIONS},
+        "follow_up": {c: Box(follow_up(c)) for c in CONDITIONS},
+        "analysis": {c: Box([Item(f"Analysed, {c}")]
+                            + [_bullet(label, consort["analysed"][key][c]) for key, label in ANALYSES])
+                     for c in CONDITIONS},
+    }
 
 
 def consort_svg(consort: dict, *, width_mm: float = 170, dropout_threshold: int = 4,
@@ -342,57 +437,21 @@ def consort_svg(consort: dict, *, width_mm: float = 170, dropout_threshold: int 
     centres = {"MBCT": x0 + col_w / 2, "TAU": x0 + 1.5 * col_w + col_gap, "eMBCT": x1 - col_w / 2}
     centre = centres["TAU"]
 
-    def per(key: str, column: str) -> object:
-        value = consort.get(key)
-        return value.get(column) if isinstance(value, dict) else None
-
-    # ---- the boxes and their text
-    assessed = Box([Item("Assessed for eligibility", consort.get("assessed"))])
-    excluded = Box([Item("Excluded", consort.get("excluded"))] + _reason_items(consort.get("excluded_reasons")),
-                   fill=SIDE_FILL)
-    randomized = Box([Item("Randomized", consort.get("randomized"))])
-    allocated = {arm: Box([Item(f"Allocated to {arm}", per("allocated", arm))]) for arm in ("MBCT", "TAU", "eMBCT")}
-    rerand = Box([Item("Re-randomized after waiting period"),
-                  Item("to MBCT", per("rerandomized", "MBCT"), bullet=True),
-                  Item("to eMBCT", per("rerandomized", "eMBCT"), bullet=True),
-                  Item("not re-randomized", consort.get("tau_not_rerandomized"), bullet=True)],
-                 fill=SIDE_FILL)
-    treated = {c: Box([Item(f"Treated in {c}", per("treated", c)),
-                       Item(f"first round {per('allocated', c)}, re-randomized {per('rerandomized', c)}")])
-               for c in CONDITIONS}
-    show_in_treatment = any(isinstance(n, (int, float)) and n > 0
-                            for n in (per("in_treatment", c) for c in CONDITIONS))
-    outcome = {}
-    for c in CONDITIONS:
-        items = []
-        if "received_min_sessions" in consort:
-            items.append(Item(f"Received ≥ {dropout_threshold} sessions", per("received_min_sessions", c)))
-        items.append(Item(f"Dropout, < {dropout_threshold} sessions", per("dropout", c)))
-        if show_in_treatment:
-            items.append(Item("Still in treatment at cut-off", per("in_treatment", c)))
-        outcome[c] = Box(items)
-    discontinued = Box([Item("Discontinued treatment", consort["discontinued"]) if "discontinued" in consort
-                        else Item("Discontinued treatment")]
-                       + _reason_items(consort.get("discontinued_reasons")), fill=SIDE_FILL)
-    lost = {c: Box([Item("Lost to follow-up at T1", per("lost_to_follow_up_t1", c)),
-                    Item("(no T1 HADS score)")]) for c in CONDITIONS}
-    analysed = consort.get("analysed") if isinstance(consort.get("analysed"), dict) else {}
-    analysis = {c: Box([Item(f"Analysed, {c}")]
-                       + [Item(label, (analysed.get(key) or {}).get(c) if isinstance(analysed.get(key), dict)
-                               else None, bullet=True) for key, label in ANALYSES])
-                for c in CONDITIONS}
+    b = _boxes(consort, dropout_threshold)
+    assessed, excluded, randomized, allocated, tau = (b[key] for key in (
+        "assessed", "excluded", "randomized", "allocated", "tau"))
+    stage_rows = {"Treatment": [b["treated"], b["treatment"]],
+                  "Follow-up": [b["discontinued"], b["follow_up"]],
+                  "Analysis": [b["analysis"]]}
 
     # ---- sizes: the boxes of the three columns share one width, the boxes of a row one height
-    rows = [allocated, treated, outcome, lost, analysis]
-    column_boxes = [box for row in rows for box in row.values()]
-    inner = min(max(_natural_width(box.items, m) for box in column_boxes), col_w - 2 * m.pad_x)
-    for box in column_boxes:
-        _set_width(box, inner, m)
+    rows = [allocated] + [row for rows_ in stage_rows.values() for row in rows_]
+    inner = min(max(_natural_width(box.items, m) for row in rows for box in row.values()), col_w - 2 * m.pad_x)
     for row in rows:
+        _set_width(list(row.values()), inner, m)
         _same_height(row.values())
-    for box in (assessed, randomized, rerand):
+    for box in (assessed, randomized, tau):
         _fit(box, col_w, m)
-    _fit(discontinued, centres["eMBCT"] - centres["MBCT"] - 2 * side_gap, m)
     # Enrollment spine in the centre; a long list of exclusion reasons moves it to the left
     # column so that the "Excluded" box can be wider (and the diagram less tall).
     spine = centre
@@ -432,48 +491,40 @@ def consort_svg(consort: dict, *, width_mm: float = 170, dropout_threshold: int 
     # ---- Allocation
     split_y = stages[-1][2] + gap / 2 + 1.0
     place_row(allocated, split_y + gap)
-    rerand.x, rerand.y = centre - rerand.w / 2, allocated["TAU"].bottom + gap
+    tau.x, tau.y = centre - tau.w / 2, allocated["TAU"].bottom + gap
     canvas.line((spine, randomized.bottom), (spine, split_y), arrow=False)
     canvas.line((centres["MBCT"], split_y), (centres["eMBCT"], split_y), arrow=False)
     for arm, box in allocated.items():
         canvas.line((centres[arm], split_y), (centres[arm], box.y))
-    canvas.line((centre, allocated["TAU"].bottom), (centre, rerand.y))
-    stages.append(("Allocation", allocated["TAU"].y, rerand.bottom))
-    for box in (*allocated.values(), rerand):
+    canvas.line((centre, allocated["TAU"].bottom), (centre, tau.y))
+    stages.append(("Allocation", allocated["TAU"].y, tau.bottom))
+    for box in (*allocated.values(), tau):
         canvas.box(box)
 
-    # ---- Treatment
-    place_row(treated, rerand.bottom + gap)
-    discontinued.x, discontinued.y = centre - discontinued.w / 2, treated["MBCT"].bottom + gap
-    place_row(outcome, max(discontinued.bottom + gap, treated["MBCT"].bottom + 2 * gap))
-    for c in CONDITIONS:
-        canvas.line((centres[c], allocated[c].bottom), (centres[c], treated[c].y))
-        canvas.line((centres[c], treated[c].bottom), (centres[c], outcome[c].y))
-    # re-randomized participants join the treatment columns: from the sides of their box into
-    # the inner half of each "Treated" box (the first-round arrow enters at the column centre)
-    y = branch_y(rerand)
-    for c, side in (("MBCT", rerand.x), ("eMBCT", rerand.right)):
-        x = centres[c] + (1 if c == "MBCT" else -1) * max(treated[c].w / 4, 4.0)
-        canvas.line((side, y), (x, y), (x, treated[c].y))
-    y = branch_y(discontinued)
-    canvas.line((centres["MBCT"], y), (discontinued.x, y))
-    canvas.line((centres["eMBCT"], y), (discontinued.right, y))
-    stages.append(("Treatment", treated["MBCT"].y, outcome["MBCT"].bottom))
-    for box in (*treated.values(), discontinued, *outcome.values()):
-        canvas.box(box)
-
-    # ---- Follow-up and Analysis: one row each, the stage at least as tall as its label
-    above = outcome
-    for name, row in (("Follow-up", lost), ("Analysis", analysis)):
-        height = row["MBCT"].h
+    # ---- Treatment, Follow-up, Analysis: rows of column boxes, each stage band at least
+    # as tall as its label (the rows centred in it)
+    above = {c: allocated[c] for c in CONDITIONS}
+    for name, rows_ in stage_rows.items():
+        height = sum(row["MBCT"].h for row in rows_) + gap * (len(rows_) - 1)
         band = max(height, label_height(name))
         band_top = stages[-1][2] + gap
-        place_row(row, band_top + (band - height) / 2)
-        for c in CONDITIONS:
-            canvas.line((centres[c], above[c].bottom), (centres[c], row[c].y))
-            canvas.box(row[c])
+        y = band_top + (band - height) / 2
+        for row in rows_:
+            place_row(row, y)
+            for c in CONDITIONS:
+                canvas.line((centres[c], above[c].bottom), (centres[c], row[c].y))
+                canvas.box(row[c])
+            above = row
+            y += row["MBCT"].h + gap
         stages.append((name, band_top, band_top + band))
-        above = row
+
+    # re-randomized participants join the treatment columns: from the sides of the TAU box
+    # into the inner half of each "Treated" box (the first-round arrow enters at the column centre)
+    treated = b["treated"]
+    y = branch_y(tau)
+    for c, side in (("MBCT", tau.x), ("eMBCT", tau.right)):
+        x = centres[c] + (1 if c == "MBCT" else -1) * max(treated[c].w / 4, 4.0)
+        canvas.line((side, y), (x, y), (x, treated[c].y))
 
     for name, band_top, band_bottom in stages:
         canvas.stage(name, 0.5, band_top, label_w, band_bottom - band_top)

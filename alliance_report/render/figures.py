@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import matplotlib
 
-from alliance_report.render.format import MISSING, number, p_statement, percent
+from alliance_report.render.format import MISSING, number, p_statement, percent, stat
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -448,7 +448,8 @@ def alliance_outcome(results: dict) -> Figure | None:
         if model.get("not_estimable_reason") or not slope:
             return "fitted lines not estimable"
         style = _get(results, "settings", "style") or "jmir"
-        return "; ".join(f"{c} slope B={number(_get(slope, c, 'b'))} ({p_statement(_get(slope, c, 'p'), style)})"
+        return "; ".join(f"{c} slope {stat('B', _get(slope, c, 'b'), style=style)} "
+                         f"({p_statement(_get(slope, c, 'p'), style)})"
                          for c in CONDITIONS)
 
     def panel_alt(scale: str) -> str:

@@ -1,15 +1,39 @@
 """The one statistics formatter of the report (JMIR style by default, APA 7 as a switch).
 
-JMIR: P without leading zero, floor P<.001 (never P=.000); other statistics keep the zero;
-a true minus sign; "95% CI a to b".  APA 7: italic p, P with three decimals
-and no leading zero, floor p<.001; "95% CI [a, b]".  A missing value (not estimable) is
-shown as an em dash.
+Every "B=", "Wilks Λ=", "P=", "95% CI" and statistics column header of the report is written
+here, so that the reporting style changes in this module only.
+
+JMIR: capital *P* without leading zero, floor P<.001 (never P=.000), 2 decimals from .01 up
+and 3 below; other statistics keep the zero (Λ=0.732); no spaces around "="; a true minus
+sign; "95% CI a to b".  APA 7: italic p with 3 decimals, floor p<.001; spaces around "=";
+no leading zero for statistics that cannot exceed 1 (Λ, partial η², R²); "95% CI [a, b]".
+A missing value (not estimable) is shown as an em dash.
+
+**P at a threshold.**  A P value is never printed on the other side of .05, .01 or .001 than
+its exact value: where rounding would do so (P=.0496 → ".05"), one more decimal is printed at a
+time, up to 4 (".0496"); if that is still not enough (P=.04996), the bound is printed
+("P<.05").  The same rule in both styles (APA: p = .0496, p < .05).
 """
 
 from __future__ import annotations
 
 MINUS = "\u2212"
 MISSING = "\u2014"
+P_THRESHOLDS = (0.05, 0.01, 0.001)
+P_MAX_DECIMALS = 4
+
+# column headers of the statistics tables, per style
+_HEADERS = {
+    "b": "B", "se": "SE", "ci": "95% CI", "z": "z", "t": "t", "f": "F", "df": "df",
+    "or": "OR", "or_ci": "OR 95% CI", "beta": "β", "wilks": "Wilks Λ", "partial_eta_sq": "Partial η²",
+    "r2": "R²", "b_se": "B (SE)", "p": "P",
+}
+_APA_HEADERS = {"p": "p"}
+
+
+def header(key: str, style: str = "jmir") -> str:
+    """The column header of a statistic: "B", "SE", "95% CI", "P" (JMIR) or "p" (APA)…"""
+    return (_APA_HEADERS.get(key) if style == "apa" else None) or _HEADERS[key]
 
 
 def number(value: float | None, decimals: int = 2) -> str:
@@ -22,15 +46,25 @@ def number(value: float | None, decimals: int = 2) -> str:
     return text.replace("-", MINUS)
 
 
+def _same_side(p: float, shown: float) -> bool:
+    return all((p < threshold) == (shown < threshold) for threshold in P_THRESHOLDS)
+
+
 def p_value(p: float | None, style: str = "jmir") -> str:
-    """The P value alone (no "P=" prefix): ".21", "<.001"."""
+    """The P value alone (no "P=" prefix): ".21", "<.001", ".0496", "<.05" (see the module doc)."""
     if p is None:
         return MISSING
     if p < 0.001:
         return "<.001"
     decimals = 3 if style == "apa" else (2 if p >= 0.01 else 3)
-    text = f"{p:.{decimals}f}"
-    if text == "1." + "0" * decimals:
+    for places in range(decimals, P_MAX_DECIMALS + 1):
+        text = f"{p:.{places}f}"
+        if _same_side(p, float(text)):
+            break
+    else:
+        bound = min(t for t in P_THRESHOLDS if p < t)
+        return "<" + f"{bound:g}".removeprefix("0")
+    if float(text) >= 1.0:
         return ">.99"
     return text.removeprefix("0")
 
@@ -40,17 +74,37 @@ def p_statement(p: float | None, style: str = "jmir") -> str:
     if p is None:
         return f"P={MISSING}" if style == "jmir" else f"p = {MISSING}"
     value = p_value(p, style)
+    relation = value[0] if value[0] in "<>" else "="
+    value = value.lstrip("<>")
     if style == "apa":
-        relation = value[0] if value[0] in "<>" else "="
-        return f"p {relation} {value.lstrip('<>')}"
-    return f"P{value}" if value[0] in "<>" else f"P={value}"
+        return f"p {relation} {value}"
+    return f"P{relation}{value}"
+
+
+def _equals(symbol: str, value: str, style: str) -> str:
+    return f"{symbol} = {value}" if style == "apa" else f"{symbol}={value}"
+
+
+def stat(symbol: str, value: float | None, decimals: int = 2, style: str = "jmir", *,
+         bounded: bool = False) -> str:
+    """"B=−1.96", "OR=0.61", "Wilks Λ=0.732" (JMIR) or "B = −1.96", "Wilks Λ = .732" (APA).
+
+    ``bounded``: the statistic cannot exceed 1 in absolute value (Λ, partial η², R²), so APA
+    drops the leading zero."""
+    text = number(value, decimals)
+    if style == "apa" and bounded and value is not None:
+        text = text.replace("0.", ".", 1)
+    return _equals(symbol, text, style)
+
+
+def count(symbol: str, value: int | None, style: str = "jmir") -> str:
+    """"n=93" (JMIR) or "n = 93" (APA)."""
+    return _equals(symbol, MISSING if value is None else str(value), style)
 
 
 def ci(low: float | None, high: float | None, decimals: int = 2, style: str = "jmir") -> str:
     """"95% CI −0.21 to −0.03" (JMIR) or "95% CI [−0.21, −0.03]" (APA)."""
-    if style == "apa":
-        return f"95% CI [{number(low, decimals)}, {number(high, decimals)}]"
-    return f"95% CI {number(low, decimals)} to {number(high, decimals)}"
+    return f"95% CI {ci_range(low, high, decimals, style)}"
 
 
 def ci_range(low: float | None, high: float | None, decimals: int = 2, style: str = "jmir") -> str:
@@ -68,8 +122,12 @@ def test_statistic(name: str, value: float | None, df: tuple[int, ...] | int | N
     dfs = f"({','.join(str(d) for d in df)})" if df else ""
     if style == "apa":
         dfs = dfs.replace(",", ", ")
-        return f"{name}{dfs} = {number(value, decimals)}"
-    return f"{name}{dfs}={number(value, decimals)}"
+    return _equals(f"{name}{dfs}", number(value, decimals), style)
+
+
+def degrees_of_freedom(df: tuple[int | None, ...]) -> str:
+    """A df table cell: "2, 87"; an em dash when unknown."""
+    return MISSING if any(d is None for d in df) else ", ".join(str(d) for d in df)
 
 
 def percent(pct: float | None, denominator: int) -> str:

@@ -15,6 +15,8 @@ from alliance_report.render.tables import Table
 
 # Statistical symbols set in italics in running text: P, t, F, n, B, z before (, = or <
 STAT_SYMBOL = re.compile(r"(?<![\w−-])(P|p|t|F|n|B|z)(?= ?(?:[(=<>]|&lt;|&gt;))")
+# a statistic with its value ("P<.001", "t(106)=−5.05"), kept on one line in the HTML/PDF
+STAT_EXPRESSION = re.compile(r"(?<![\w−-])(?:P|p|t|F|n|B|z)(?:\([\d, ]+\))? ?(?:=|&lt;|&gt;) ?[−-]?[\d.]*\d")
 
 
 class HtmlMarkup:
@@ -26,8 +28,9 @@ class HtmlMarkup:
         return Markup("<em>{}</em>").format(text)
 
     def stats(self, text: str) -> Markup:
-        """Running text with its statistical symbols in italics."""
-        return Markup(STAT_SYMBOL.sub(r"<em>\1</em>", str(escape(text))))
+        """Running text with its statistical symbols in italics, each statistic unbroken."""
+        unbroken = STAT_EXPRESSION.sub(r'<span class="stat">\g<0></span>', str(escape(text)))
+        return Markup(STAT_SYMBOL.sub(r"<em>\1</em>", unbroken))
 
     def strong(self, text: str) -> Markup:
         return Markup("<strong>{}</strong>").format(text)

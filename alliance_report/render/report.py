@@ -24,8 +24,6 @@ from alliance_report.render import text
 from alliance_report.render.figures import Figure, build_figures
 from alliance_report.render.markup import HtmlMarkup, MarkdownMarkup
 
-TRIAL_REGISTRATION = "NCT02138513"
-TITLE = "Therapeutic alliance in MBCT and internet-based MBCT for distressed cancer patients"
 STYLE_NAMES = {"jmir": "JMIR", "apa": "APA 7"}
 
 # Order of appearance in body.j2: tables and figures are numbered in this order.
@@ -70,7 +68,7 @@ def sentences(results: dict) -> dict[str, str]:
         "mhcsf": text.outcome(results, "mhcsf", "MHC-SF"),
         "hads_moderation": text.moderation(results, "hads", "HADS total"),
         "mhcsf_moderation": text.moderation(results, "mhcsf", "MHC-SF"),
-        "conclusion": text.conclusion(results),
+        "conclusion": text.conclusion(results), "interim_notice": text.interim_notice(results),
     }
 
 
@@ -80,7 +78,14 @@ def validation_sentence(validation: dict) -> str:
             "(details in validation.json beside this report).")
 
 
+def _window_days(study: dict) -> str:
+    """The window of the schedule: "30", or "14–30" when the timepoints differ."""
+    windows = sorted({visit["window_days"] for visit in study["schedule"].values()})
+    return str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
+
+
 def context(results: dict, validation: dict, build_date: str) -> tuple[dict, dict, dict]:
+    study = results["study_configuration"]
     tables = tbl.build_tables(results)
     tables["validation"] = tbl.validation_table(validation)
     tables["provenance"] = tbl.provenance_table(results)
@@ -90,9 +95,10 @@ def context(results: dict, validation: dict, build_date: str) -> tuple[dict, dic
     present = [name for name in FIGURE_ORDER if figures.get(name)]
     numbers |= {name: i for i, name in enumerate(present, start=1)}
     ctx = {
-        "title": TITLE, "study": results["study"], "freeze_id": results["freeze_id"],
+        "title": study["title"], "study": results["study"], "freeze_id": results["freeze_id"],
         "cutoff_date": results["cutoff_date"], "build_date": build_date,
-        "simulated": results["simulated"], "registration": TRIAL_REGISTRATION,
+        "simulated": results["simulated"], "registration": study["registration"],
+        "window_days": _window_days(study),
         "input_sha256": results["input_sha256"], "settings": results["settings"],
         "style_name": STYLE_NAMES[results["settings"]["style"]],
         "provenance": results["provenance"], "version": results["provenance"]["alliance_report"],
@@ -100,7 +106,7 @@ def context(results: dict, validation: dict, build_date: str) -> tuple[dict, dic
         "validation_sentence": validation_sentence(validation),
         "tables": tables, "figures": {name: figures.get(name) for name in FIGURE_ORDER},
         "numbers": numbers,
-        "keywords": f"{results['study']}, {TRIAL_REGISTRATION}, therapeutic alliance, MBCT, eMBCT, "
+        "keywords": f"{results['study']}, {study['registration']}, therapeutic alliance, MBCT, eMBCT, "
                     f"data freeze {results['freeze_id']}",
     }
     return ctx, tables, figures

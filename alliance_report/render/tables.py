@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from alliance_report.render import format as fmt
 
-CONDITIONS = ("MBCT", "eMBCT")
-WEEKS = ("W2", "W5", "W9")
+from alliance_report.design import ALLIANCE_WEEKS as WEEKS
+from alliance_report.design import CONDITIONS
 
 TERM_LABELS = {
     "intercept": "Intercept",
@@ -24,6 +24,8 @@ TERM_LABELS = {
     "wai_w2_c_x_condition_embct": "Early alliance × condition",
     "week": "Week",
     "week_x_condition_embct": "Week × condition",
+    "week_average": "Week, averaged over the conditionsᵃ",
+    "condition_at_mean_week": "Condition at the mean weekᵃ",
 }
 
 VARIABLE_LABELS = {
@@ -83,11 +85,11 @@ class Table:
         return buffer.getvalue()
 
 
-def _model_fit_note(model: dict) -> str:
+def _model_fit_note(model: dict, style: str) -> str:
     if model["r2"] is None:
-        return f"n={model['n']}; not estimable: {model['not_estimable_reason']}."
-    return (f"n={model['n']}; R²={fmt.number(model['r2'], 3)}; "
-            f"adjusted R²={fmt.number(model['adj_r2'], 3)}.")
+        return f"{fmt.count('n', model['n'], style)}; not estimable: {model['not_estimable_reason']}."
+    return (f"{fmt.count('n', model['n'], style)}; {fmt.stat('R²', model['r2'], 3, style, bounded=True)}; "
+            f"{fmt.stat('adjusted R²', model['adj_r2'], 3, style, bounded=True)}.")
 
 
 # ---------------------------------------------------------------- Table 1
@@ -115,8 +117,9 @@ def table1(results: dict) -> Table:
     baseline = results["baseline_characteristics"]
     style, with_tests = results["settings"]["style"], results["settings"]["table1_tests"]
     n = baseline["n"]
-    header = ("Characteristic", f"MBCT (n={n['MBCT']})", f"eMBCT (n={n['eMBCT']})",
-              f"Overall (n={n['overall']})", "SMD") + (("Test", "P") if with_tests else ())
+    header = ("Characteristic", *(f"{group} ({fmt.count('n', n[key], style)})" for group, key in
+                                  (("MBCT", "MBCT"), ("eMBCT", "eMBCT"), ("Overall", "overall"))),
+              "SMD") + (("Test", fmt.header("p", style)) if with_tests else ())
     rows, seen = [], set()
     for row in baseline["rows"]:
         variable = row["variable"]
@@ -142,10 +145,10 @@ def table1(results: dict) -> Table:
 # ---------------------------------------------------------------- alliance
 
 def alliance_means_table(results: dict) -> Table:
-    descriptives = results["alliance_descriptives"]
+    descriptives, style = results["alliance_descriptives"], results["settings"]["style"]
     complete_n = {c: descriptives["complete_cases"][c]["W2"]["n"] for c in CONDITIONS}
     header = ("Week",
-              f"MBCT (n={complete_n['MBCT']})", f"eMBCT (n={complete_n['eMBCT']})",
+              *(f"{c} ({fmt.count('n', complete_n[c], style)})" for c in CONDITIONS),
               "MBCT n", "MBCT", "eMBCT n", "eMBCT")
     rows = []
     for week in WEEKS:
@@ -167,17 +170,16 @@ def alliance_means_table(results: dict) -> Table:
 def manova_table(results: dict) -> Table:
     manova = results["alliance_manova"]
     style = results["settings"]["style"]
-    header = ("Effect", "Wilks Λ", "F", "df", "P", "Partial η²")
+    header = ("Effect", *(fmt.header(key, style) for key in ("wilks", "f", "df", "p", "partial_eta_sq")))
     rows = []
     for key, label in (("time", "Time"), ("time_x_condition", "Time × condition"), ("condition", "Condition")):
         effect = manova[key]
-        df = f"{effect['df1']}, {effect['df2']}" if effect["df1"] is not None else fmt.MISSING
         rows.append(Row((label, fmt.number(effect.get("wilks"), 3) if key != "condition" else "",
-                         fmt.number(effect["f"]), df, fmt.p_value(effect["p"], style),
-                         fmt.number(effect["partial_eta_sq"], 3))))
+                         fmt.number(effect["f"]), fmt.degrees_of_freedom((effect["df1"], effect["df2"])),
+                         fmt.p_value(effect["p"], style), fmt.number(effect["partial_eta_sq"], 3))))
     reason = f" Not estimable: {manova['not_estimable_reason']}." if manova["not_estimable_reason"] else ""
     footnote = (f"Repeated-measures MANOVA (profile analysis) of the WAI mean score at weeks 2, 5 and 9 in "
-                f"the alliance complete cases (n={manova['n']}); condition with sum-to-zero coding "
+                f"the alliance complete cases ({fmt.count('n', manova['n'], style)}); condition with sum-to-zero coding "
                 "(type III, as SPSS GLM repeated measures). Time and time × condition: exact F from "
                 "Wilks Λ, partial η² = 1 − Λ; condition: univariate F on the mean of the three weeks."
                 f"{reason}")
@@ -188,16 +190,22 @@ def manova_table(results: dict) -> Table:
 def mixed_model_table(results: dict) -> Table:
     mixed = results["alliance_mixed"]
     style = results["settings"]["style"]
-    header = ("Fixed effect", "B", "SE", "95% CI", "z", "P")
+    header = ("Fixed effect", *(fmt.header(key, style) for key in ("b", "se", "ci", "z", "p")))
+    estimates = [*mixed["terms"].items(), *mixed["contrasts"].items()]
     rows = tuple(
-        Row((TERM_LABELS.get(key, key), fmt.number(term["b"], 3), fmt.number(term["se"], 3),
+        Row((TERM_LABELS[key], fmt.number(term["b"], 3), fmt.number(term["se"], 3),
              fmt.ci_range(term["ci_low"], term["ci_high"], 3, style), fmt.number(term["z"]),
              fmt.p_value(term["p"], style)))
-        for key, term in mixed["terms"].items())
+        for key, term in estimates)
     reason = f" Not estimable: {mixed['not_estimable_reason']}." if mixed["not_estimable_reason"] else ""
+    note = f" Note: {mixed['note']}." if mixed.get("note") else ""
     footnote = ("Linear mixed model of all available WAI scores, wai ~ week × condition + (1 | participant), "
                 f"REML; week in weeks (2, 5, 9); {mixed['n_observations']} scores of "
-                f"{mixed['n_participants']} participants. Wald z and 95% CI.{reason}")
+                f"{mixed['n_participants']} participants. Model-based standard errors (as SPSS MIXED, R nlme "
+                "and lme4), Wald z and 95% CI. Week is the weekly change in MBCT (the reference) and condition "
+                "the eMBCT − MBCT difference at week 0. ᵃLinear combinations of the fixed effects, the "
+                "counterparts of the MANOVA's time and condition effects: the weekly change averaged over "
+                f"the two conditions, and eMBCT − MBCT at the mean of weeks 2, 5 and 9.{reason}{note}")
     return Table("alliance_mixed", "Sensitivity analysis: linear mixed model of the working alliance",
                  header, rows, footnote)
 
@@ -207,17 +215,19 @@ def mixed_model_table(results: dict) -> Table:
 def dropout_model_table(results: dict) -> Table:
     model = results["dropout_model"]
     style = results["settings"]["style"]
-    header = ("Predictor", "B", "SE", "95% CI", "z", "P", "OR")
+    header = ("Predictor", *(fmt.header(key, style) for key in ("b", "se", "ci", "z", "p", "or", "or_ci")))
     rows = tuple(
         Row((TERM_LABELS[key], fmt.number(term["b"]), fmt.number(term["se"]),
              fmt.ci_range(term["ci_low"], term["ci_high"], style=style), fmt.number(term["z"]),
-             fmt.p_value(term["p"], style), fmt.number(term["or"])))
+             fmt.p_value(term["p"], style), fmt.number(term["or"]),
+             fmt.ci_range(term["or_ci_low"], term["or_ci_high"], style=style)))
         for key, term in model["terms"].items())
     reason = f" Not estimable: {model['not_estimable_reason']}." if model["not_estimable_reason"] else ""
     threshold = results["settings"]["dropout_threshold"]
     footnote = (f"Logistic regression of dropout (fewer than {threshold} of 8 sessions attended) in "
-                f"participants with an early alliance score whose treatment has ended; n={model['n']}, "
-                f"{model['events']} dropouts. 95% CI of B (Wald); OR: odds ratio, exp(B).{reason}")
+                f"participants with an early alliance score whose treatment has ended; "
+                f"{fmt.count('n', model['n'], style)}, {model['events']} dropouts. Wald z and 95% CI of B; "
+                f"OR: odds ratio, exp(B), with its 95% CI, exp of the CI of B.{reason}")
     return Table("dropout_model", "Early alliance and dropout", header, rows, footnote)
 
 
@@ -235,7 +245,8 @@ def outcome_table(results: dict, scale: str, outcome_label: str) -> Table:
     style = results["settings"]["style"]
     main = results["outcome_models"][scale]
     moderation = results["outcome_models"][f"{scale}_moderation"]
-    header = ("Predictor", "B (SE)", "95% CI", "β", "P", "B (SE)", "95% CI", "β", "P")
+    model_columns = tuple(fmt.header(key, style) for key in ("b_se", "ci", "beta", "p"))
+    header = ("Predictor", *model_columns, *model_columns)
     pairs = (("intercept", "intercept"), ("baseline", "baseline"), ("wai_w2", "wai_w2_c"),
              ("condition_embct", "condition_embct"), (None, "wai_w2_c_x_condition_embct"))
     rows = []
@@ -246,18 +257,19 @@ def outcome_table(results: dict, scale: str, outcome_label: str) -> Table:
     for condition in CONDITIONS:
         slope = moderation["simple_slopes"][condition]
         rows.append(Row((f"Simple slope of early alliance, {condition}", "", "", "", "",
-                         f"{fmt.number(slope['b'])} ({fmt.number(slope['se'])})", "", "",
+                         f"{fmt.number(slope['b'])} ({fmt.number(slope['se'])})",
+                         fmt.ci_range(slope["ci_low"], slope["ci_high"], style=style), "",
                          fmt.p_value(slope["p"], style))))
     rows.append(Row(("R² (adjusted R²)", _r2(main), "", "", "", _r2(moderation), "", "", "")))
     rows.append(Row(("n", str(main["n"]), "", "", "", str(moderation["n"]), "", "", "")))
     diagnostics = main["diagnostics"]
     diag = (f" Diagnostics of the main model: Breusch–Pagan {fmt.p_statement(diagnostics['breusch_pagan_p'], style)}; "
-            f"max VIF {fmt.number(diagnostics['max_vif'])}." if diagnostics["max_vif"] is not None else "")
+            f"{fmt.stat('max VIF', diagnostics['max_vif'], style=style)}." if diagnostics["max_vif"] is not None else "")
     footnote = (f"Ordinary least squares; outcome: post-treatment (T1) {outcome_label}, adjusted for the "
                 "baseline score and condition. ᵃIn the moderation model early alliance is centred at its "
                 "sample mean. Simple slopes: the association of early alliance with the outcome within "
-                f"each condition. Main model: {_model_fit_note(main)} Moderation model: "
-                f"{_model_fit_note(moderation)}{diag} B: unstandardized coefficient; SE: standard error; "
+                f"each condition. Main model: {_model_fit_note(main, style)} Moderation model: "
+                f"{_model_fit_note(moderation, style)}{diag} B: unstandardized coefficient; SE: standard error; "
                 "β: standardized coefficient. " + ABBREVIATIONS)
     return Table(f"{scale}_models", f"Early alliance and post-treatment {outcome_label}",
                  header, tuple(rows), footnote,

@@ -1,54 +1,139 @@
 """Result sentences of the article, written from ``results`` with the one formatter.
 
 Each function returns plain text (statistical symbols are set in italics by the markup).
-Wording that depends on a result ("increased", "was not associated") follows the
-two-sided α=.05 of the analysis plan; nothing here computes a statistic.
+Which sentence is written is chosen by the decisions of ``results["findings"]``
+(:mod:`alliance_report.analysis.findings`: significance at α, direction, agreement of the
+MANOVA and the mixed model, where an association holds, interim or final): nothing here
+decides or computes.  A non-significant result reads "no evidence of …" with its CI, never as
+the absence of an effect; an estimate that is null (not estimable) is only explained.
 """
 
 from __future__ import annotations
 
+from alliance_report.design import CONDITIONS
 from alliance_report.render import format as fmt
 
-ALPHA = 0.05
+EFFECT_LABELS = {"time": "time", "condition": "condition", "time_x_condition": "time × condition"}
+CONCLUSION_LABELS = {"hads": "distress", "mhcsf": "mental well-being"}
+# per MANOVA effect: the words when significant, and when not
+MANOVA_WORDS = {
+    "time": ("the working alliance changed over time",
+             "there was no evidence that the working alliance changed over time"),
+    "time_x_condition": ("its development differed between the conditions",
+                         "there was no evidence that its development differed between the conditions"),
+    "condition": ("the mean alliance level differed between MBCT and eMBCT",
+                  "there was no evidence of a difference in the mean alliance level between MBCT and eMBCT"),
+}
 
 
-def _significant(p: float | None) -> bool:
-    return p is not None and p < ALPHA
+def _style(results: dict) -> str:
+    return results["settings"]["style"]
 
 
-def _term(term: dict, df: int | None, statistic: str, style: str) -> str:
+def _and(items: list[str], conjunction: str = "and") -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
+
+
+def _higher_lower(direction: int | None) -> str:
+    return "higher" if direction and direction > 0 else "lower"
+
+
+def _coefficient(term: dict, style: str, statistic: str | None = None, df: int | None = None,
+                 decimals: int = 2) -> str:
     """"B=−1.96, 95% CI −3.64 to −0.29, t(107)=−2.31, P=.02"."""
-    return (f"B={fmt.number(term['b'])}, {fmt.ci(term['ci_low'], term['ci_high'], style=style)}, "
-            f"{fmt.test_statistic(statistic, term[statistic], df, style=style)}, "
-            f"{fmt.p_statement(term['p'], style)}")
+    parts = [fmt.stat("B", term["b"], decimals, style), fmt.ci(term["ci_low"], term["ci_high"], decimals, style)]
+    if statistic:
+        parts.append(fmt.test_statistic(statistic, term[statistic], df, style=style))
+    return ", ".join(parts + [fmt.p_statement(term["p"], style)])
 
 
 def _wilks(effect: dict, style: str) -> str:
-    return (f"Wilks Λ={fmt.number(effect['wilks'], 3)}, "
-            f"{fmt.test_statistic('F', effect['f'], (effect['df1'], effect['df2']), style=style)}, "
-            f"{fmt.p_statement(effect['p'], style)}, partial η²={fmt.number(effect['partial_eta_sq'], 3)}")
+    return ", ".join([
+        fmt.stat("Wilks Λ", effect["wilks"], 3, style, bounded=True),
+        fmt.test_statistic("F", effect["f"], (effect["df1"], effect["df2"]), style=style),
+        fmt.p_statement(effect["p"], style),
+        fmt.stat("partial η²", effect["partial_eta_sq"], 3, style, bounded=True)])
 
+
+def _univariate(effect: dict, style: str) -> str:
+    return ", ".join([
+        fmt.test_statistic("F", effect["f"], (effect["df1"], effect["df2"]), style=style),
+        fmt.p_statement(effect["p"], style),
+        fmt.stat("partial η²", effect["partial_eta_sq"], 3, style, bounded=True)])
+
+
+def _per_arm(counts: dict[str, int]) -> str:
+    return f"{counts['MBCT']} in MBCT and {counts['eMBCT']} in eMBCT"
+
+
+# ------------------------------------------------------------------ participant flow
 
 def flow(results: dict) -> str:
     c = results["consort"]
+    tau = [f"{c['rerandomized']['MBCT']} were re-randomized to MBCT and {c['rerandomized']['eMBCT']} to "
+           "eMBCT after the waiting period"]
+    if c["tau_waiting"]:
+        tau.append(f"{c['tau_waiting']} were still in their waiting period at the cut-off")
+    tau.append(f"{c['tau_not_rerandomized']} were not re-randomized")
     text = (f"Of {c['assessed']} people assessed for eligibility, {c['excluded']} were not randomized and "
             f"{c['randomized']} were randomized: {c['allocated']['MBCT']} to MBCT, {c['allocated']['eMBCT']} "
-            f"to eMBCT and {c['allocated']['TAU']} to treatment as usual (TAU). After the waiting period, "
-            f"{c['rerandomized']['MBCT']} TAU participants were re-randomized to MBCT and "
-            f"{c['rerandomized']['eMBCT']} to eMBCT ({c['tau_not_rerandomized']} not re-randomized), so that "
-            f"{c['treated']['MBCT']} participants were treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
-    in_treatment = c["in_treatment"]["MBCT"] + c["in_treatment"]["eMBCT"]
-    if in_treatment:
-        text += (f" At the cut-off date {c['in_treatment']['MBCT']} MBCT and {c['in_treatment']['eMBCT']} "
-                 "eMBCT participants were still in treatment; they are excluded from the dropout analyses.")
-    return text
+            f"to eMBCT and {c['allocated']['TAU']} to treatment as usual (TAU). Of the TAU participants, "
+            f"{_and(tau)}. In all, {c['treated']['MBCT']} participants were treated in MBCT and "
+            f"{c['treated']['eMBCT']} in eMBCT.")
+    if sum(c["in_treatment"].values()):
+        text += (f" At the cut-off, {_per_arm(c['in_treatment'])} were still in treatment; they are "
+                 "excluded from the dropout analyses.")
+    follow_up = [f"{_per_arm(c['t1_assessed'])} had a post-treatment (T1) HADS score",
+                 f"{_per_arm(c['lost_to_follow_up_t1'])} were lost to follow-up (T1 due, no score)"]
+    if sum(c["withdrawn_before_t1"].values()):
+        follow_up.append(f"{_per_arm(c['withdrawn_before_t1'])} had withdrawn from the study before T1")
+    if sum(c["t1_not_yet_due"].values()):
+        follow_up.append(f"for {_per_arm(c['t1_not_yet_due'])} T1 was not yet due")
+    if sum(c["t1_overdue_in_treatment"].values()):
+        follow_up.append(f"{_per_arm(c['t1_overdue_in_treatment'])} had no T1 score although T1 was due, "
+                         "with their treatment not recorded as ended")
+    return text + " " + _and(follow_up)[0].upper() + _and(follow_up)[1:] + "."
 
+
+def flow_short(results: dict) -> str:
+    c = results["consort"]
+    text = (f"{c['randomized']} participants were randomized; {c['treated']['MBCT']} were treated in MBCT "
+            f"and {c['treated']['eMBCT']} in eMBCT")
+    if results["findings"]["interim"]:
+        state = results["interim"]
+        pending = [f"{state['waiting_period']} in the waiting period" if state["waiting_period"] else "",
+                   f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
+                   f"{state['awaiting_follow_up']} awaiting follow-up" if state["awaiting_follow_up"] else ""]
+        text += f" (at the cut-off {_and([p for p in pending if p])})"
+    return text + "."
+
+
+def interim_notice(results: dict) -> str:
+    """The short notice an interim freeze carries in the abstract and the conclusions ("" if final)."""
+    if not results["findings"]["interim"]:
+        return ""
+    state = results["interim"]
+    pending = [f"{state['waiting_period']} participants still in their waiting period" if state["waiting_period"] else "",
+               f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
+               f"{state['awaiting_follow_up']} awaiting a follow-up assessment" if state["awaiting_follow_up"] else ""]
+    alpha = fmt.number(results["findings"]["alpha"]).removeprefix("0")
+    return (f"At the cut-off there were {_and([p for p in pending if p])}, so these results will "
+            f"change as data accrue. Every freeze re-tests at α={alpha} without correction for repeated looks, "
+            "so over several freezes the chance of a false-positive finding is higher than 5%.")
+
+
+# ------------------------------------------------------------------ Aim 1
 
 def dropout_summary(results: dict) -> str:
     d, threshold = results["dropout_description"], results["settings"]["dropout_threshold"]
+    if not any(d[c]["n"] for c in CONDITIONS):
+        return "No treated participant had ended treatment by the cut-off date."
     parts = []
-    for condition in ("MBCT", "eMBCT"):
+    for condition in CONDITIONS:
         cell = d[condition]
+        if not cell["n"]:
+            parts.append(f"none in {condition} (no participant had ended treatment)")
+            continue
         parts.append(f"{cell['dropout_n']} of {cell['n']} in {condition} "
                      f"({fmt.percent(cell['dropout_pct'], cell['n'])}%; median sessions "
                      f"{fmt.number(cell['sessions_median'], 0)}, IQR {fmt.number(cell['sessions_q1'], 0)}"
@@ -58,83 +143,203 @@ def dropout_summary(results: dict) -> str:
 
 
 def dropout_model(results: dict) -> str:
-    model, style = results["dropout_model"], results["settings"]["style"]
+    model, style = results["dropout_model"], _style(results)
+    sample = f"{fmt.count('n', model['n'], style)}, {model['events']} dropouts"
     if model["not_estimable_reason"]:
-        return (f"The dropout model could not be estimated ({model['not_estimable_reason']}; "
-                f"n={model['n']}, {model['events']} dropouts).")
+        return f"The dropout model could not be estimated ({model['not_estimable_reason']}; {sample})."
     term = model["terms"]["wai_w2"]
-    verb = "was" if _significant(term["p"]) else "was not significantly"
-    return (f"Early alliance {verb} associated with dropout ({_term(term, None, 'z', style)}; "
-            f"OR {fmt.number(term['or'])}; n={model['n']}, {model['events']} dropouts), adjusted for condition.")
+    finding = results["findings"]["dropout"]
+    odds = (f"{fmt.stat('OR', term['or'], style=style)}, {fmt.ci(term['or_ci_low'], term['or_ci_high'], style=style)}; "
+            f"{fmt.stat('B', term['b'], style=style)}, {fmt.test_statistic('z', term['z'], style=style)}, "
+            f"{fmt.p_statement(term['p'], style)}; {sample}")
+    if finding["significant"]:
+        return (f"Higher early alliance was associated with {_higher_lower(finding['direction'])} odds of "
+                f"dropout, adjusted for condition ({odds}).")
+    return f"There was no evidence that early alliance was associated with dropout, adjusted for condition ({odds})."
 
+
+# ------------------------------------------------------------------ Aim 2
 
 def alliance_development(results: dict) -> str:
-    manova, style = results["alliance_manova"], results["settings"]["style"]
-    if manova["time"]["wilks"] is None:
+    manova, style = results["alliance_manova"], _style(results)
+    alliance = results["findings"]["alliance"]
+    if manova["time"]["wilks"] is None and manova["condition"]["f"] is None:
         return f"The repeated-measures MANOVA could not be estimated ({manova['not_estimable_reason']})."
-    time = manova["time"]
-    direction = "changed significantly over time" if _significant(time["p"]) else "did not change significantly over time"
-    text = (f"In the {manova['n']} alliance complete cases, the working alliance {direction} "
-            f"({_wilks(time, style)}).")
-    interaction, condition = manova["time_x_condition"], manova["condition"]
-    if interaction["wilks"] is not None:
-        differs = "differed" if _significant(interaction["p"]) else "did not differ"
-        text += f" The development {differs} between the conditions ({_wilks(interaction, style)})"
-    if condition["f"] is not None:
-        level = "differed" if _significant(condition["p"]) else "did not differ"
-        text += (f", and the mean alliance level {level} between MBCT and eMBCT "
-                 f"({fmt.test_statistic('F', condition['f'], (condition['df1'], condition['df2']), style=style)}, "
-                 f"{fmt.p_statement(condition['p'], style)}, partial η²={fmt.number(condition['partial_eta_sq'], 3)}).")
-    elif interaction["wilks"] is not None:
-        text += "."
+    statistics = {"time": _wilks, "time_x_condition": _wilks, "condition": _univariate}
+    sentences = []
+    for effect, (significant_words, no_evidence_words) in MANOVA_WORDS.items():
+        significant = alliance[effect]["manova"]["significant"]
+        if significant is not None:
+            words = significant_words if significant else no_evidence_words
+            sentences.append(f"{words} ({statistics[effect](manova[effect], style)})")
+    text = f"In the {manova['n']} alliance complete cases, " + ". ".join(
+        s[0].upper() + s[1:] if i else s for i, s in enumerate(sentences)) + "."
     if manova["not_estimable_reason"]:
-        text += f" Note: {manova['not_estimable_reason']}."
+        text += f" Not estimable: {manova['not_estimable_reason']}."
     return text
 
 
+def _side(significant: bool) -> str:
+    return "was significant" if significant else "gave no evidence of an effect"
+
+
+def _disagreement(effect: str, comparison: dict, style: str) -> str:
+    manova, mixed = comparison["manova"], comparison["mixed"]
+    label = EFFECT_LABELS[effect]
+    if manova["significant"] != mixed["significant"]:
+        return (f"On {label}, the MANOVA {_side(manova['significant'])} ({fmt.p_statement(manova['p'], style)}) "
+                f"whereas the mixed model {_side(mixed['significant'])} ({fmt.p_statement(mixed['p'], style)}).")
+    return f"On {label}, both were significant but the two estimates point in opposite directions."
+
+
 def alliance_mixed(results: dict) -> str:
-    mixed, style = results["alliance_mixed"], results["settings"]["style"]
+    mixed, style = results["alliance_mixed"], _style(results)
     if mixed["not_estimable_reason"]:
         return f"The linear mixed model could not be estimated ({mixed['not_estimable_reason']})."
-    week = mixed["terms"]["week"]
-    interaction = mixed["terms"]["week_x_condition_embct"]
-    return (f"The linear mixed model on all {mixed['n_observations']} available alliance scores of "
-            f"{mixed['n_participants']} participants gave the same picture: alliance per week "
-            f"B={fmt.number(week['b'], 3)} ({fmt.ci(week['ci_low'], week['ci_high'], 3, style)}, "
-            f"{fmt.p_statement(week['p'], style)}); week × condition B={fmt.number(interaction['b'], 3)} "
-            f"({fmt.p_statement(interaction['p'], style)}).")
+    comparisons = results["findings"]["alliance"]
+    compared = [e for e in EFFECT_LABELS if comparisons[e]["agree"] is not None]
+    agreed = [EFFECT_LABELS[e] for e in compared if comparisons[e]["agree"]]
+    disagreed = [e for e in compared if not comparisons[e]["agree"]]
+    if not compared:
+        verdict = "gave these estimates (the MANOVA has no result to compare them with)"
+    elif not disagreed:
+        verdict = f"agreed with the MANOVA on {_and(agreed)}"
+    elif not agreed:
+        verdict = f"did not agree with the MANOVA on {_and([EFFECT_LABELS[e] for e in disagreed], 'or')}"
+    else:
+        verdict = (f"agreed with the MANOVA on {_and(agreed)} but not on "
+                   f"{_and([EFFECT_LABELS[e] for e in disagreed], 'or')}")
+    contrasts, interaction = mixed["contrasts"], mixed["terms"]["week_x_condition_embct"]
+    text = (f"In the sensitivity analysis, the linear mixed model on all {mixed['n_observations']} available "
+            f"alliance scores of {mixed['n_participants']} participants {verdict}: averaged over the conditions "
+            f"the alliance changed per week by {_coefficient(contrasts['week_average'], style, decimals=3)}; "
+            f"eMBCT − MBCT at the mean week, {_coefficient(contrasts['condition_at_mean_week'], style, decimals=3)}; "
+            f"week × condition, {_coefficient(interaction, style, decimals=3)}.")
+    for effect in disagreed:
+        text += " " + _disagreement(effect, comparisons[effect], style)
+    if mixed.get("note"):
+        text += f" Note: {mixed['note']}."
+    return text
 
+
+# ------------------------------------------------------------------ Aim 3
 
 def outcome(results: dict, scale: str, label: str) -> str:
-    model, style = results["outcome_models"][scale], results["settings"]["style"]
+    model, style = results["outcome_models"][scale], _style(results)
+    sample = fmt.count("n", model["n"], style)
     if model["not_estimable_reason"]:
-        return f"The {label} model could not be estimated ({model['not_estimable_reason']}; n={model['n']})."
+        return f"The {label} model could not be estimated ({model['not_estimable_reason']}; {sample})."
     term = model["terms"]["wai_w2"]
-    verb = "was" if _significant(term["p"]) else "was not significantly"
-    return (f"Early alliance {verb} associated with post-treatment {label}, adjusted for baseline and "
-            f"condition ({_term(term, model['df_resid'], 't', style)}; β={fmt.number(term['beta'])}; "
-            f"n={model['n']}).")
+    finding = results["findings"]["outcome"][scale]
+    numbers = (f"{_coefficient(term, style, 't', model['df_resid'])}; "
+               f"{fmt.stat('β', term['beta'], style=style)}; {sample}")
+    pooled = ", on average over the two conditions" if finding["describe_by_condition"] else ""
+    if finding["main"]["significant"]:
+        return (f"Higher early alliance was associated with {_higher_lower(finding['main']['direction'])} "
+                f"post-treatment {label}, adjusted for baseline and condition{pooled} ({numbers}).")
+    return (f"There was no evidence that early alliance was associated with post-treatment {label}, "
+            f"adjusted for baseline and condition{pooled} ({numbers}).")
 
 
 def moderation(results: dict, scale: str, label: str) -> str:
-    model, style = results["outcome_models"][f"{scale}_moderation"], results["settings"]["style"]
+    model, style = results["outcome_models"][f"{scale}_moderation"], _style(results)
     if model["not_estimable_reason"]:
         return f"The {label} moderation model could not be estimated ({model['not_estimable_reason']})."
+    finding = results["findings"]["outcome"][scale]
     term = model["terms"]["wai_w2_c_x_condition_embct"]
-    differs = "differed" if _significant(term["p"]) else "did not differ significantly"
-    slopes = "; ".join(
-        f"{condition}: B={fmt.number(slope['b'])}, "
-        f"{fmt.test_statistic('t', slope['t'], model['df_resid'], style=style)}, {fmt.p_statement(slope['p'], style)}"
-        for condition, slope in model["simple_slopes"].items())
-    return (f"The association with {label} {differs} between the conditions (interaction "
-            f"{_term(term, model['df_resid'], 't', style)}); simple slopes of early alliance — {slopes}.")
+    slopes = model["simple_slopes"]
+    interaction = _coefficient(term, style, "t", model["df_resid"])
+    described = {c: f"{c}: {_coefficient(slopes[c], style, 't', model['df_resid'])}" for c in CONDITIONS}
+    if not finding["describe_by_condition"]:
+        return (f"There was no evidence that the association with {label} differed between the conditions "
+                f"(interaction {interaction}); simple slopes of early alliance — {described['MBCT']}; "
+                f"{described['eMBCT']}.")
+    where = finding["significant_in"]
+    directions = {c: finding["simple_slopes"][c]["direction"] for c in CONDITIONS}
+    text = f"The association with {label} differed between the conditions (interaction {interaction}): "
+    if len(where) == 2 and directions["MBCT"] == directions["eMBCT"]:
+        stronger = max(CONDITIONS, key=lambda c: abs(slopes[c]["b"]))
+        text += (f"higher early alliance was associated with {_higher_lower(directions['MBCT'])} post-treatment "
+                 f"{label} in both conditions, more strongly in {stronger} ({described['MBCT']}; "
+                 f"{described['eMBCT']}).")
+    elif len(where) == 2:
+        text += (f"the association went in opposite directions in the two conditions ({described['MBCT']}; "
+                 f"{described['eMBCT']}).")
+    elif len(where) == 1:
+        (inside,), outside = where, next(c for c in CONDITIONS if c not in where)
+        numbers = {c: _coefficient(slopes[c], style, "t", model["df_resid"]) for c in CONDITIONS}
+        text += (f"higher early alliance was associated with {_higher_lower(directions[inside])} post-treatment "
+                 f"{label} in {inside} ({numbers[inside]}), with no evidence of an association in {outside} "
+                 f"({numbers[outside]}).")
+    else:
+        text += (f"within neither condition was the association significant on its own ({described['MBCT']}; "
+                 f"{described['eMBCT']}).")
+    return text
 
 
-def flow_short(results: dict) -> str:
-    c = results["consort"]
-    return (f"{c['randomized']} participants were randomized; {c['treated']['MBCT']} were treated in MBCT "
-            f"and {c['treated']['eMBCT']} in eMBCT.")
+# ------------------------------------------------------------------ conclusions
 
+def _alliance_conclusion(results: dict) -> str:
+    alliance = results["findings"]["alliance"]
+    time = alliance["time"]["manova"]["significant"]
+    interaction = alliance["time_x_condition"]["manova"]["significant"]
+    if time is None:
+        return "the development of the alliance could not be tested (see Results)"
+    text = ("the working alliance changed over treatment" if time
+            else "there was no evidence that the working alliance changed over treatment")
+    if interaction is True:
+        text += ", and it developed differently in the two conditions"
+    elif interaction is False:
+        text += ", with no evidence of a difference between the conditions"
+    disagreed = [EFFECT_LABELS[e] for e in EFFECT_LABELS if alliance[e]["agree"] is False]
+    if disagreed:
+        text += f" (the mixed-model sensitivity analysis did not agree on {_and(disagreed)})"
+    return text
+
+
+def _outcome_conclusion(results: dict, scale: str) -> str:
+    label = CONCLUSION_LABELS[scale]
+    if results["outcome_models"][scale]["not_estimable_reason"]:
+        return f"the association of early alliance with post-treatment {label} could not be estimated"
+    finding = results["findings"]["outcome"][scale]
+    if finding["describe_by_condition"]:
+        where = finding["significant_in"]
+        directions = {c: finding["simple_slopes"][c]["direction"] for c in CONDITIONS}
+        if len(where) == 2 and directions["MBCT"] == directions["eMBCT"]:
+            return (f"higher early alliance went with {_higher_lower(directions['MBCT'])} post-treatment {label} "
+                    "in both conditions, to a different degree")
+        if len(where) == 2:
+            return f"early alliance went with post-treatment {label} in opposite directions in the two conditions"
+        if len(where) == 1:
+            return (f"higher early alliance went with {_higher_lower(directions[where[0]])} post-treatment {label} "
+                    f"in {where[0]} only (the association differed between the conditions)")
+        return (f"the association of early alliance with post-treatment {label} differed between the conditions, "
+                "without a significant association within either")
+    if finding["main"]["significant"]:
+        return f"higher early alliance went with {_higher_lower(finding['main']['direction'])} post-treatment {label}"
+    return f"there was no evidence of an association between early alliance and post-treatment {label}"
+
+
+def _dropout_conclusion(results: dict) -> str:
+    if results["dropout_model"]["not_estimable_reason"]:
+        return "the association of early alliance with dropout could not be estimated"
+    finding = results["findings"]["dropout"]
+    if finding["significant"]:
+        return f"higher early alliance went with {_higher_lower(finding['direction'])} odds of dropout"
+    return "there was no evidence of an association between early alliance and dropout"
+
+
+def conclusion(results: dict) -> str:
+    """The key findings of this freeze in words, each chosen by its numbers."""
+    parts = [_alliance_conclusion(results), _outcome_conclusion(results, "hads"),
+             _outcome_conclusion(results, "mhcsf"), _dropout_conclusion(results)]
+    text = "In this freeze, " + "; ".join(parts) + "."
+    if results["findings"]["interim"]:
+        return text  # the interim notice follows it (interim_notice)
+    return text + " These results of the complete follow-up are for the committees, not a publication."
+
+
+# ------------------------------------------------------------------ methods
 
 def measures() -> list[str]:
     """The instruments and their scoring (freeze-format.md)."""
@@ -154,37 +359,19 @@ def analyses(results: dict) -> list[str]:
     """One line per analysis of the plan, with the settings in force."""
     threshold = results["settings"]["dropout_threshold"]
     return [
-        "Participant flow: CONSORT counts from the freeze, checked for arithmetic consistency.",
+        "Participant flow: CONSORT counts from the freeze at the cut-off date (a timepoint counts as due once "
+        "its planned date plus window has passed), checked for arithmetic consistency.",
         "Baseline characteristics of the treated participants with standardized differences"
         + (" and χ² or t tests." if results["settings"]["table1_tests"] else "."),
         "Reliability: Cronbach α of each scale per assessment, on complete forms.",
         f"Aim 1: logistic regression of dropout (< {threshold} sessions) on early alliance and condition.",
         "Aim 2: repeated-measures MANOVA (profile analysis; time, time × condition, condition) on the "
         "alliance complete cases, with condition in sum-to-zero coding; sensitivity analysis: linear "
-        "mixed model wai ~ week × condition + (1 | participant) on all available scores (REML).",
+        "mixed model wai ~ week × condition + (1 | participant) on all available scores (REML, "
+        "model-based standard errors), compared with the MANOVA through the average weekly change and "
+        "the condition difference at the mean week.",
         "Aim 3: linear regression of post-treatment HADS and MHC-SF on baseline, early alliance and "
         "condition; moderation by condition with the centred early alliance × condition interaction "
         "and simple slopes per condition; diagnostics: Breusch–Pagan test, variance inflation factors, "
         "residual plots.",
     ]
-
-
-def conclusion(results: dict) -> str:
-    """One sentence that summarises the direction of the key findings of this freeze."""
-    manova = results["alliance_manova"]
-    parts = []
-    if manova["time"]["p"] is not None:
-        change = "changed over treatment" if _significant(manova["time"]["p"]) else "did not change significantly over treatment"
-        same = ("similarly in both conditions" if not _significant(manova["time_x_condition"]["p"])
-                else "differently in the two conditions")
-        parts.append(f"the working alliance {change}, {same}")
-    predicted = [label for scale, label in (("hads", "distress"), ("mhcsf", "well-being"))
-                 if _significant(results["outcome_models"][scale]["terms"]["wai_w2"]["p"])]
-    if predicted:
-        parts.append("early alliance was associated with post-treatment " + " and ".join(predicted))
-    dropout_p = results["dropout_model"]["terms"]["wai_w2"]["p"]
-    if dropout_p is not None:
-        parts.append("early alliance " + ("was" if _significant(dropout_p) else "was not") + " associated with dropout")
-    if not parts:
-        return "The data of this freeze do not yet allow conclusions on the aims."
-    return "In this freeze, " + "; ".join(parts) + ". These are interim results for the committees, not a publication."

@@ -1,0 +1,24 @@
+"""The fixed facts of the trial design that every module shares (freeze-format.md, analysis-plan.md).
+
+Conditions, arms, timepoints and which instrument is administered at which timepoint are
+defined here once; the study's calendar (when a timepoint is due) is in ``studies/<study>.toml``
+(:mod:`alliance_report.study`).
+"""
+
+from __future__ import annotations
+
+# treatment conditions (column `treatment`); the alliance analysis compares these two
+CONDITIONS: tuple[str, ...] = ("MBCT", "eMBCT")
+# first randomization (column `allocation`)
+ALLOCATIONS: tuple[str, ...] = ("MBCT", "eMBCT", "TAU")
+WAITING_LIST = "TAU"
+N_SESSIONS = 8
+
+TIMEPOINTS: tuple[str, ...] = ("T0", "T0b", "W2", "W5", "W9", "T1", "T2", "T3")
+ALLIANCE_WEEKS: tuple[str, ...] = ("W2", "W5", "W9")
+FOLLOW_UPS: tuple[str, ...] = ("T1", "T2", "T3")
+INSTRUMENTS: tuple[str, ...] = ("WAI", "HADS", "MHCSF")
+# the instruments of each timepoint (an instrument at another timepoint is a validation error)
+TIMEPOINT_INSTRUMENTS: dict[str, tuple[str, ...]] = {
+    tp: ("WAI",) if tp in ALLIANCE_WEEKS else ("HADS", "MHCSF") for tp in TIMEPOINTS
+}

@@ -1,0 +1,351 @@
+"""Every branch of every sentence that states a finding is chosen by the numbers it reports.
+
+The results of the demo freeze are edited (P values, estimates, nulls) to reach each branch;
+``findings`` is recomputed from the edited results as ``compute_results`` does, and the test
+states the expected words from the edited P value itself (P < .05), not from ``findings``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from alliance_report import DEMO_FREEZE
+from alliance_report.analysis.findings import findings
+from alliance_report.freeze import read_freeze
+from alliance_report.render import format as fmt
+from alliance_report.render import text
+from alliance_report.results import compute_results
+from alliance_report.settings import Settings
+
+SIG, NONSIG = 0.003, 0.41
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return compute_results(read_freeze(DEMO_FREEZE), Settings())
+
+
+def edited(results: dict, edit) -> dict:
+    """A copy of ``results`` changed by ``edit(copy)``, with its findings recomputed."""
+    changed = copy.deepcopy(results)
+    edit(changed)
+    changed["findings"] = findings(changed)
+    return changed
+
+
+def set_term(term: dict, p=None, b=None) -> None:
+    if p is not None:
+        term["p"] = p
+    if b is not None:
+        term["b"] = b
+
+
+def null_terms(block: dict) -> None:
+    for term in block.values():
+        for key in term:
+            term[key] = None
+
+
+# ------------------------------------------------------------------ P at the threshold
+
+@pytest.mark.parametrize("p, jmir, apa", [
+    (0.0496, "P=.0496", "p = .0496"),
+    (0.04996, "P<.05", "p < .05"),
+    (0.0500, "P=.05", "p = .050"),
+    (0.0504, "P=.05", "p = .050"),
+    (0.00994, "P=.0099", "p = .0099"),
+    (0.009996, "P<.01", "p < .01"),
+    (0.0104, "P=.01", "p = .010"),
+    (0.00104, "P=.001", "p = .001"),
+])
+def test_p_never_lands_on_the_other_side_of_a_threshold(p, jmir, apa):
+    for style, expected in (("jmir", jmir), ("apa", apa)):
+        printed = fmt.p_statement(p, style)
+        assert printed == expected
+        shown = printed.split("=")[-1].split("<")[-1].strip()
+        for threshold in (0.05, 0.01, 0.001):
+            if "<" in printed:
+                assert p < float(shown) and float(shown) in (0.05, 0.01, 0.001)
+            else:
+                assert (p < threshold) == (float(shown) < threshold), (p, printed, threshold)
+
+
+def test_a_p_of_0496_is_printed_next_to_was_associated(demo):
+    results = edited(demo, lambda r: set_term(r["outcome_models"]["mhcsf"]["terms"]["wai_w2"], p=0.0496))
+    sentence = text.outcome(results, "mhcsf", "MHC-SF")
+    assert "was associated" in sentence and "P=.0496" in sentence
+
+
+# ------------------------------------------------------------------ Aim 1
+
+@pytest.mark.parametrize("p, b, words", [
+    (SIG, -0.8, "Higher early alliance was associated with lower odds of dropout"),
+    (SIG, 0.8, "Higher early alliance was associated with higher odds of dropout"),
+    (NONSIG, -0.8, "There was no evidence that early alliance was associated with dropout"),
+])
+def test_dropout_sentence(demo, p, b, words):
+    results = edited(demo, lambda r: set_term(r["dropout_model"]["terms"]["wai_w2"], p=p, b=b))
+    sentence = text.dropout_model(results)
+    term = results["dropout_model"]["terms"]["wai_w2"]
+    assert sentence.startswith(words)
+    assert fmt.ci(term["or_ci_low"], term["or_ci_high"]) in sentence
+    assert fmt.p_statement(p) in sentence
+    conclusion = text.conclusion(results)
+    assert ("no evidence of an association between early alliance and dropout" in conclusion) == (p >= 0.05)
+    assert (f"higher early alliance went with {'lower' if b < 0 else 'higher'} odds of dropout" in conclusion) == (p < 0.05)
+
+
+def test_dropout_not_estimable(demo):
+    def edit(r):
+        null_terms(r["dropout_model"]["terms"])
+        r["dropout_model"]["not_estimable_reason"] = "too few dropouts or completers (1 of 9 dropped out)"
+    results = edited(demo, edit)
+    assert text.dropout_model(results).startswith("The dropout model could not be estimated (too few dropouts")
+    assert "association of early alliance with dropout could not be estimated" in text.conclusion(results)
+    assert "odds" not in text.conclusion(results)
+
+
+# ------------------------------------------------------------------ Aim 2: MANOVA
+
+@pytest.mark.parametrize("time_p", [SIG, NONSIG])
+@pytest.mark.parametrize("interaction_p", [SIG, NONSIG, None])
+@pytest.mark.parametrize("condition_p", [SIG, NONSIG, None])
+def test_manova_sentence(demo, time_p, interaction_p, condition_p):
+    def edit(r):
+        manova = r["alliance_manova"]
+        manova["time"]["p"] = time_p
+        for key, p in (("time_x_condition", interaction_p), ("condition", condition_p)):
+            if p is None:
+                null_terms({key: manova[key]})
+                manova["not_estimable_reason"] = "no complete cases in eMBCT: time × condition and condition not estimable"
+            else:
+                manova[key]["p"] = p
+    results = edited(demo, edit)
+    sentence = text.alliance_development(results)
+    assert ("cases, the working alliance changed over time" in sentence) == (time_p < 0.05)
+    assert ("no evidence that the working alliance changed over time" in sentence) == (time_p >= 0.05)
+    assert ("Its development differed between the conditions" in sentence) == (interaction_p == SIG)
+    assert ("no evidence that its development differed" in sentence) == (interaction_p == NONSIG)
+    assert ("mean alliance level differed" in sentence) == (condition_p == SIG)
+    assert ("no evidence of a difference in the mean alliance level" in sentence) == (condition_p == NONSIG)
+    if None in (interaction_p, condition_p):
+        assert "Not estimable: no complete cases in eMBCT" in sentence
+    conclusion = text.conclusion(results)
+    assert ("differently in the two conditions" in conclusion) == (interaction_p == SIG)
+    assert ("no evidence of a difference between the conditions" in conclusion) == (interaction_p == NONSIG)
+    assert ("similarly" not in conclusion)
+
+
+def test_manova_not_estimable(demo):
+    def edit(r):
+        for key in ("time", "time_x_condition", "condition"):
+            null_terms({key: r["alliance_manova"][key]})
+        r["alliance_manova"]["not_estimable_reason"] = "no alliance complete cases (treated with WAI at W2, W5 and W9)"
+    results = edited(demo, edit)
+    assert text.alliance_development(results) == ("The repeated-measures MANOVA could not be estimated "
+                                                   "(no alliance complete cases (treated with WAI at W2, W5 and W9)).")
+    assert "could not be tested" in text.conclusion(results)
+    assert "changed" not in text.conclusion(results).split(";")[0]
+
+
+# ------------------------------------------------------------------ Aim 2: MANOVA versus mixed model
+
+def mixed_estimate(r, effect):
+    mixed = r["alliance_mixed"]
+    return {"time": mixed["contrasts"]["week_average"], "condition": mixed["contrasts"]["condition_at_mean_week"],
+            "time_x_condition": mixed["terms"]["week_x_condition_embct"]}[effect]
+
+
+@pytest.mark.parametrize("manova_p, mixed_p, agree", [
+    ({"time": SIG, "time_x_condition": NONSIG, "condition": NONSIG},
+     {"time": SIG, "time_x_condition": NONSIG, "condition": NONSIG}, {"time", "time_x_condition", "condition"}),
+    ({"time": SIG, "time_x_condition": NONSIG, "condition": NONSIG},
+     {"time": NONSIG, "time_x_condition": NONSIG, "condition": SIG}, {"time_x_condition"}),
+    ({"time": SIG, "time_x_condition": SIG, "condition": SIG},
+     {"time": NONSIG, "time_x_condition": NONSIG, "condition": NONSIG}, set()),
+])
+def test_mixed_model_agreement_is_stated_as_it_is(demo, manova_p, mixed_p, agree):
+    def edit(r):
+        for effect in manova_p:
+            r["alliance_manova"][effect]["p"] = manova_p[effect]
+            mixed_estimate(r, effect)["p"] = mixed_p[effect]
+    results = edited(demo, edit)
+    # the directions of the demo agree (alliance rising in both models); keep them so
+    sentence = text.alliance_mixed(results)
+    labels = {"time": "time", "time_x_condition": "time × condition", "condition": "condition"}
+    disagree = set(manova_p) - agree
+    if not disagree:
+        assert "agreed with the MANOVA on time, condition and time × condition:" in sentence
+    elif not agree:
+        assert "did not agree with the MANOVA on time, condition or time × condition:" in sentence
+    else:
+        assert f"agreed with the MANOVA on {labels[next(iter(agree))]} but not on" in sentence
+    for effect in disagree:
+        manova_side = "was significant" if manova_p[effect] < 0.05 else "gave no evidence of an effect"
+        assert f"On {labels[effect]}, the MANOVA {manova_side} ({fmt.p_statement(manova_p[effect])})" in sentence
+    assert "same picture" not in sentence
+    conclusion = text.conclusion(results)
+    assert ("did not agree on" in conclusion) == bool(disagree)
+
+
+def test_opposite_directions_are_a_disagreement(demo):
+    def edit(r):
+        r["alliance_manova"]["time"]["p"] = SIG
+        term = mixed_estimate(r, "time")
+        term["p"], term["b"] = SIG, -abs(term["b"])
+    results = edited(demo, edit)
+    sentence = text.alliance_mixed(results)
+    assert "but not on time" in sentence
+    assert "On time, both were significant but the two estimates point in opposite directions." in sentence
+
+
+def test_mixed_model_without_a_manova_to_compare(demo):
+    def edit(r):
+        for key in ("time", "time_x_condition", "condition"):
+            null_terms({key: r["alliance_manova"][key]})
+        r["alliance_manova"]["not_estimable_reason"] = "too few complete cases"
+    sentence = text.alliance_mixed(edited(demo, edit))
+    assert "the MANOVA has no result to compare them with" in sentence and "agreed" not in sentence
+
+
+def test_mixed_model_not_estimable_and_boundary_note(demo):
+    def not_estimable(r):
+        null_terms(r["alliance_mixed"]["terms"])
+        null_terms(r["alliance_mixed"]["contrasts"])
+        r["alliance_mixed"]["not_estimable_reason"] = "singular fixed-effects design (one condition only)"
+    assert text.alliance_mixed(edited(demo, not_estimable)) == (
+        "The linear mixed model could not be estimated (singular fixed-effects design (one condition only)).")
+
+    def boundary(r):
+        r["alliance_mixed"]["note"] = "the random-intercept variance is estimated at zero"
+    assert text.alliance_mixed(edited(demo, boundary)).endswith(
+        "Note: the random-intercept variance is estimated at zero.")
+
+
+# ------------------------------------------------------------------ Aim 3
+
+@pytest.mark.parametrize("p, b, words", [
+    (SIG, -1.5, "Higher early alliance was associated with lower post-treatment HADS total"),
+    (SIG, 1.5, "Higher early alliance was associated with higher post-treatment HADS total"),
+    (NONSIG, -1.5, "There was no evidence that early alliance was associated with post-treatment HADS total"),
+])
+@pytest.mark.parametrize("interaction_p", [SIG, NONSIG])
+def test_outcome_sentence(demo, p, b, words, interaction_p):
+    def edit(r):
+        set_term(r["outcome_models"]["hads"]["terms"]["wai_w2"], p=p, b=b)
+        r["outcome_models"]["hads_moderation"]["terms"]["wai_w2_c_x_condition_embct"]["p"] = interaction_p
+    results = edited(demo, edit)
+    sentence = text.outcome(results, "hads", "HADS total")
+    term = results["outcome_models"]["hads"]["terms"]["wai_w2"]
+    assert sentence.startswith(words)
+    assert fmt.ci(term["ci_low"], term["ci_high"]) in sentence and fmt.p_statement(p) in sentence
+    assert ("on average over the two conditions" in sentence) == (interaction_p < 0.05)
+
+
+@pytest.mark.parametrize("slopes, words, conclusion_words", [
+    ({"MBCT": (SIG, -5.4), "eMBCT": (NONSIG, 1.2)},
+     "higher early alliance was associated with lower post-treatment HADS total in MBCT",
+     "higher early alliance went with lower post-treatment distress in MBCT only"),
+    ({"MBCT": (NONSIG, -0.4), "eMBCT": (SIG, 2.2)},
+     "higher early alliance was associated with higher post-treatment HADS total in eMBCT",
+     "higher early alliance went with higher post-treatment distress in eMBCT only"),
+    ({"MBCT": (SIG, -5.4), "eMBCT": (SIG, -1.2)},
+     "in both conditions, more strongly in MBCT",
+     "in both conditions, to a different degree"),
+    ({"MBCT": (SIG, -5.4), "eMBCT": (SIG, 2.0)},
+     "the association went in opposite directions in the two conditions",
+     "in opposite directions in the two conditions"),
+    ({"MBCT": (NONSIG, -1.4), "eMBCT": (NONSIG, 1.0)},
+     "within neither condition was the association significant on its own",
+     "without a significant association within either"),
+])
+def test_significant_interaction_is_described_by_the_simple_slopes(demo, slopes, words, conclusion_words):
+    def edit(r):
+        r["outcome_models"]["hads_moderation"]["terms"]["wai_w2_c_x_condition_embct"]["p"] = SIG
+        r["outcome_models"]["hads"]["terms"]["wai_w2"]["p"] = SIG
+        for condition, (p, b) in slopes.items():
+            set_term(r["outcome_models"]["hads_moderation"]["simple_slopes"][condition], p=p, b=b)
+    results = edited(demo, edit)
+    sentence = text.moderation(results, "hads", "HADS total")
+    assert sentence.startswith("The association with HADS total differed between the conditions (interaction")
+    assert words in sentence
+    conclusion = text.conclusion(results)
+    assert conclusion_words in conclusion
+    # no pooled claim about distress next to the per-condition one
+    assert "went with lower post-treatment distress;" not in conclusion
+
+
+def test_no_interaction_reads_as_no_evidence(demo):
+    results = edited(demo, lambda r: set_term(
+        r["outcome_models"]["hads_moderation"]["terms"]["wai_w2_c_x_condition_embct"], p=NONSIG))
+    sentence = text.moderation(results, "hads", "HADS total")
+    assert sentence.startswith("There was no evidence that the association with HADS total differed")
+    term = results["outcome_models"]["hads_moderation"]["terms"]["wai_w2_c_x_condition_embct"]
+    assert fmt.ci(term["ci_low"], term["ci_high"]) in sentence
+
+
+@pytest.mark.parametrize("p, conclusion_words", [
+    (SIG, "higher early alliance went with higher post-treatment mental well-being"),
+    (NONSIG, "there was no evidence of an association between early alliance and post-treatment mental well-being"),
+])
+def test_outcome_conclusion_without_interaction(demo, p, conclusion_words):
+    def edit(r):
+        set_term(r["outcome_models"]["mhcsf"]["terms"]["wai_w2"], p=p, b=0.4)
+        r["outcome_models"]["mhcsf_moderation"]["terms"]["wai_w2_c_x_condition_embct"]["p"] = NONSIG
+    assert conclusion_words in text.conclusion(edited(demo, edit))
+
+
+def test_outcome_not_estimable(demo):
+    def edit(r):
+        for name in ("hads", "hads_moderation"):
+            null_terms(r["outcome_models"][name]["terms"])
+            r["outcome_models"][name]["not_estimable_reason"] = "too few cases: n=3 for 4 parameters"
+        for slope in r["outcome_models"]["hads_moderation"]["simple_slopes"].values():
+            for key in slope:
+                slope[key] = None
+    results = edited(demo, edit)
+    assert text.outcome(results, "hads", "HADS total").startswith("The HADS total model could not be estimated (too few")
+    assert text.moderation(results, "hads", "HADS total").startswith("The HADS total moderation model could not be")
+    assert "association of early alliance with post-treatment distress could not be estimated" in text.conclusion(results)
+    assert "similarly" not in text.conclusion(results)
+
+
+# ------------------------------------------------------------------ interim or final, and the flow
+
+def test_final_freeze_has_no_interim_notice(demo):
+    assert demo["interim"]["is_interim"] is False
+    assert text.interim_notice(demo) == ""
+    assert text.conclusion(demo).endswith("These results of the complete follow-up are for the committees, not a publication.")
+
+
+@pytest.mark.parametrize("state, words", [
+    ({"waiting_period": 3, "in_treatment": 0, "awaiting_follow_up": 0}, "3 participants still in their waiting period"),
+    ({"waiting_period": 0, "in_treatment": 5, "awaiting_follow_up": 7}, "5 in treatment and 7 awaiting a follow-up"),
+])
+def test_interim_notice(demo, state, words):
+    def edit(r):
+        r["interim"] = {"is_interim": True, **state}
+    results = edited(demo, edit)
+    notice = text.interim_notice(results)
+    assert words in notice
+    assert "re-tests at α=.05 without correction for repeated looks" in notice
+    assert "complete follow-up" not in text.conclusion(results)
+
+
+def test_flow_sentence_at_an_interim_cut_off(demo):
+    def edit(r):
+        c = r["consort"]
+        c["tau_waiting"], c["in_treatment"] = 4, {"MBCT": 2, "eMBCT": 3}
+        c["t1_not_yet_due"], c["withdrawn_before_t1"] = {"MBCT": 5, "eMBCT": 6}, {"MBCT": 0, "eMBCT": 1}
+        c["t1_overdue_in_treatment"] = {"MBCT": 1, "eMBCT": 0}
+    flow = text.flow(edited(demo, edit))
+    assert "4 were still in their waiting period at the cut-off" in flow
+    assert "2 in MBCT and 3 in eMBCT were still in treatment" in flow
+    assert "for 5 in MBCT and 6 in eMBCT T1 was not yet due" in flow
+    assert "0 in MBCT and 1 in eMBCT had withdrawn from the study before T1" in flow
+    assert "1 in MBCT and 0 in eMBCT had no T1 score although T1 was due" in flow
+    final = text.flow(demo)
+    for absent in ("waiting period at the cut-off", "still in treatment", "not yet due", "although T1 was due"):
+        assert absent not in final
