@@ -16,6 +16,8 @@ FORCE ?=
 QUIET ?=
 JOBS  ?=
 BUILD_OPTIONS = --renderer $(RENDERER) $(if $(FORCE),--force) $(if $(QUIET),--quiet) $(if $(JOBS),--jobs $(JOBS))
+# a path as one shell word, whatever it holds (spaces, quotes, $, ;): 'a b' -> 'a b', it's -> 'it'\''s'
+quote = '$(subst ','\'',$(1))'
 
 # Debian packages: pango comes with the image; harfbuzz-subset makes WeasyPrint's font
 # subsetting fast and quiet; poppler-utils (pdftotext) lets the tests read the PDF.
@@ -24,10 +26,10 @@ SYSTEM_LIBS := libharfbuzz-subset0 poppler-utils fonts-dejavu-core
 .PHONY: report reports test bench system-deps venv clean
 
 report: $(STAMP)
-	$(BIN)/alliance-report build $(FREEZE) $(if $(OUT),--out $(OUT)) $(BUILD_OPTIONS)
+	$(BIN)/alliance-report build $(call quote,$(FREEZE)) $(if $(OUT),--out $(call quote,$(OUT))) $(BUILD_OPTIONS)
 
 reports: $(STAMP)
-	$(BIN)/alliance-report build-all $(FREEZES) --out-root $(REPORTS_ROOT) $(BUILD_OPTIONS)
+	$(BIN)/alliance-report build-all $(call quote,$(FREEZES)) --out-root $(call quote,$(REPORTS_ROOT)) $(BUILD_OPTIONS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_build.py

@@ -27,7 +27,12 @@ order above; the outputs are byte-identical either way.
 
 Outputs are written into a temporary folder beside ``out`` and swapped in by a rename only
 when everything succeeded, so a reader never sees a half-written report and a failed build
-leaves an existing output folder as it was.
+leaves an existing output folder as it was.  That folder is made, with a write probe, before
+the freeze is validated: an output location that is read-only, not ours or full is a usage
+error (exit 2) found at once, and one that fails later (the disk fills up) is one too.  Under
+``interruptible`` (the command line), SIGINT and SIGTERM end a build that has not begun to
+publish with ``Interrupted`` (exit 130 / 143): the worker is stopped and the temporary folder
+removed on the way out.
 
 The no-change path (fingerprint and comparison) imports no heavy library (no pandas, Great
 Expectations, statsmodels, matplotlib or WeasyPrint): it takes a fraction of a second.
@@ -37,11 +42,13 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import errno
 import gc
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -54,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alliance_report import __version__
-from alliance_report.fingerprint import Fingerprint, fingerprint, up_to_date, write_record
+from alliance_report.fingerprint import Fingerprint, fingerprint, read_record, up_to_date, write_record
 from alliance_report.progress import Progress
 from alliance_report.settings import Settings
 from alliance_report.study import Study, StudyError, load_study
@@ -93,6 +100,170 @@ class BuildOutcome:
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user (e.g. Quarto missing)
 
 
+# --------------------------------------------------------------------------------------------- signals
+
+INTERRUPTED = "interrupted; nothing was published"
+SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM ended a build before it published anything.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on its way up
+    (build-all carrying on past a broken freeze, a library) swallows it; the ``finally`` blocks
+    on its way stop the worker process and remove the staging folder.  ``exit_code`` is
+    128 + the signal's number (130, 143); ``message`` is the one line the command line prints.
+    """
+
+    def __init__(self, signum: int, message: str = INTERRUPTED):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+        self.message = message
+        self.outcomes: list = []  # build-all: what was done before (the summary table)
+
+
+class _Interrupts:
+    """What ``interruptible`` (the command line's build and build-all) does with SIGINT and SIGTERM.
+
+    Inside a build that has not begun publishing (``_abortable``) a signal raises Interrupted at
+    once.  Anywhere else it waits in ``pending``: outside a build (between the freezes of
+    build-all, which then stops before the next one), while the staging folder or the worker
+    process is being made (``_held``: raised as soon as it is recorded, so that it is cleaned
+    up), while the output is being swapped in (``commit``: that build completes) and during
+    clean-up.  Once Interrupted has been raised, further signals are ignored: the clean-up is
+    under way.
+
+    Should the clean-up not end the process within ``GRACE`` seconds (the exception dropped
+    inside a ``__del__``, a hung child), a watchdog thread, started beforehand so that the
+    handler only sets an event, stops the worker, removes the staging folder, prints the line
+    and ends the process.
+    """
+
+    GRACE = 1.5
+
+    def __init__(self):
+        self.installed = False
+        self.held = 0  # > 0: a signal waits in pending
+        self.pending: int | None = None
+        self.stopping: int | None = None
+        self.staging: set[Path] = set()  # what the watchdog removes and stops
+        self.workers: set[int] = set()
+        self.fired = threading.Event()
+        self.closed = threading.Event()
+        self.watchdog: threading.Thread | None = None
+
+    def on_signal(self, signum, frame) -> None:
+        if self.stopping is not None:
+            return
+        if self.held:
+            self.pending = self.pending or signum
+            return
+        self.interrupt(signum)
+
+    def interrupt(self, signum: int) -> None:
+        self.stopping = signum
+        self.fired.set()
+        raise Interrupted(signum)
+
+    def deliver(self) -> None:
+        """Raise the signal that waited, now that a build may stop."""
+        if self.installed and not self.held and self.pending is not None and self.stopping is None:
+            self.interrupt(self.pending)
+
+    def commit(self) -> None:
+        """The build is about to publish: a signal that waited stops it now; later ones wait (the
+        swap takes milliseconds, and a build that published says so)."""
+        if self.installed:
+            self.deliver()
+            self.held += 1
+
+    def _watch(self) -> None:
+        self.fired.wait()
+        if self.closed.wait(self.GRACE):
+            return
+        for pid in list(self.workers):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for path in list(self.staging):
+            shutil.rmtree(path, ignore_errors=True)
+        try:
+            sys.stderr.write(f"alliance-report: {INTERRUPTED}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(128 + (self.stopping or signal.SIGTERM))
+
+    def unraisable(self, previous):
+        """``sys.unraisablehook``: Interrupted raised inside a ``__del__`` or a callback cannot
+        propagate; Python would print it with a traceback and drop it.  Dropped silently: the
+        watchdog ends the process."""
+        def hook(unraisable):
+            if not isinstance(unraisable.exc_value, Interrupted):
+                previous(unraisable)
+        return hook
+
+
+_interrupts = _Interrupts()
+
+
+@contextmanager
+def interruptible():
+    """SIGINT and SIGTERM end ``build`` and ``build_all`` cleanly (see ``_Interrupts``) while the
+    block runs; the previous handlers come back after it.  Main thread only."""
+    state = _interrupts
+    if state.installed or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    state.__init__()
+    state.watchdog = threading.Thread(target=state._watch, name="interrupt-watchdog", daemon=True)
+    state.watchdog.start()
+    state.installed, state.held = True, 1
+    previous = {signum: signal.signal(signum, state.on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = state.unraisable(previous_hook)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
+        state.installed = False
+        state.closed.set()
+        state.fired.set()
+        state.watchdog.join()
+
+
+@contextmanager
+def _abortable():
+    """A build: a signal raises Interrupted until ``_interrupts.commit()``."""
+    state = _interrupts
+    if not state.installed:
+        yield
+        return
+    state.held -= 1
+    held = state.held
+    try:
+        state.deliver()
+        yield
+    finally:
+        state.held = max(state.held, held + 1)  # as before, whether or not commit() held it already
+
+
+@contextmanager
+def _held():
+    """Make something that must be recorded to be cleaned up (a folder, a process): a signal
+    waits until it is recorded, and is raised right after."""
+    state = _interrupts
+    state.held += 1
+    try:
+        yield
+    finally:
+        state.held -= 1
+    state.deliver()
+
+
 # --------------------------------------------------------------------------------------------- paths
 
 
@@ -104,12 +275,16 @@ def _manifest_names(freeze_dir: Path) -> tuple[str, str] | None:
     """``(study, freeze_id)`` from the manifest, read with the json module only; None if not possible.
 
     A manifest that cannot give safe names is left to ``read_freeze`` and the manifest checks,
-    which say what is wrong with it.
+    which say what is wrong with it.  It is read as ``read_freeze`` reads it (``files``: a
+    regular file, not through a link, never blocking, at most 1 MiB, JSON within bounds).
     """
+    from alliance_report import files
+
     try:
-        manifest = json.loads((Path(freeze_dir) / "manifest.json").read_bytes().decode("utf-8-sig"))
+        data = files.read_file(Path(freeze_dir), "manifest.json", files.MANIFEST_LIMIT)
+        manifest = files.load_json(data.decode("utf-8-sig"))
         study, freeze_id = manifest["study"], manifest["freeze_id"]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (files.FileRefused, OSError, ValueError, TypeError, KeyError):
         return None
     if not all(isinstance(v, str) and NAME_RE.fullmatch(v) for v in (study, freeze_id)):
         return None
@@ -150,6 +325,104 @@ def check_out(out: Path) -> None:
         raise BuildError(f"--out {out}: is a folder that holds no earlier report (no "
                          f"{', '.join(REPORT_MARKERS)}); a build replaces its output folder as a whole, "
                          "so name a new or empty folder", exit_code=2)
+
+
+def check_out_of_freeze(freeze_dir: Path, out: Path) -> None:
+    """Refuse an output inside the freeze folder (or the freeze folder itself), and a freeze
+    inside the output (which a build replaces as a whole)."""
+    try:
+        freeze, target = Path(freeze_dir).resolve(), Path(out).resolve()
+    except (OSError, RuntimeError):  # a loop of links: check_out and read_freeze say what is wrong
+        return
+    if target == freeze:
+        raise BuildError(f"the output {out}/ is the freeze folder itself; name a folder outside the freeze "
+                         "with --out", exit_code=2)
+    if freeze in target.parents:
+        raise BuildError(f"the output {out}/ is inside the freeze folder {freeze_dir}; a report is never written "
+                         "into its freeze, name a folder outside it with --out", exit_code=2)
+    if target in freeze.parents:
+        raise BuildError(f"the output {out}/ holds the freeze folder {freeze_dir}, and a build replaces its "
+                         "output as a whole; name a folder outside it with --out", exit_code=2)
+
+
+def check_origin(freeze_dir: Path, out: Path, fp: Fingerprint) -> None:
+    """Refuse to replace an output built from a freeze in another folder with other content
+    (another trial's freeze with the same study and freeze_id, say); ``--force`` replaces it.
+
+    The same folder (a corrected export, rebuilt as usual), the same content in another folder
+    (a copy) and an output that does not say where it came from (built before this check) pass.
+    """
+    record = read_record(Path(out))
+    previous = record.get("freeze_dir") if record else None
+    if not isinstance(previous, str) or Path(previous) == Path(freeze_dir).resolve():
+        return
+    if (record.get("parts") or {}).get("freeze") == fp.parts["freeze"]:
+        return
+    raise BuildError(f"the output {out}/ holds the report of another freeze folder, {previous}, with other data "
+                     f"than {freeze_dir}; --force replaces it, or name another --out", exit_code=2)
+
+
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+@contextmanager
+def _writing(out: Path):
+    """An output location that cannot be written (read-only, no permission, full) is the
+    user's to fix: exit 2 with one line naming it, instead of an internal error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            raise
+        hint = ("free some space there or name another --out" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                else "name a folder you can write to with --out")
+        raise BuildError(f"cannot write the output {out}/ in {Path(out).parent} ({os.strerror(exc.errno)}); "
+                         f"nothing was published, {hint}", exit_code=2) from None
+
+
+PROBE_BYTES = 1 << 16
+
+
+class _Temporary:
+    """The staging folder of a build, and the parent folders it made for the output; ``remove``
+    (at the end of every build, whatever happened) deletes the staging folder and those parents
+    that are still empty (nothing was published)."""
+
+    def __init__(self):
+        self.staging: Path | None = None
+        self.parents: list[Path] = []
+
+    def make(self, out: Path) -> Path:
+        """Made before the freeze is validated, with a write probe, so that an output location
+        that is read-only, not ours or full is reported at once instead of after the whole build."""
+        missing, folder = [], out.parent
+        while not folder.is_dir() and folder != folder.parent:
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                continue
+            self.parents.append(folder)
+        with _held():  # recorded before a signal may stop the build
+            self.staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "building"), dir=out.parent))
+            _interrupts.staging.add(self.staging)
+        self.staging.chmod(0o755)  # mkdtemp makes it private; the published report is for readers
+        probe = self.staging / ".probe"
+        probe.write_bytes(bytes(PROBE_BYTES))
+        probe.unlink()
+        return self.staging
+
+    def remove(self) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)  # after publish(): gone already
+            _interrupts.staging.discard(self.staging)
+        for folder in reversed(self.parents):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: it holds the output now
+                break
 
 
 def build_date(freeze, settings: Settings) -> str:
@@ -339,8 +612,12 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
         events.send(("done", name, time.perf_counter() - t0, detail(value)))
         return value
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the main
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # process decides, and its terminate() ends us at once
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # blocked by the main process around the fork
     for end in parent_ends:  # the main process's ends of the pipes: without them here, an order
         end.close()          # pipe whose main process has gone reads as end-of-file
+    writing = False
     try:
         from alliance_report.freeze import read_freeze
 
@@ -350,6 +627,7 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
         timed("load", _load_pdf_writer)
         order = orders.recv()  # ("go", validation, staging, date); EOF when the main process stops us
         _, validation, staging, date = order
+        writing = True
         events.send(("hashes", _freeze_hashes(freeze)))
         report = timed("render", _render, results, figures, validation, date)
         timed("write", _write, results, report, validation, Path(staging), detail=lambda _: WRITE_DETAIL)
@@ -363,6 +641,8 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
             error["exit_code"] = exc.exit_code
         if type(exc).__name__ == "FreezeError":
             error["freeze_error"] = (exc.file, exc.reason, bool(exc.usage))
+        if writing and isinstance(exc, OSError) and exc.errno is not None:
+            error["os_error"] = (exc.errno, exc.strerror, exc.filename)  # e.g. the disk is full: exit 2
         try:
             events.send(("error", error))
         except Exception:  # noqa: BLE001
@@ -386,8 +666,13 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main,
                                    args=(child_events, child_orders, (self.events, self.orders), freeze_dir, settings),
                                    name="alliance-report-worker", daemon=True)
-        with steps.progress.paused():  # no thread of ours runs while the process forks
-            self.process.start()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until the worker has its own handlers
+        try:
+            with steps.progress.paused():  # no thread of ours runs while the process forks
+                self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        _interrupts.workers.add(self.process.pid)
         child_events.close()
         child_orders.close()
         self.message = None  # ("written", payload) or ("error", info)
@@ -449,6 +734,8 @@ class _Worker:
             raise FreezeError(file, reason, usage=usage)
         if "exit_code" in payload:
             raise BuildError(payload["message"], payload["exit_code"])
+        if "os_error" in payload:  # writing the output failed (the caller says whether that is the user's)
+            raise OSError(*payload["os_error"])
         raise WorkerError(f"{payload['type']}: {payload['message']}") from _RemoteTraceback(payload["traceback"])
 
     def stop(self) -> None:
@@ -457,6 +744,7 @@ class _Worker:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
+        _interrupts.workers.discard(self.process.pid)
         self.listener.join(timeout=5)
         self.events.close()
 
@@ -553,7 +841,12 @@ def publish(staging: Path, out: Path) -> None:
             return
         retired = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "old"), dir=out.parent))
         os.replace(out, retired / out.name)
-        os.replace(staging, out)
+        try:
+            os.replace(staging, out)
+        except OSError:
+            os.replace(retired / out.name, out)  # the previous output back where it was
+            shutil.rmtree(retired, ignore_errors=True)
+            raise
         shutil.rmtree(retired)
     else:
         os.replace(staging, out)
@@ -568,9 +861,19 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
           command: str | None = None) -> BuildOutcome:
     """Build ``freeze_dir`` into ``out`` (default ``<reports_root>/<study>-<freeze_id>/``).
 
-    Raises FreezeError (unreadable input), BuildError (invalid freeze: exit code 1) or, for a
-    bug, any other exception; in every such case nothing was written.
+    Raises FreezeError (unreadable input), BuildError (invalid freeze: exit code 1; an output
+    that may not or cannot be written: 2), Interrupted (SIGINT or SIGTERM, under
+    ``interruptible``) or, for a bug, any other exception; in every such case nothing was
+    written.  ``force`` rebuilds an up-to-date output and replaces one built from another
+    freeze folder with other data.
     """
+    with _abortable():
+        return _build_freeze(freeze_dir, out, settings, force=force, progress=progress, jobs=jobs,
+                             renderer=renderer, reports_root=reports_root, command=command)
+
+
+def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer, reports_root,
+                  command) -> BuildOutcome:
     settings = settings or Settings()
     progress = progress or Progress(quiet=True)
     if renderer not in RENDERERS:
@@ -592,6 +895,7 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
     if out is None and name is not None:
         out = reports_root / name
     if out is not None:
+        check_out_of_freeze(freeze_dir, out)
         check_out(out)
         _remove_leftovers(out, notes)
     fp = None
@@ -601,6 +905,8 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
             fp = fingerprint(freeze_dir, effective_settings(settings, renderer))
             info["detail"] = fp.digest[:16]
         if out is not None:
+            if not force:
+                check_origin(freeze_dir, out, fp)
             current, reason = up_to_date(Path(out), fp)
             if current and not force:
                 return BuildOutcome(Path(out), None, up_to_date=True, notes=notes)
@@ -608,27 +914,34 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
                 reason = "--force"
 
     worker = None
+    temporary = _Temporary()
     frozen_by_caller = gc.get_freeze_count() > 0
     try:
+        if out is not None:  # an output location that cannot be written: said now, not after validation
+            with _writing(out):
+                temporary.make(Path(out))
         if jobs > 1 and fp is not None:
             with steps.step("imports", show=False), _importing():
                 _import_shared()
             try:
-                worker = _Worker(freeze_dir, settings, steps)
+                with _held():  # recorded before a signal may stop the build
+                    worker = _Worker(freeze_dir, settings, steps)
             except OSError:  # no process to spare (ulimit): one process does it all
                 jobs = 1
         return _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root,
-                      notes, started_at, t_start, command, jobs)
+                      notes, started_at, t_start, command, jobs, temporary)
     finally:
-        if worker is not None:
-            worker.stop()
-        progress.close()
-        if not frozen_by_caller:
-            gc.unfreeze()
+        with _held():  # the clean-up is not cut short by a signal
+            if worker is not None:
+                worker.stop()  # before the staging folder goes: the worker may still be writing into it
+            temporary.remove()
+            progress.close()
+            if not frozen_by_caller:
+                gc.unfreeze()
 
 
 def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root, notes,
-           started_at, t_start, command, jobs) -> BuildOutcome:
+           started_at, t_start, command, jobs, temporary) -> BuildOutcome:
     from alliance_report.freeze import read_freeze
 
     with steps.step("read") as info:
@@ -643,15 +956,14 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
     validation = _validate(freeze, steps).to_dict()
     date = build_date(freeze, settings)
 
-    if out is None:
+    if out is None:  # not reachable for a readable freeze (its manifest names the output); kept for safety
         out = default_out_dir(freeze, reports_root)
+        check_out_of_freeze(freeze_dir, out)
         check_out(out)
         _remove_leftovers(out, notes)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "building"), dir=out.parent))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the published report is for readers
+    with _writing(out):
+        staging = temporary.staging or temporary.make(out)
         if worker is not None:
             worker.go(validation, staging, date)
             with steps.step("wait", show=False):
@@ -681,13 +993,9 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
         _write_log(staging / LOG_FILE, freeze_dir=freeze_dir, out=out, fp=fp, reason=reason, steps=steps,
                    validation=validation, started_at=started_at, command=command, jobs=jobs,
                    renderer=renderer)
-        write_record(staging, fp)
+        write_record(staging, fp, freeze_dir=freeze_dir)
+        _interrupts.commit()  # from here on a signal no longer stops the build: it publishes
         publish(staging, out)
-    finally:
-        if worker is not None:
-            worker.stop()  # before the staging folder goes: the worker may still be writing into it
-        if staging.exists():
-            shutil.rmtree(staging)
     return BuildOutcome(out, results, reason=reason, notes=notes)
 
 
@@ -773,6 +1081,11 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
     claimed: dict[Path, Path] = {}
     freezes = find_freezes(folder)
     for i, freeze_dir in enumerate(freezes, start=1):
+        if _interrupts.installed and _interrupts.pending is not None:  # a signal between two freezes
+            left = len(freezes) - i + 1
+            stop = Interrupted(_interrupts.pending, f"interrupted; {left} freeze(s) not built, from {freeze_dir} on")
+            stop.outcomes = outcomes
+            raise stop
         name = output_name(freeze_dir)
         out = Path(out_root) / (name or freeze_dir.name)
         if not progress.quiet:
@@ -787,6 +1100,12 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
         try:
             result = build(freeze_dir, out, settings, force=force, progress=progress, jobs=jobs,
                            renderer=renderer, command=command)
+        except Interrupted as exc:  # stop here: the summary shows what was done so far
+            outcomes.append(FreezeOutcome(freeze_dir, "interrupted", None, exc.exit_code,
+                                          detail="nothing was published"))
+            exc.message = f"{INTERRUPTED} for {freeze_dir}"
+            exc.outcomes = outcomes
+            raise
         except FreezeError as exc:
             print(f"alliance-report: error: {freeze_dir}: {exc}", file=err, flush=True)
             outcomes.append(FreezeOutcome(freeze_dir, "unreadable", None, 2 if exc.usage else 1, str(exc),

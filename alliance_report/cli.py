@@ -1,8 +1,9 @@
 """The ``alliance-report`` console script (contract: ``shared/spec/cli.md``).
 
 Exit codes: 0 success · 1 the freeze failed validation · 2 usage error (bad arguments,
-FREEZE not a directory, unreadable manifest) · 3 internal error (a bug: please report it;
-set ALLIANCE_REPORT_DEBUG=1 for the traceback).
+FREEZE not a directory, unreadable manifest, an output that may not or cannot be written) ·
+3 internal error (a bug: please report it; set ALLIANCE_REPORT_DEBUG=1 for the traceback) ·
+130 / 143 interrupted by SIGINT / SIGTERM (nothing published).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from alliance_report.study import StudyError
 # rebuild that finds its output up to date must finish in a fraction of a second.
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM: 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--n-randomized", type=int, default=245)
     simulate.add_argument("--cutoff", default=None, metavar="YYYY-MM-DD",
                           help="cut-off date; earlier than the default gives an interim freeze")
+    simulate.add_argument("--force", action="store_true",
+                          help="replace the simulated freeze in --out (never a real one: \"simulated\": false)")
     return parser
 
 
@@ -71,7 +75,8 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build-date", default=None, metavar="YYYY-MM-DD",
                         help="date printed as the build date (default: the day of the manifest's exported_at)")
     parser.add_argument("--force", action="store_true",
-                        help="rebuild even when the output is up to date (same freeze, code and settings)")
+                        help="rebuild even when the output is up to date (same freeze, code and settings), "
+                             "and replace an output built from a freeze in another folder with other data")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="processes: 2 analyses while the freeze is validated, 1 runs every step in "
@@ -102,10 +107,12 @@ def _jobs(args) -> int | None:
 
 
 def cmd_build(args) -> int:
-    from alliance_report.build import build
+    from alliance_report.build import build, interruptible
 
-    outcome = build(args.freeze, args.out, _settings(args), force=args.force, progress=_progress(args),
-                    jobs=_jobs(args), renderer=args.renderer, command=args.command_line)
+    settings, progress, jobs = _settings(args), _progress(args), _jobs(args)
+    with interruptible():  # SIGINT, SIGTERM: "interrupted; nothing was published", exit 130 / 143
+        outcome = build(args.freeze, args.out, settings, force=args.force, progress=progress,
+                        jobs=jobs, renderer=args.renderer, command=args.command_line)
     for note in outcome.notes:
         print(f"alliance-report: {note}", file=sys.stderr)
     if outcome.up_to_date:
@@ -116,15 +123,21 @@ def cmd_build(args) -> int:
 
 
 def cmd_build_all(args) -> int:
-    from alliance_report.build import build_all, find_freezes, summary_table
+    from alliance_report.build import Interrupted, build_all, find_freezes, interruptible, summary_table
 
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder}: is not a directory")
     if not find_freezes(args.folder):
         raise UsageError(f"{args.folder}: holds no freeze (no subfolder with a manifest.json or CSV files)")
-    outcomes = build_all(args.folder, args.out_root, _settings(args), force=args.force,
-                         progress=_progress(args), jobs=_jobs(args), renderer=args.renderer,
-                         command=args.command_line)
+    settings, progress, jobs = _settings(args), _progress(args), _jobs(args)
+    try:
+        with interruptible():  # a signal ends the current freeze's build; the table shows what was done
+            outcomes = build_all(args.folder, args.out_root, settings, force=args.force, progress=progress,
+                                 jobs=jobs, renderer=args.renderer, command=args.command_line)
+    except Interrupted as exc:
+        if exc.outcomes:
+            print(summary_table(exc.outcomes))
+        raise
     print(summary_table(outcomes))
     codes = {o.exit_code for o in outcomes}
     if EXIT_INTERNAL in codes:
@@ -133,24 +146,33 @@ def cmd_build_all(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from alliance_report.freeze import read_freeze
+    from alliance_report.freeze import FreezeError, read_freeze
     from alliance_report.validation import format_report, validate_freeze
 
     if args.json is not None and not args.json.parent.is_dir():
         raise UsageError(f"--json {args.json}: the folder {args.json.parent} does not exist")
     from alliance_report.study import load_study
 
-    freeze = read_freeze(args.freeze)
-    study = load_study(str(freeze.manifest.get("study"))) if _is_name(freeze.manifest.get("study")) else None
+    try:
+        freeze = read_freeze(args.freeze)
+        study = load_study(str(freeze.manifest.get("study"))) if _is_name(freeze.manifest.get("study")) else None
+    except (FreezeError, StudyError) as exc:  # no check could run; the file says so all the same
+        if args.json is not None:
+            _write_json(args.json, {"valid": False, "readable": False, "reason": str(exc), "checks": []})
+        raise
     report = validate_freeze(freeze, study)
     print(format_report(report))
     if args.json is not None:
-        try:
-            args.json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n",
-                                 encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--json {args.json}: cannot be written ({exc.strerror or exc})") from None
+        data = report.to_dict()
+        _write_json(args.json, {"valid": data.pop("valid"), "readable": True, **data})
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _write_json(path: Path, data: dict) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--json {path}: cannot be written ({exc.strerror or exc})") from None
 
 
 def cmd_simulate(args) -> int:
@@ -163,9 +185,11 @@ def cmd_simulate(args) -> int:
     try:
         path = simulate_freeze(args.out, seed=DEMO_SEED if args.seed is None else args.seed,
                                n_screened=args.n_screened, n_randomized=args.n_randomized,
-                               cutoff_date=args.cutoff)
-    except ValueError as exc:  # simulate_freeze rejects impossible arguments with ValueError
+                               cutoff_date=args.cutoff, force=args.force)
+    except ValueError as exc:  # impossible arguments, a folder it must not write into
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # read-only, not ours, full
+        raise UsageError(f"--out {args.out}: cannot be written ({exc.strerror or exc})") from None
     print(f"wrote a simulated freeze to {path}/")
     return EXIT_OK
 
@@ -227,10 +251,16 @@ def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     args.command_line = "alliance-report " + shlex.join(str(a) for a in argv)
     warnings.filterwarnings("ignore")
-    from alliance_report.build import BuildError
+    from alliance_report.build import BuildError, Interrupted
 
     try:
         return COMMANDS[args.command](args)
+    except Interrupted as exc:  # build, build-all: cleaned up already
+        print(f"alliance-report: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C in another command (validate, simulate)
+        print("alliance-report: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BuildError as exc:
         print(f"alliance-report: {exc}", file=sys.stderr)
         return exc.exit_code

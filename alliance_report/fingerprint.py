@@ -3,7 +3,10 @@
 The fingerprint of a build is the SHA-256 of four parts:
 
 * ``freeze``: the SHA-256 of ``manifest.json`` and of every ``*.csv`` in the freeze folder
-  (exactly the files ``read_freeze`` reads);
+  (exactly the files ``read_freeze`` reads), read as ``read_freeze`` reads them
+  (``alliance_report.files``: regular files only, never through a link, never blocking, at most
+  the size limit); an entry that is not read (a link, a FIFO, a directory, too large) stands in
+  the fingerprint as ``"not read: <why>"``, and ``read_freeze`` then refuses the freeze;
 * ``code``: the SHA-256 of every ``.py`` file of the package, every file in
   ``report_templates/`` and in ``expectations/`` (path and bytes);
 * ``settings``: every build setting (``Settings``) and the renderer;
@@ -28,7 +31,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from alliance_report import EXPECTATIONS_DIR, REPO_ROOT, STUDIES_DIR, TEMPLATES_DIR, __version__
+from alliance_report import EXPECTATIONS_DIR, REPO_ROOT, STUDIES_DIR, TEMPLATES_DIR, __version__, files
 
 FINGERPRINT_FILE = ".fingerprint.json"
 FORMAT = 1
@@ -49,14 +52,28 @@ def file_sha256(path: Path) -> str:
 
 
 def freeze_files(folder: Path) -> list[Path]:
-    """The files of a freeze that a build reads: ``manifest.json`` and every ``*.csv``."""
+    """The files of a freeze that a build reads: ``manifest.json`` and every ``*.csv`` — every
+    such entry of the folder, whatever it is (listing them opens and follows nothing)."""
     folder = Path(folder)
-    files = [folder / "manifest.json"] if (folder / "manifest.json").is_file() else []
-    return files + sorted(p for p in folder.glob("*.csv") if p.is_file())
+    manifest = [folder / "manifest.json"] if files.present(folder, "manifest.json") else []
+    try:
+        names = files.csv_names(folder)
+    except OSError:  # a folder that cannot be listed: read_freeze says so
+        names = []
+    return manifest + [folder / name for name in names]
 
 
 def freeze_hashes(folder: Path) -> dict[str, str]:
-    return {path.name: file_sha256(path) for path in freeze_files(folder)}
+    """SHA-256 of each of ``freeze_files``, or ``"not read: <why>"`` for one that is not a regular
+    file, is a link or is over the size limit (``alliance_report.files``)."""
+    hashes = {}
+    for path in freeze_files(folder):
+        limit = files.MANIFEST_LIMIT if path.name == "manifest.json" else files.CSV_LIMIT
+        try:
+            hashes[path.name] = files.sha256_file(path.parent, path.name, limit)
+        except files.FileRefused as exc:
+            hashes[path.name] = f"not read: {exc.reason}"
+    return hashes
 
 
 def code_files() -> list[Path]:
@@ -130,9 +147,14 @@ def output_hashes(out: Path) -> dict[str, str]:
     return hashes
 
 
-def write_record(out: Path, fp: Fingerprint) -> None:
-    """Store the fingerprint and the hashes of the files in ``out`` (call last, before publishing)."""
+def write_record(out: Path, fp: Fingerprint, freeze_dir: Path | None = None) -> None:
+    """Store the fingerprint and the hashes of the files in ``out`` (call last, before publishing),
+    and the resolved path of the freeze folder it was built from (``freeze_dir``: not part of the
+    fingerprint, so that a copy of a freeze is the same build; a build refuses to replace the
+    report of a freeze in another folder with other data without ``--force``)."""
     record = {"fingerprint": fp.digest, "parts": fp.parts, "outputs": output_hashes(out)}
+    if freeze_dir is not None:
+        record["freeze_dir"] = str(Path(freeze_dir).resolve())
     (Path(out) / FINGERPRINT_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n",
                                               encoding="utf-8")
 

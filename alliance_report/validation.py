@@ -1,8 +1,13 @@
 """Validate a data freeze (format v1, ``shared/spec/freeze-format.md``) before any analysis.
 
-Fail closed: every rule of the format is a check; a check that cannot run (a column is
-missing, a derived value cannot be computed, Great Expectations raises) is reported as
-failed, never skipped.  Warnings flag implausible but legal data and never block a report.
+Fail closed: every rule of the format is a check, never skipped.  A check that cannot run
+because a column it needs is missing (in its file or, for a derived column, in another one)
+or the manifest has no valid cutoff_date is "not checked": the column-list check or the
+manifest check has already failed for that cause, so the knock-ons are counted apart (and
+summed up in one line per file) instead of being reported as failures one by one; a freeze
+with a check not checked is invalid.  A check that cannot run for another reason (a derived
+value cannot be computed, Great Expectations raises) is reported as failed (a warning stays a
+warning).  Warnings flag implausible but legal data and never block a report.
 
 How it works
 ------------
@@ -21,7 +26,9 @@ How it works
   computed by the ``_derive_*`` functions below.  Cross-file rules are therefore ordinary
   expectations on the joined frame.
 * Suite parameter: ``{"$PARAMETER": "cutoff_date"}`` is the manifest's cutoff date; checks
-  that need it fail ("not checked") when the manifest has no valid cutoff_date.
+  that need it are "not checked" when the manifest has no valid cutoff_date.  A rule text may
+  show a parameter of its expectation: ``{cutoff_date}`` in ``meta.rule`` becomes the date
+  (and disappears, with the space before it, when the manifest has no valid cutoff_date).
 * Expectations sharing a ``row_condition`` run together, in one GE run, on the rows meeting it
   (filtered once, by ``_condition_mask``, with GE's semantics); the others in one run per file.
   A first pass asks GE only pass/fail; failed expectations run again for counts and examples.
@@ -37,6 +44,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,8 +60,23 @@ from .study import Study, StudyError, load_study, planned_dates
 
 MAX_EXAMPLES = 5
 MAX_CELL = 40  # characters of an offending cell shown in an example
-PASSED, FAILED, WARNING = "passed", "failed", "warning"
-NOT_CHECKED = "not checked: "
+PASSED, FAILED, WARNING, UNCHECKED = "passed", "failed", "warning", "not checked"
+NOT_CHECKED = "not checked: "  # prefix of the example of a check that failed because it could not run
+
+
+class _Missing(str):
+    """Why a check cannot run, when the cause is reported by another check that failed: a column
+    missing from a file (the file's column-list check) or no valid cutoff_date (manifest.json).
+    A check with only such causes is "not checked"; any other cause (computing a derived value
+    or Great Expectations raises) makes it fail."""
+
+
+def _no_column(file: str, column: str) -> _Missing:
+    return _Missing(f"{file} has no column {column}")
+
+
+_NO_COLUMN_RE = re.compile(r"(?P<file>\S+) has no column (?P<column>.+)")
+_PLACEHOLDER_RE = re.compile(r"( ?)\{(\w+)\}")
 
 # ---------------------------------------------------------------------------------------------
 # public interface
@@ -65,9 +88,10 @@ class CheckResult:
     file: str
     columns: tuple[str, ...]
     rule: str
-    status: str  # "passed" | "failed" | "warning"
+    status: str  # "passed" | "failed" | "warning" | "not checked"
     n_failing: int
-    examples: tuple[str, ...]  # up to 5: "row 12" (header = row 1), 'row 12: "17"' or "participant P0007"
+    examples: tuple[str, ...]  # up to 5: "row 12" (header = row 1), 'row 12: "17"' or "participant P0007";
+    # for a check not checked, why ("participants.csv has no column age")
 
     def to_dict(self) -> dict:
         return {
@@ -82,8 +106,9 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        """No check failed (warnings allowed)."""
-        return not self.failed()
+        """No check failed or was left unchecked (warnings allowed).  A check is only left
+        unchecked for a cause that is itself a failed check (a missing column, no valid cutoff_date)."""
+        return not self.failed() and not self.not_checked()
 
     def failed(self) -> tuple[CheckResult, ...]:
         return tuple(c for c in self.checks if c.status == FAILED)
@@ -91,12 +116,16 @@ class ValidationReport:
     def warnings(self) -> tuple[CheckResult, ...]:
         return tuple(c for c in self.checks if c.status == WARNING)
 
+    def not_checked(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.status == UNCHECKED)
+
     def to_dict(self) -> dict:
         return {
             "valid": self.ok,
             "n_checks": len(self.checks),
             "n_failed": len(self.failed()),
             "n_warnings": len(self.warnings()),
+            "n_not_checked": len(self.not_checked()),
             "checks": [c.to_dict() for c in self.checks],
         }
 
@@ -141,7 +170,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def format_report(report: ValidationReport) -> str:
-    """Human-readable summary: every failed check, then every warning, then the totals.
+    """Human-readable summary: every failed check, then one line per file for the checks not
+    checked, then every warning, then the totals ("…, K not checked" only when K > 0).
 
     Failures are listed causes first: the manifest and the files' shape (columns, at least one
     row), then the rules within one file, then the rules across files, which often fail only
@@ -150,13 +180,38 @@ def format_report(report: ValidationReport) -> str:
     lines = []
     for check in sorted(report.failed(), key=_cause_rank):
         lines.append(_format_check(check))
+    lines += _not_checked_lines(report.not_checked())
     for check in report.warnings():
         lines.append("warning: " + _format_check(check))
-    lines.append(
-        f"{len(report.checks)} checks run, {len(report.failed())} failed, "
-        f"{_plural(len(report.warnings()), 'warning')}"
-    )
+    totals = (f"{len(report.checks)} checks run, {len(report.failed())} failed, "
+              f"{_plural(len(report.warnings()), 'warning')}")
+    if report.not_checked():
+        totals += f", {len(report.not_checked())} not checked"
+    lines.append(totals)
     return "\n".join(lines)
+
+
+def _not_checked_lines(checks: Iterable[CheckResult]) -> list[str]:
+    """One line per file (the first file of a cross-file check's label) for its checks not checked:
+    "participants.csv: 7 checks not checked because of the missing column(s) above (participant_id)"."""
+    by_file: dict[str, list[CheckResult]] = {}
+    for check in checks:
+        by_file.setdefault(check.file.split("+")[0], []).append(check)
+    lines = []
+    for file, group in by_file.items():
+        columns: list[str] = []
+        others: list[str] = []
+        for check in group:
+            for reason in check.examples:
+                m = _NO_COLUMN_RE.fullmatch(reason)
+                name = (m["column"] if m["file"] == file else f"{m['column']} in {m['file']}") if m else None
+                if name is not None and name not in columns:
+                    columns.append(name)
+                elif name is None and reason not in others:
+                    others.append(reason)
+        causes = ([f"of the missing column(s) above ({', '.join(columns)})"] if columns else []) + others
+        lines.append(f"{file}: {_plural(len(group), 'check')} not checked because " + " and because ".join(causes))
+    return lines
 
 
 def _cause_rank(check: CheckResult) -> int:
@@ -221,6 +276,9 @@ def load_suites(directory: str | Path = EXPECTATIONS_DIR) -> dict[str, dict]:
             rule = first_rule.setdefault(meta["check_id"], meta["rule"])
             if rule != meta["rule"]:
                 raise SuiteError(f"{where}: expectations sharing check_id {meta['check_id']} need the same rule")
+            for _, name in _PLACEHOLDER_RE.findall(meta["rule"]):
+                if name not in _parameter_names(exp["kwargs"]):
+                    raise SuiteError(f"{where}: meta.rule shows {{{name}}}, which is no parameter of its kwargs")
             if "row_condition" in exp["kwargs"]:
                 _check_condition(exp["kwargs"]["row_condition"], where)
             for column in _referenced_columns(exp):
@@ -423,10 +481,21 @@ def _parameters(freeze: Freeze) -> tuple[dict, dict[str, str]]:
     missing: dict[str, str] = {}
     cutoff = _cutoff(freeze.manifest)
     if cutoff is None:
-        missing["cutoff_date"] = "manifest.json cutoff_date is missing or not a date YYYY-MM-DD"
+        missing["cutoff_date"] = _Missing("manifest.json cutoff_date is missing or not a date YYYY-MM-DD")
     else:
         params["cutoff_date"] = pd.Timestamp(cutoff)
     return params, missing
+
+
+def _rule_text(rule: str, params: dict) -> str:
+    """``meta.rule`` with each ``{parameter}`` replaced by its value (a date as YYYY-MM-DD); a
+    parameter without a value is left out with the space before it."""
+    def value(m: re.Match) -> str:
+        if m[2] not in params:
+            return ""
+        v = params[m[2]]
+        return m[1] + (v.date().isoformat() if isinstance(v, pd.Timestamp) else str(v))
+    return _PLACEHOLDER_RE.sub(value, rule)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,14 +606,21 @@ class _Deriver:
     def __init__(self, frames: dict[str, pd.DataFrame], file: str, unavailable: dict[str, str]):
         self.frames, self.file, self.frame, self.unavailable = frames, file, frames[file], unavailable
 
-    def add(self, name: str, needs: Iterable[str], compute: Callable[[], Any]) -> None:
-        """``needs``: columns ``"file:column"`` (or ``"column"`` of this file) the value depends on."""
+    def missing(self, needs: Iterable[str]) -> _Missing | None:
+        """The first of ``needs`` (columns ``"file:column"``, or ``"column"`` of this file) that is missing."""
         for need in needs:
             file, _, column = need.rpartition(":")
             file = file or self.file
             if column not in self.frames[file].columns:
-                self.unavailable[name] = f"{file} has no column {column}"
-                return
+                return _no_column(file, column)
+        return None
+
+    def add(self, name: str, needs: Iterable[str], compute: Callable[[], Any]) -> None:
+        """``needs``: columns ``"file:column"`` (or ``"column"`` of this file) the value depends on."""
+        missing = self.missing(needs)
+        if missing is not None:
+            self.unavailable[name] = missing
+            return
         try:
             value = compute()
         except Exception as exc:  # noqa: BLE001 - fail closed: the checks using it fail
@@ -734,15 +810,15 @@ def _derive_questionnaires(d: _Deriver, frames: dict, per: dict) -> None:
         completed_on = f["completed_on__date"].to_numpy().astype("datetime64[D]")
         return pd.Series((completed_on - planned_on) / np.timedelta64(1, "D"), index=f.index)
 
-    if "planned" not in per:
+    needs = (["participant_id", "timepoint", "completed_on", "sessions.csv:participant_id", "sessions.csv:session_on"]
+             + ["participants.csv:" + c
+                for c in ("participant_id", "allocation", "treatment", "randomized_on", "rerandomized_on")])
+    if "planned" not in per and d.missing(needs) is None:  # (a missing column is reported by add)
         d.unavailable["days_after_planned_date"] = (
             "the planned dates need the study's visit schedule (studies/<study>.toml) and a readable "
             "participants.csv")
         return
-    d.add("days_after_planned_date",
-          ["participant_id", "timepoint", "completed_on", "sessions.csv:participant_id", "sessions.csv:session_on"]
-          + ["participants.csv:" + c for c in ("participant_id", "allocation", "treatment", "randomized_on", "rerandomized_on")],
-          days_after_planned)
+    d.add("days_after_planned_date", needs, days_after_planned)
 
 
 def _derive_disposition(d: _Deriver, frames: dict) -> None:
@@ -837,13 +913,17 @@ def _run_suite(runner: _GX, suite: dict, raw: pd.DataFrame, frame: pd.DataFrame,
     for i, exp in enumerate(expectations):
         on_header = exp["type"] in _TABLE_TYPES
         target = header if on_header else frame
-        reasons = []
+        reasons: list[str] = []
         for column in dict.fromkeys(_referenced_columns(exp)):
             if column not in target.columns:
-                reasons.append(unavailable.get(column) or f"{file} has no column {column}")
+                reasons.append(unavailable.get(column) or (
+                    _no_column(file, column) if column in COLUMNS[file] else f"{column} was not computed"))
         reasons += [missing_params[n] for n in _parameter_names(exp["kwargs"]) if n in missing_params]
-        if reasons:
-            outcomes[i] = (exp, "error", 0, [NOT_CHECKED + "; ".join(dict.fromkeys(reasons))])
+        reasons = list(dict.fromkeys(reasons))
+        if reasons and all(isinstance(r, _Missing) for r in reasons):  # knock-ons of a failed check
+            outcomes[i] = (exp, UNCHECKED, 0, reasons)
+        elif reasons:
+            outcomes[i] = (exp, "error", 0, [NOT_CHECKED + "; ".join(reasons)])
         else:
             condition = json.dumps(exp["kwargs"].get("row_condition"), sort_keys=True)
             groups.setdefault((on_header, condition), []).append(i)
@@ -867,7 +947,7 @@ def _run_suite(runner: _GX, suite: dict, raw: pd.DataFrame, frame: pd.DataFrame,
             continue
         for i, result in zip(indices, results):
             outcomes[i] = _outcome(expectations[i], result, target, frame)
-    return _merge(file, outcomes)
+    return _merge(file, outcomes, params)
 
 
 def _without_condition(kwargs: dict) -> dict:
@@ -950,12 +1030,66 @@ def _exception_message(info: Any) -> str | None:
 
 
 def _column_problems(exp: dict, found: list[str]) -> list[str]:
+    """What is wrong with the header, every name quoted as the file holds it.  A missing name that
+    the header holds up to white space or case is named with it: 'missing column "participant_id";
+    the header has "participant_id " (trailing space)' (not a missing and an unexpected column)."""
     expected = list(exp["kwargs"].get("column_list") or [])
-    problems = [f"missing column {c}" for c in expected if c not in found]
-    problems += [f"unexpected column {c}" for c in found if c not in expected]
+    unexpected = [c for c in found if c not in expected]
+    problems = []
+    for column in (c for c in expected if c not in found):
+        near = next((u for u in unexpected if _loose(u) == _loose(column)), None)
+        if near is None:
+            problems.append(f"missing column {_quoted(column)}")
+        else:
+            unexpected.remove(near)
+            problems.append(f"missing column {_quoted(column)}; the header has {_quoted(near)} "
+                            f"({_difference(column, near)})")
+    problems += [f"unexpected column {_quoted(c)}" for c in unexpected]
     if not problems:
-        problems = [f"columns in the wrong order: found {', '.join(found)}"]
+        problems = ["columns in the wrong order: found " + ", ".join(_quoted(c) for c in found)]
     return problems
+
+
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or not ch.isprintable()
+
+
+def _loose(name: str) -> str:
+    """A header name without white space or invisible characters, case folded."""
+    return "".join(ch for ch in name if not _invisible(ch)).casefold()
+
+
+def _quoted(name: str) -> str:
+    """A header name quoted, with every invisible character but the space escaped ("age\\u00a0")."""
+    text = json.dumps(name, ensure_ascii=False)
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
+_CHAR_NAMES = {" ": "space", "\t": "tab", "\xa0": "non-breaking space", "\u200b": "zero-width space",
+               "\ufeff": "byte-order mark", "\r": "line break", "\n": "line break"}
+
+
+def _difference(expected: str, found: str) -> str:
+    """How ``found`` differs from ``expected`` when they are equal up to white space and case:
+    "trailing space", "2 leading spaces", "tab inside the name", "different case" ..."""
+    visible = [i for i, ch in enumerate(found) if not _invisible(ch)]
+    first, last = (visible[0], visible[-1]) if visible else (len(found), len(found) - 1)
+
+    def chars(run: str, pattern: str) -> list[str]:  # pattern: "trailing {}" -> "2 trailing spaces"
+        if not run:
+            return []
+        names = list(dict.fromkeys(_CHAR_NAMES.get(ch) or unicodedata.name(ch, f"U+{ord(ch):04X}").lower()
+                                   for ch in run))
+        if len(names) == 1 and len(run) > 1:
+            return [f"{len(run)} " + pattern.format(names[0] + "s")]
+        return [pattern.format(" and ".join(names))]
+
+    inside = "".join(ch for ch in found[first:last + 1] if _invisible(ch))
+    parts = chars(found[:first], "leading {}") + chars(found[last + 1:], "trailing {}")
+    parts += chars(inside, "{} inside the name")
+    if "".join(found[i] for i in visible) != expected:
+        parts.append("different case")
+    return ", ".join(parts)
 
 
 def _cells(exp: dict, frame: pd.DataFrame) -> pd.Series | None:
@@ -993,8 +1127,9 @@ def _examples(exp: dict, rows: list[int], frame: pd.DataFrame, cells: pd.Series 
     return [f"row {r}: {_cell_text(cells.at[r])}" if r in cells.index else f"row {r}" for r in rows]
 
 
-def _merge(file: str, outcomes: list[tuple[dict, str, int, list[str]]]) -> list[CheckResult]:
-    """One CheckResult per check_id (expectations sharing an id are parts of one rule)."""
+def _merge(file: str, outcomes: list[tuple[dict, str, int, list[str]]], params: dict) -> list[CheckResult]:
+    """One CheckResult per check_id (expectations sharing an id are parts of one rule).  A check
+    is not checked when a part could not run for a missing column or parameter and no part failed."""
     grouped: dict[str, list] = {}
     for outcome in outcomes:
         grouped.setdefault(outcome[0]["meta"]["check_id"], []).append(outcome)
@@ -1004,15 +1139,19 @@ def _merge(file: str, outcomes: list[tuple[dict, str, int, list[str]]]) -> list[
         meta = exp["meta"]
         warning = exp.get("severity", "critical") == "warning"
         bad = [p for p in parts if p[1] != PASSED]
+        unchecked_only = bool(bad) and all(p[1] == UNCHECKED for p in bad)
         examples: list[str] = []
         for p in bad:
             for e in p[3]:
+                e = NOT_CHECKED + e if p[1] == UNCHECKED and not unchecked_only else e
                 if e not in examples:
                     examples.append(e)
-        status = PASSED if not bad else (WARNING if warning else FAILED)
+        status = PASSED if not bad else UNCHECKED if unchecked_only else (WARNING if warning else FAILED)
         results.append(CheckResult(
-            check_id=check_id, file=meta.get("file", file), columns=tuple(meta["columns"]), rule=meta["rule"],
-            status=status, n_failing=sum(p[2] for p in bad), examples=tuple(_sorted_examples(examples)[:MAX_EXAMPLES]),
+            check_id=check_id, file=meta.get("file", file), columns=tuple(meta["columns"]),
+            rule=_rule_text(meta["rule"], params),
+            status=status, n_failing=sum(p[2] for p in bad),
+            examples=tuple(examples if status == UNCHECKED else _sorted_examples(examples)[:MAX_EXAMPLES]),
         ))
     return results
 

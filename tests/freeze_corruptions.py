@@ -389,6 +389,25 @@ def missing_column(folder):
         t.header.remove("age")
 
 
+def _rename_column(folder: Path, file: str, old: str, new: str) -> None:
+    """Rename a header field; the cells stay as they are."""
+    rows = read_rows(folder, file)
+    rows[0][rows[0].index(old)] = new
+    write_rows(folder, file, rows)
+
+
+@corruption()
+def renamed_column(folder):
+    """A column renamed by hand: every check needing randomized_on (in any file) cannot run."""
+    _rename_column(folder, "participants.csv", "randomized_on", "randomisation_date")
+
+
+@corruption()
+def padded_header(folder):
+    """A header name with a trailing space, invisible in a spreadsheet."""
+    _rename_column(folder, "participants.csv", "participant_id", "participant_id ")
+
+
 @corruption()
 def columns_reordered(folder):
     with _Table(folder, "participants.csv") as t:

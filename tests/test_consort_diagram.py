@@ -532,6 +532,33 @@ def test_deterministic():
         assert consort_svg(make()) == consort_svg(make())
 
 
+def test_a_100000_character_reason_is_drawn_shortened():
+    """Free text of any length costs the layout the same: it is cut to REASON_DISPLAY_LIMIT with
+    "…" before it is measured (a 100,000-character reason took minutes to wrap)."""
+    from alliance_report.render.consort_diagram import REASON_DISPLAY_LIMIT
+
+    words = ("the participant explained at length why " * 2_500)[:100_000]
+    one_word = "x" * 100_000  # no space: cut into pieces by the word wrap, had it been drawn whole
+    consort = copy.deepcopy(FINAL)
+    consort["excluded_reasons"] = {words if r == "declined to participate" else r: n
+                                   for r, n in FINAL["excluded_reasons"].items()}
+    consort["discontinued_reasons_by_arm"]["eMBCT"] = {one_word if r == "too burdensome" else r: n
+                                                       for r, n in FINAL["discontinued_reasons_by_arm"]["eMBCT"].items()}
+    consort["tau_not_rerandomized_reasons"] = {f"withdrew from study: {words}": 3, "(no reason recorded)": 2}
+    svg = consort_svg(consort)
+    assert svg == consort_svg(copy.deepcopy(consort))  # deterministic
+    assert len(svg) < len(consort_svg(FINAL)) + 3 * REASON_DISPLAY_LIMIT + 2_000  # the layout of a short text
+    _, groups = parse(svg)
+    excluded = box_with(groups, "Excluded").content
+    assert "the participant explained at length why the participant" in excluded
+    drawn = re.search(r"(the participant explained[^(]*) \(n=45\)", excluded)
+    assert drawn and drawn[1].endswith("…") and len(drawn[1]) <= REASON_DISPLAY_LIMIT
+    discontinued = box_with(groups, "Discontinued", "eMBCT").content.replace(" ", "")
+    assert "x" * (REASON_DISPLAY_LIMIT // 2) in discontinued and "x" * REASON_DISPLAY_LIMIT not in discontinued
+    assert "…(n=8)" in discontinued
+    assert "withdrew from study: the participant explained" in box_with(groups, "Not re-randomized", "TAU").content
+
+
 @pytest.mark.parametrize("width_mm", [170, 120])
 def test_fonts_print_at_least_7_pt(width_mm):
     root, groups = parse(consort_svg(INTERIM, width_mm=width_mm))

@@ -29,15 +29,11 @@ from alliance_report.fingerprint import FINGERPRINT_FILE, fingerprint, up_to_dat
 from alliance_report.freeze import sha256_bytes
 from alliance_report.progress import Progress
 from alliance_report.settings import Settings
-from alliance_report.simulate import simulate_freeze
+from conftest import SMALL_FREEZE_ID, small_freeze
 from test_build import corrupt_age
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 PUBLISHED = ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json", "build.log")
-
-
-def small_freeze(path: Path, freeze_id: str, seed: int = 5) -> Path:
-    return simulate_freeze(path, n_randomized=60, seed=seed, freeze_id=freeze_id)
 
 
 def break_freeze(freeze: Path) -> Path:
@@ -52,14 +48,6 @@ def state(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """One small freeze built once (two processes, the default); tests copy what they change."""
-    root = tmp_path_factory.mktemp("ops")
-    freeze = small_freeze(root / "freeze", "ops-a")
-    out = root / "out"
-    assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
-    return freeze, out
 
 
 # ------------------------------------------------------------------------------------ up to date
@@ -327,7 +315,7 @@ def freezes(tmp_path_factory, built):
 
 def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, capsys):
     out_root = tmp_path / "reports"
-    shutil.copytree(built[1], out_root / "BeMind-ops-a")  # a was built before: up to date
+    shutil.copytree(built[1], out_root / f"BeMind-{SMALL_FREEZE_ID}")  # a was built before: up to date
     assert [p.name for p in find_freezes(freezes)] == ["a", "b", "broken"]
     assert main(["build-all", str(freezes), "--out-root", str(out_root)]) == 1
     captured = capsys.readouterr()
@@ -336,12 +324,12 @@ def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, cap
     table = captured.out.splitlines()
     assert table[0].split() == ["freeze", "outcome", "output"]
     rows = {Path(line.split()[0]).name: line.split()[1:] for line in table[2:-1]}
-    assert rows["a"] == ["up", "to", "date", f"{out_root / 'BeMind-ops-a'}/"]
+    assert rows["a"] == ["up", "to", "date", f"{out_root / f'BeMind-{SMALL_FREEZE_ID}'}/"]
     assert rows["b"] == ["built", f"{out_root / 'BeMind-ops-b'}/"]
     assert re.fullmatch(r"invalid \(1 of \d+ checks failed\) —", " ".join(rows["broken"]))
     assert table[-1] == "3 freezes: 2 ok, 1 failed"
-    assert sorted(p.name for p in out_root.iterdir()) == ["BeMind-ops-a", "BeMind-ops-b"]
-    for name in ("BeMind-ops-a", "BeMind-ops-b"):
+    assert sorted(p.name for p in out_root.iterdir()) == sorted([f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b"])
+    for name in (f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b"):
         assert (out_root / name / "report.pdf").is_file()
 
     # the scheduled run again: nothing changed, nothing rebuilt
@@ -442,6 +430,6 @@ def test_report_workflow_builds_every_freeze_weekly_and_on_demand():
 
 def test_makefile_targets_wrap_the_cli():
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "build-all $(FREEZES) --out-root $(REPORTS_ROOT)" in makefile
+    assert "build-all $(call quote,$(FREEZES)) --out-root $(call quote,$(REPORTS_ROOT))" in makefile
     assert "--renderer $(RENDERER)" in makefile and "$(if $(FORCE),--force)" in makefile
     assert (REPO_ROOT / "benchmarks" / "bench_build.py").is_file()

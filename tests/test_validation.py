@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
 from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse fixture)
-from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
+from alliance_report import DEMO_FREEZE, EXPECTATIONS_DIR, REPO_ROOT  # noqa: E402
 from alliance_report.freeze import COLUMNS, FreezeError, read_freeze  # noqa: E402
 from alliance_report.study import load_study  # noqa: E402
 from alliance_report.validation import (  # noqa: E402
-    CheckResult, ValidationReport, _checked_frames, _condition_mask, format_report, load_suites, validate_freeze,
+    CheckResult, SuiteError, ValidationReport, _checked_frames, _column_problems, _condition_mask, _merge,
+    format_report, load_suites, validate_freeze,
 )
 
 
@@ -120,14 +122,17 @@ CASES = {
                                 "participant P007"),
     "rerandomized_on_for_mbct": (("participants.rerandomized_on.empty_unless_rerandomized",), "participants.csv",
                                  "participant P001"),
-    "missing_column": (("participants.columns", "participants.age.integer", "participants.age.between"),
-                       "participants.csv", "missing column age"),
+    "missing_column": (("participants.columns",), "participants.csv", 'missing column "age"'),
+    "renamed_column": (("participants.columns",), "participants.csv",
+                       'missing column "randomized_on"'),
+    "padded_header": (("participants.columns",), "participants.csv",
+                      'missing column "participant_id"; the header has "participant_id " (trailing space)'),
     "columns_reordered": (("participants.columns",), "participants.csv", None),
     "header_only_participants": (("participants.rows.at_least_one", "screening.participant_id.known",
                                   "sessions.participant_id.known", "questionnaires.participant_id.known",
                                   "disposition.participant_id.known"), "participants.csv", None),
     # sessions.csv
-    "extra_column": (("sessions.columns",), "sessions.csv", "unexpected column notes"),
+    "extra_column": (("sessions.columns",), "sessions.csv", 'unexpected column "notes"'),
     "session_after_cutoff": (("sessions.session_on.not_after_cutoff",), "sessions.csv", "row 2"),
     "session_out_of_range": (("sessions.session.between",), "sessions.csv", "row 9"),
     "duplicate_session": (("sessions.participant_session.unique",), "sessions.csv", "participant P001"),
@@ -166,9 +171,7 @@ CASES = {
     "manifest_missing_key": (("manifest.required_keys", "manifest.exported_at"), "manifest.json",
                              "missing key exported_at"),
     "manifest_unsafe_freeze_id": (("manifest.freeze_id",), "manifest.json", None),
-    "manifest_bad_cutoff": (("manifest.cutoff_date",) + tuple(f"{f}.not_after_cutoff" for f in (
-        "screening.screened_on", "participants.randomized_on", "participants.rerandomized_on",
-        "sessions.session_on", "questionnaires.completed_on", "disposition.event_on")), "manifest.json", None),
+    "manifest_bad_cutoff": (("manifest.cutoff_date",), "manifest.json", 'found "2026-02-30"'),
 }
 
 
@@ -212,10 +215,10 @@ def test_corruption_fails_its_check(name, tiny, tmp_path):
     for c in report.failed():
         assert f"{c.file}: " in text and c.rule in text
     assert "Traceback" not in text
-    n_warnings = len(report.warnings())
+    n_warnings, n_not_checked = len(report.warnings()), len(report.not_checked())
     assert text.splitlines()[-1] == (
         f"{len(report.checks)} checks run, {len(report.failed())} failed, {n_warnings} "
-        + ("warning" if n_warnings == 1 else "warnings"))
+        + ("warning" if n_warnings == 1 else "warnings") + (f", {n_not_checked} not checked" if n_not_checked else ""))
 
 
 def test_bad_cells_fail_with_row_numbers_not_crash(tiny, tmp_path):
@@ -236,13 +239,168 @@ def test_bad_cells_fail_with_row_numbers_not_crash(tiny, tmp_path):
     assert check(report, "participants.allocation.required").examples == ("row 7: empty",)
 
 
-def test_missing_column_is_reported_not_skipped(tiny, tmp_path):
+def test_missing_column_is_reported_once(tiny, tmp_path):
+    """The column-list check fails; the checks needing the column are "not checked" (not skipped,
+    not failed), summed up in one line."""
     report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "m", "missing_column")))
     between = check(report, "participants.age.between")
-    assert between.status == "failed" and between.examples == ("not checked: participants.csv has no column age",)
-    assert "not checked: participants.csv has no column age" in format_report(report)
-    # a warning that needs the column cannot run either; it stays a warning (the columns check fails)
+    assert between.status == "not checked" and between.n_failing == 0
+    assert between.examples == ("participants.csv has no column age",)
+    # a warning that needs the column (through age_in_months) cannot run either: not checked too
+    assert check(report, "participants.months_since_diagnosis.within_lifetime").status == "not checked"
+    assert {c.check_id for c in report.not_checked()} == {
+        "participants.age.integer", "participants.age.between", "participants.months_since_diagnosis.within_lifetime"}
+    assert not report.ok and not report.warnings()
+    assert format_report(report).splitlines()[1:] == [
+        "participants.csv: 3 checks not checked because of the missing column(s) above (age)",
+        f"{len(report.checks)} checks run, 1 failed, 0 warnings, 3 not checked"]
+
+
+def referenced_columns(exp: dict) -> set[str]:
+    """The columns of the checked frame an expectation reads, from its kwargs (the column list and
+    the other table-level expectations read none)."""
+    kwargs = exp["kwargs"]
+    found = {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
+    if not exp["type"].startswith("expect_table_"):
+        found |= set(kwargs.get("column_list") or [])
+
+    def walk(condition):
+        if isinstance(condition, dict):
+            if "column" in condition:
+                found.add(condition["column"]["name"])
+            for sub in condition.get("conditions", []):
+                walk(sub)
+    walk(kwargs.get("row_condition"))
+    return found
+
+
+def test_renamed_column_fails_once_and_its_knock_ons_are_not_checked(tiny, tmp_path):
+    folder = fc.corrupt(tiny, tmp_path / "r", "renamed_column")  # participants.csv randomized_on
+    report = validate_freeze(read_freeze(folder))
+    # from the suites: every check reading randomized_on or a derived column that needs it (one
+    # that is computed for the valid freeze and not for this one), in any file
+    study = load_study("BeMind")
+    valid, _ = _checked_frames(read_freeze(tiny), study)
+    broken, _ = _checked_frames(read_freeze(folder), study)
+    lost = {(f, c) for f in valid for c in valid[f].columns if c not in broken[f].columns}
+    assert ("participants.csv", "randomized_on") in lost
+    assert ("disposition.csv", "participant__randomized_on__date") in lost
+    expected: dict[str, set[str]] = {}
+    for file, suite in load_suites().items():
+        for exp in suite["expectations"]:
+            if any((file, c) in lost for c in referenced_columns(exp)):
+                expected.setdefault(file, set()).add(exp["meta"]["check_id"])
+    n = sum(len(ids) for ids in expected.values())
+    assert n >= 6 and len(expected) >= 3
+
+    assert failed_ids(report) == {"participants.columns"} and not report.warnings()
+    assert {c.check_id for c in report.not_checked()} == set().union(*expected.values())
+    for c in report.not_checked():
+        assert c.n_failing == 0 and c.examples == ("participants.csv has no column randomized_on",), c
+    lines = format_report(report).splitlines()
+    assert lines[0].endswith(' — missing column "randomized_on"; unexpected column "randomisation_date"'), lines[0]
+    assert lines[1:] == [  # one line per file, not one failure per check
+        f"{file}: {len(ids)} {'check' if len(ids) == 1 else 'checks'} not checked because of the missing column(s) "
+        + ("above (randomized_on)" if file == "participants.csv" else "above (randomized_on in participants.csv)")
+        for file, ids in expected.items()
+    ] + [f"{len(report.checks)} checks run, 1 failed, 0 warnings, {n} not checked"]
+    data = report.to_dict()  # validation.json
+    assert data["valid"] is False and data["n_failed"] == 1 and data["n_warnings"] == 0 and data["n_not_checked"] == n
+    assert sorted(c["check_id"] for c in data["checks"] if c["status"] == "not checked") == sorted(
+        set().union(*expected.values()))
+
+
+def test_header_name_with_a_space_is_shown_quoted_with_a_hint(tiny, tmp_path):
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "p", "padded_header")))
+    columns = check(report, "participants.columns")
+    problem = 'missing column "participant_id"; the header has "participant_id " (trailing space)'
+    assert columns.examples == (problem,) and columns.n_failing == 1
+    lines = format_report(report).splitlines()
+    assert lines[0] == f"participants.csv: {columns.rule} — {problem}"
+    assert "participants.csv: 5 checks not checked because of the missing column(s) above (participant_id)" in lines
+    assert not any("unexpected column" in line for line in lines)
+
+
+@pytest.mark.parametrize("header, problems", [
+    (["site", " Participant_ID"], ['missing column "participant_id"; the header has " Participant_ID" '
+                                   "(leading space, different case)"]),
+    (["participant_id\u00a0\u00a0", "site"], ['missing column "participant_id"; the header has '
+                                              '"participant_id\\u00a0\\u00a0" (2 trailing non-breaking spaces)']),
+    (["participant_id", "si\tte", "notes"], ['missing column "site"; the header has "si\\tte" (tab inside the name)',
+                                            'unexpected column "notes"']),
+    (["pid", "site"], ['missing column "participant_id"', 'unexpected column "pid"']),
+    (["site", "participant_id"], ['columns in the wrong order: found "site", "participant_id"']),
+])
+def test_column_list_messages_quote_every_name(header, problems):
+    assert _column_problems({"kwargs": {"column_list": ["participant_id", "site"]}}, header) == problems
+
+
+def test_cutoff_rules_show_the_cutoff_date(tiny, tmp_path):
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "c", "randomized_after_cutoff")))
+    rule = "randomized_on must not be after the freeze's cutoff_date 2026-11-01 (manifest.json)"
+    assert check(report, "participants.randomized_on.not_after_cutoff").rule == rule
+    assert f'participants.csv: randomized_on: {rule} — 1 row failed (e.g. row 2: "2026-11-02")' \
+        in format_report(report).splitlines()
+    cutoff_rules = [c for c in report.checks if c.check_id.endswith(".not_after_cutoff")]
+    assert len(cutoff_rules) == 6
+    assert all(c.rule.endswith(" must not be after the freeze's cutoff_date 2026-11-01 (manifest.json)")
+               for c in cutoff_rules)
+    # without a valid cutoff_date: the plain rule, not checked, one line per file
+    report = validate_freeze(read_freeze(fc.corrupt(tiny, tmp_path / "b", "manifest_bad_cutoff")))
+    for c in (c for c in report.checks if c.check_id.endswith(".not_after_cutoff")):
+        assert c.status == "not checked"
+        assert c.rule == f"{c.columns[0]} must not be after the freeze's cutoff_date (manifest.json)"
+        assert c.examples == ("manifest.json cutoff_date is missing or not a date YYYY-MM-DD",)
+    assert format_report(report).splitlines()[1:3] == [
+        "screening.csv: 1 check not checked because manifest.json cutoff_date is missing or not a date YYYY-MM-DD",
+        "participants.csv: 2 checks not checked because manifest.json cutoff_date is missing or not a date YYYY-MM-DD"]
+
+
+def test_rule_placeholders_must_be_parameters_of_the_expectation(tmp_path):
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    suite = tmp_path / "participants.json"
+    suite.write_text(suite.read_text().replace("cutoff_date {cutoff_date}", "cutoff_date {cut_off}", 1))
+    with pytest.raises(SuiteError, match=r"\{cut_off\}, which is no parameter"):
+        load_suites(tmp_path)
+
+
+def test_errors_other_than_a_missing_column_stay_failures(tiny, monkeypatch):
+    """Great Expectations raising or a derived value that cannot be computed is a bug or a real
+    problem, not the knock-on of a failure reported above: failed (a warning stays a warning)."""
+    import alliance_report.validation as v
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(v, "_int_view", boom)
+    monkeypatch.setattr(v._GX, "_run", boom)
+    report = validate_freeze(read_freeze(tiny))
+    assert not report.not_checked() and not report.ok
+    age = check(report, "participants.age.between")
+    assert age.status == "failed"
+    assert age.examples == ("not checked: age__int could not be computed (RuntimeError: boom)",)
+    sex = check(report, "participants.sex.in_set")
+    assert sex.status == "failed" and sex.examples == ("not checked: Great Expectations failed (RuntimeError: boom)",)
     assert check(report, "participants.months_since_diagnosis.within_lifetime").status == "warning"
+
+
+def test_a_check_not_checked_makes_the_freeze_invalid(tiny_report):
+    last = dataclasses.replace(tiny_report.checks[-1], status="not checked", examples=("x.csv has no column y",))
+    report = ValidationReport(tiny_report.checks[:-1] + (last,))
+    assert not report.ok and report.not_checked() == (last,) and not report.failed()
+    assert report.to_dict()["valid"] is False and report.to_dict()["n_not_checked"] == 1
+
+
+def test_a_check_that_fails_in_one_part_is_failed_even_if_another_part_is_not_checked():
+    exp = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"},
+           "meta": {"check_id": "x.a.required", "rule": "a is required", "columns": ["a"]}}
+    part_failed = (exp, "failed", 2, ["row 3", "row 2"])
+    part_not_checked = (exp, "not checked", 0, ["x.csv has no column b"])
+    (result,) = _merge("x.csv", [part_not_checked, part_failed], {})
+    assert result.status == "failed" and result.n_failing == 2
+    assert result.examples == ("row 2", "row 3", "not checked: x.csv has no column b")
+    (result,) = _merge("x.csv", [(exp, "passed", 0, []), part_not_checked], {})
+    assert result.status == "not checked" and result.examples == ("x.csv has no column b",)
 
 
 def test_missing_participant_id_column_fails_every_cross_file_check(tiny, tmp_path):
@@ -256,7 +414,7 @@ def test_missing_participant_id_column_fails_every_cross_file_check(tiny, tmp_pa
                      "questionnaires.t0b.only_rerandomized", "disposition.event_on.not_before_randomization",
                      "participants.participant_id.one_screening_row"):
         c = check(report, check_id)
-        assert c.status == "failed" and c.examples[0].startswith("not checked:"), c
+        assert c.status == "not checked" and c.examples == ("participants.csv has no column participant_id",), c
 
 
 def test_many_failures_report_count_and_five_examples(tiny, tmp_path):
@@ -361,8 +519,9 @@ def test_interface_and_json(tiny_report):
     assert [f.name for f in dataclasses.fields(CheckResult)] == [
         "check_id", "file", "columns", "rule", "status", "n_failing", "examples"]
     data = tiny_report.to_dict()
-    assert set(data) == {"valid", "n_checks", "n_failed", "n_warnings", "checks"}
+    assert set(data) == {"valid", "n_checks", "n_failed", "n_warnings", "n_not_checked", "checks"}
     assert data["valid"] is True and data["n_checks"] == len(tiny_report.checks) and data["n_failed"] == 0
+    assert data["n_not_checked"] == 0
     assert json.loads(json.dumps(data)) == data
     assert data["checks"][0].keys() == {"check_id", "file", "columns", "rule", "status", "n_failing", "examples"}
     ids = [c.check_id for c in tiny_report.checks]

@@ -6,7 +6,8 @@ backup copy, truncate a file, edit the manifest ...) and runs ``alliance-report 
 existing output folder.  The build must exit 1 (2 for usage errors: FREEZE not a folder,
 unreadable manifest), name the file and the column on stderr, print no traceback, and leave the
 output folder byte for byte as it was, with no staging folder beside it.  ``validate --json``
-must list the failed checks and end with the line "N checks run, M failed, K warnings".
+must list the failed checks and end with the line "N checks run, M failed, K warnings" (followed
+by ", J not checked" when checks could not run because of a missing column).
 Unless the case is about the manifest or the checksums, the manifest is re-signed, so that the
 rule itself is what fails.
 
@@ -43,7 +44,7 @@ from alliance_report.validation import _GX, format_report, validate_freeze  # no
 
 pytestmark = pytest.mark.skipif(not (DEMO_FREEZE / "manifest.json").is_file(), reason="demo freeze not built")
 
-SUMMARY = re.compile(r"^(\d+) checks run, (\d+) failed, (\d+) warnings?$", re.MULTILINE)
+SUMMARY = re.compile(r"^(\d+) checks run, (\d+) failed, (\d+) warnings?(?:, (\d+) not checked)?$", re.MULTILINE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,10 +58,11 @@ class Case:
     columns: str | None  # the column(s) as printed after the file ("age", "session_on, attended")
     example: str | None  # an example row or participant, or a word of the message
     failed: tuple[str, ...] = ()  # check_ids that fail (validation failures only); the first is on `file`
+    not_checked: tuple[str, ...] = ()  # check_ids that cannot run because of the failure (a missing column)
 
 
-def invalid(file, columns, example, *failed):
-    return Case(1, file, columns, example, failed)
+def invalid(file, columns, example, *failed, not_checked=()):
+    return Case(1, file, columns, example, failed, not_checked)
 
 
 def unreadable(file, words, exit_code=1):
@@ -87,8 +89,9 @@ CASES: dict[str, Case] = {
     "bad_category": invalid("participants.csv", "sex", "row 2", "participants.sex.in_set"),
     "months_decimal_comma": invalid("participants.csv", "months_since_diagnosis", "row 2",
                                     "participants.months_since_diagnosis.number"),
-    "missing_column": invalid("participants.csv", None, "missing column age",
-                              "participants.columns", "participants.age.integer", "participants.age.between"),
+    "missing_column": invalid("participants.csv", None, 'missing column "age"', "participants.columns",
+                              not_checked=("participants.age.integer", "participants.age.between",
+                                           "participants.months_since_diagnosis.within_lifetime")),
     "duplicate_participant_id": invalid("participants.csv", "participant_id", "participant P0001",
                                         "participants.participant_id.unique"),
     "randomized_after_cutoff": invalid("participants.csv", "randomized_on", "row 2",
@@ -104,7 +107,7 @@ CASES: dict[str, Case] = {
                                         "sessions.participant_id.known", "questionnaires.participant_id.known",
                                         "disposition.participant_id.known"),
     # sessions.csv
-    "extra_column": invalid("sessions.csv", None, "unexpected column notes", "sessions.columns"),
+    "extra_column": invalid("sessions.csv", None, 'unexpected column "notes"', "sessions.columns"),
     "duplicate_session": invalid("sessions.csv", "participant_id, session", "participant P0001",
                                  "sessions.participant_session.unique"),
     "session_out_of_range": invalid("sessions.csv", "session", "row 9", "sessions.session.between"),
@@ -237,8 +240,8 @@ def check_message(case: Case, text: str) -> None:
         assert any(case.example in line for line in lines), f"{case.example!r} not in {lines}"
         summary = SUMMARY.findall(text)
         assert len(summary) == 1, text
-        n_checks, n_failed, _ = map(int, summary[0])
-        assert n_checks >= 100 and n_failed == len(case.failed), text
+        n_checks, n_failed, _, n_not_checked = (int(n or 0) for n in summary[0])
+        assert n_checks >= 100 and n_failed == len(case.failed) and n_not_checked == len(case.not_checked), text
         assert SUMMARY.fullmatch(text.rstrip("\n").splitlines()[-1]), text  # the summary comes last
     else:  # unreadable input: one line "alliance-report: error: <file>: <reason>"
         assert f"{case.file}: " in text and case.example in text, text
@@ -277,9 +280,12 @@ def test_validate_lists_the_failed_checks(name, broken, tmp_path, capsys):
     captured = capsys.readouterr()
 
     assert code == case.exit_code, captured.err
-    if not case.failed:  # unreadable: nothing was checked, so no JSON
+    if not case.failed:  # unreadable: nothing was checked; the JSON says why
         check_message(case, captured.err)
-        assert captured.out == "" and not report_file.exists()
+        assert captured.out == ""
+        data = json.loads(report_file.read_text(encoding="utf-8"))
+        assert data["valid"] is False and data["readable"] is False and data["checks"] == []
+        assert data["reason"] and data["reason"] in captured.err
         return
     assert captured.err == ""
     check_message(case, captured.out)
@@ -288,9 +294,16 @@ def test_validate_lists_the_failed_checks(name, broken, tmp_path, capsys):
     failed = [c for c in data["checks"] if c["status"] == "failed"]
     assert {c["check_id"] for c in failed} == set(case.failed)
     assert data["n_failed"] == len(failed) and data["n_checks"] == len(data["checks"])
+    not_checked = [c for c in data["checks"] if c["status"] == "not checked"]
+    assert {c["check_id"] for c in not_checked} == set(case.not_checked)
+    assert data["n_not_checked"] == len(not_checked)
+    assert all(c["n_failing"] == 0 and c["examples"] for c in not_checked)  # with the reason
+    summed_up = [line.split(": ")[0] for line in captured.out.splitlines() if " not checked because " in line]
+    assert sorted(summed_up) == sorted({c["check_id"].split(".")[0] + ".csv" for c in not_checked})  # one line per file
     assert captured.out.rstrip("\n").splitlines()[-1] == (
         f"{data['n_checks']} checks run, {data['n_failed']} failed, {data['n_warnings']} "
-        + ("warning" if data["n_warnings"] == 1 else "warnings"))
+        + ("warning" if data["n_warnings"] == 1 else "warnings")
+        + (f", {data['n_not_checked']} not checked" if data["n_not_checked"] else ""))
     first = next(c for c in failed if c["check_id"] == case.failed[0])
     assert first["file"] == case.file
     assert first["rule"] and first["n_failing"] >= 1 and 1 <= len(first["examples"]) <= 5

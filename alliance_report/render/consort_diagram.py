@@ -41,8 +41,10 @@ foreignObject, no CSS.  One user unit is one millimetre when the SVG is printed
 to their text, measured with the DejaVu Sans metrics shipped with matplotlib (FreeType
 advances, the font WeasyPrint uses), and long lines are wrapped to the box width; boxes
 that carry a list (exclusion, non-re-randomization, discontinuation and withdrawal reasons)
-grow downwards and the diagram grows with them.  The output is deterministic: same dict,
-same string.
+grow downwards and the diagram grows with them.  A reason is free text from the export: one
+longer than ``REASON_DISPLAY_LIMIT`` characters is cut there with "…" before it is measured and
+wrapped, so that the layout's cost does not grow with the text (results.json keeps the full
+text).  The output is deterministic: same dict, same string.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ STROKE = "#000000"
 LINE_WIDTH = 0.3  # mm (0.85 pt)
 ARROW_LENGTH = 1.8
 ARROW_HALF_WIDTH = 0.75
+# A reason (exclusion, not re-randomized, discontinuation, withdrawal) is drawn with at most this
+# many characters: about four lines of a column box.  Long enough for every reason of a real
+# export (and for "withdrew from study: " + a long reason); a longer text is cut with "…".
+REASON_DISPLAY_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -355,7 +361,23 @@ class _Canvas:
 
 # --------------------------------------------------------------------------- diagram
 def _reason_items(reasons: dict[str, int], level: int = 1) -> list[Item]:
-    return [Item(str(reason), n, level=level) for reason, n in reasons.items()]
+    return [Item(_shorten(reason), n, level=level) for reason, n in reasons.items()]
+
+
+def _shorten(text: object, limit: int = REASON_DISPLAY_LIMIT) -> str:
+    """``text`` as one line of at most ``limit`` characters; a longer one is cut, at a space when
+    one is near the end, and ends in "…".  Only the first ``8 * limit`` characters are looked
+    at (a longer text is cut), so the cost is bounded whatever the length of the text."""
+    raw = str(text)
+    window = 8 * limit
+    line = _clean(raw[:window])
+    if len(line) <= limit and len(raw) <= window:
+        return line
+    cut = line[:limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 3 // 4:  # end at a word when that loses little
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
 
 
 def _boxes(consort: dict, k: int) -> dict:
