@@ -11,11 +11,13 @@ RENDERER ?= weasyprint
 # make reports: every freeze folder in FREEZES, each into $(REPORTS_ROOT)/<study>-<freeze_id>/
 FREEZES ?= data
 REPORTS_ROOT ?= reports
-# FORCE=1 rebuilds an up-to-date output; QUIET=1 hides the progress; JOBS=1 runs in one process
+# FORCE=1 rebuilds an up-to-date output; QUIET=1 hides the progress; JOBS=1 runs in one process;
+# EDITION=open builds only the open edition (nothing by arm), EDITION=closed only the closed one
 FORCE ?=
 QUIET ?=
 JOBS  ?=
-BUILD_OPTIONS = --renderer $(RENDERER) $(if $(FORCE),--force) $(if $(QUIET),--quiet) $(if $(JOBS),--jobs $(JOBS))
+EDITION ?= both
+BUILD_OPTIONS = --renderer $(RENDERER) --edition $(EDITION) $(if $(FORCE),--force) $(if $(QUIET),--quiet) $(if $(JOBS),--jobs $(JOBS))
 # a path as one shell word, whatever it holds (spaces, quotes, $, ;): 'a b' -> 'a b', it's -> 'it'\''s'
 quote = '$(subst ','\'',$(1))'
 

@@ -63,7 +63,7 @@ from pathlib import Path
 from alliance_report import __version__
 from alliance_report.fingerprint import Fingerprint, fingerprint, read_record, up_to_date, write_record
 from alliance_report.progress import Progress
-from alliance_report.settings import Settings
+from alliance_report.settings import EDITIONS, Settings
 from alliance_report.study import Study, StudyError, load_study
 
 RENDERERS = ("weasyprint", "quarto")
@@ -94,7 +94,7 @@ class _RemoteTraceback(Exception):
 @dataclass
 class BuildOutcome:
     out: Path
-    results: dict | None  # None when the output was up to date
+    results: dict | None  # per edition ({"closed": …, "open": …}); None when the output was up to date
     up_to_date: bool = False
     reason: str = ""  # why it was built ("no previous output", "changed: freeze (...)", "--force")
     notes: list[str] = field(default_factory=list)  # one-line remarks for the user (e.g. Quarto missing)
@@ -498,20 +498,33 @@ def _validate(freeze, steps: _Steps):
     return report
 
 
-def _analyse(freeze, settings: Settings) -> dict:
+def _analyse(freeze, settings: Settings) -> dict[str, dict]:
+    """The results of each edition the settings ask for, and (key ``"arm_counts"``) the closed
+    CONSORT counts that the open edition's guard checks against."""
     from alliance_report.analysis.consort import ConsortError
-    from alliance_report.results import compute_results
+    from alliance_report.results import arm_counts, compute_editions
 
     try:
-        return compute_results(freeze, settings)
+        results = compute_editions(freeze, settings, settings.editions())
+        if "open" in results:
+            results["arm_counts"] = results["closed"]["consort"] if "closed" in results else arm_counts(freeze, settings)
+        return results
     except ConsortError as exc:
         raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
 
 
-def _figures(results: dict):
-    from alliance_report.render.figures import build_figures
+def _editions(results: dict[str, dict]) -> dict[str, dict]:
+    return {edition: results[edition] for edition in EDITIONS if edition in results}
 
-    return build_figures(results)
+
+def _figures(results: dict[str, dict]) -> dict[str, tuple]:
+    from alliance_report.render.report import edition_figures
+
+    return {edition: edition_figures(edition_results) for edition, edition_results in _editions(results).items()}
+
+
+def _n_figures(figures: dict[str, tuple]) -> str:
+    return f"{sum(len(f) for f in figures.values())} figures"
 
 
 def _freeze_hashes(freeze) -> dict[str, str]:
@@ -565,33 +578,51 @@ def _load_pdf_writer() -> None:
         import weasyprint  # noqa: F401
 
 
-def _render(results: dict, figures, validation: dict, date: str):
-    from alliance_report.render.figures import prebuilt
+def _render(results: dict[str, dict], figures: dict[str, tuple], validation: dict, date: str) -> dict:
+    """Each edition's report; the open one is checked for counts by arm before anything is written."""
+    from alliance_report.render.open_guard import arm_mentions
     from alliance_report.render.report import build_report
 
-    with prebuilt(results, figures):  # drawn already: build_report does not draw them again
-        return build_report(results, validation, date)
+    reports = {edition: build_report(edition_results, validation, date, figures[edition])
+               for edition, edition_results in _editions(results).items()}
+    if "open" in reports:
+        mentions = arm_mentions(reports["open"], results["arm_counts"])
+        if mentions:
+            raise BuildError("the open edition mentions an arm with one of its counts ("
+                             + "; ".join(mentions[:5]) + "): a template or table puts data by arm into "
+                             "the edition that must have none; nothing was published", exit_code=3)
+    return reports
 
 
-def _write(results: dict, report, validation: dict, staging: Path) -> None:
-    """Every output file but the PDF into ``staging`` (build.log and the fingerprint come later)."""
+def edition_folder(staging: Path, edition: str) -> Path:
+    """Where an edition goes: the closed edition at the output's root, the open one in ``open/``."""
+    return staging / "open" if edition == "open" else staging
+
+
+def _write(results: dict[str, dict], reports: dict, validation: dict, staging: Path) -> None:
+    """Every output file but the PDFs into ``staging`` (build.log and the fingerprint come later)."""
     from alliance_report.render.report import write_report_files
     from alliance_report.results import write_results
 
-    write_results(results, staging / "results.json")
     (staging / "validation.json").write_text(
         json.dumps(validation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_report_files(report, staging)
+    for edition, report in reports.items():
+        folder = edition_folder(staging, edition)
+        folder.mkdir(exist_ok=True)
+        write_results(results[edition], folder / "results.json")
+        write_report_files(report, folder)
 
 
-def _write_pdf(html: str, staging: Path) -> None:
-    """report.pdf from report.html; after ``_write``, whose figures/*.png the PDF embeds."""
+def _write_pdf(reports: dict, staging: Path) -> None:
+    """Each edition's report.pdf from its report.html; after ``_write``, whose figures/*.png the PDF embeds."""
     from alliance_report.render.report import write_pdf
 
-    write_pdf(html, staging / "report.pdf", staging)
+    for edition, report in reports.items():
+        folder = edition_folder(staging, edition)
+        write_pdf(report.html, folder / "report.pdf", folder)
 
 
-WRITE_DETAIL = "report.html, report.qmd, results.json, validation.json, figures/, tables/"
+WRITE_DETAIL = "report.html, report.qmd, results.json, validation.json, figures/, tables/ (and open/)"
 PDF_DETAIL = "report.pdf (WeasyPrint)"
 
 
@@ -623,16 +654,16 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
 
         freeze = timed("read", read_freeze, freeze_dir)
         results = timed("analyse", _analyse, freeze, settings)
-        figures = timed("figures", _figures, results, detail=lambda figures: f"{len(figures)} figures")
+        figures = timed("figures", _figures, results, detail=_n_figures)
         timed("load", _load_pdf_writer)
         order = orders.recv()  # ("go", validation, staging, date); EOF when the main process stops us
         _, validation, staging, date = order
         writing = True
         events.send(("hashes", _freeze_hashes(freeze)))
-        report = timed("render", _render, results, figures, validation, date)
-        timed("write", _write, results, report, validation, Path(staging), detail=lambda _: WRITE_DETAIL)
-        timed("pdf", _write_pdf, report.html, Path(staging), detail=lambda _: PDF_DETAIL)
-        events.send(("written", {"results": results}))
+        reports = timed("render", _render, results, figures, validation, date)
+        timed("write", _write, results, reports, validation, Path(staging), detail=lambda _: WRITE_DETAIL)
+        timed("pdf", _write_pdf, reports, Path(staging), detail=lambda _: PDF_DETAIL)
+        events.send(("written", {"results": _editions(results)}))
     except EOFError:
         pass  # the main process needs nothing more (the freeze was invalid)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the main process
@@ -975,17 +1006,18 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
                 results = _analyse(freeze, settings)
             with steps.step("figures") as info:
                 figures = _figures(results)
-                info["detail"] = f"{len(figures)} figures"
+                info["detail"] = _n_figures(figures)
             with steps.step("render"):
-                report = _render(results, figures, validation, date)
+                reports = _render(results, figures, validation, date)
             with steps.step("write") as info:
-                _write(results, report, validation, staging)
+                _write(results, reports, validation, staging)
                 info["detail"] = WRITE_DETAIL
             with steps.step("load", show=False):
                 _load_pdf_writer()
             with steps.step("pdf") as info:
-                _write_pdf(report.html, staging)
+                _write_pdf(reports, staging)
                 info["detail"] = PDF_DETAIL
+            results = _editions(results)
         if fp.parts["settings"]["renderer"] == "quarto":
             with steps.step("quarto"):
                 _quarto(staging)

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from alliance_report import DEMO_FREEZE, __version__
-from alliance_report.settings import Settings
+from alliance_report.settings import EDITION_CHOICES, Settings
 from alliance_report.study import StudyError
 
 # Nothing heavy is imported here (no pandas, Great Expectations, matplotlib, WeasyPrint): a
@@ -74,6 +74,9 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         help="add the paper-style chi-square / t-test columns to Table 1")
     parser.add_argument("--build-date", default=None, metavar="YYYY-MM-DD",
                         help="date printed as the build date (default: the day of the manifest's exported_at)")
+    parser.add_argument("--edition", choices=EDITION_CHOICES, default=Settings.edition,
+                        help="closed: the full report for the data monitoring committee; open: trial conduct "
+                             "only, nothing by arm, in open/ of the output; both (default)")
     parser.add_argument("--force", action="store_true",
                         help="rebuild even when the output is up to date (same freeze, code and settings), "
                              "and replace an output built from a freeze in another folder with other data")
@@ -89,7 +92,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
 def _settings(args) -> Settings:
     try:
         return Settings(dropout_threshold=args.dropout_threshold, style=args.style,
-                        table1_tests=args.table1_tests, build_date=args.build_date)
+                        table1_tests=args.table1_tests, build_date=args.build_date, edition=args.edition)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -118,7 +121,8 @@ def cmd_build(args) -> int:
     if outcome.up_to_date:
         print(f"{outcome.out}/ is up to date (same freeze, code and settings; --force rebuilds)")
     else:
-        print(f"built {outcome.out}/ (report.html, report.pdf, results.json, validation.json, build.log)")
+        editions = " and ".join(f"the {e} edition" + (" in open/" if e == "open" else "") for e in outcome.results)
+        print(f"built {outcome.out}/ ({editions}: report.html, report.pdf, results.json; validation.json, build.log)")
     return EXIT_OK
 
 

@@ -1,8 +1,10 @@
 """The ``results.json`` model: the single source of every number in the report.
 
-:func:`compute_results` runs the analyses on a validated freeze and returns a plain dict
-with the keys of ``analysis-plan.md`` (values are JSON numbers, strings, booleans or null).
-Rendering reads this dict and nothing else.
+:func:`compute_editions` runs the analyses on a validated freeze and returns, per edition, a
+plain dict (values are JSON numbers, strings, booleans or null): the closed edition's with the
+keys of ``analysis-plan.md`` and the trial conduct by arm, the open edition's with the trial
+conduct, the participant flow and the baseline pooled over the arms (committee-reports.md).
+Rendering reads these dicts and nothing else.
 """
 
 from __future__ import annotations
@@ -13,35 +15,38 @@ from pathlib import Path
 
 from alliance_report.analysis.alliance import alliance_descriptives, alliance_manova, alliance_mixed
 from alliance_report.analysis.baseline import baseline_characteristics
+from alliance_report.analysis.conduct import trial_conduct
 from alliance_report.analysis.consort import check_consort, consort_counts
 from alliance_report.analysis.dataset import build_dataset
 from alliance_report.analysis.dropout import dropout_description, fit_dropout_model
 from alliance_report.analysis.findings import findings
 from alliance_report.analysis.outcome import fit_outcome_models
+from alliance_report.analysis.pooled import POOLED, participant_flow, pool_arms
 from alliance_report.analysis.reliability import reliability
 from alliance_report.analysis.visits import interim_state, status_counts, visit_status
 from alliance_report.freeze import Freeze, typed_tables
 from alliance_report.provenance import provenance
 from alliance_report.scoring import score_questionnaires
-from alliance_report.settings import Settings
+from alliance_report.settings import EDITIONS, Settings
 from alliance_report.study import Study, load_study
 
 SCHEMA_VERSION = 1
 
 
-def compute_results(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
-    """Typed tables → scored forms → analysis table and visit status → every analysis of the plan.
+def compute_editions(freeze: Freeze, settings: Settings, editions: tuple[str, ...] = EDITIONS,
+                     study: Study | None = None) -> dict[str, dict]:
+    """The results of each edition: ``{"closed": …, "open": …}`` (spec: committee-reports.md).
 
-    ``study`` defaults to the configuration the manifest names (``studies/<study>.toml``).
+    Typed tables and scored forms are computed once; the closed results from them, the open
+    results from the same tables with the treatment arms pooled (:func:`pooled.pool_arms`), so
+    that the open edition cannot depend on which arm a participant is in.  ``study`` defaults
+    to the configuration the manifest names (``studies/<study>.toml``).
     """
     manifest = freeze.manifest
     study = study or load_study(manifest["study"])
     tables = typed_tables(freeze)
     scores = score_questionnaires(tables["questionnaires"])
-    data = build_dataset(tables, scores, settings.dropout_threshold)
-    schedule, status = visit_status(tables, scores, data, study, manifest["cutoff_date"])
-    alphas, alpha_n = reliability(tables["questionnaires"], data)
-    results = {
+    common = {
         "schema_version": SCHEMA_VERSION,
         "study": manifest["study"],
         "freeze_id": manifest["freeze_id"],
@@ -51,8 +56,38 @@ def compute_results(freeze: Freeze, settings: Settings, study: Study | None = No
         "settings": settings.as_dict(),
         "provenance": provenance(freeze),
         "study_configuration": study.as_dict(),
+    }
+    builders = {"closed": _closed_results, "open": _open_results}
+    return {edition: builders[edition](tables, scores, common, settings, study) for edition in editions}
+
+
+def compute_results(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
+    """The closed edition's results: every analysis of the plan (see :func:`compute_editions`)."""
+    return compute_editions(freeze, settings, ("closed",), study)["closed"]
+
+
+def arm_counts(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
+    """The CONSORT counts by arm without the models: what the open edition's guard checks
+    against when the closed edition is not built."""
+    study = study or load_study(freeze.manifest["study"])
+    tables = typed_tables(freeze)
+    scores = score_questionnaires(tables["questionnaires"])
+    data = build_dataset(tables, scores, settings.dropout_threshold)
+    schedule, status = visit_status(tables, scores, data, study, freeze.manifest["cutoff_date"])
+    return consort_counts(tables, data, schedule, status, analysed=False)
+
+
+def _closed_results(tables: dict, scores, common: dict, settings: Settings, study: Study) -> dict:
+    """Analysis table and visit status → every analysis of the plan, by arm."""
+    data = build_dataset(tables, scores, settings.dropout_threshold)
+    schedule, status = visit_status(tables, scores, data, study, common["cutoff_date"])
+    alphas, alpha_n = reliability(tables["questionnaires"], data)
+    results = {
+        **common,
+        "edition": "closed",
         "interim": interim_state(data, schedule, status),
         "visit_status": status_counts(status),
+        "conduct": trial_conduct(tables, data, schedule, status, study, common["cutoff_date"], by_arm=True),
         "consort": consort_counts(tables, data, schedule, status),
         "baseline_characteristics": baseline_characteristics(data),
         "reliability": alphas,
@@ -73,6 +108,25 @@ def compute_results(freeze: Freeze, settings: Settings, study: Study | None = No
     })
     results["findings"] = findings(results)
     return results
+
+
+def _open_results(tables: dict, scores, common: dict, settings: Settings, study: Study) -> dict:
+    """Trial conduct, the participant flow and the baseline of the treated, from the freeze with
+    the treatment arms pooled before anything is computed: nothing by arm."""
+    tables = pool_arms(tables)
+    data = build_dataset(tables, scores, settings.dropout_threshold)
+    schedule, status = visit_status(tables, scores, data, study, common["cutoff_date"])
+    consort = consort_counts(tables, data, schedule, status, (POOLED,), analysed=False)
+    check_consort(consort, {})
+    return {
+        **common,
+        "edition": "open",
+        "interim": interim_state(data, schedule, status),
+        "visit_status": status_counts(status),
+        "conduct": trial_conduct(tables, data, schedule, status, study, common["cutoff_date"], by_arm=False),
+        "participant_flow": participant_flow(consort),
+        "baseline_characteristics": baseline_characteristics(data, conditions=()),
+    }
 
 
 def _clean(value):

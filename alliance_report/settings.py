@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# the editions of the report (committee-reports.md, "Editions"), in the order they are built
+EDITIONS = ("closed", "open")
+EDITION_CHOICES = ("both", *EDITIONS)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -15,18 +19,27 @@ class Settings:
     table1_tests: add the paper-style χ²/t-test columns to Table 1.
     build_date: the date printed as "built on" in the report; ``None`` takes the date of the
         manifest's ``exported_at`` so that rebuilding a freeze gives identical bytes.
+    edition: which editions a build writes: ``"both"`` (default), ``"closed"`` (the full report,
+        for the data monitoring committee) or ``"open"`` (trial conduct only, nothing by arm).
     """
 
     dropout_threshold: int = 4
     style: str = "jmir"
     table1_tests: bool = False
     build_date: str | None = None
+    edition: str = "both"
 
     def __post_init__(self) -> None:
         if not 1 <= self.dropout_threshold <= 8:
             raise ValueError("dropout_threshold must be between 1 and 8 sessions")
         if self.style not in ("jmir", "apa"):
             raise ValueError("style must be 'jmir' or 'apa'")
+        if self.edition not in EDITION_CHOICES:
+            raise ValueError(f"edition must be one of {', '.join(EDITION_CHOICES)}")
+
+    def editions(self) -> tuple[str, ...]:
+        """The editions to build, in building order."""
+        return EDITIONS if self.edition == "both" else (self.edition,)
 
     def as_dict(self) -> dict:
         return asdict(self)

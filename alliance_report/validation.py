@@ -126,8 +126,19 @@ class ValidationReport:
             "n_failed": len(self.failed()),
             "n_warnings": len(self.warnings()),
             "n_not_checked": len(self.not_checked()),
+            "by_file": self.by_file(),
             "checks": [c.to_dict() for c in self.checks],
         }
+
+    def by_file(self) -> dict[str, dict[str, int]]:
+        """Per file (as the checks name it: "manifest.json", "sessions.csv+participants.csv", …)
+        the number of checks and of each outcome, in the order the files first appear."""
+        counts: dict[str, dict[str, int]] = {}
+        for check in self.checks:
+            cell = counts.setdefault(check.file, {"checks": 0, PASSED: 0, FAILED: 0, WARNING: 0, UNCHECKED: 0})
+            cell["checks"] += 1
+            cell[check.status] = cell.get(check.status, 0) + 1
+        return counts
 
 
 def prepare() -> None:

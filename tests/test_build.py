@@ -138,8 +138,40 @@ def test_two_builds_are_byte_identical(demo_build, tmp_path):
     again = tmp_path / "again"
     assert run("build", DEMO_FREEZE, "--out", again).returncode == 0
     for name in ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json",
-                 "figures/alliance_outcome.svg", "figures/alliance_outcome.png", "tables/hads_models.csv"):
+                 "figures/alliance_outcome.svg", "figures/alliance_outcome.png", "tables/hads_models.csv",
+                 "open/report.html", "open/report.pdf", "open/report.qmd", "open/results.json",
+                 "open/figures/accrual.png", "open/tables/conduct_completeness.csv"):
         assert (again / name).read_bytes() == (demo_build / name).read_bytes(), name
+
+
+def test_both_editions_are_written_with_their_labels_on_every_page(demo_build):
+    for folder, label in ((demo_build, "CLOSED — for the data monitoring committee only"),
+                          (demo_build / "open", "OPEN — no comparative data")):
+        for name in ("report.html", "report.pdf", "report.qmd", "results.json"):
+            assert (folder / name).stat().st_size > 0, folder / name
+        pages = pdf_pages(folder / "report.pdf")
+        assert all(label in page for page in pages), folder
+        assert label in (folder / "report.html").read_text() and label in (folder / "report.qmd").read_text()
+    assert json.loads((demo_build / "results.json").read_text())["edition"] == "closed"
+    assert json.loads((demo_build / "open" / "results.json").read_text())["edition"] == "open"
+    assert not (demo_build / "open" / "validation.json").exists()
+
+
+def test_the_closed_pdf_has_the_trial_conduct_by_arm(demo_build):
+    conduct = json.loads((demo_build / "results.json").read_text())["conduct"]
+    pages = pdf_pages(demo_build / "report.pdf")
+    start = next(i for i, page in enumerate(pages) if "Trial conduct" in page and "Accrual" in page)
+    aims = next(i for i, page in enumerate(pages) if "Aim 1: early alliance and dropout" in page)
+    assert start < aims  # before the aims
+    text = " ".join(" ".join(pages[start:aims + 1]).split())
+    for arm in ("MBCT", "eMBCT", "TAU"):
+        assert f"{conduct['accrual']['by_arm'][arm]['randomized']}" in text
+    header = re.search(r"Event Overall MBCT eMBCT TAU", text)
+    assert header, "the disposition table has a column per arm"
+    events = conduct["disposition"]
+    row = (f"Discontinued treatment {events['discontinued_treatment']} "
+           + " ".join(str(events["by_arm"][arm]["discontinued_treatment"]) for arm in ("MBCT", "eMBCT", "TAU")))
+    assert row in text, row
 
 
 def test_every_page_says_simulated_data(demo_build):

@@ -490,7 +490,7 @@ def test_report_workflow_says_what_happens_to_patient_data():
     text = " ".join(" ".join(header).replace("#", " ").split())
     assert "Data protection" in text
     for words in ("never committed", "self-hosted runner", "results.json", "validation.json", "build.log",
-                  "by arm", "90 days", "retention-days", "Committee editions", "open"):
+                  "by arm", "90 days", "retention-days", "reports-open-", "open edition", "no comparative data"):
         assert words in text, words
 
 

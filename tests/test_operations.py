@@ -107,6 +107,20 @@ def test_a_changed_setting_rebuilds(built, tmp_path, capsys):
     assert json.loads((out / "results.json").read_text())["settings"]["style"] == "apa"
 
 
+def test_an_edition_alone(built, tmp_path, capsys):
+    """--edition open writes open/ only, and is another build than both editions (the fingerprint)."""
+    freeze0, out0 = built
+    out = shutil.copytree(out0, tmp_path / "out")
+    assert (out / "report.html").is_file() and (out / "open" / "report.html").is_file()
+    assert main(["build", str(freeze0), "--out", str(out), "--quiet", "--edition", "open"]) == 0
+    assert capsys.readouterr().out.startswith("built")
+    assert "why built:    changed: settings" in (out / "build.log").read_text()
+    assert not (out / "report.html").exists() and not (out / "results.json").exists()
+    assert sorted(p.name for p in (out / "open").iterdir()) == [
+        "figures", "report.html", "report.pdf", "report.qmd", "results.json", "tables"]
+    assert json.loads((out / "open" / "results.json").read_text())["edition"] == "open"
+
+
 def test_what_the_fingerprint_covers(built, tmp_path):
     freeze0, out0 = built
     freeze, out = shutil.copytree(freeze0, tmp_path / "freeze"), shutil.copytree(out0, tmp_path / "out")
@@ -177,7 +191,7 @@ def test_an_error_in_the_worker_is_an_internal_error(built, tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise KeyError("no such column")
 
-    monkeypatch.setattr(results, "compute_results", broken)  # the forked worker inherits it
+    monkeypatch.setattr(results, "compute_editions", broken)  # the forked worker inherits it
     out = tmp_path / "out"
     assert main(["build", str(freeze), "--out", str(out), "--quiet", "--jobs", "2"]) == 3
     err = capsys.readouterr().err
@@ -421,15 +435,19 @@ def test_report_workflow_builds_every_freeze_weekly_and_on_demand():
     runs = run_lines(job)
     assert "make venv" in runs and 'make reports FREEZES="$FREEZES"' in runs and "pipefail" in runs
     assert "inputs.freezes" in job["env"]["FREEZES"]
-    (upload,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
-    assert upload["if"] == "always()"
-    paths = upload["with"]["path"]
+    closed, opened = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert closed["if"] == opened["if"] == "always()"
+    assert closed["with"]["name"].startswith("reports-closed-") and opened["with"]["name"].startswith("reports-open-")
     for name in ("report.html", "report.pdf", "results.json", "validation.json"):
-        assert f"reports/*/{name}" in paths, name
+        assert f"reports/*/{name}" in closed["with"]["path"], name
+    # the open artifact holds the open editions and nothing else
+    assert set(opened["with"]["path"].split()) == {f"reports/*/open/{name}" for name in
+                                                    ("report.html", "report.pdf", "results.json")}
 
 
 def test_makefile_targets_wrap_the_cli():
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "build-all $(call quote,$(FREEZES)) --out-root $(call quote,$(REPORTS_ROOT))" in makefile
     assert "--renderer $(RENDERER)" in makefile and "$(if $(FORCE),--force)" in makefile
+    assert "--edition $(EDITION)" in makefile and "EDITION ?= both" in makefile
     assert (REPO_ROOT / "benchmarks" / "bench_build.py").is_file()

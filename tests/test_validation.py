@@ -519,7 +519,14 @@ def test_interface_and_json(tiny_report):
     assert [f.name for f in dataclasses.fields(CheckResult)] == [
         "check_id", "file", "columns", "rule", "status", "n_failing", "examples"]
     data = tiny_report.to_dict()
-    assert set(data) == {"valid", "n_checks", "n_failed", "n_warnings", "n_not_checked", "checks"}
+    assert set(data) == {"valid", "n_checks", "n_failed", "n_warnings", "n_not_checked", "by_file", "checks"}
+    by_file = {}
+    for check in data["checks"]:  # counted here from the checks, independently of by_file
+        counts = by_file.setdefault(check["file"], {"checks": 0, "passed": 0, "failed": 0, "warning": 0,
+                                                    "not checked": 0})
+        counts["checks"] += 1
+        counts[check["status"]] += 1
+    assert data["by_file"] == by_file and list(data["by_file"]) == list(by_file)
     assert data["valid"] is True and data["n_checks"] == len(tiny_report.checks) and data["n_failed"] == 0
     assert data["n_not_checked"] == 0
     assert json.loads(json.dumps(data)) == data

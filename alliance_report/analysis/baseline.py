@@ -20,8 +20,6 @@ from scipy import stats
 from alliance_report.analysis.dataset import CONDITIONS
 from alliance_report.analysis.samples import treated
 
-GROUPS = (*CONDITIONS, "overall")
-
 MEAN_SD = ("age", "baseline_hads", "baseline_hads_anxiety", "baseline_hads_depression", "baseline_mhcsf")
 MEDIAN_IQR = ("months_since_diagnosis",)
 # variable → levels shown (binary variables show one level)
@@ -55,8 +53,8 @@ def standardized_difference_proportion(p1: float, p0: float) -> float | None:
     return _finite((p1 - p0) / pooled) if pooled > 0 else None
 
 
-def _groups(sample: pd.DataFrame, variable: str) -> dict[str, pd.Series]:
-    values = {c: sample.loc[sample["condition"] == c, variable].dropna() for c in CONDITIONS}
+def _groups(sample: pd.DataFrame, variable: str, conditions: tuple[str, ...]) -> dict[str, pd.Series]:
+    values = {c: sample.loc[sample["condition"] == c, variable].dropna() for c in conditions}
     values["overall"] = sample[variable].dropna()
     return values
 
@@ -78,8 +76,8 @@ def _chi2_test(sample: pd.DataFrame, variable: str) -> dict:
     return {"name": "chi2", "statistic": float(chi2), "df": int(df), "p": float(p)}
 
 
-def _continuous_row(sample: pd.DataFrame, variable: str, kind: str) -> dict:
-    groups = _groups(sample, variable)
+def _continuous_row(sample: pd.DataFrame, variable: str, kind: str, conditions: tuple[str, ...]) -> dict:
+    groups = _groups(sample, variable, conditions)
     cells = {}
     for group, values in groups.items():
         n = int(len(values))
@@ -90,14 +88,16 @@ def _continuous_row(sample: pd.DataFrame, variable: str, kind: str) -> dict:
             cells[group] = {"n": n, "median": float(values.median()) if n else None,
                             "q1": float(values.quantile(0.25)) if n else None,
                             "q3": float(values.quantile(0.75)) if n else None}
-    mbct, embct = groups["MBCT"], groups["eMBCT"]
-    return {"variable": variable, "level": None, "kind": kind, "cells": cells,
-            "smd": standardized_difference_continuous(embct, mbct), "test": _t_test(embct, mbct)}
+    row = {"variable": variable, "level": None, "kind": kind, "cells": cells}
+    if conditions:
+        mbct, embct = groups["MBCT"], groups["eMBCT"]
+        row |= {"smd": standardized_difference_continuous(embct, mbct), "test": _t_test(embct, mbct)}
+    return row
 
 
-def _category_rows(sample: pd.DataFrame, variable: str, levels: tuple[str, ...]) -> list[dict]:
-    groups = _groups(sample, variable)
-    test = _chi2_test(sample, variable)
+def _category_rows(sample: pd.DataFrame, variable: str, levels: tuple[str, ...],
+                   conditions: tuple[str, ...]) -> list[dict]:
+    groups = _groups(sample, variable, conditions)
     rows = []
     for level in levels:
         cells, shares = {}, {}
@@ -106,23 +106,28 @@ def _category_rows(sample: pd.DataFrame, variable: str, levels: tuple[str, ...])
             shares[group] = n / total if total else None
             cells[group] = {"n": n, "denominator": total,
                             "pct": 100 * shares[group] if total else None}
-        smd = (standardized_difference_proportion(shares["eMBCT"], shares["MBCT"])
-               if shares["eMBCT"] is not None and shares["MBCT"] is not None else None)
-        rows.append({"variable": variable, "level": level, "kind": "n_pct", "cells": cells,
-                     "smd": smd, "test": test})
+        row = {"variable": variable, "level": level, "kind": "n_pct", "cells": cells}
+        if conditions:
+            row["smd"] = (standardized_difference_proportion(shares["eMBCT"], shares["MBCT"])
+                          if shares["eMBCT"] is not None and shares["MBCT"] is not None else None)
+            row["test"] = _chi2_test(sample, variable)
+        rows.append(row)
     return rows
 
 
-def baseline_characteristics(data: pd.DataFrame) -> dict:
-    """The ``baseline_characteristics`` object of results.json (Table 1)."""
+def baseline_characteristics(data: pd.DataFrame, conditions: tuple[str, ...] = CONDITIONS) -> dict:
+    """The ``baseline_characteristics`` object of results.json (Table 1).
+
+    ``conditions=()`` gives the overall column only, without standardized differences or tests
+    (the open edition)."""
     sample = treated(data)
     counts = sample["condition"].value_counts()
-    result = {"n": {c: int(counts.get(c, 0)) for c in CONDITIONS} | {"overall": int(len(sample))},
+    result = {"n": {c: int(counts.get(c, 0)) for c in conditions} | {"overall": int(len(sample))},
               "rows": []}
     for variable in ROW_ORDER:
         if variable in CATEGORIES:
-            result["rows"].extend(_category_rows(sample, variable, CATEGORIES[variable]))
+            result["rows"].extend(_category_rows(sample, variable, CATEGORIES[variable], conditions))
         else:
             kind = "median_iqr" if variable in MEDIAN_IQR else "mean_sd"
-            result["rows"].append(_continuous_row(sample, variable, kind))
+            result["rows"].append(_continuous_row(sample, variable, kind, conditions))
     return result

@@ -26,7 +26,7 @@ import pandas as pd
 
 from alliance_report.analysis import visits
 from alliance_report.analysis.samples import alliance_complete_cases, dropout_sample, outcome_sample
-from alliance_report.design import ALLOCATIONS, CONDITIONS
+from alliance_report.design import CONDITIONS, WAITING_LIST
 
 NO_REASON_GIVEN = "(no reason given)"
 # the per-arm partition of the treated participants at T1 (HADS total)
@@ -38,9 +38,9 @@ class ConsortError(Exception):
     """The CONSORT numbers do not add up: the freeze is internally inconsistent."""
 
 
-def _per_condition(frame: pd.DataFrame) -> dict[str, int]:
+def _per_condition(frame: pd.DataFrame, arms: tuple[str, ...]) -> dict[str, int]:
     counts = frame["condition"].value_counts()
-    return {condition: int(counts.get(condition, 0)) for condition in CONDITIONS}
+    return {arm: int(counts.get(arm, 0)) for arm in arms}
 
 
 def _reason_counts(reasons: pd.Series) -> dict[str, int]:
@@ -48,12 +48,12 @@ def _reason_counts(reasons: pd.Series) -> dict[str, int]:
     return {str(reason): int(n) for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
-def _reasons_by_arm(rows: pd.DataFrame, condition: pd.Series) -> dict[str, dict[str, int]]:
+def _reasons_by_arm(rows: pd.DataFrame, condition: pd.Series, arms: tuple[str, ...]) -> dict[str, dict[str, int]]:
     arm = condition.reindex(rows["participant_id"]).to_numpy()
-    return {c: _reason_counts(rows.loc[arm == c, "reason"]) for c in CONDITIONS}
+    return {c: _reason_counts(rows.loc[arm == c, "reason"]) for c in arms}
 
 
-def _t1_follow_up(treated: pd.DataFrame, status: pd.DataFrame) -> dict[str, dict[str, int]]:
+def _t1_follow_up(treated: pd.DataFrame, status: pd.DataFrame, arms: tuple[str, ...]) -> dict[str, dict[str, int]]:
     """The per-arm partition of the treated participants at T1, from the T1 HADS status."""
     t1 = status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")]
     t1_status = t1.set_index("participant_id")["status"].reindex(treated.index)
@@ -66,12 +66,19 @@ def _t1_follow_up(treated: pd.DataFrame, status: pd.DataFrame) -> dict[str, dict
         "t1_not_yet_due": t1_status == visits.NOT_YET_DUE,
         "t1_overdue_in_treatment": no_score & ~ended,
     }
-    return {key: _per_condition(treated.loc[mask]) for key, mask in groups.items()}
+    return {key: _per_condition(treated.loc[mask], arms) for key, mask in groups.items()}
 
 
 def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule: pd.DataFrame,
-                   status: pd.DataFrame) -> dict:
-    """The ``consort`` object of results.json (``schedule`` and ``status``: :func:`visits.visit_status`)."""
+                   status: pd.DataFrame, arms: tuple[str, ...] = CONDITIONS, *, analysed: bool = True) -> dict:
+    """The ``consort`` object of results.json (``schedule`` and ``status``: :func:`visits.visit_status`).
+
+    ``arms``: the treatment conditions counted apart (the values of ``data["condition"]``); the
+    open edition passes its one pooled label (:mod:`alliance_report.analysis.pooled`) and
+    ``analysed=False`` (it reports no model)."""
+    def per_arm(frame: pd.DataFrame) -> dict[str, int]:
+        return _per_condition(frame, arms)
+
     screening = tables["screening"]
     not_randomized = screening.loc[screening["participant_id"].isna()]
     treated = data.loc[data["treated"]]
@@ -87,33 +94,35 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
     tau_state = schedule["tau_state"]
     not_rerandomized = schedule.loc[tau_state == visits.NOT_RERANDOMIZED, "tau_reason"]
 
-    return {
+    counts = {
         "assessed": int(len(screening)),
         "excluded": int(len(not_randomized)),
         "excluded_reasons": _reason_counts(not_randomized["exclusion_reason"]),
         "randomized": int(len(data)),
-        "allocated": {arm: int(allocated.get(arm, 0)) for arm in ALLOCATIONS},
-        "rerandomized": _per_condition(treated.loc[treated["rerandomized"]]),
+        "allocated": {arm: int(allocated.get(arm, 0)) for arm in (*arms, WAITING_LIST)},
+        "rerandomized": per_arm(treated.loc[treated["rerandomized"]]),
         "tau_waiting": int((tau_state == visits.WAITING).sum()),
         "tau_not_rerandomized": int(len(not_rerandomized)),
         "tau_not_rerandomized_reasons": _reason_counts(not_rerandomized),
-        "treated": _per_condition(treated),
-        "in_treatment": _per_condition(treated.loc[~treated["treatment_ended"]]),
-        "treatment_ended": _per_condition(ended),
-        "received_min_sessions": _per_condition(ended.loc[ended["dropout"] == 0]),
-        "dropout": _per_condition(ended.loc[ended["dropout"] == 1]),
-        "discontinued": _per_condition(treated.loc[discontinued["participant_id"]]),
+        "treated": per_arm(treated),
+        "in_treatment": per_arm(treated.loc[~treated["treatment_ended"]]),
+        "treatment_ended": per_arm(ended),
+        "received_min_sessions": per_arm(ended.loc[ended["dropout"] == 0]),
+        "dropout": per_arm(ended.loc[ended["dropout"] == 1]),
+        "discontinued": per_arm(treated.loc[discontinued["participant_id"]]),
         "discontinued_reasons": _reason_counts(discontinued["reason"]),
-        "discontinued_reasons_by_arm": _reasons_by_arm(discontinued, data["condition"]),
-        **_t1_follow_up(treated, status),
-        "withdrawn_before_t1_reasons_by_arm": _reasons_by_arm(withdrawn_before_t1, data["condition"]),
-        "analysed": {
-            "dropout_model": _per_condition(dropout_sample(data)),
-            "alliance_manova": _per_condition(alliance_complete_cases(data)),
-            "hads_model": _per_condition(outcome_sample(data, "hads")),
-            "mhcsf_model": _per_condition(outcome_sample(data, "mhcsf")),
-        },
+        "discontinued_reasons_by_arm": _reasons_by_arm(discontinued, data["condition"], arms),
+        **_t1_follow_up(treated, status, arms),
+        "withdrawn_before_t1_reasons_by_arm": _reasons_by_arm(withdrawn_before_t1, data["condition"], arms),
     }
+    if analysed:
+        counts["analysed"] = {
+            "dropout_model": per_arm(dropout_sample(data)),
+            "alliance_manova": per_arm(alliance_complete_cases(data)),
+            "hads_model": per_arm(outcome_sample(data, "hads")),
+            "mhcsf_model": per_arm(outcome_sample(data, "mhcsf")),
+        }
+    return counts
 
 
 def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:
@@ -133,7 +142,7 @@ def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:
            "TAU allocated ≠ re-randomized + waiting period + not re-randomized")
     expect(consort["tau_not_rerandomized"] == sum(consort["tau_not_rerandomized_reasons"].values()),
            "not re-randomized ≠ sum of its reasons")
-    for condition in CONDITIONS:
+    for condition in consort["treated"]:
         def n(key: str) -> int:
             return consort[key][condition]
 
@@ -151,10 +160,11 @@ def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:
                f"withdrawn before T1 {condition} ≠ sum of its reasons")
         expect(n("treated") == sum(n(key) for key in T1_PARTITION),
                f"treated {condition} ≠ assessed + lost + withdrawn + not yet due + overdue at T1")
-        for analysis, counts in consort["analysed"].items():
+        for analysis, counts in consort.get("analysed", {}).items():
             expect(counts[condition] <= n("treated"), f"analysed in {analysis} exceeds treated in {condition}")
-        expect(consort["analysed"]["hads_model"][condition] <= n("t1_assessed"),
-               f"analysed in hads_model exceeds assessed at T1 in {condition}")
+            if analysis == "hads_model":
+                expect(counts[condition] <= n("t1_assessed"),
+                       f"analysed in hads_model exceeds assessed at T1 in {condition}")
     expect(sum(consort["discontinued"].values()) == sum(consort["discontinued_reasons"].values()),
            "discontinued ≠ sum of its reasons")
     for analysis, n in model_sizes.items():

@@ -41,7 +41,7 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data = pd.DataFrame(index=index)
     data["allocation"] = participants["allocation"]
     data["condition"] = participants["treatment"]
-    data["treated"] = data["condition"].isin(CONDITIONS)
+    data["treated"] = participants["treatment"].notna()
     data["rerandomized"] = (participants["allocation"] == WAITING_LIST) & data["treated"]
     data["condition_embct"] = np.where(
         data["treated"], (data["condition"] == "eMBCT").astype(float), np.nan)

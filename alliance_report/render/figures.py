@@ -38,7 +38,6 @@ from __future__ import annotations
 import io
 import re
 import textwrap
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import matplotlib
@@ -566,34 +565,10 @@ def residual_diagnostics(results: dict) -> Figure | None:
 FIGURES = (alliance_trajectory, sessions_attended, alliance_outcome, residual_diagnostics)
 
 
-# Figures already drawn, e.g. by the build's worker process from an equal copy of the results,
-# keyed by the identity of the results object they belong to (see ``prebuilt``).
-_PREBUILT: dict[int, tuple[dict, tuple[Figure, ...]]] = {}
-
-
-@contextmanager
-def prebuilt(results: dict, figures: tuple[Figure, ...]):
-    """While the block runs, ``build_figures(results)`` for this very ``results`` object returns
-    ``figures`` instead of drawing them again.
-
-    For the build pipeline (performance only): its worker process draws the figures while the
-    main process validates the freeze, and sends them with the results; the figures are
-    exactly those ``build_figures`` would draw from these results.
-    """
-    _PREBUILT[id(results)] = (results, tuple(figures))
-    try:
-        yield
-    finally:
-        _PREBUILT.pop(id(results), None)
-
-
 def build_figures(results: dict) -> tuple[Figure, ...]:
     """Every figure of the report, in report order; a figure with nothing to draw is left out."""
-    entry = _PREBUILT.get(id(results))
-    if entry is not None and entry[0] is results:
-        return entry[1]
     return tuple(figure for figure in (build(results) for build in FIGURES) if figure is not None)
 
 
-__all__ = ["Figure", "build_figures", "prebuilt", "alliance_trajectory", "sessions_attended", "alliance_outcome",
+__all__ = ["Figure", "build_figures", "alliance_trajectory", "sessions_attended", "alliance_outcome",
            "residual_diagnostics", "OKABE_ITO", "STYLE", "LARGE_N"]

@@ -1,10 +1,14 @@
-"""Render ``results`` into the report: one Jinja2 context → HTML, PDF (WeasyPrint) and Quarto.
+"""Render an edition's ``results`` into its report: one Jinja2 context → HTML, PDF (WeasyPrint) and Quarto.
 
 Nothing here computes a statistic: the context holds tables, figures and sentences that
-are functions of ``results`` (and of ``validation.json`` for the appendix).  The article
-body (``report_templates/body.j2``) is rendered twice from the same context, once with
-HTML markup (report.html, from which the PDF is made) and once with Quarto markdown
-(report.qmd).
+are functions of ``results`` (and of ``validation.json`` for the validation section).  The
+body of an edition (``report_templates/body.j2`` for the closed edition, ``open_body.j2`` for
+the open one) is rendered twice from the same context, once with HTML markup (report.html,
+from which the PDF is made) and once with Quarto markdown (report.qmd).
+
+The open edition is rendered from the open results only (``results["edition"] == "open"``,
+computed from data pooled over the arms): its context, tables and figures never see the
+closed results.
 """
 
 from __future__ import annotations
@@ -19,18 +23,32 @@ import jinja2
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
+from alliance_report.render import conduct_text, text
 from alliance_report.render import tables as tbl
-from alliance_report.render import text
+from alliance_report.render.conduct_figures import conduct_figures
+from alliance_report.render.conduct_tables import conduct_tables
 from alliance_report.render.figures import Figure, build_figures
 from alliance_report.render.markup import HtmlMarkup, MarkdownMarkup
 
 STYLE_NAMES = {"jmir": "JMIR", "apa": "APA 7"}
+EDITION_LABELS = {"closed": "CLOSED — for the data monitoring committee only",
+                  "open": "OPEN — no comparative data"}
+BODIES = {"closed": "body.j2", "open": "open_body.j2"}
 
-# Order of appearance in body.j2: tables and figures are numbered in this order.
-TABLE_ORDER = ("table1", "dropout", "alliance_means", "manova", "mixed", "hads", "mhcsf",
-               "validation", "reliability", "provenance")
-FIGURE_ORDER = ("consort", "sessions_attended", "alliance_trajectory", "alliance_outcome",
-                "residual_diagnostics")
+CONDUCT_TABLES = ("conduct_accrual", "conduct_sites", "conduct_completeness", "conduct_timeliness",
+                  "conduct_disposition")
+CONDUCT_FIGURES = ("accrual", "retention")
+# Order of appearance in each body: tables and figures are numbered in this order.
+TABLE_ORDER = {
+    "closed": (*CONDUCT_TABLES, "table1", "dropout", "alliance_means", "manova", "mixed", "hads", "mhcsf",
+               "validation", "reliability", "provenance"),
+    "open": (*CONDUCT_TABLES, "participant_flow", "table1", "validation_summary", "provenance"),
+}
+FIGURE_ORDER = {
+    "closed": (*CONDUCT_FIGURES, "consort", "sessions_attended", "alliance_trajectory", "alliance_outcome",
+               "residual_diagnostics"),
+    "open": CONDUCT_FIGURES,
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,12 @@ def consort_figure(results: dict) -> Figure:
            f"{c['treated']['MBCT']} treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
     return Figure("consort", "Flow of participants through the trial (CONSORT).", alt,
                   consort_svg(c, dropout_threshold=results["settings"]["dropout_threshold"]), None)
+
+
+def edition_figures(results: dict) -> tuple[Figure, ...]:
+    """The matplotlib figures of an edition, in report order (the CONSORT diagram is drawn apart)."""
+    conduct = conduct_figures(results["conduct"])
+    return conduct if results["edition"] == "open" else (*conduct, *build_figures(results))
 
 
 def sentences(results: dict) -> dict[str, str]:
@@ -84,17 +108,18 @@ def _window_days(study: dict) -> str:
     return str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
 
 
-def context(results: dict, validation: dict, build_date: str) -> tuple[dict, dict, dict]:
+def _numbered(edition: str, tables: dict, figures: dict) -> dict[str, int]:
+    """Table and figure numbers in order of appearance (figures that could not be drawn are skipped)."""
+    numbers = {role: i for i, role in enumerate(TABLE_ORDER[edition], start=1)}
+    present = [name for name in FIGURE_ORDER[edition] if figures.get(name)]
+    return numbers | {name: i for i, name in enumerate(present, start=1)}
+
+
+def _common_context(results: dict, build_date: str) -> dict:
     study = results["study_configuration"]
-    tables = tbl.build_tables(results)
-    tables["validation"] = tbl.validation_table(validation)
-    tables["provenance"] = tbl.provenance_table(results)
-    figures = {figure.name: figure for figure in build_figures(results)}
-    figures["consort"] = consort_figure(results)
-    numbers = {role: i for i, role in enumerate(TABLE_ORDER, start=1)}
-    present = [name for name in FIGURE_ORDER if figures.get(name)]
-    numbers |= {name: i for i, name in enumerate(present, start=1)}
-    ctx = {
+    return {
+        "edition": results["edition"], "edition_label": EDITION_LABELS[results["edition"]],
+        "body_template": BODIES[results["edition"]],
         "title": study["title"], "study": results["study"], "freeze_id": results["freeze_id"],
         "cutoff_date": results["cutoff_date"], "build_date": build_date,
         "simulated": results["simulated"], "registration": study["registration"],
@@ -102,13 +127,37 @@ def context(results: dict, validation: dict, build_date: str) -> tuple[dict, dic
         "input_sha256": results["input_sha256"], "settings": results["settings"],
         "style_name": STYLE_NAMES[results["settings"]["style"]],
         "provenance": results["provenance"], "version": results["provenance"]["alliance_report"],
-        "text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results),
-        "validation_sentence": validation_sentence(validation),
-        "tables": tables, "figures": {name: figures.get(name) for name in FIGURE_ORDER},
-        "numbers": numbers,
+        "conduct_text": conduct_text.conduct(results),
         "keywords": f"{results['study']}, {study['registration']}, therapeutic alliance, MBCT, eMBCT, "
                     f"data freeze {results['freeze_id']}",
     }
+
+
+def context(results: dict, validation: dict, build_date: str,
+            drawn: tuple[Figure, ...] | None = None) -> tuple[dict, dict, dict]:
+    """The template context of an edition, its tables and its figures (``drawn``: the figures of
+    :func:`edition_figures`, when already drawn)."""
+    edition = results["edition"]
+    style = results["settings"]["style"]
+    drawn = edition_figures(results) if drawn is None else drawn
+    figures = {figure.name: figure for figure in drawn}
+    tables = {f"conduct_{role}": table for role, table in conduct_tables(results["conduct"], style).items()}
+    tables["provenance"] = tbl.provenance_table(results)
+    ctx = _common_context(results, build_date)
+    if edition == "open":
+        tables["participant_flow"] = tbl.participant_flow_table(results["participant_flow"],
+                                                                results["settings"]["dropout_threshold"])
+        tables["table1"] = tbl.table1(results)
+        tables["validation_summary"] = tbl.validation_summary_table(validation)
+        ctx |= {"text": conduct_text.sentences(results), "validation_sentence": validation_sentence(validation)}
+    else:
+        tables |= tbl.build_tables(results)
+        tables["validation"] = tbl.validation_table(validation)
+        figures["consort"] = consort_figure(results)
+        ctx |= {"text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results),
+                "validation_sentence": validation_sentence(validation)}
+    ctx |= {"tables": tables, "figures": {name: figures.get(name) for name in FIGURE_ORDER[edition]},
+            "numbers": _numbered(edition, tables, figures)}
     return ctx, tables, figures
 
 
@@ -121,15 +170,17 @@ def table_of_contents(body_html: str) -> list[dict]:
             for level, anchor, title in HEADING.findall(body_html)]
 
 
-def build_report(results: dict, validation: dict, build_date: str) -> Report:
-    ctx, tables, figures = context(results, validation, build_date)
+def build_report(results: dict, validation: dict, build_date: str,
+                 figures: tuple[Figure, ...] | None = None) -> Report:
+    """The report of the edition of ``results`` (``figures``: already drawn, see :func:`context`)."""
+    ctx, tables, figures = context(results, validation, build_date, figures)
     css = (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
     html_env = _environment(True)
-    body = Markup(html_env.get_template("body.j2").render(ctx, m=HtmlMarkup()))
+    body = Markup(html_env.get_template(ctx["body_template"]).render(ctx, m=HtmlMarkup()))
     html = html_env.get_template("report.html.j2").render(
         ctx, body=body, toc=table_of_contents(body), css=css)
     qmd = _environment(False).get_template("report.qmd.j2").render(ctx, m=MarkdownMarkup())
-    ordered_tables = tuple(tables[role] for role in TABLE_ORDER)
+    ordered_tables = tuple(tables[role] for role in TABLE_ORDER[results["edition"]])
     return Report(html, qmd, ordered_tables, tuple(f for f in figures.values() if f))
 
 

@@ -94,9 +94,9 @@ def _model_fit_note(model: dict, style: str) -> str:
 
 # ---------------------------------------------------------------- Table 1
 
-def _table1_cells(row: dict) -> list[str]:
+def _table1_cells(row: dict, groups: tuple[str, ...]) -> list[str]:
     cells = []
-    for group in (*CONDITIONS, "overall"):
+    for group in groups:
         cell = row["cells"][group]
         if row["kind"] == "mean_sd":
             cells.append(fmt.mean_sd(cell["mean"], cell["sd"]))
@@ -114,32 +114,96 @@ def _test_cells(test: dict, style: str) -> list[str]:
 
 
 def table1(results: dict) -> Table:
+    """Baseline characteristics by condition and overall; overall only when the results have no
+    condition (the open edition: no SMD, no tests)."""
     baseline = results["baseline_characteristics"]
-    style, with_tests = results["settings"]["style"], results["settings"]["table1_tests"]
+    style = results["settings"]["style"]
     n = baseline["n"]
-    header = ("Characteristic", *(f"{group} ({fmt.count('n', n[key], style)})" for group, key in
-                                  (("MBCT", "MBCT"), ("eMBCT", "eMBCT"), ("Overall", "overall"))),
-              "SMD") + (("Test", fmt.header("p", style)) if with_tests else ())
+    by_condition = all(c in n for c in CONDITIONS)
+    with_tests = by_condition and results["settings"]["table1_tests"]
+    groups = (*CONDITIONS, "overall") if by_condition else ("overall",)
+    labels = {"MBCT": "MBCT", "eMBCT": "eMBCT", "overall": "Overall" if by_condition else "Treated"}
+    header = ("Characteristic", *(f"{labels[g]} ({fmt.count('n', n[g], style)})" for g in groups)) \
+        + (("SMD",) if by_condition else ()) + (("Test", fmt.header("p", style)) if with_tests else ())
     rows, seen = [], set()
     for row in baseline["rows"]:
         variable = row["variable"]
         tests = _test_cells(row["test"], style) if with_tests else []
+        smd = [fmt.number(row["smd"])] if by_condition else []
         if variable in MULTI_LEVEL:
             if variable not in seen:
-                rows.append(Row((VARIABLE_LABELS[variable], "", "", "", "", *tests), group=True))
+                rows.append(Row((VARIABLE_LABELS[variable], *[""] * (len(groups) + len(smd)), *tests), group=True))
                 seen.add(variable)
-            rows.append(Row((row["level"].capitalize(), *_table1_cells(row), fmt.number(row["smd"])),
-                            indent=True))
+            rows.append(Row((row["level"].capitalize(), *_table1_cells(row, groups), *smd), indent=True))
         else:
-            rows.append(Row((VARIABLE_LABELS[variable], *_table1_cells(row), fmt.number(row["smd"]), *tests)))
+            rows.append(Row((VARIABLE_LABELS[variable], *_table1_cells(row, groups), *smd, *tests)))
     footnote = ("Treated population; baseline questionnaire scores at each participant's own "
                 "pre-treatment assessment (T0b for re-randomized participants, T0 otherwise). "
-                "Percentages of participants with a known value. SMD: standardized difference, "
-                "eMBCT − MBCT (|SMD| < 0.1 is commonly taken as negligible). "
+                "Percentages of participants with a known value. "
+                + ("SMD: standardized difference, eMBCT − MBCT (|SMD| < 0.1 is commonly taken as negligible). "
+                   if by_condition else "Pooled over the treatment arms. ")
                 + ("Test: Student t test (continuous) or Pearson χ² (categorical). " if with_tests else "")
                 + ABBREVIATIONS)
-    return Table("baseline_characteristics", "Baseline characteristics of the treated participants by condition",
-                 header, tuple(rows), footnote)
+    caption = ("Baseline characteristics of the treated participants by condition" if by_condition
+               else "Baseline characteristics of the treated participants, pooled over the treatment arms")
+    return Table("baseline_characteristics", caption, header, tuple(rows), footnote)
+
+
+# ---------------------------------------------------------------- open edition
+
+FLOW_ROWS = (  # key of the pooled participant_flow, label, indented
+    ("assessed", "Assessed for eligibility", False),
+    ("excluded", "Not randomized", False),
+    ("excluded_reasons", None, True),
+    ("randomized", "Randomized", False),
+    ("first_round", "Treated after the first randomization (MBCT or eMBCT)", True),
+    ("waiting_list", "Waiting list (TAU)", True),
+    ("rerandomized", "Re-randomized and treated after the waiting period", True),
+    ("tau_waiting", "Waiting period still running", True),
+    ("tau_not_rerandomized", "Not re-randomized", True),
+    ("tau_not_rerandomized_reasons", None, True),
+    ("treated", "Treated (MBCT or eMBCT)", False),
+    ("in_treatment", "Still in treatment at the cut-off", True),
+    ("treatment_ended", "Treatment ended", True),
+    ("received_min_sessions", "received ≥ {k} sessions", True),
+    ("dropout", "dropout, < {k} sessions", True),
+    ("discontinued", "Discontinued treatment", False),
+    ("discontinued_reasons", None, True),
+    ("t1_assessed", "Assessed at T1 (HADS score)", False),
+    ("lost_to_follow_up_t1", "Lost to follow-up at T1 (T1 due, no HADS score)", False),
+    ("withdrawn_before_t1", "Withdrew from the study before T1", False),
+    ("withdrawn_before_t1_reasons", None, True),
+    ("t1_not_yet_due", "T1 not yet due", False),
+    ("t1_overdue_in_treatment", "T1 due, treatment not recorded as ended", False),
+)
+
+
+def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
+    """The pooled participant flow of the open edition (CONSORT up to randomization, pooled after)."""
+    rows = []
+    for key, label, indent in FLOW_ROWS:
+        if label is None:
+            rows += [Row((f"– {reason}", str(n)), indent=True) for reason, n in flow[key].items()]
+        else:
+            rows.append(Row((label.format(k=dropout_threshold), str(flow[key])), indent=indent))
+    footnote = ("Counts at the cut-off date, pooled over the two treatment arms (MBCT and eMBCT). Treated = "
+                "still in treatment + treatment ended; treated = assessed at T1 + lost to follow-up + withdrew "
+                "before T1 + T1 not yet due + T1 due with the treatment not recorded as ended. TAU: treatment "
+                "as usual, the waiting list, randomized again to MBCT or eMBCT after the waiting period.")
+    return Table("participant_flow", "Participant flow, pooled over the treatment arms", ("Stage", "n"),
+                 tuple(rows), footnote)
+
+
+def validation_summary_table(validation: dict) -> Table:
+    """Per file: checks run and their outcomes (validation.json ``by_file``)."""
+    rows = tuple(Row((file, str(c["checks"]), str(c.get("passed", 0)), str(c.get("failed", 0)),
+                      str(c.get("warning", 0)), str(c.get("not checked", 0))))
+                 for file, c in validation["by_file"].items())
+    footnote = (f"{validation['n_checks']} checks: manifest, Great Expectations suites per file "
+                "(expectations/) and cross-file rules; the build's validation.json lists every check with its "
+                "outcome.")
+    return Table("validation_summary", "Data validation of the freeze, per file",
+                 ("File", "Checks", "Passed", "Failed", "Warnings", "Not checked"), rows, footnote)
 
 
 # ---------------------------------------------------------------- alliance

@@ -1,0 +1,215 @@
+"""Tables of the "Trial conduct" section, from the ``conduct`` object of results.json only.
+
+``conduct_tables(conduct, style)`` returns, by role, the tables ``accrual``, ``sites``,
+``completeness``, ``timeliness`` and ``disposition`` (written to ``tables/conduct_<role>.csv``).
+Pooled when ``conduct`` has no ``by_arm`` (the open edition); the closed edition's dict has
+``by_arm`` beside each pooled block and its tables add the arms (MBCT, eMBCT, TAU).  Every
+number is formatted by :mod:`alliance_report.render.format`; nothing is computed here.
+"""
+
+from __future__ import annotations
+
+from alliance_report.design import ALLOCATIONS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
+from alliance_report.render import format as fmt
+from alliance_report.render.tables import Row, Table
+
+ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
+EVENTS = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
+EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment",
+                "withdrew_from_study": "Withdrew from the study",
+                "lost_to_follow_up": "Lost to follow-up"}
+TIMEPOINT_LABELS = {"T0": "T0 baseline", "T0b": "T0b second baseline", "W2": "Week 2", "W5": "Week 5",
+                    "W9": "Week 9", "T1": "T1 post-treatment", "T2": "T2 3 months", "T3": "T3 9 months"}
+INSTRUMENT_LABELS = {"WAI": "WAI", "HADS": "HADS", "MHCSF": "MHC-SF"}
+MONTHS_SHOWN = 12
+ARM_AT_CUTOFF = ("By arm: the treatment condition of treated participants (re-randomized TAU participants "
+                 "in the condition they were re-randomized to), TAU for TAU participants not (yet) "
+                 "re-randomized.")
+ABBREVIATIONS = ("MBCT: mindfulness-based cognitive therapy; eMBCT: internet-based MBCT; TAU: treatment as "
+                 "usual (waiting list); WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety "
+                 "and Depression Scale; MHC-SF: Mental Health Continuum–Short Form.")
+
+
+def count(n: int | None) -> str:
+    """A count cell: "245"; an em dash when missing."""
+    return fmt.number(n, 0)
+
+
+def _pct(pct: float | None, denominator: int | None) -> str:
+    return fmt.percent(pct, denominator or 0)
+
+
+def _days(value: float | None) -> str:
+    return fmt.number(value, 1)
+
+
+def _arms(block: dict) -> dict | None:
+    return block.get("by_arm") if isinstance(block, dict) else None
+
+
+# ----------------------------------------------------------------------------- accrual
+
+def _projection(accrual: dict) -> str:
+    if accrual["projected_target_date"] is not None:
+        return accrual["projected_target_date"]
+    if accrual["randomized"] >= accrual["target"]:
+        return "target reached"
+    if accrual["rate_last_3_months"] is None:
+        return f"{fmt.MISSING} (fewer than 3 complete months)"
+    return f"{fmt.MISSING} (no randomization in the last 3 complete months)"
+
+
+def accrual_table(conduct: dict, style: str) -> Table:
+    accrual = conduct["accrual"]
+    arms = _arms(accrual)
+    blank = ("",) * (len(ARMS) if arms else 0)
+    months = accrual["rate_months"]
+    rate_label = ("Randomized per month, last 3 complete months"
+                  + (f" ({months[0]} to {months[-1]})" if months else ""))
+    rows = [
+        Row(("Randomized", count(accrual["randomized"]),
+             *((count(arms[a]["randomized"]) for a in ARMS) if arms else ()))),
+    ]
+    if arms:
+        rows.append(Row(("Randomized, % of all randomized", "",
+                         *(_pct(arms[a]["pct_of_randomized"], accrual["randomized"]) for a in ARMS))))
+    rows += [
+        Row(("Target", count(accrual["target"]), *blank)),
+        Row(("Randomized, % of target", _pct(accrual["pct_of_target"], accrual["target"]), *blank)),
+        Row(("Planned by the cut-off (target line)", fmt.number(accrual["target_at_cutoff"], 0), *blank)),
+        Row((rate_label, fmt.number(accrual["rate_last_3_months"], 1), *blank)),
+        Row(("Projected date the target is reached", _projection(accrual), *blank)),
+    ]
+    monthly = accrual["monthly"][-MONTHS_SHOWN:]
+    arm_monthly = {a: arms[a]["monthly"][-MONTHS_SHOWN:] for a in ARMS} if arms else {}
+    label = f"last {len(monthly)} months" if len(monthly) > 1 else "the cut-off month"
+    rows.append(Row((f"Randomized per month, {label}", "", *blank), group=True))
+    for i, month in enumerate(monthly):
+        rows.append(Row((month["month"], count(month["randomized"]),
+                         *(count(arm_monthly[a][i]["randomized"]) for a in arm_monthly)), indent=True))
+    header = ("", "Overall", *ARMS) if arms else ("", "Value")
+    footnote = (f"Randomized participants at the cut-off {accrual['cutoff_date']}. The target line runs "
+                f"linearly from 0 at the start of recruitment ({accrual['recruitment_start']}) to the target "
+                f"of {count(accrual['target'])} at its planned end ({accrual['recruitment_end_planned']}). "
+                "Complete months lie wholly between the start of recruitment and the cut-off; the projected "
+                "date assumes the rate of the last 3 complete months (a month = 365.25/12 days)."
+                + (" By arm: the first randomization (allocation). " + ABBREVIATIONS if arms else ""))
+    return Table("conduct_accrual", "Accrual: randomized participants against the target", header,
+                 tuple(rows), footnote)
+
+
+# ----------------------------------------------------------------------------- sites
+
+def _site_cells(row: dict, with_arms: bool) -> tuple[str, ...]:
+    cells = (count(row["screened"]), count(row["eligible"]), count(row["randomized"]),
+             _pct(row["randomized_pct"], row["screened"]))
+    if with_arms:
+        cells += tuple(count(row["by_arm"][a]["randomized"]) for a in ARMS)
+    return cells
+
+
+def sites_table(conduct: dict, style: str) -> Table:
+    total = conduct["sites_total"]
+    with_arms = "by_arm" in total
+    header = ("Site", "Screened", "Eligible", "Randomized", "% of screened", *(ARMS if with_arms else ()))
+    rows = [Row((row["site"], *_site_cells(row, with_arms))) for row in conduct["sites"]]
+    rows.append(Row(("Total", *_site_cells(total, with_arms))))
+    groups = (("", 5), ("Randomized by allocation", len(ARMS))) if with_arms else ()
+    footnote = ("Persons assessed for eligibility (screening.csv) by site; randomized as a percentage of "
+                "screened." + (" By arm: the first randomization (allocation). " + ABBREVIATIONS
+                               if with_arms else ""))
+    return Table("conduct_sites", "Screening and randomization by site", header, tuple(rows), footnote,
+                 header_groups=groups)
+
+
+# ----------------------------------------------------------------------------- completeness
+
+def _arm_completeness(cell: dict) -> str:
+    """"92.4 (131)": % complete (due); an em dash when nothing was due."""
+    if not cell["due"]:
+        return fmt.MISSING
+    return f"{_pct(cell['pct_complete'], cell['due'])} ({count(cell['due'])})"
+
+
+def completeness_table(conduct: dict, style: str) -> Table:
+    completeness = conduct["completeness"]
+    arms = _arms(completeness)
+    header = ("Timepoint", "Instrument", "Due", "Complete", "Partial", "Missing", "% complete",
+              *(ARMS if arms else ()))
+    rows = []
+    for timepoint in TIMEPOINTS:
+        for i, instrument in enumerate(TIMEPOINT_INSTRUMENTS[timepoint]):
+            cell = completeness[timepoint][instrument]
+            rows.append(Row((
+                TIMEPOINT_LABELS[timepoint] if i == 0 else "", INSTRUMENT_LABELS[instrument],
+                count(cell["due"]), count(cell["complete"]), count(cell["partial"]), count(cell["missing"]),
+                _pct(cell["pct_complete"], cell["due"]),
+                *((_arm_completeness(arms[a][timepoint][instrument]) for a in ARMS) if arms else ()))))
+    groups = (("", 7), ("% complete (due) by arm", len(ARMS))) if arms else ()
+    footnote = ("Questionnaires per timepoint at the cut-off. Due: the planned date plus its window has passed "
+                "(and the participant had not withdrawn from the study before the planned date), or the form "
+                "is there; complete: a scale score; partial: rows but too many items skipped for a score; "
+                "missing: due without rows. % complete = complete / due."
+                + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms
+                   else " WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety and Depression "
+                        "Scale; MHC-SF: Mental Health Continuum–Short Form."))
+    return Table("conduct_completeness", "Completeness of the questionnaires at the cut-off", header,
+                 tuple(rows), footnote, header_groups=groups, text_columns=2)
+
+
+# ----------------------------------------------------------------------------- timeliness
+
+def _median_q(cell: dict) -> str:
+    """"−2.0 (−4.0, 0.0)": median (Q1, Q3); an em dash without forms."""
+    if cell["median_days"] is None:
+        return fmt.MISSING
+    return f"{_days(cell['median_days'])} ({_days(cell['q1_days'])}, {_days(cell['q3_days'])})"
+
+
+def timeliness_table(conduct: dict, style: str) -> Table:
+    timeliness = conduct["timeliness"]
+    arms = _arms(timeliness)
+    if arms:
+        header = ("Timepoint", *(("n", "Median (Q1, Q3)") * (1 + len(ARMS))))
+        rows = tuple(Row((TIMEPOINT_LABELS[tp], count(timeliness[tp]["n"]), _median_q(timeliness[tp]),
+                          *(cell for a in ARMS for cell in (count(arms[a][tp]["n"]), _median_q(arms[a][tp])))))
+                     for tp in TIMEPOINTS)
+        groups = (("", 1), ("Overall", 2), *((a, 2) for a in ARMS))
+    else:
+        header = ("Timepoint", "n", "Median", "Q1", "Q3")
+        rows = tuple(Row((TIMEPOINT_LABELS[tp], count(timeliness[tp]["n"]), _days(timeliness[tp]["median_days"]),
+                          _days(timeliness[tp]["q1_days"]), _days(timeliness[tp]["q3_days"])))
+                     for tp in TIMEPOINTS)
+        groups = ()
+    footnote = ("Days from the planned date of the timepoint to the completion of its forms (the earliest "
+                "completion date over the questionnaires of the timepoint), for the participants whose forms "
+                "are there (n); negative: completed before the planned date. Q1, Q3: first and third "
+                "quartile (linear interpolation)." + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms else ""))
+    return Table("conduct_timeliness", "Timeliness of the questionnaires", header, rows, footnote,
+                 header_groups=groups)
+
+
+# ----------------------------------------------------------------------------- disposition
+
+def disposition_table(conduct: dict, style: str) -> Table:
+    disposition = conduct["disposition"]
+    arms = _arms(disposition)
+    header = ("Event", "Overall", *ARMS) if arms else ("Event", "Participants")
+    rows = tuple(Row((EVENT_LABELS[event], count(disposition[event]),
+                      *((count(arms[a][event]) for a in ARMS) if arms else ())))
+                 for event in EVENTS)
+    footnote = ("Participants who left treatment or the study early, by the event recorded in disposition.csv "
+                "(one event per participant) up to the cut-off."
+                + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms else ""))
+    return Table("conduct_disposition", "Retention: disposition events", header, rows, footnote)
+
+
+def conduct_tables(conduct: dict, style: str) -> dict[str, Table]:
+    """The tables of the "Trial conduct" section by role (by arm when ``conduct`` has ``by_arm``)."""
+    return {
+        "accrual": accrual_table(conduct, style),
+        "sites": sites_table(conduct, style),
+        "completeness": completeness_table(conduct, style),
+        "timeliness": timeliness_table(conduct, style),
+        "disposition": disposition_table(conduct, style),
+    }

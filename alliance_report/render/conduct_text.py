@@ -1,0 +1,104 @@
+"""Sentences about the conduct of the trial (both editions) and the open edition's own sentences.
+
+Plain text from ``results`` through the one formatter, like :mod:`alliance_report.render.text`;
+the open edition's sentences read the open results only (``participant_flow``, ``conduct``,
+``interim``: nothing by arm).
+"""
+
+from __future__ import annotations
+
+from alliance_report.render import format as fmt
+
+
+def _and(items: list[str]) -> str:
+    items = [item for item in items if item]
+    if not items:
+        return ""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def accrual(results: dict) -> str:
+    a = results["conduct"]["accrual"]
+    text = (f"By the cut-off date {results['cutoff_date']}, {a['randomized']} participants had been randomized, "
+            f"{fmt.percent(a['pct_of_target'], a['target'])}% of the target of {a['target']} (the planned "
+            f"recruitment line stands at {fmt.number(a['target_at_cutoff'], 0)} on that date).")
+    if a["projected_target_date"] is not None:
+        months = a["rate_months"]
+        text += (f" Over the last {len(months)} complete months ({months[0]} to {months[-1]}), "
+                 f"{fmt.number(a['rate_last_3_months'], 1)} participants were randomized per month; at that rate "
+                 f"the target is reached around {a['projected_target_date']} (planned end of recruitment: "
+                 f"{a['recruitment_end_planned']}).")
+    elif a["randomized"] >= a["target"]:
+        text += " The recruitment target has been reached."
+    elif a["rate_last_3_months"] is None:
+        text += " A recruitment rate is given once 3 complete months of recruitment have passed."
+    else:
+        text += (" Nobody was randomized in the last 3 complete months, so no date for reaching the target "
+                 "can be projected.")
+    return text
+
+
+def completeness(results: dict) -> str:
+    windows = sorted({visit["window_days"] for visit in results["study_configuration"]["schedule"].values()})
+    window = str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
+    return ("Per timepoint and questionnaire, a form counts as due at the cut-off once its planned date "
+            f"(the visit schedule of the study) plus a window of {window} days has passed, or when it is there; "
+            "of the due forms, complete ones have a scale score, partial ones rows but no score. Timeliness is "
+            "the number of days from the planned date to the completion of the forms that are there.")
+
+
+def disposition(results: dict) -> str:
+    d = results["conduct"]["disposition"]
+    return (f"By the cut-off date, {d['discontinued_treatment']} participants had discontinued treatment, "
+            f"{d['withdrew_from_study']} had withdrawn from the study and {d['lost_to_follow_up']} were recorded "
+            "as lost to follow-up.")
+
+
+def conduct(results: dict) -> dict[str, str]:
+    """The paragraphs of the "Trial conduct" section."""
+    return {"accrual": accrual(results), "completeness": completeness(results),
+            "disposition": disposition(results)}
+
+
+# ------------------------------------------------------------------ the open edition
+
+def summary(results: dict) -> str:
+    return (f"This open report describes the conduct of the {results['study']} trial up to the cut-off date "
+            f"{results['cutoff_date']}: accrual against the target, sites, the completeness and timeliness of "
+            "the questionnaires, withdrawals, the flow of participants and their baseline characteristics, each "
+            "pooled over the treatment arms. It holds no data by arm and no comparison of the arms; those are "
+            "in the closed report for the data monitoring committee.")
+
+
+def interim(results: dict) -> str:
+    """"" for a freeze where nobody is waiting, in treatment or awaiting follow-up."""
+    state = results["interim"]
+    if not state["is_interim"]:
+        return ""
+    pending = _and([f"{state['waiting_period']} participants still in their waiting period" if state["waiting_period"] else "",
+                    f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
+                    f"{state['awaiting_follow_up']} awaiting a follow-up assessment" if state["awaiting_follow_up"] else ""])
+    return f"At the cut-off there were {pending}; these counts will change as the trial goes on."
+
+
+def flow(results: dict) -> str:
+    f = results["participant_flow"]
+    text = (f"Of {f['assessed']} people assessed for eligibility, {f['excluded']} were not randomized and "
+            f"{f['randomized']} were randomized. In all, {f['treated']} participants were treated in MBCT or eMBCT, "
+            f"{f['first_round']} of them after the first randomization and {f['rerandomized']} after the waiting "
+            "period of treatment as usual")
+    waiting = _and([f"{f['tau_waiting']} were still in the waiting period" if f["tau_waiting"] else "",
+                    f"{f['tau_not_rerandomized']} were not re-randomized" if f["tau_not_rerandomized"] else ""])
+    text += f"; {waiting}." if waiting else "."
+    text += (f" {f['treatment_ended']} had ended treatment ({f['dropout']} of them after fewer than "
+             f"{results['settings']['dropout_threshold']} sessions) and {f['in_treatment']} were still in treatment; "
+             f"{f['t1_assessed']} had a post-treatment (T1) HADS score and {f['lost_to_follow_up_t1']} were lost to "
+             "follow-up at T1")
+    later = _and([f"{f['withdrawn_before_t1']} had withdrawn before T1" if f["withdrawn_before_t1"] else "",
+                  f"for {f['t1_not_yet_due']} T1 was not yet due" if f["t1_not_yet_due"] else ""])
+    return text + (f"; {later}." if later else ".")
+
+
+def sentences(results: dict) -> dict[str, str]:
+    """The open edition's sentences."""
+    return {"summary": summary(results), "interim": interim(results), "flow": flow(results)}

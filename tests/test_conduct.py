@@ -1,0 +1,558 @@
+"""Trial conduct (committee-reports.md, "Trial conduct"): numbers, tables, figures, and the open edition's
+arm-free guarantee.
+
+Every expected number is recomputed here in another way than the module does it — from the CSV files
+with the ``csv`` module and plain Python, from hand-worked examples, or from the hand-written freeze of
+``test_visit_status`` whose statuses are known — never from ``trial_conduct``'s own output.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import dataclasses
+import datetime as dt
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import freeze_corruptions as fc  # noqa: E402
+from test_visit_status import write_hand_freeze  # noqa: E402
+
+from alliance_report import DEMO_FREEZE  # noqa: E402
+from alliance_report.analysis.conduct import accrual, timeliness, trial_conduct  # noqa: E402
+from alliance_report.analysis.dataset import build_dataset  # noqa: E402
+from alliance_report.analysis.visits import visit_status  # noqa: E402
+from alliance_report.freeze import read_freeze, typed_tables  # noqa: E402
+from alliance_report.render import format as fmt  # noqa: E402
+from alliance_report.render.conduct_figures import conduct_figures  # noqa: E402
+from alliance_report.render.conduct_tables import conduct_tables  # noqa: E402
+from alliance_report.scoring import score_questionnaires  # noqa: E402
+from alliance_report.settings import Settings  # noqa: E402
+from alliance_report.simulate import simulate_freeze  # noqa: E402
+from alliance_report.study import load_study  # noqa: E402
+
+ARMS = ("MBCT", "eMBCT", "TAU")
+EVENTS = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
+STATUS_KEYS = ("complete", "partial", "missing", "not_yet_due", "not_applicable")
+INSTRUMENTS = {"T0": ("HADS", "MHCSF"), "T0b": ("HADS", "MHCSF"), "W2": ("WAI",), "W5": ("WAI",),
+               "W9": ("WAI",), "T1": ("HADS", "MHCSF"), "T2": ("HADS", "MHCSF"), "T3": ("HADS", "MHCSF")}
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+def conduct_of(folder: Path) -> tuple[dict, dict]:
+    """trial_conduct on a freeze (open, closed), with its inputs built as compute_results builds them."""
+    freeze = read_freeze(folder)
+    study = load_study(freeze.manifest["study"])
+    tables = typed_tables(freeze)
+    scores = score_questionnaires(tables["questionnaires"])
+    data = build_dataset(tables, scores, Settings().dropout_threshold)
+    schedule, status = visit_status(tables, scores, data, study, freeze.manifest["cutoff_date"])
+    return tuple(trial_conduct(tables, data, schedule, status, study, freeze.manifest["cutoff_date"], by_arm=by_arm)
+                 for by_arm in (False, True))
+
+
+class Case:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.cutoff = json.loads((folder / "manifest.json").read_text())["cutoff_date"]
+        self.open, self.closed = conduct_of(folder)
+
+    def records(self, file: str) -> list[dict[str, str]]:
+        return fc.records(self.folder, file)
+
+
+def swap_labels(src: Path, dst: Path) -> Path:
+    """A copy of the freeze with MBCT ↔ eMBCT swapped in allocation and treatment, manifest re-signed."""
+    shutil.copytree(src, dst)
+    rows = fc.read_rows(dst, "participants.csv")
+    swap = {"MBCT": "eMBCT", "eMBCT": "MBCT"}
+    columns = [rows[0].index("allocation"), rows[0].index("treatment")]
+    for row in rows[1:]:
+        for column in columns:
+            row[column] = swap.get(row[column], row[column])
+    fc.write_rows(dst, "participants.csv", rows)
+    fc.refresh_manifest(dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory) -> dict[str, Case]:
+    root = tmp_path_factory.mktemp("conduct")
+    interim = simulate_freeze(root / "interim", cutoff_date="2015-03-01")
+    hand = write_hand_freeze(root / "hand")
+    return {"demo": Case(Path(DEMO_FREEZE)), "interim": Case(interim), "hand": Case(hand)}
+
+
+@pytest.fixture(scope="module")
+def swapped(cases, tmp_path_factory) -> dict[str, Case]:
+    root = tmp_path_factory.mktemp("swapped")
+    return {name: Case(swap_labels(cases[name].folder, root / name)) for name in ("demo", "interim")}
+
+
+CASES = ("demo", "interim", "hand")
+
+
+def strip_arms(value):
+    """The dict without any by_arm key (what the closed dict adds to the open one)."""
+    if isinstance(value, dict):
+        return {k: strip_arms(v) for k, v in value.items() if k != "by_arm"}
+    if isinstance(value, list):
+        return [strip_arms(v) for v in value]
+    return value
+
+
+def month_range(first: str, last: str) -> list[str]:
+    year, month = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def arm_at_cutoff(case: Case) -> dict[str, str]:
+    return {r["participant_id"]: r["treatment"] or "TAU" for r in case.records("participants.csv")}
+
+
+# ------------------------------------------------------------------------------------------ accrual
+
+@pytest.mark.parametrize("name", CASES)
+def test_accrual_from_the_csv(cases, name):
+    case = cases[name]
+    study = load_study("BeMind")
+    participants = case.records("participants.csv")
+    months = Counter(p["randomized_on"][:7] for p in participants)
+    first = min(study.recruitment_start.isoformat()[:7], min(months))
+    expected = month_range(first, case.cutoff[:7])
+    got = case.open["accrual"]
+    assert [m["month"] for m in got["monthly"]] == expected
+    assert [m["randomized"] for m in got["monthly"]] == [months.get(m, 0) for m in expected]
+    running = 0
+    for row in got["monthly"]:
+        running += row["randomized"]
+        assert row["cumulative"] == running
+    assert got["randomized"] == len(participants) == running
+    assert got["target"] == study.target_randomized == 245
+    # per arm of the first randomization
+    for arm in ARMS:
+        mine = Counter(p["randomized_on"][:7] for p in participants if p["allocation"] == arm)
+        arm_block = case.closed["accrual"]["by_arm"][arm]
+        assert [m["randomized"] for m in arm_block["monthly"]] == [mine.get(m, 0) for m in expected]
+        assert arm_block["randomized"] == sum(mine.values())
+
+
+def test_target_line_rate_and_projection_worked_by_hand():
+    """Target 20 from 2015-01-01 to 2015-12-31 (364 days); cut-off 2015-05-10."""
+    study = dataclasses.replace(load_study("BeMind"), target_randomized=20,
+                                recruitment_start=dt.date(2015, 1, 1), recruitment_end_planned=dt.date(2015, 12, 31))
+    dates = ["2015-01-20",
+             "2015-02-02", "2015-02-27",
+             "2015-03-01", "2015-03-15", "2015-03-31",
+             "2015-04-01", "2015-04-02", "2015-04-29", "2015-04-30",
+             "2015-05-10"]
+    block = accrual(pd.Series(pd.to_datetime(dates)), study, "2015-05-10")
+    assert [m["month"] for m in block["monthly"]] == ["2015-01", "2015-02", "2015-03", "2015-04", "2015-05"]
+    assert [m["randomized"] for m in block["monthly"]] == [1, 2, 3, 4, 1]
+    assert [m["cumulative"] for m in block["monthly"]] == [1, 3, 6, 10, 11]
+    # days from 2015-01-01 to each month end (the cut-off for May): 30, 58, 89, 119, 129
+    assert [m["target_cumulative"] for m in block["monthly"]] == pytest.approx(
+        [20 * 30 / 364, 20 * 58 / 364, 20 * 89 / 364, 20 * 119 / 364, 20 * 129 / 364])
+    assert block["target_at_cutoff"] == pytest.approx(20 * 129 / 364)
+    # last 3 complete months Feb–Apr: 9 / 3 = 3 per month; 9 to go = 3 months = 91.3125 days → 92
+    assert block["rate_months"] == ["2015-02", "2015-03", "2015-04"]
+    assert block["rate_last_3_months"] == 3.0
+    assert block["projected_target_date"] == "2015-08-10"
+    assert block["pct_of_target"] == pytest.approx(55.0)
+
+
+@pytest.mark.parametrize("start, cutoff, months, rate, projected", [
+    # recruitment starting mid-January: January is not a complete month → only Feb, Mar by 04-20
+    ("2015-01-13", "2015-04-20", None, None, None),
+    ("2015-01-13", "2015-05-01", ["2015-02", "2015-03", "2015-04"], 2.0, "2015-12-01"),
+    # a cut-off on a month's last day completes that month
+    ("2015-01-01", "2015-04-30", ["2015-02", "2015-03", "2015-04"], 2.0, "2015-11-30"),
+    # nobody in the last 3 complete months → rate 0, no projection
+    ("2015-01-01", "2015-09-15", ["2015-06", "2015-07", "2015-08"], 0.0, None),
+])
+def test_rate_windows(start, cutoff, months, rate, projected):
+    study = dataclasses.replace(load_study("BeMind"), target_randomized=20,
+                                recruitment_start=dt.date.fromisoformat(start),
+                                recruitment_end_planned=dt.date(2015, 12, 31))
+    # two a month from February to April (6 randomized)
+    dates = [f"2015-{m:02d}-{d:02d}" for m in (2, 3, 4) for d in (10, 20)]
+    block = accrual(pd.Series(pd.to_datetime(dates)), study, cutoff)
+    assert block["rate_months"] == months
+    assert block["rate_last_3_months"] == rate
+    # 14 to go at 2 per month: 7 × 30.4375 = 213.06 days → 214 days after the cut-off
+    assert block["projected_target_date"] == projected
+    if projected:
+        assert dt.date.fromisoformat(projected) == dt.date.fromisoformat(cutoff) + dt.timedelta(days=214)
+
+
+def test_target_reached_and_early_randomization():
+    study = dataclasses.replace(load_study("BeMind"), target_randomized=3,
+                                recruitment_start=dt.date(2015, 3, 1), recruitment_end_planned=dt.date(2015, 3, 31))
+    block = accrual(pd.Series(pd.to_datetime(["2015-02-20", "2015-03-02", "2015-04-01", "2015-06-05"])),
+                    study, "2015-07-02")
+    # months from the first randomization (before recruitment_start); the line is 0 before the start
+    # and capped at the target after the planned end
+    assert block["monthly"][0] == {"month": "2015-02", "randomized": 1, "cumulative": 1, "target_cumulative": 0.0}
+    assert block["monthly"][1]["target_cumulative"] == 3.0
+    assert block["monthly"][-1]["target_cumulative"] == 3.0
+    assert block["rate_months"] == ["2015-04", "2015-05", "2015-06"]
+    assert block["rate_last_3_months"] == pytest.approx(2 / 3)
+    assert block["projected_target_date"] is None        # 4 ≥ 3: reached
+
+
+# ------------------------------------------------------------------------------------------ sites, disposition
+
+@pytest.mark.parametrize("name", CASES)
+def test_sites_from_the_csv(cases, name):
+    case = cases[name]
+    screening = case.records("screening.csv")
+    allocation = {p["participant_id"]: p["allocation"] for p in case.records("participants.csv")}
+    names = sorted({row["site"] for row in screening})
+    got = case.closed["sites"]
+    assert [row["site"] for row in got] == names
+    for row in got:
+        mine = [r for r in screening if r["site"] == row["site"]]
+        randomized = [r for r in mine if r["participant_id"]]
+        assert row["screened"] == len(mine)
+        assert row["eligible"] == sum(r["eligible"] == "yes" for r in mine)
+        assert row["randomized"] == len(randomized)
+        assert row["randomized_pct"] == pytest.approx(100 * len(randomized) / len(mine))
+        assert row["by_arm"] == {a: {"randomized": sum(allocation[r["participant_id"]] == a for r in randomized)}
+                                 for a in ARMS}
+    total = case.open["sites_total"]
+    assert (total["screened"], total["randomized"]) == (len(screening), sum(bool(r["participant_id"]) for r in screening))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_disposition_from_the_csv(cases, name):
+    case = cases[name]
+    rows = case.records("disposition.csv")
+    arm = arm_at_cutoff(case)
+    counts = Counter(r["event"] for r in rows)
+    assert strip_arms(case.closed["disposition"]) == {event: counts.get(event, 0) for event in EVENTS}
+    assert case.closed["disposition"]["by_arm"] == {
+        a: {event: sum(r["event"] == event and arm[r["participant_id"]] == a for r in rows) for event in EVENTS}
+        for a in ARMS}
+    monthly = case.open["disposition_monthly"]
+    assert [m["month"] for m in monthly] == [m["month"] for m in case.open["accrual"]["monthly"]]
+    for row in monthly:
+        for event in EVENTS:
+            assert row[event] == sum(r["event"] == event and r["event_on"][:7] <= row["month"] for r in rows)
+    assert {k: v for k, v in monthly[-1].items() if k != "month"} == strip_arms(case.open["disposition"])
+
+
+def test_hand_freeze_counts(cases):
+    c = cases["hand"].closed
+    assert (c["accrual"]["randomized"], [s["site"] for s in c["sites"]]) == (11, ["site A"])
+    assert {k: v for k, v in c["sites_total"].items() if k != "by_arm"} == {
+        "screened": 13, "eligible": 12, "randomized": 11, "randomized_pct": pytest.approx(100 * 11 / 13)}
+    # P05 withdrew (TAU, never re-randomized), P08 withdrew (eMBCT), P09 discontinued (MBCT)
+    assert c["disposition"]["by_arm"] == {
+        "MBCT": {"discontinued_treatment": 1, "withdrew_from_study": 0, "lost_to_follow_up": 0},
+        "eMBCT": {"discontinued_treatment": 0, "withdrew_from_study": 1, "lost_to_follow_up": 0},
+        "TAU": {"discontinued_treatment": 0, "withdrew_from_study": 1, "lost_to_follow_up": 0}}
+
+
+# ------------------------------------------------------------------------------------------ completeness
+
+def test_completeness_of_the_hand_freeze(cases):
+    """T1 HADS from the statuses worked out in test_visit_status: complete P01 P02 P03, partial P11,
+    missing P09 P10, not yet due P04 (waiting) P06 P07, not applicable P05 P08."""
+    c = cases["hand"].closed["completeness"]
+    assert c["T1"]["HADS"] == {"due": 6, "complete": 3, "partial": 1, "missing": 2, "not_yet_due": 3,
+                               "not_applicable": 2, "pct_complete": 50.0}
+    assert c["by_arm"]["MBCT"]["T1"]["HADS"] == {"due": 4, "complete": 2, "partial": 0, "missing": 2,
+                                                 "not_yet_due": 1, "not_applicable": 0, "pct_complete": 50.0}
+    assert c["by_arm"]["eMBCT"]["T1"]["HADS"] == {"due": 2, "complete": 1, "partial": 1, "missing": 0,
+                                                  "not_yet_due": 1, "not_applicable": 1, "pct_complete": 50.0}
+    assert c["by_arm"]["TAU"]["T1"]["HADS"] == {"due": 0, "complete": 0, "partial": 0, "missing": 0,
+                                                "not_yet_due": 1, "not_applicable": 1, "pct_complete": None}
+    # T0b: P02 complete, P03 missing (re-randomized without T0b); P04 waiting; the other 8 not applicable
+    assert c["T0b"]["HADS"] == {"due": 2, "complete": 1, "partial": 0, "missing": 1, "not_yet_due": 1,
+                                "not_applicable": 8, "pct_complete": 50.0}
+
+
+def _hads_complete(values: dict[int, str]) -> bool:
+    """≤ 1 item skipped (no row or empty value) in each HADS subscale."""
+    return all(sum(not values.get(item) for item in range(first, 15, 2)) <= 1 for first in (1, 2))
+
+
+def _independent_status(case: Case, timepoint: str) -> Counter:
+    """Status counts of HADS at T0 or T1 from the CSV files and the schedule's rules, by hand."""
+    day = dt.date.fromisoformat
+    cutoff = day(case.cutoff)
+    participants = case.records("participants.csv")
+    attended = {}
+    for s in case.records("sessions.csv"):
+        if s["attended"] == "yes":
+            attended[s["participant_id"]] = min(attended.get(s["participant_id"], s["session_on"]), s["session_on"])
+    disposition = {r["participant_id"]: r for r in case.records("disposition.csv")}
+    forms: dict[str, dict[int, str]] = {}
+    for q in case.records("questionnaires.csv"):
+        if q["timepoint"] == timepoint and q["instrument"] == "HADS":
+            forms.setdefault(q["participant_id"], {})[int(q["item"])] = q["value"]
+    counts = Counter()
+    for p in participants:
+        pid, treated = p["participant_id"], bool(p["treatment"])
+        event = disposition.get(pid, {})
+        if timepoint == "T0":
+            planned = day(p["randomized_on"])
+        elif treated:
+            started_by = p["rerandomized_on"] or p["randomized_on"]
+            start = day(attended[pid]) if pid in attended else day(started_by) + dt.timedelta(days=14)
+            planned = start + dt.timedelta(days=63)
+        else:
+            planned = None
+        if pid in forms:
+            counts["complete" if _hads_complete(forms[pid]) else "partial"] += 1
+        elif planned is None:
+            waiting = (p["allocation"] == "TAU" and not event
+                       and cutoff < day(p["randomized_on"]) + dt.timedelta(days=91 + 30))
+            counts["not_yet_due" if waiting else "not_applicable"] += 1
+        elif event.get("event") == "withdrew_from_study" and day(event["event_on"]) < planned:
+            counts["not_applicable"] += 1
+        elif planned + dt.timedelta(days=30) <= cutoff:
+            counts["missing"] += 1
+        else:
+            counts["not_yet_due"] += 1
+    return counts
+
+
+@pytest.mark.parametrize("name", ("interim", "demo"))
+@pytest.mark.parametrize("timepoint", ("T0", "T1"))
+def test_completeness_recomputed_from_the_csv(cases, name, timepoint):
+    counts = _independent_status(cases[name], timepoint)
+    got = cases[name].open["completeness"][timepoint]["HADS"]
+    assert {key: got[key] for key in STATUS_KEYS} == {key: counts.get(key, 0) for key in STATUS_KEYS}
+    due = counts["complete"] + counts["partial"] + counts["missing"]
+    assert got["due"] == due
+    assert got["pct_complete"] == pytest.approx(100 * counts["complete"] / due)
+
+
+# ------------------------------------------------------------------------------------------ timeliness
+
+def test_timeliness_of_the_hand_freeze(cases):
+    t = cases["hand"].closed["timeliness"]
+    # T1: P01 planned 03-16 done 03-18; P02 02-09 → 02-10; P03 03-16 → 03-17; P11 12-15 → 12-16
+    t1 = [2, 1, 1, 1]
+    assert t["T1"] == {"n": 4, "median_days": float(np.percentile(t1, 50)), "q1_days": float(np.percentile(t1, 25)),
+                       "q3_days": float(np.percentile(t1, 75))}
+    assert t["T1"]["q3_days"] == 1.25
+    # T0: completed 1–3 days before randomization (P01 … P11)
+    t0 = [-3, -3, -1, -2, -2, -3, -2, -3, -3, -2, -3]
+    assert t["T0"] == {"n": 11, "median_days": float(np.percentile(t0, 50)), "q1_days": float(np.percentile(t0, 25)),
+                       "q3_days": float(np.percentile(t0, 75))}
+    assert t["by_arm"]["MBCT"]["T1"]["n"] == 2 and t["by_arm"]["MBCT"]["T1"]["median_days"] == 1.5   # P01, P03
+    assert t["by_arm"]["TAU"]["T0"] == {"n": 2, "median_days": -2.0, "q1_days": -2.0, "q3_days": -2.0}  # P04, P05
+    assert t["T0b"] == {"n": 1, "median_days": -3.0, "q1_days": -3.0, "q3_days": -3.0}                  # P02
+    assert t["W2"]["median_days"] == 0.0 and t["W2"]["n"] == 9                                           # on the day
+    assert t["T3"] == {"n": 0, "median_days": None, "q1_days": None, "q3_days": None}
+
+
+def test_timeliness_takes_the_earliest_form_of_a_timepoint():
+    """Two instruments of one timepoint completed on different days, rows interleaved and unsorted."""
+    rows = [("A", "T1", "HADS", "2015-03-05"), ("A", "T1", "MHCSF", "2015-03-03"), ("B", "T1", "HADS", "2015-03-01"),
+            ("A", "T1", "HADS", "2015-03-05"), ("B", "T1", "MHCSF", "2015-03-09"), ("C", "T1", "MHCSF", "2015-02-20"),
+            ("A", "T0", "HADS", "2014-12-30")]
+    questionnaires = pd.DataFrame(rows, columns=["participant_id", "timepoint", "instrument", "completed_on"])
+    questionnaires["completed_on"] = pd.to_datetime(questionnaires["completed_on"])
+    schedule = pd.DataFrame(index=pd.Index(["A", "B", "C"], name="participant_id"))
+    for tp in INSTRUMENTS:
+        schedule[f"planned_{tp}"] = pd.to_datetime(["2015-01-01", "2015-01-01", "2015-01-01"])
+    schedule["planned_T1"] = pd.to_datetime(["2015-03-01", "2015-03-02", "2015-02-25"])
+    arm = pd.Series(["MBCT", "MBCT", "TAU"], index=schedule.index)
+    t = timeliness(questionnaires, schedule, arm)
+    # A: 03-03 − 03-01 = 2; B: 03-01 − 03-02 = −1; C: 02-20 − 02-25 = −5
+    days = [2, -1, -5]
+    assert t["T1"] == {"n": 3, "median_days": -1.0, "q1_days": float(np.percentile(days, 25)),
+                       "q3_days": float(np.percentile(days, 75))}
+    assert t["T0"] == {"n": 1, "median_days": -2.0, "q1_days": -2.0, "q3_days": -2.0}
+    assert t["by_arm"]["MBCT"]["T1"] == {"n": 2, "median_days": 0.5, "q1_days": -0.25, "q3_days": 1.25}
+    assert t["by_arm"]["TAU"]["T1"]["median_days"] == -5.0
+
+
+@pytest.mark.parametrize("name", ("demo", "interim"))
+def test_timeliness_n_is_the_participants_with_forms(cases, name):
+    present = Counter(tp for _, tp in {(q["participant_id"], q["timepoint"])
+                                       for q in cases[name].records("questionnaires.csv")})
+    for tp in INSTRUMENTS:
+        assert cases[name].open["timeliness"][tp]["n"] == present.get(tp, 0)
+
+
+# ------------------------------------------------------------------------------------------ by arm, the open dict
+
+@pytest.mark.parametrize("name", CASES)
+def test_arm_blocks_add_up_to_the_pooled_ones(cases, name):
+    c = cases[name].closed
+    arms = c["accrual"]["by_arm"]
+    assert sum(arms[a]["randomized"] for a in ARMS) == c["accrual"]["randomized"]
+    assert sum(arms[a]["pct_of_randomized"] for a in ARMS) == pytest.approx(100)
+    for i, month in enumerate(c["accrual"]["monthly"]):
+        for key in ("randomized", "cumulative"):
+            assert sum(arms[a]["monthly"][i][key] for a in ARMS) == month[key]
+    for row in [*c["sites"], c["sites_total"]]:
+        assert sum(row["by_arm"][a]["randomized"] for a in ARMS) == row["randomized"]
+    for tp, instruments in INSTRUMENTS.items():
+        for instrument in instruments:
+            for key in ("due", *STATUS_KEYS):
+                assert (sum(c["completeness"]["by_arm"][a][tp][instrument][key] for a in ARMS)
+                        == c["completeness"][tp][instrument][key])
+        assert sum(c["timeliness"]["by_arm"][a][tp]["n"] for a in ARMS) == c["timeliness"][tp]["n"]
+    for event in EVENTS:
+        assert sum(c["disposition"]["by_arm"][a][event] for a in ARMS) == c["disposition"][event]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_closed_dict_is_the_open_one_plus_arms(cases, name):
+    assert strip_arms(cases[name].closed) == cases[name].open
+    assert "by_arm" not in json.dumps(cases[name].open)
+
+
+def _plain_json(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    if type(value) is float:
+        return np.isfinite(value)
+    return value is None or type(value) in (int, str, bool)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_plain_json(cases, name):
+    for conduct in (cases[name].open, cases[name].closed):
+        assert _plain_json(conduct)
+        json.dumps(conduct, allow_nan=False)
+    assert cases["hand"].closed["timeliness"]["T3"]["median_days"] is None   # no forms → null, not NaN
+
+
+@pytest.mark.parametrize("name", ("demo", "interim"))
+def test_open_dict_is_the_same_after_swapping_the_conditions(cases, swapped, name):
+    original, relabelled = cases[name], swapped[name]
+    assert relabelled.open == original.open
+    text = json.dumps(original.open)
+    assert "MBCT" not in text and "TAU" not in text            # "MBCT" covers "eMBCT"
+    # … while the closed dict follows the labels
+    assert relabelled.closed != original.closed
+    for block in ("disposition", "completeness", "timeliness"):
+        assert relabelled.closed[block]["by_arm"]["MBCT"] == original.closed[block]["by_arm"]["eMBCT"]
+    assert relabelled.closed["accrual"]["by_arm"]["TAU"] == original.closed["accrual"]["by_arm"]["TAU"]
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+def _n(value) -> str:
+    return fmt.number(value, 0)
+
+
+def test_tables_show_the_numbers_of_the_dict(cases):
+    for conduct in (cases["interim"].open, cases["interim"].closed):
+        arms = "by_arm" in conduct["disposition"]
+        tables = conduct_tables(conduct, "jmir")
+        assert {role: t.name for role, t in tables.items()} == {
+            role: f"conduct_{role}" for role in ("accrual", "sites", "completeness", "timeliness", "disposition")}
+        for table in tables.values():
+            assert all(len(row.cells) == len(table.header) for row in table.rows), table.name
+
+        a = conduct["accrual"]
+        cells = {row.cells[0]: row.cells[1:] for row in tables["accrual"].rows}
+        assert cells["Randomized"][0] == _n(a["randomized"]) == "128"
+        assert cells["Target"][0] == "245"
+        assert cells["Randomized, % of target"][0] == fmt.percent(a["pct_of_target"], 245) == "52.2"
+        assert cells["Planned by the cut-off (target line)"][0] == fmt.number(a["target_at_cutoff"], 0)
+        rate = [v for k, v in cells.items() if k.startswith("Randomized per month, last 3")][0]
+        assert rate[0] == fmt.number(a["rate_last_3_months"], 1)
+        assert cells["Projected date the target is reached"][0] == a["projected_target_date"]
+        for month in a["monthly"][-12:]:
+            expected = [_n(month["randomized"])]
+            if arms:
+                expected += [_n(m["randomized"]) for arm in ARMS
+                             for m in a["by_arm"][arm]["monthly"] if m["month"] == month["month"]]
+            assert list(cells[month["month"]]) == expected
+        if arms:
+            assert list(cells["Randomized"][1:]) == [_n(a["by_arm"][arm]["randomized"]) for arm in ARMS]
+
+        for row, site in zip(tables["sites"].rows, [*conduct["sites"], conduct["sites_total"]]):
+            expected = [site.get("site", "Total"), _n(site["screened"]), _n(site["eligible"]), _n(site["randomized"]),
+                        fmt.percent(site["randomized_pct"], site["screened"])]
+            expected += [_n(site["by_arm"][arm]["randomized"]) for arm in ARMS] if arms else []
+            assert list(row.cells) == expected
+
+        rows = iter(tables["completeness"].rows)
+        for tp, instruments in INSTRUMENTS.items():
+            for instrument in instruments:
+                row, cell = next(rows), conduct["completeness"][tp][instrument]
+                assert list(row.cells[2:7]) == [_n(cell["due"]), _n(cell["complete"]), _n(cell["partial"]),
+                                                _n(cell["missing"]), fmt.percent(cell["pct_complete"], cell["due"])]
+                for arm, shown in zip(ARMS, row.cells[7:]):
+                    mine = conduct["completeness"]["by_arm"][arm][tp][instrument]
+                    assert shown == (f"{fmt.percent(mine['pct_complete'], mine['due'])} ({mine['due']})"
+                                     if mine["due"] else fmt.MISSING)
+
+        for row, tp in zip(tables["timeliness"].rows, INSTRUMENTS):
+            cell = conduct["timeliness"][tp]
+            assert row.cells[1] == _n(cell["n"])
+            if arms:
+                for i, group in enumerate((cell, *(conduct["timeliness"]["by_arm"][arm][tp] for arm in ARMS))):
+                    assert row.cells[1 + 2 * i] == _n(group["n"])
+                    assert row.cells[2 + 2 * i] == (fmt.MISSING if group["median_days"] is None else
+                                                    f"{fmt.number(group['median_days'], 1)} "
+                                                    f"({fmt.number(group['q1_days'], 1)}, "
+                                                    f"{fmt.number(group['q3_days'], 1)})")
+            else:
+                assert list(row.cells[2:]) == [fmt.number(cell[k], 1) for k in ("median_days", "q1_days", "q3_days")]
+
+        for row, event in zip(tables["disposition"].rows, EVENTS):
+            expected = [_n(conduct["disposition"][event])]
+            expected += [_n(conduct["disposition"]["by_arm"][arm][event]) for arm in ARMS] if arms else []
+            assert list(row.cells[1:]) == expected
+
+
+def test_tables_are_deterministic_and_pooled_without_arms(cases):
+    conduct = cases["demo"].open
+    first = {role: t.to_csv() for role, t in conduct_tables(conduct, "jmir").items()}
+    assert first == {role: t.to_csv() for role, t in conduct_tables(json.loads(json.dumps(conduct)), "jmir").items()}
+    for text in first.values():
+        assert "MBCT" not in text and "TAU" not in text
+    closed = conduct_tables(cases["demo"].closed, "apa")
+    assert closed["completeness"].header[-3:] == ARMS and closed["disposition"].header[-3:] == ARMS
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+def test_figures_are_deterministic_and_say_the_numbers(cases):
+    conduct = cases["interim"].open
+    first = conduct_figures(conduct)
+    again = conduct_figures(json.loads(json.dumps(conduct)))
+    assert [f.name for f in first] == ["accrual", "retention"]
+    for a, b in zip(first, again):
+        assert (a.svg, a.png, a.caption, a.alt) == (b.svg, b.png, b.caption, b.alt), a.name
+        for text in (a.svg, a.caption, a.alt):
+            assert "MBCT" not in text and "TAU" not in text
+    accrual_fig, retention_fig = first
+    randomized = len(cases["interim"].records("participants.csv"))
+    assert f"{randomized:,} participants had been randomized" in accrual_fig.alt
+    assert "target of 245" in accrual_fig.alt and "target of 245" in accrual_fig.caption
+    projected = conduct["accrual"]["projected_target_date"]
+    assert projected and projected in accrual_fig.alt
+    pct = conduct["completeness"]["T1"]["HADS"]["pct_complete"]
+    assert f"T1 {fmt.percent(pct, conduct['completeness']['T1']['HADS']['due'])}%" in retention_fig.alt
+    disposition = Counter(r["event"] for r in cases["interim"].records("disposition.csv"))
+    assert f"{disposition['discontinued_treatment']} discontinued treatment" in retention_fig.caption
+
+    closed = conduct_figures(cases["interim"].closed)
+    assert all(f"{arm} " in closed[0].alt for arm in ARMS)
+    assert closed[0].svg != accrual_fig.svg

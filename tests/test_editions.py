@@ -1,0 +1,199 @@
+"""The two editions of a build, and the leak test of the open edition (committee-reports.md, "Editions").
+
+The leak test: relabel the arms of a freeze — swap MBCT ↔ eMBCT in ``allocation`` and
+``treatment``, or reassign the treated condition at random among the treated (``allocation``
+following ``treatment`` outside TAU) —, re-sign the manifest and build again. The open edition
+must be the same: its figures byte for byte, its HTML, ``.qmd``, ``results.json``, tables and
+PDF text (and page count) identical once every 64-hex-digit SHA-256 is masked; the closed
+editions must differ. Run on the demo and on an interim freeze, through the build's own steps
+(validation, analysis, figures, rendering with the guard, writing, PDF).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import freeze_corruptions as fc
+from alliance_report import DEMO_FREEZE, TEMPLATES_DIR, build
+from alliance_report.freeze import read_freeze
+from alliance_report.render import report as report_module
+from alliance_report.render.open_guard import arm_mentions
+from alliance_report.results import compute_results
+from alliance_report.settings import Settings
+from alliance_report.simulate import simulate_freeze
+from alliance_report.validation import validate_freeze
+
+SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
+BUILD_DATE = "2026-11-30"
+
+
+def relabel(src: Path, dst: Path, how: str, seed: int = 1) -> Path:
+    """A copy of the freeze with its arms relabelled (``swap`` or ``random``), manifest re-signed."""
+    shutil.copytree(src, dst)
+    path = dst / "participants.csv"
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rng = np.random.default_rng(seed)
+    for row in rows:
+        if how == "swap":
+            for column in ("allocation", "treatment"):
+                row[column] = {"MBCT": "eMBCT", "eMBCT": "MBCT"}.get(row[column], row[column])
+        elif row["treatment"]:
+            row["treatment"] = str(rng.choice(["MBCT", "eMBCT"]))
+            if row["allocation"] != "TAU":
+                row["allocation"] = row["treatment"]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    fc.refresh_manifest(dst)
+    return dst
+
+
+def build_open_edition(freeze_dir: Path, out: Path) -> dict:
+    """The build's steps for the open edition into ``out/open``; returns the closed results."""
+    freeze = read_freeze(freeze_dir)
+    report = validate_freeze(freeze)
+    assert report.ok
+    validation = report.to_dict()
+    results = build._analyse(freeze, Settings(edition="open"))
+    figures = build._figures(results)
+    reports = build._render(results, figures, validation, BUILD_DATE)
+    out.mkdir(parents=True)
+    build._write(results, reports, validation, out)
+    build._write_pdf(reports, out)
+    return compute_results(freeze, Settings())
+
+
+def masked(data: bytes) -> str:
+    return SHA256.sub("<sha256>", data.decode("utf-8"))
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def open_edition(out: Path) -> dict[str, object]:
+    """Everything of ``out/open`` as it is compared: figures as bytes, text files masked, PDF text."""
+    folder = out / "open"
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.suffix in (".png", ".svg"):
+            files[name] = path.read_bytes()
+        elif path.suffix == ".pdf":
+            text = pdf_text(path)
+            files[name] = (SHA256.sub("<sha256>", text), text.count("\f"))
+        elif path.is_file():
+            files[name] = masked(path.read_bytes())
+    return files
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory):
+    """Demo and an interim freeze, each as given, swapped and randomly reassigned."""
+    root = tmp_path_factory.mktemp("leak")
+    interim = simulate_freeze(root / "interim", seed=3, cutoff_date="2015-03-01")
+    built = {}
+    for name, source in (("demo", DEMO_FREEZE), ("interim", interim)):
+        for how in ("as given", "swap", "random"):
+            freeze = source if how == "as given" else relabel(source, root / f"{name}-{how}", how)
+            out = root / f"out-{name}-{how.replace(' ', '-')}"
+            built[(name, how)] = (build_open_edition(freeze, out), open_edition(out))
+    return built
+
+
+@pytest.mark.parametrize("name", ["demo", "interim"])
+@pytest.mark.parametrize("how", ["swap", "random"])
+def test_the_open_edition_does_not_change_when_the_arms_are_relabelled(variants, name, how):
+    closed, edition = variants[(name, "as given")]
+    closed_relabelled, edition_relabelled = variants[(name, how)]
+    assert edition.keys() == edition_relabelled.keys()
+    assert {"report.html", "report.qmd", "report.pdf", "results.json"} <= set(edition)
+    assert any(key.startswith("figures/") for key in edition) and any(key.startswith("tables/") for key in edition)
+    for key in edition:
+        assert edition[key] == edition_relabelled[key], key
+    assert closed["consort"] != closed_relabelled["consort"]  # the closed editions differ
+
+
+def test_the_open_edition_has_no_comparison_and_no_count_by_arm(variants):
+    closed, edition = variants[("demo", "as given")]
+    text, pages = edition["report.pdf"]
+    for word in ("Wilks", "odds ratio", "Aim 1", "MANOVA", "SMD", "simple slope", "eMBCT −"):
+        assert word not in text, word
+    assert "OPEN — no comparative data" in text and text.count("OPEN — no comparative data") >= pages
+    for arm in ("MBCT", "eMBCT"):
+        for key in ("treated", "dropout", "lost_to_follow_up_t1", "in_treatment"):
+            count = closed["consort"][key][arm]
+            assert not re.search(rf"\b{arm}\b \(n={count}\)|\b{count} in {arm}\b", text)
+    assert "by_arm" not in edition["results.json"] and '"MBCT"' not in edition["results.json"]
+
+
+def leaking_template(tmp_path: Path, monkeypatch) -> None:
+    """A future template change that puts a count by arm into the open edition: the open results
+    get the number of participants treated in MBCT (from the unpooled tables) and the open body
+    prints it."""
+    from alliance_report import results as results_module
+
+    real = results_module._open_results
+
+    def open_results_with_a_leak(tables, *args):
+        results = real(tables, *args)
+        results["leak"] = int((tables["participants"]["treatment"] == "MBCT").sum())
+        return results
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    body = templates / "open_body.j2"
+    body.write_text(body.read_text(encoding="utf-8").replace(
+        '{{ m.paragraph(text.flow) }}', '{{ m.paragraph(text.flow ~ " Treated in MBCT (n=" ~ leak ~ ").") }}'),
+        encoding="utf-8")
+    real_context = report_module._common_context
+    monkeypatch.setattr(results_module, "_open_results", open_results_with_a_leak)
+    monkeypatch.setattr(report_module, "TEMPLATES_DIR", templates)
+    monkeypatch.setattr(report_module, "_common_context",
+                        lambda results, date: real_context(results, date) | {"leak": results.get("leak")})
+
+
+def test_a_leaking_template_is_refused_by_the_build(tmp_path, monkeypatch):
+    leaking_template(tmp_path, monkeypatch)
+    with pytest.raises(build.BuildError) as error:
+        build_open_edition(DEMO_FREEZE, tmp_path / "out")
+    assert error.value.exit_code == 3
+    assert "the open edition mentions an arm with one of its counts" in str(error.value)
+    assert "Treated in MBCT (n=" in str(error.value)
+    assert not (tmp_path / "out" / "open").exists()
+
+
+def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
+    leaking_template(tmp_path, monkeypatch)
+    import alliance_report.render.open_guard as guard
+
+    monkeypatch.setattr(guard, "arm_mentions", lambda report, consort: [])
+    build_open_edition(DEMO_FREEZE, tmp_path / "given")
+    build_open_edition(relabel(DEMO_FREEZE, tmp_path / "swapped", "swap"), tmp_path / "swap")
+    given, swapped = open_edition(tmp_path / "given"), open_edition(tmp_path / "swap")
+    assert given["report.html"] != swapped["report.html"]
+
+
+def test_the_guard_finds_counts_by_arm_in_every_form():
+    class Report:
+        def __init__(self, text):
+            self.html, self.qmd, self.tables = f"<p>{text}</p>", "", ()
+
+    consort = {"treated": {"MBCT": 56, "eMBCT": 63}, "analysed": {"hads_model": {"MBCT": 18, "eMBCT": 26}}}
+    for text in ("Treated in MBCT (n=56)", "eMBCT: n=63", "eMBCT, n = 63", "MBCT n=18", "eMBCT: 26",
+                 "56 in MBCT", "26 in eMBCT"):
+        assert arm_mentions(Report(text), consort), text
+    for text in ("Treated in MBCT or eMBCT (n=119)", "randomized to MBCT, eMBCT or TAU (n=56 screened)",
+                 "56 participants in MBCT or eMBCT", "MBCT (n=57)", "eMBCT: 630"):
+        assert not arm_mentions(Report(text), consort), text
