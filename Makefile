@@ -12,7 +12,9 @@ RENDERER ?= weasyprint
 FREEZES ?= data
 REPORTS_ROOT ?= reports
 # FORCE=1 rebuilds an up-to-date output; QUIET=1 hides the progress; JOBS=1 runs in one process;
-# EDITION=open builds only the open edition (nothing by arm), EDITION=closed only the closed one
+# EDITION=open builds only the open edition (nothing by arm), EDITION=closed only the closed one;
+# PREVIOUS=path compares `make report`'s freeze with an earlier one (make reports picks it itself)
+PREVIOUS ?=
 FORCE ?=
 QUIET ?=
 JOBS  ?=
@@ -28,7 +30,7 @@ SYSTEM_LIBS := libharfbuzz-subset0 poppler-utils fonts-dejavu-core
 .PHONY: report reports test bench system-deps venv clean
 
 report: $(STAMP)
-	$(BIN)/alliance-report build $(call quote,$(FREEZE)) $(if $(OUT),--out $(call quote,$(OUT))) $(BUILD_OPTIONS)
+	$(BIN)/alliance-report build $(call quote,$(FREEZE)) $(if $(OUT),--out $(call quote,$(OUT))) $(if $(PREVIOUS),--previous $(call quote,$(PREVIOUS))) $(BUILD_OPTIONS)
 
 reports: $(STAMP)
 	$(BIN)/alliance-report build-all $(call quote,$(FREEZES)) --out-root $(call quote,$(REPORTS_ROOT)) $(BUILD_OPTIONS)

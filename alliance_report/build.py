@@ -271,6 +271,18 @@ def default_out_dir(freeze, reports_root: Path = Path("reports")) -> Path:
     return reports_root / f"{freeze.manifest['study']}-{freeze.manifest['freeze_id']}"
 
 
+def manifest_of(freeze_dir: Path) -> dict | None:
+    """The manifest read as ``read_freeze`` reads it, or None when that is not possible."""
+    from alliance_report import files
+
+    try:
+        manifest = files.load_json(files.read_file(Path(freeze_dir), "manifest.json", files.MANIFEST_LIMIT)
+                                   .decode("utf-8-sig"))
+    except (files.FileRefused, OSError, ValueError, TypeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
 def _manifest_names(freeze_dir: Path) -> tuple[str, str] | None:
     """``(study, freeze_id)`` from the manifest, read with the json module only; None if not possible.
 
@@ -278,13 +290,10 @@ def _manifest_names(freeze_dir: Path) -> tuple[str, str] | None:
     which say what is wrong with it.  It is read as ``read_freeze`` reads it (``files``: a
     regular file, not through a link, never blocking, at most 1 MiB, JSON within bounds).
     """
-    from alliance_report import files
-
+    manifest = manifest_of(freeze_dir)
     try:
-        data = files.read_file(Path(freeze_dir), "manifest.json", files.MANIFEST_LIMIT)
-        manifest = files.load_json(data.decode("utf-8-sig"))
         study, freeze_id = manifest["study"], manifest["freeze_id"]
-    except (files.FileRefused, OSError, ValueError, TypeError, KeyError):
+    except (TypeError, KeyError):
         return None
     if not all(isinstance(v, str) and NAME_RE.fullmatch(v) for v in (study, freeze_id)):
         return None
@@ -498,6 +507,30 @@ def _validate(freeze, steps: _Steps):
     return report
 
 
+def _validate_previous(previous: Path, steps: _Steps, notes: list[str]) -> str | None:
+    """Validate the previous freeze like any input; the reason it is not compared, or None.
+
+    An invalid or unreadable previous freeze does not stop the build: the report says why it has
+    no comparison (a note here, a line in the build log, the changes section of the report)."""
+    from alliance_report.freeze import FreezeError, read_freeze
+    from alliance_report.validation import validate_freeze
+
+    problem = None
+    with steps.step("validate previous") as info:
+        try:
+            report = validate_freeze(read_freeze(previous))
+        except FreezeError as exc:
+            problem = f"it cannot be read ({Path(exc.file).name}: {exc.reason})"
+        else:
+            info["detail"] = f"{len(report.checks)} checks, {len(report.failed())} failed"
+            if not report.ok:
+                problem = (f"it failed validation ({len(report.failed())} of {len(report.checks)} checks "
+                           "failed)")
+    if problem:  # the reason in the report names no folder (the open edition must not depend on paths)
+        notes.append(f"the previous freeze {previous}: {problem}; the report has no comparison with it")
+    return problem
+
+
 def _analyse(freeze, settings: Settings) -> dict[str, dict]:
     """The results of each edition the settings ask for, and (key ``"arm_counts"``) the closed
     CONSORT counts that the open edition's guard checks against."""
@@ -511,6 +544,20 @@ def _analyse(freeze, settings: Settings) -> dict[str, dict]:
         return results
     except ConsortError as exc:
         raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
+
+
+def _compare(previous_dir: Path | None, freeze, settings: Settings) -> dict | None:
+    """The comparison with the previous freeze (read, compared, key results), or None."""
+    from alliance_report.comparison import prepare
+
+    return None if previous_dir is None else prepare(previous_dir, freeze, settings)
+
+
+def _add_changes(results: dict, comparison: dict | None, previous_problem: str | None) -> None:
+    from alliance_report.comparison import add_changes
+
+    add_changes(results, comparison, previous_problem)
+    results["comparison"] = comparison if comparison and not previous_problem and "problem" not in comparison else None
 
 
 def _editions(results: dict[str, dict]) -> dict[str, dict]:
@@ -606,6 +653,13 @@ def _write(results: dict[str, dict], reports: dict, validation: dict, staging: P
 
     (staging / "validation.json").write_text(
         json.dumps(validation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if results.get("comparison"):
+        from alliance_report.changes import changes_csv
+
+        changes = results["comparison"]["changes"]
+        (staging / "changes.json").write_text(json.dumps(changes, indent=2, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        (staging / "changes.csv").write_text(changes_csv(changes), encoding="utf-8")
     for edition, report in reports.items():
         folder = edition_folder(staging, edition)
         folder.mkdir(exist_ok=True)
@@ -629,7 +683,8 @@ PDF_DETAIL = "report.pdf (WeasyPrint)"
 # --------------------------------------------------------------------------------------------- worker
 
 
-def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settings) -> None:
+def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settings,
+                 previous_dir: Path | None = None) -> None:
     """The forked worker: read, analyse, draw the figures and import WeasyPrint while the main
     process validates; then, on the main process's order (the freeze is valid; here are the
     validation results and the staging folder), render and write every output file.
@@ -654,10 +709,12 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
 
         freeze = timed("read", read_freeze, freeze_dir)
         results = timed("analyse", _analyse, freeze, settings)
+        comparison = timed("compare", _compare, previous_dir, freeze, settings) if previous_dir else None
         figures = timed("figures", _figures, results, detail=_n_figures)
         timed("load", _load_pdf_writer)
-        order = orders.recv()  # ("go", validation, staging, date); EOF when the main process stops us
-        _, validation, staging, date = order
+        order = orders.recv()  # ("go", validation, staging, date, previous_problem); EOF: the main process stops us
+        _, validation, staging, date, previous_problem = order
+        _add_changes(results, comparison, previous_problem)
         writing = True
         events.send(("hashes", _freeze_hashes(freeze)))
         reports = timed("render", _render, results, figures, validation, date)
@@ -685,9 +742,9 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
 class _Worker:
     """The forked worker process and the listener thread that receives its events."""
 
-    SHOWN = ("analyse", "figures", "render", "write", "pdf")  # read: the main process reads too; load: silent
+    SHOWN = ("analyse", "compare", "figures", "render", "write", "pdf")  # read: the main process reads too; load: silent
 
-    def __init__(self, freeze_dir: Path, settings: Settings, steps: _Steps):
+    def __init__(self, freeze_dir: Path, settings: Settings, steps: _Steps, previous_dir: Path | None = None):
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
@@ -695,7 +752,8 @@ class _Worker:
         self.events, child_events = ctx.Pipe(duplex=False)
         child_orders, self.orders = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker_main,
-                                   args=(child_events, child_orders, (self.events, self.orders), freeze_dir, settings),
+                                   args=(child_events, child_orders, (self.events, self.orders), freeze_dir, settings,
+                                         previous_dir),
                                    name="alliance-report-worker", daemon=True)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until the worker has its own handlers
         try:
@@ -742,10 +800,11 @@ class _Worker:
         finally:
             self.finished.set()
 
-    def go(self, validation: dict, staging: Path, date: str) -> None:
-        """The freeze is valid: render and write into ``staging``."""
+    def go(self, validation: dict, staging: Path, date: str, previous_problem: str | None = None) -> None:
+        """The freeze is valid: render and write into ``staging`` (``previous_problem``: why the
+        previous freeze is not compared, e.g. it failed validation)."""
         try:
-            self.orders.send(("go", validation, str(staging), date))
+            self.orders.send(("go", validation, str(staging), date, previous_problem))
         except OSError:
             pass  # the worker has ended already; result() says why
 
@@ -889,8 +948,10 @@ def publish(staging: Path, out: Path) -> None:
 def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None = None, *,
           force: bool = False, progress: Progress | None = None, jobs: int | None = None,
           renderer: str = "weasyprint", reports_root: Path = Path("reports"),
-          command: str | None = None) -> BuildOutcome:
-    """Build ``freeze_dir`` into ``out`` (default ``<reports_root>/<study>-<freeze_id>/``).
+          command: str | None = None, previous: Path | None = None) -> BuildOutcome:
+    """Build ``freeze_dir`` into ``out`` (default ``<reports_root>/<study>-<freeze_id>/``),
+    compared with the freeze in ``previous`` when given (committee-reports.md, "Changes since
+    the previous freeze").
 
     Raises FreezeError (unreadable input), BuildError (invalid freeze: exit code 1; an output
     that may not or cannot be written: 2), Interrupted (SIGINT or SIGTERM, under
@@ -900,11 +961,12 @@ def build(freeze_dir: Path, out: Path | None = None, settings: Settings | None =
     """
     with _abortable():
         return _build_freeze(freeze_dir, out, settings, force=force, progress=progress, jobs=jobs,
-                             renderer=renderer, reports_root=reports_root, command=command)
+                             renderer=renderer, reports_root=reports_root, command=command,
+                             previous=None if previous is None else Path(previous))
 
 
 def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer, reports_root,
-                  command) -> BuildOutcome:
+                  command, previous) -> BuildOutcome:
     settings = settings or Settings()
     progress = progress or Progress(quiet=True)
     if renderer not in RENDERERS:
@@ -933,7 +995,7 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
     reason = "no previous output"
     if freeze_dir.is_dir():
         with steps.step("fingerprint", show=False) as info:
-            fp = fingerprint(freeze_dir, effective_settings(settings, renderer))
+            fp = fingerprint(freeze_dir, effective_settings(settings, renderer), previous)
             info["detail"] = fp.digest[:16]
         if out is not None:
             if not force:
@@ -956,11 +1018,11 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
                 _import_shared()
             try:
                 with _held():  # recorded before a signal may stop the build
-                    worker = _Worker(freeze_dir, settings, steps)
+                    worker = _Worker(freeze_dir, settings, steps, previous)
             except OSError:  # no process to spare (ulimit): one process does it all
                 jobs = 1
         return _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root,
-                      notes, started_at, t_start, command, jobs, temporary)
+                      notes, started_at, t_start, command, jobs, temporary, previous)
     finally:
         with _held():  # the clean-up is not cut short by a signal
             if worker is not None:
@@ -972,7 +1034,7 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
 
 
 def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root, notes,
-           started_at, t_start, command, jobs, temporary) -> BuildOutcome:
+           started_at, t_start, command, jobs, temporary, previous) -> BuildOutcome:
     from alliance_report.freeze import read_freeze
 
     with steps.step("read") as info:
@@ -980,11 +1042,12 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
         info["detail"] = ", ".join(f"{name} {len(table):,} rows" for name, table in freeze.tables.items()
                                    if name in ("participants.csv", "questionnaires.csv"))
     if fp is None:  # not reachable for a readable freeze; kept for safety
-        fp = fingerprint(freeze_dir, effective_settings(settings, renderer))
+        fp = fingerprint(freeze_dir, effective_settings(settings, renderer), previous)
     if fp.parts["freeze"] != _freeze_hashes(freeze):
         raise BuildError(f"{freeze_dir}: the freeze changed while it was being read; build again", exit_code=1)
 
     validation = _validate(freeze, steps).to_dict()
+    previous_problem = _validate_previous(previous, steps, notes) if previous is not None else None
     date = build_date(freeze, settings)
 
     if out is None:  # not reachable for a readable freeze (its manifest names the output); kept for safety
@@ -996,7 +1059,7 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
     with _writing(out):
         staging = temporary.staging or temporary.make(out)
         if worker is not None:
-            worker.go(validation, staging, date)
+            worker.go(validation, staging, date, previous_problem)
             with steps.step("wait", show=False):
                 results = worker.result()["results"]
             if worker.hashes != _freeze_hashes(freeze):
@@ -1004,6 +1067,10 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
         else:
             with steps.step("analyse"):
                 results = _analyse(freeze, settings)
+            if previous is not None:
+                with steps.step("compare"):
+                    comparison = _compare(previous, freeze, settings)
+            _add_changes(results, comparison if previous is not None else None, previous_problem)
             with steps.step("figures") as info:
                 figures = _figures(results)
                 info["detail"] = _n_figures(figures)
@@ -1024,7 +1091,7 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
         steps.record("total", "", time.perf_counter() - t_start)
         _write_log(staging / LOG_FILE, freeze_dir=freeze_dir, out=out, fp=fp, reason=reason, steps=steps,
                    validation=validation, started_at=started_at, command=command, jobs=jobs,
-                   renderer=renderer)
+                   renderer=renderer, previous=previous, previous_problem=previous_problem)
         write_record(staging, fp, freeze_dir=freeze_dir)
         _interrupts.commit()  # from here on a signal no longer stops the build: it publishes
         publish(staging, out)
@@ -1043,7 +1110,7 @@ def _quarto(staging: Path) -> None:
 
 
 def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _Steps, validation,
-               started_at, command, jobs, renderer) -> None:
+               started_at, command, jobs, renderer, previous=None, previous_problem=None) -> None:
     parts = fp.parts
     env = parts["environment"]
     lines = [
@@ -1051,6 +1118,8 @@ def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _
         f"command:      {command or 'alliance-report build'}",
         f"started:      {started_at.strftime('%Y-%m-%dT%H:%M:%SZ')}",
         f"freeze:       {Path(freeze_dir).resolve()}",
+        f"previous:     {Path(previous).resolve() if previous is not None else '(none)'}"
+        + (f" — not compared: {previous_problem}" if previous_problem else ""),
         f"output:       {Path(out).resolve()}",
         f"why built:    {reason}",
         "settings:     " + ", ".join(f"{k}={v}" for k, v in parts["settings"].items()),
@@ -1086,6 +1155,7 @@ class FreezeOutcome:
     exit_code: int
     message: str = ""
     detail: str = ""  # e.g. "2 of 120 checks failed", shown in the summary table
+    previous: Path | None = None  # the freeze it was compared with
 
 
 def find_freezes(folder: Path) -> list[Path]:
@@ -1111,12 +1181,13 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
     progress = progress or Progress(quiet=True)
     outcomes: list[FreezeOutcome] = []
     claimed: dict[Path, Path] = {}
-    freezes = find_freezes(folder)
+    freezes = in_cutoff_order(find_freezes(folder))
+    built: dict[str, list[tuple[str, Path]]] = {}  # study → (cut-off, freeze) of the valid freezes so far
     for i, freeze_dir in enumerate(freezes, start=1):
         if _interrupts.installed and _interrupts.pending is not None:  # a signal between two freezes
             left = len(freezes) - i + 1
             stop = Interrupted(_interrupts.pending, f"interrupted; {left} freeze(s) not built, from {freeze_dir} on")
-            stop.outcomes = outcomes
+            stop.outcomes = outcomes + _not_built(freezes[i - 1:])
             raise stop
         name = output_name(freeze_dir)
         out = Path(out_root) / (name or freeze_dir.name)
@@ -1129,14 +1200,16 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
                                           detail=f"same study and freeze_id as {claimed[out]}"))
             continue
         claimed[out] = freeze_dir
+        study, cutoff = _study_and_cutoff(freeze_dir)
+        previous = _previous_of(built.get(study, []), cutoff)
         try:
             result = build(freeze_dir, out, settings, force=force, progress=progress, jobs=jobs,
-                           renderer=renderer, command=command)
+                           renderer=renderer, command=command, previous=previous)
         except Interrupted as exc:  # stop here: the summary shows what was done so far
             outcomes.append(FreezeOutcome(freeze_dir, "interrupted", None, exc.exit_code,
                                           detail="nothing was published"))
             exc.message = f"{INTERRUPTED} for {freeze_dir}"
-            exc.outcomes = outcomes
+            exc.outcomes = outcomes + _not_built(freezes[i:])
             raise
         except FreezeError as exc:
             print(f"alliance-report: error: {freeze_dir}: {exc}", file=err, flush=True)
@@ -1160,8 +1233,35 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
             for note in result.notes:
                 print(f"alliance-report: {note}", file=err, flush=True)
             outcomes.append(FreezeOutcome(freeze_dir, "up to date" if result.up_to_date else "built",
-                                          result.out, 0))
+                                          result.out, 0, previous=previous))
+            if study is not None and cutoff is not None:
+                built.setdefault(study, []).append((cutoff, freeze_dir))
     return outcomes
+
+
+def _study_and_cutoff(freeze_dir: Path) -> tuple[str | None, str | None]:
+    manifest = manifest_of(freeze_dir) or {}
+    study, cutoff = manifest.get("study"), manifest.get("cutoff_date")
+    return (study if isinstance(study, str) else None), (cutoff if isinstance(cutoff, str) else None)
+
+
+def _not_built(freezes: list[Path]) -> list[FreezeOutcome]:
+    """The rows of the freezes an interruption left out, so that the summary lists every freeze."""
+    return [FreezeOutcome(freeze_dir, "not built", None, 1, detail="interrupted before it") for freeze_dir in freezes]
+
+
+def in_cutoff_order(freezes: list[Path]) -> list[Path]:
+    """The freezes ordered by study and cut-off date (then folder); unreadable manifests last."""
+    def key(freeze_dir: Path):
+        study, cutoff = _study_and_cutoff(freeze_dir)
+        return (study is None or cutoff is None, study or "", cutoff or "", str(freeze_dir))
+    return sorted(freezes, key=key)
+
+
+def _previous_of(valid: list[tuple[str, Path]], cutoff: str | None) -> Path | None:
+    """The valid freeze of the same study with the latest cut-off before ``cutoff``."""
+    earlier = [(c, f) for c, f in valid if cutoff is not None and c < cutoff]
+    return max(earlier, key=lambda pair: pair[0])[1] if earlier else None
 
 
 def summary_table(outcomes: list[FreezeOutcome]) -> str:

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="freeze folder (default: the embedded demo freeze)")
     build.add_argument("--out", type=Path, default=None,
                        help="output folder (default: reports/<study>-<freeze_id>/)")
+    build.add_argument("--previous", type=Path, default=None, metavar="FREEZE",
+                       help="the previous freeze of the study: the report lists what changed since it")
     _build_options(build)
 
     build_all = commands.add_parser(
@@ -114,8 +116,10 @@ def cmd_build(args) -> int:
 
     settings, progress, jobs = _settings(args), _progress(args), _jobs(args)
     with interruptible():  # SIGINT, SIGTERM: "interrupted; nothing was published", exit 130 / 143
+        if args.previous is not None and not args.previous.is_dir():
+            raise UsageError(f"--previous {args.previous}: is not a directory")
         outcome = build(args.freeze, args.out, settings, force=args.force, progress=progress,
-                        jobs=jobs, renderer=args.renderer, command=args.command_line)
+                        jobs=jobs, renderer=args.renderer, command=args.command_line, previous=args.previous)
     for note in outcome.notes:
         print(f"alliance-report: {note}", file=sys.stderr)
     if outcome.up_to_date:
@@ -142,6 +146,10 @@ def cmd_build_all(args) -> int:
         if exc.outcomes:
             print(summary_table(exc.outcomes))
         raise
+    from alliance_report.freeze_index import write_for
+
+    index = write_for(outcomes, args.out_root)
+    print(f"alliance-report: index of the freezes: {index}", file=sys.stderr)
     print(summary_table(outcomes))
     codes = {o.exit_code for o in outcomes}
     if EXIT_INTERNAL in codes:

@@ -121,12 +121,14 @@ class Fingerprint:
         return self.parts["code"]["files"]
 
 
-def fingerprint(freeze_dir: Path, settings: dict) -> Fingerprint:
-    """The fingerprint of building ``freeze_dir`` with ``settings`` (a plain dict) now."""
+def fingerprint(freeze_dir: Path, settings: dict, previous_dir: Path | None = None) -> Fingerprint:
+    """The fingerprint of building ``freeze_dir`` with ``settings`` (a plain dict) now, compared
+    with the freeze in ``previous_dir`` (its files are an input like the freeze's)."""
     code, n_files = code_hash()
     return Fingerprint({
         "format": FORMAT,
         "freeze": freeze_hashes(freeze_dir),
+        "previous": None if previous_dir is None else freeze_hashes(previous_dir),
         "code": {"sha256": code, "files": n_files},
         "settings": dict(sorted(settings.items())),
         "environment": environment(),
@@ -193,9 +195,9 @@ def up_to_date(out: Path, fp: Fingerprint) -> tuple[bool, str]:
 def changed_parts(old: dict, new: dict) -> list[str]:
     """Which parts of the fingerprint differ (for the build log and the message)."""
     names = []
-    for part in ("freeze", "code", "settings", "environment"):
+    for part in ("freeze", "previous", "code", "settings", "environment"):
         if old.get(part) != new.get(part):
-            if part == "freeze" and isinstance(old.get(part), dict):
+            if part == "freeze" and isinstance(old.get(part), dict) and isinstance(new.get(part), dict):
                 files = sorted(set(old[part]) | set(new[part]))
                 names.append("freeze (" + ", ".join(f for f in files if old[part].get(f) != new[part].get(f)) + ")")
             else:

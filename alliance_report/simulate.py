@@ -35,7 +35,10 @@ The model (parameters in :data:`PARAMS`, their rationale in ``benchmarks/calibra
 
 The full trial is simulated first; ``cutoff_date`` then censors it: nothing dated after the
 cut-off is exported, so an interim freeze of a seed is a consistent earlier view of the final
-freeze of that seed.  Output is byte-deterministic for (seed, arguments).
+freeze of that seed.  Ids are numbered over the complete trial before censoring (screening rows
+in order of screening, participants in order of randomization, zero-padded to the complete
+trial's size), so a person keeps their ids from one freeze of a seed to the next.  Output is
+byte-deterministic for (seed, arguments).
 """
 
 from __future__ import annotations
@@ -513,8 +516,10 @@ def _csv_bytes(columns: dict[str, np.ndarray], file: str) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _id_strings(prefix: str, count: int) -> np.ndarray:
-    width = max(4, len(str(count)))
+def _id_strings(prefix: str, count: int, width_of: int | None = None) -> np.ndarray:
+    """``prefix`` + 1..count, zero-padded to at least 4 digits and to the digits of ``width_of``
+    (default ``count``): the size of the complete trial, so that censoring keeps every id."""
+    width = max(4, len(str(count if width_of is None else width_of)))
     return np.array([f"{prefix}{i:0{width}d}" for i in range(1, count + 1)], dtype=object)
 
 
@@ -549,8 +554,12 @@ def build_tables(*, seed: int = DEMO_SEED, n_screened: int | None = None, n_rand
     treated = exists & (~trial["is_tau"] | rerandomized)
     # the last day with data of each participant: the cut-off, or the day of withdrawal
     last_day = np.where(trial["event"] == 2, np.minimum(trial["event_on"], cutoff), cutoff)
-    pid_new = np.cumsum(exists) - 1                                    # randomized_on is sorted
-    pid_str = _id_strings("P", int(exists.sum()))
+    # ids are numbered over the complete simulated trial and kept when it is censored, so that a
+    # person has the same id in every freeze of a seed (participants: in order of randomization,
+    # which is sorted, so the randomized by the cut-off are a prefix; the width of the number is
+    # that of the complete trial)
+    pid_new = np.cumsum(exists) - 1
+    pid_str = _id_strings("P", int(exists.sum()), width_of=n)
 
     # participants.csv
     idx = np.flatnonzero(exists)
@@ -583,7 +592,7 @@ def build_tables(*, seed: int = DEMO_SEED, n_screened: int | None = None, n_rand
     reasons = np.array([e[0] for e in EXCLUSIONS] + [""], dtype=object)
     eligible = np.array([e[1] for e in EXCLUSIONS] + ["yes"], dtype=object)
     screening = {
-        "screening_id": _id_strings("S", sidx.size),
+        "screening_id": _id_strings("S", screen["screened_on"].size)[sidx],  # numbered before censoring
         "site": _lookup(SITES, screen["site"][sidx]),
         "screened_on": _date_strings(screen["screened_on"][sidx]),
         "eligible": eligible[screen["reason"][sidx]],

@@ -58,13 +58,17 @@ def relabel(src: Path, dst: Path, how: str, seed: int = 1) -> Path:
     return dst
 
 
-def build_open_edition(freeze_dir: Path, out: Path) -> dict:
-    """The build's steps for the open edition into ``out/open``; returns the closed results."""
+def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None) -> dict:
+    """The build's steps for the open edition into ``out/open`` (compared with ``previous`` when
+    given); returns the closed results."""
     freeze = read_freeze(freeze_dir)
     report = validate_freeze(freeze)
     assert report.ok
     validation = report.to_dict()
     results = build._analyse(freeze, Settings(edition="open"))
+    if previous is not None:
+        assert validate_freeze(read_freeze(previous)).ok
+        build._add_changes(results, build._compare(previous, freeze, Settings(edition="open")), None)
     figures = build._figures(results)
     reports = build._render(results, figures, validation, BUILD_DATE)
     out.mkdir(parents=True)
@@ -109,11 +113,18 @@ def variants(tmp_path_factory):
             freeze = source if how == "as given" else relabel(source, root / f"{name}-{how}", how)
             out = root / f"out-{name}-{how.replace(' ', '-')}"
             built[(name, how)] = (build_open_edition(freeze, out), open_edition(out))
+    # with a previous freeze (the demo trial at an earlier cut-off), relabelled the same way
+    earlier = simulate_freeze(root / "earlier", cutoff_date="2016-06-01")
+    for how in ("as given", "swap"):
+        current = DEMO_FREEZE if how == "as given" else relabel(DEMO_FREEZE, root / f"current-{how}", how)
+        previous = earlier if how == "as given" else relabel(earlier, root / f"earlier-{how}", how)
+        out = root / f"out-previous-{how.replace(' ', '-')}"
+        built[("demo with a previous freeze", how)] = (build_open_edition(current, out, previous), open_edition(out))
     return built
 
 
-@pytest.mark.parametrize("name", ["demo", "interim"])
-@pytest.mark.parametrize("how", ["swap", "random"])
+@pytest.mark.parametrize("name, how", [("demo", "swap"), ("demo", "random"), ("interim", "swap"),
+                                       ("interim", "random"), ("demo with a previous freeze", "swap")])
 def test_the_open_edition_does_not_change_when_the_arms_are_relabelled(variants, name, how):
     closed, edition = variants[(name, "as given")]
     closed_relabelled, edition_relabelled = variants[(name, how)]

@@ -533,7 +533,9 @@ def test_a_signal_between_two_freezes_stops_build_all_before_the_next(tmp_path, 
     captured = capsys.readouterr()
     assert done == ["a"]
     assert [line.split()[:2] for line in captured.out.splitlines()[2:]] == [[str(folder / "a"), "built"],
-                                                                             ["1", "freezes:"]]
+                                                                             [str(folder / "b"), "not"],
+                                                                             [str(folder / "c"), "not"],
+                                                                             ["3", "freezes:"]]
     assert captured.err == f"alliance-report: interrupted; 2 freeze(s) not built, from {folder / 'b'} on\n"
 
 
@@ -553,7 +555,10 @@ def test_a_signal_stops_build_all_with_the_table_so_far(interrupted):
     last = stderr.splitlines()[-1]
     assert last.startswith(INTERRUPTED + " for ") and last.endswith("/b"), stderr
     rows = {Path(line.split()[0]).name: line.split()[1] for line in stdout.splitlines()[2:-1]}
-    assert rows == {"a-unreadable": "unreadable", "b": "interrupted"}, stdout
+    # freezes are built in cut-off order, unreadable manifests last: the row of the one the signal
+    # kept from being built says so
+    assert rows == {"b": "interrupted", "a-unreadable": "not"}, stdout
+    assert "not built (interrupted before it)" in stdout
     assert stdout.splitlines()[-1] == "2 freezes: 0 ok, 2 failed"
     assert run.group_is_gone()
     assert state(out_root) == before and temporary_folders(out_root) == []

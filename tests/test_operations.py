@@ -342,7 +342,9 @@ def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, cap
     assert rows["b"] == ["built", f"{out_root / 'BeMind-ops-b'}/"]
     assert re.fullmatch(r"invalid \(1 of \d+ checks failed\) —", " ".join(rows["broken"]))
     assert table[-1] == "3 freezes: 2 ok, 1 failed"
-    assert sorted(p.name for p in out_root.iterdir()) == sorted([f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b"])
+    assert sorted(p.name for p in out_root.iterdir()) == sorted([f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b",
+                                                                 "index.html", "index.md"])
+    assert f"index of the freezes: {out_root / 'index.html'}" in captured.err
     for name in (f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b"):
         assert (out_root / name / "report.pdf").is_file()
 
@@ -441,8 +443,8 @@ def test_report_workflow_builds_every_freeze_weekly_and_on_demand():
     for name in ("report.html", "report.pdf", "results.json", "validation.json"):
         assert f"reports/*/{name}" in closed["with"]["path"], name
     # the open artifact holds the open editions and nothing else
-    assert set(opened["with"]["path"].split()) == {f"reports/*/open/{name}" for name in
-                                                    ("report.html", "report.pdf", "results.json")}
+    assert set(opened["with"]["path"].split()) == {"reports/index.html"} | {
+        f"reports/*/open/{name}" for name in ("report.html", "report.pdf", "results.json")}
 
 
 def test_makefile_targets_wrap_the_cli():

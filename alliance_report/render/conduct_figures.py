@@ -89,6 +89,16 @@ class MonthAxis:
         ax.xaxis.set_minor_locator(FixedLocator(minor))
 
 
+def randomized_axis(ax) -> None:
+    """The y axis of a number of participants randomized: whole numbers with thousands separators,
+    a light grid behind the data."""
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
+    ax.set_axisbelow(True)
+    ax.set_ylabel("Participants randomized")
+
+
 def _cumulative_points(axis: MonthAxis, monthly: list[dict], cutoff: str, key: str = "cumulative"):
     """(x, y): 0 at the start of the first month, then the value at each month end (the cut-off for the last)."""
     xs, ys = [0.0], [0.0]
@@ -148,11 +158,7 @@ def accrual_figure(conduct: dict) -> Figure | None:
         ax.set_xlim(0, right)
         ax.set_ylim(0, top)
         axis.ticks(ax, right)
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-        ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
-        ax.set_axisbelow(True)
-        ax.set_ylabel("Participants randomized")
+        randomized_axis(ax)
         fig.legend(handles=handles, loc="outside upper center", ncol=3 if len(handles) > 4 else len(handles),
                    frameon=False, handlelength=2.6, columnspacing=1.6)
 

@@ -17,6 +17,8 @@ from alliance_report.render.tables import Table
 STAT_SYMBOL = re.compile(r"(?<![\w−-])(P|p|t|F|n|B|z)(?= ?(?:[(=<>]|&lt;|&gt;))")
 # a statistic with its value ("P<.001", "t(106)=−5.05"), kept on one line in the HTML/PDF
 STAT_EXPRESSION = re.compile(r"(?<![\w−-])(?:P|p|t|F|n|B|z)(?:\([\d, ]+\))? ?(?:=|&lt;|&gt;) ?[−-]?[\d.]*\d")
+# a SHA-256 digest, set in a fixed-width font so that the text wraps the same whatever its digits
+DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 class HtmlMarkup:
@@ -30,7 +32,7 @@ class HtmlMarkup:
     def stats(self, text: str) -> Markup:
         """Running text with its statistical symbols in italics, each statistic unbroken."""
         unbroken = STAT_EXPRESSION.sub(r'<span class="stat">\g<0></span>', str(escape(text)))
-        return Markup(STAT_SYMBOL.sub(r"<em>\1</em>", unbroken))
+        return Markup(DIGEST.sub(r'<span class="digest">\g<0></span>', STAT_SYMBOL.sub(r"<em>\1</em>", unbroken)))
 
     def strong(self, text: str) -> Markup:
         return Markup("<strong>{}</strong>").format(text)

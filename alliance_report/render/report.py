@@ -23,7 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
-from alliance_report.render import conduct_text, text
+from alliance_report.render import changes_section, conduct_text, text
 from alliance_report.render import tables as tbl
 from alliance_report.render.conduct_figures import conduct_figures
 from alliance_report.render.conduct_tables import conduct_tables
@@ -39,11 +39,14 @@ CONDUCT_TABLES = ("conduct_accrual", "conduct_sites", "conduct_completeness", "c
                   "conduct_disposition")
 CONDUCT_FIGURES = ("accrual", "retention")
 # Order of appearance in each body: tables and figures are numbered in this order.
+CHANGES_TABLES = ("changes_files", "changes_data", "changes_key_results")
 TABLE_ORDER = {
-    "closed": (*CONDUCT_TABLES, "table1", "dropout", "alliance_means", "manova", "mixed", "hads", "mhcsf",
-               "validation", "reliability", "provenance"),
-    "open": (*CONDUCT_TABLES, "participant_flow", "table1", "validation_summary", "provenance"),
+    "closed": (*CONDUCT_TABLES, *CHANGES_TABLES, "table1", "dropout", "alliance_means", "manova", "mixed", "hads",
+               "mhcsf", "validation", "change_warnings", "reliability", "provenance"),
+    "open": (*CONDUCT_TABLES, *CHANGES_TABLES, "participant_flow", "table1", "validation_summary",
+             "change_warnings", "provenance"),
 }
+NO_PREVIOUS = {"status": "no previous freeze", "previous": None}
 FIGURE_ORDER = {
     "closed": (*CONDUCT_FIGURES, "consort", "sessions_attended", "alliance_trajectory", "alliance_outcome",
                "residual_diagnostics"),
@@ -110,7 +113,8 @@ def _window_days(study: dict) -> str:
 
 def _numbered(edition: str, tables: dict, figures: dict) -> dict[str, int]:
     """Table and figure numbers in order of appearance (figures that could not be drawn are skipped)."""
-    numbers = {role: i for i, role in enumerate(TABLE_ORDER[edition], start=1)}
+    present_tables = [role for role in TABLE_ORDER[edition] if role in tables]
+    numbers = {role: i for i, role in enumerate(present_tables, start=1)}
     present = [name for name in FIGURE_ORDER[edition] if figures.get(name)]
     return numbers | {name: i for i, name in enumerate(present, start=1)}
 
@@ -156,8 +160,12 @@ def context(results: dict, validation: dict, build_date: str,
         figures["consort"] = consort_figure(results)
         ctx |= {"text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results),
                 "validation_sentence": validation_sentence(validation)}
+    changes = results.get("changes", NO_PREVIOUS)
+    tables |= changes_section.section_tables(changes, edition, style)
+    numbers = _numbered(edition, tables, figures)
     ctx |= {"tables": tables, "figures": {name: figures.get(name) for name in FIGURE_ORDER[edition]},
-            "numbers": _numbered(edition, tables, figures)}
+            "numbers": numbers,
+            "changes": {"heading": changes_section.heading(changes), "text": changes_section.sentence(changes, numbers, edition)}}
     return ctx, tables, figures
 
 
@@ -180,7 +188,7 @@ def build_report(results: dict, validation: dict, build_date: str,
     html = html_env.get_template("report.html.j2").render(
         ctx, body=body, toc=table_of_contents(body), css=css)
     qmd = _environment(False).get_template("report.qmd.j2").render(ctx, m=MarkdownMarkup())
-    ordered_tables = tuple(tables[role] for role in TABLE_ORDER[results["edition"]])
+    ordered_tables = tuple(tables[role] for role in TABLE_ORDER[results["edition"]] if role in tables)
     return Report(html, qmd, ordered_tables, tuple(f for f in figures.values() if f))
 
 

@@ -390,6 +390,9 @@ def validation_table(validation: dict) -> Table:
 def provenance_table(results: dict) -> Table:
     provenance = results["provenance"]
     rows = [Row((name, "SHA-256", digest)) for name, digest in provenance["input_files"].items()]
+    previous = (results.get("changes") or {}).get("previous") or {}
+    if previous.get("freeze_id"):
+        rows.append(Row((f"previous freeze {previous['freeze_id']}", "manifest SHA-256", previous["input_sha256"])))
     rows.append(Row(("alliance-report", "version", f"{provenance['alliance_report']} ({provenance['git_commit']})")))
     rows.append(Row(("Python", "version", provenance["python"])))
     rows += [Row((name, "version", version)) for name, version in provenance["packages"].items()]

@@ -1,0 +1,111 @@
+"""The comparison of a freeze with the previous one of its study (committee-reports.md, "Changes
+since the previous freeze").
+
+Three steps, in the build's order:
+
+1. :func:`prepare` (beside the analysis): read the previous freeze, compare its rows with the
+   current freeze's (:func:`alliance_report.changes.compare_freezes`) and analyse it with the
+   same code for the key results (randomized, treated, the time effect of Aim 2, early alliance
+   in each outcome model).  An unreadable previous freeze gives the reason instead.
+2. The build validates the previous freeze (like any input); an invalid one is reported without
+   the comparison.
+3. :func:`add_changes` puts the ``changes`` block into each edition's results: per file the
+   rows added / removed / changed / unchanged, the number of data changes and the first
+   :data:`REPORTED` of them, the changes flagged for the validation summary; in the open edition
+   without the values of the columns that carry the arm; in the closed edition with the key
+   results previous → current.  The full list goes to ``changes.json`` / ``changes.csv``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alliance_report import changes as changes_module
+from alliance_report.analysis.alliance import alliance_manova
+from alliance_report.analysis.consort import consort_counts
+from alliance_report.analysis.dataset import build_dataset
+from alliance_report.analysis.outcome import SCALES, fit_outcome_model
+from alliance_report.analysis.visits import visit_status
+from alliance_report.freeze import Freeze, FreezeError, read_freeze, typed_tables
+from alliance_report.scoring import score_questionnaires
+from alliance_report.settings import Settings
+from alliance_report.study import Study, StudyError, load_study
+
+REPORTED = 20  # data changes shown in the report (all of them are in changes.csv)
+
+
+def key_analyses(freeze: Freeze, settings: Settings, study: Study) -> dict:
+    """The part of the closed results that the key results read (no mixed model, no figures)."""
+    tables = typed_tables(freeze)
+    scores = score_questionnaires(tables["questionnaires"])
+    data = build_dataset(tables, scores, settings.dropout_threshold)
+    schedule, status = visit_status(tables, scores, data, study, freeze.manifest["cutoff_date"])
+    return {"consort": consort_counts(tables, data, schedule, status, analysed=False),
+            "alliance_manova": alliance_manova(data),
+            "outcome_models": {scale: fit_outcome_model(data, scale) for scale in SCALES}}
+
+
+def key_results(results: dict) -> dict:
+    """Randomized, treated, Aim 2 time (Λ, P) and early alliance (B, P) per outcome model, from
+    closed results (or :func:`key_analyses`)."""
+    time = results["alliance_manova"]["time"]
+    out = {"randomized": results["consort"]["randomized"],
+           "treated": sum(results["consort"]["treated"].values()),
+           "time_wilks": time["wilks"], "time_p": time["p"]}
+    for scale in SCALES:
+        term = results["outcome_models"][scale]["terms"]["wai_w2"]
+        out[f"{scale}_wai_w2_b"], out[f"{scale}_wai_w2_p"] = term["b"], term["p"]
+    return out
+
+
+def prepare(previous_dir: Path, current: Freeze, settings: Settings) -> dict:
+    """Read and compare the previous freeze: ``{"freeze_id", "cutoff_date", "folder", "input_sha256",
+    "changes", "key_results"}``, or ``{"folder", "problem"}`` when it cannot be read or analysed."""
+    folder = str(previous_dir)
+    try:
+        previous = read_freeze(previous_dir)
+        manifest = previous.manifest
+        study = load_study(str(manifest.get("study")))
+        if manifest.get("study") != current.manifest.get("study"):
+            return {"folder": folder, "problem": f"it is a freeze of another study ({manifest.get('study')})"}
+        compared = changes_module.compare_freezes(previous, current)
+        analysed = key_analyses(previous, settings, study)
+    except (FreezeError, StudyError) as exc:
+        return {"folder": folder, "problem": f"it cannot be read ({exc})"}
+    except (KeyError, TypeError, ValueError) as exc:  # a previous freeze that is not valid
+        return {"folder": folder, "problem": f"it cannot be analysed ({type(exc).__name__}: {exc})"}
+    return {"freeze_id": manifest["freeze_id"], "cutoff_date": manifest["cutoff_date"], "folder": folder,
+            "input_sha256": previous.manifest_sha256, "changes": compared, "key_results": key_results(analysed)}
+
+
+def _block(changes: dict) -> dict:
+    totals = {key: sum(counts[key] for counts in changes["files"].values())
+              for key in ("added", "removed", "changed", "unchanged")}
+    return {"files": changes["files"], "totals": totals, "n_data_changes": len(changes["data_changes"]),
+            "data_changes": changes["data_changes"][:REPORTED],
+            "flags": changes_module.flagged(changes)}
+
+
+def add_changes(results: dict[str, dict], comparison: dict | None, problem: str | None = None) -> None:
+    """Put the ``changes`` block into each edition's results (in place).
+
+    ``comparison``: :func:`prepare`'s result, None without a previous freeze; ``problem``: why a
+    previous freeze that was read is not compared (it failed validation)."""
+    for edition, edition_results in results.items():
+        if edition not in ("closed", "open"):
+            continue
+        problem_here = problem or (comparison or {}).get("problem")
+        if comparison is None:
+            block = {"status": "no previous freeze", "previous": None}
+        elif problem_here:  # (no folder path: the open edition must not depend on where freezes lie)
+            block = {"status": "not compared", "previous": None, "reason": problem_here}
+        else:
+            full = comparison["changes"] if edition == "closed" else changes_module.open_changes(comparison["changes"])
+            block = {"status": "compared",
+                     "previous": {key: comparison[key] for key in ("freeze_id", "cutoff_date", "input_sha256")},
+                     **_block(full)}
+            if edition == "closed":
+                current = key_results(edition_results)
+                block["key_results"] = [{"key": key, "previous": comparison["key_results"][key],
+                                         "current": current[key]} for key in current]
+        edition_results["changes"] = block

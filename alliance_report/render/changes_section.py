@@ -1,0 +1,117 @@
+"""The "Changes since the previous freeze" section of both editions: its sentence and tables.
+
+A function of the edition's ``results["changes"]`` (:mod:`alliance_report.comparison`); in the
+open edition the values of the columns that carry the arm are already gone from it.
+"""
+
+from __future__ import annotations
+
+from alliance_report.render import format as fmt
+from alliance_report.render.tables import Row, Table
+
+KEY_RESULT_LABELS = {
+    "randomized": ("Randomized", 0),
+    "treated": ("Treated (MBCT or eMBCT)", 0),
+    "time_wilks": ("Aim 2, time: Wilks Λ", 3),
+    "time_p": ("Aim 2, time: P", None),
+    "hads_wai_w2_b": ("Early alliance and HADS total: B", 2),
+    "hads_wai_w2_p": ("Early alliance and HADS total: P", None),
+    "mhcsf_wai_w2_b": ("Early alliance and MHC-SF: B", 2),
+    "mhcsf_wai_w2_p": ("Early alliance and MHC-SF: P", None),
+}
+
+
+def heading(changes: dict) -> str:
+    previous = changes.get("previous") or {}
+    return f"Changes since freeze {previous['freeze_id']}" if previous.get("freeze_id") else "Changes since the previous freeze"
+
+
+def sentence(changes: dict, numbers: dict, edition: str = "closed") -> str:
+    if changes["status"] == "no previous freeze":
+        return "This freeze is not compared with a previous one: none was given."
+    if changes["status"] == "not compared":
+        return f"The previous freeze is not compared with this one: {changes['reason']}."
+    previous, totals = changes["previous"], changes["totals"]
+    added, changed, removed = totals["added"], totals["changed"], totals["removed"]
+    text = (f"Compared with freeze {previous['freeze_id']} (cut-off {previous['cutoff_date']}), {added} rows "
+            f"were added, {changed} changed and {removed} removed (Table {numbers['changes_files']}). ")
+    n = changes["n_data_changes"]
+    if n == 0:
+        return text + ("There is no data change: no row was removed and no value that was set at the previous "
+                       "freeze differs now (values set for the first time, such as a re-randomization, are "
+                       "ordinary updates).")
+    shown = len(changes["data_changes"])
+    listed = (("it is listed" if n == 1 else "all are listed") if n <= shown else f"the first {shown} are listed")
+    where = "changes.csv beside this report" if edition == "closed" else "the closed edition's changes.csv"
+    return text + (f"{n} data change{'s' if n != 1 else ''} — a removed row, or a value that was set at the previous "
+                   f"freeze and differs now — need{'s' if n == 1 else ''} a look: {listed} in Table "
+                   f"{numbers['changes_data']}, and every one is in {where}.")
+
+
+def files_table(changes: dict) -> Table:
+    rows = tuple(Row((file, str(c["added"]), str(c["removed"]), str(c["changed"]), str(c["unchanged"])))
+                 for file, c in changes["files"].items())
+    return Table("changes_files", f"Rows added, removed and changed since freeze {changes['previous']['freeze_id']}",
+                 ("File", "Added", "Removed", "Changed", "Unchanged"), rows,
+                 "Rows are matched on their keys: screening_id; participant_id; participant_id and session; "
+                 "participant_id, timepoint, instrument and item; participant_id. Changed: the same key with "
+                 "any other cell different, including cells filled for the first time.")
+
+
+def _cell(value: str | None) -> str:
+    return fmt.MISSING if value is None else (value if len(value) <= 60 else value[:59] + "…")
+
+
+def data_changes_table(changes: dict, edition: str) -> Table:
+    rows = tuple(Row((c["file"], c["key"], c["column"] or "(row removed)", _cell(c["previous"]), _cell(c["current"])))
+                 for c in changes["data_changes"])
+    footnote = ("A data change is a removed row, or a value that was not empty at the previous freeze and "
+                "differs now (or is empty). Values as written in the files; long ones are cut (…).")
+    if edition == "open":
+        footnote += " Values of the columns that carry the arm (allocation, treatment) are not shown in this edition."
+    more = changes["n_data_changes"] - len(changes["data_changes"])
+    if more > 0:
+        footnote += f" {more} more data changes are not shown here; changes.csv lists every one."
+    return Table("changes_data", "Data changes since the previous freeze",
+                 ("File", "Key", "Column", "Previous", "Current"), rows, footnote, text_columns=5)
+
+
+def key_results_table(changes: dict, style: str) -> Table:
+    rows = []
+    for row in changes["key_results"]:
+        label, decimals = KEY_RESULT_LABELS[row["key"]]
+        if decimals is None:
+            cells = (fmt.p_value(row["previous"], style), fmt.p_value(row["current"], style))
+            label = label.replace(": P", f": {fmt.header('p', style)}")
+        elif decimals == 0:
+            cells = (str(row["previous"]), str(row["current"]))
+        else:
+            cells = (fmt.number(row["previous"], decimals), fmt.number(row["current"], decimals))
+        rows.append(Row((label, *cells)))
+    return Table("changes_key_results", "Key results, previous and current freeze",
+                 ("Result", f"Freeze {changes['previous']['freeze_id']}", "This freeze"), tuple(rows),
+                 "The previous freeze analysed with the same code. Aim 2: repeated-measures MANOVA, time effect; "
+                 "early alliance: the WAI week-2 term of each main outcome model.")
+
+
+def flags_table(changes: dict) -> Table:
+    rows = tuple(Row((flag["file"], flag["rule"], str(flag["n"]), ", ".join(flag["examples"])))
+                 for flag in changes["flags"])
+    return Table("change_warnings", "Warnings from the comparison with the previous freeze",
+                 ("File", "Rule", "Rows", "Examples"), rows,
+                 "Removed rows and changed baseline or randomization data since the previous freeze: legal, but "
+                 "a committee should know.", text_columns=2)
+
+
+def section_tables(changes: dict, edition: str, style: str) -> dict[str, Table]:
+    """The tables of the section (none when nothing was compared)."""
+    if changes["status"] != "compared":
+        return {}
+    tables = {"changes_files": files_table(changes)}
+    if changes["data_changes"]:
+        tables["changes_data"] = data_changes_table(changes, edition)
+    if "key_results" in changes:
+        tables["changes_key_results"] = key_results_table(changes, style)
+    if changes["flags"]:
+        tables["change_warnings"] = flags_table(changes)
+    return tables

@@ -1,0 +1,105 @@
+"""Every branch of the "Changes since the previous freeze" section's sentence and tables
+(render/changes_section.py), on hand-written ``changes`` blocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from alliance_report.render import changes_section as cs
+
+NUMBERS = {"changes_files": 9, "changes_data": 10}
+PREVIOUS = {"freeze_id": "2016-06-01", "cutoff_date": "2016-06-01", "input_sha256": "0" * 64}
+
+
+def counts(added=0, removed=0, changed=0, unchanged=0):
+    return {"added": added, "removed": removed, "changed": changed, "unchanged": unchanged}
+
+
+def block(data_changes, n=None, flags=(), **extra):
+    files = {"participants.csv": counts(added=3, changed=2, unchanged=10),
+             "questionnaires.csv": counts(added=40, removed=4, unchanged=100)}
+    totals = {key: sum(f[key] for f in files.values()) for key in ("added", "removed", "changed", "unchanged")}
+    return {"status": "compared", "previous": PREVIOUS, "files": files, "totals": totals,
+            "n_data_changes": len(data_changes) if n is None else n, "data_changes": list(data_changes),
+            "flags": list(flags), **extra}
+
+
+AGE = {"file": "participants.csv", "key": "P001", "column": "age", "previous": "51", "current": "52"}
+ARM = {"file": "participants.csv", "key": "P002", "column": "treatment", "previous": None, "current": None}
+
+
+def test_no_previous_freeze():
+    changes = {"status": "no previous freeze", "previous": None}
+    assert cs.heading(changes) == "Changes since the previous freeze"
+    assert cs.sentence(changes, NUMBERS) == "This freeze is not compared with a previous one: none was given."
+    assert cs.section_tables(changes, "closed", "jmir") == {}
+
+
+def test_a_previous_freeze_that_is_not_compared_gives_the_reason():
+    changes = {"status": "not compared", "previous": None, "reason": "it failed validation (2 of 120 checks failed)"}
+    assert cs.sentence(changes, NUMBERS) == ("The previous freeze is not compared with this one: it failed "
+                                             "validation (2 of 120 checks failed).")
+    assert cs.section_tables(changes, "open", "jmir") == {}
+
+
+def test_no_data_change():
+    changes = block([])
+    text = cs.sentence(changes, NUMBERS)
+    assert cs.heading(changes) == "Changes since freeze 2016-06-01"
+    assert text.startswith("Compared with freeze 2016-06-01 (cut-off 2016-06-01), 43 rows were added, "
+                           "2 changed and 4 removed (Table 9). There is no data change")
+    assert list(cs.section_tables(changes, "closed", "jmir")) == ["changes_files"]
+
+
+def test_one_data_change_in_each_edition():
+    changes = block([AGE])
+    assert cs.sentence(changes, NUMBERS, "closed").endswith(
+        "1 data change — a removed row, or a value that was set at the previous freeze and differs now — needs a "
+        "look: it is listed in Table 10, and every one is in changes.csv beside this report.")
+    assert cs.sentence(changes, NUMBERS, "open").endswith("in the closed edition's changes.csv.")
+
+
+def test_all_data_changes_listed_and_only_the_first_of_many():
+    assert "3 data changes — " in cs.sentence(block([AGE] * 3), NUMBERS)
+    assert "need a look: all are listed in Table 10" in cs.sentence(block([AGE] * 3), NUMBERS)
+    many = block([AGE] * 20, n=523)
+    assert "523 data changes" in cs.sentence(many, NUMBERS)
+    assert "the first 20 are listed in Table 10" in cs.sentence(many, NUMBERS)
+    footnote = cs.section_tables(many, "closed", "jmir")["changes_data"].footnote
+    assert footnote.endswith("503 more data changes are not shown here; changes.csv lists every one.")
+    assert "503 more" not in cs.section_tables(block([AGE] * 3), "closed", "jmir")["changes_data"].footnote
+
+
+def test_data_changes_table_cells_and_the_open_footnote():
+    removed = {"file": "questionnaires.csv", "key": "P003|T1|HADS|1", "column": None,
+               "previous": "P003,T1,HADS,1," + "x" * 80, "current": None}
+    table = cs.section_tables(block([AGE, ARM, removed]), "open", "jmir")["changes_data"]
+    cells = [row.cells for row in table.rows]
+    assert cells[0] == ("participants.csv", "P001", "age", "51", "52")
+    assert cells[1] == ("participants.csv", "P002", "treatment", "—", "—")  # the open edition's hidden arm
+    assert cells[2][2] == "(row removed)" and len(cells[2][3]) == 60 and cells[2][3].endswith("…")
+    assert "Values of the columns that carry the arm" in table.footnote
+    assert "carry the arm" not in cs.section_tables(block([AGE]), "closed", "jmir")["changes_data"].footnote
+
+
+def test_key_results_and_flags_tables():
+    key_results = [{"key": "randomized", "previous": 180, "current": 245},
+                   {"key": "time_wilks", "previous": 0.81234, "current": 0.7},
+                   {"key": "time_p", "previous": 0.0496, "current": 0.0004}]
+    flags = [{"rule": "rows removed", "file": "questionnaires.csv", "n": 4, "examples": ["P003|T1|HADS|1"]}]
+    tables = cs.section_tables(block([AGE], key_results=key_results, flags=flags), "closed", "jmir")
+    assert list(tables) == ["changes_files", "changes_data", "changes_key_results", "change_warnings"]
+    rows = [row.cells for row in tables["changes_key_results"].rows]
+    assert rows == [("Randomized", "180", "245"), ("Aim 2, time: Wilks Λ", "0.812", "0.700"),
+                    ("Aim 2, time: P", ".0496", "<.001")]  # as in Table 5: Λ to 3 decimals, P at its threshold
+    assert tables["changes_key_results"].header == ("Result", "Freeze 2016-06-01", "This freeze")
+    assert [row.cells for row in tables["change_warnings"].rows] == [
+        ("questionnaires.csv", "rows removed", "4", "P003|T1|HADS|1")]
+
+
+@pytest.mark.parametrize("style", ["jmir", "apa"])
+def test_key_result_p_values_follow_the_style(style):
+    table = cs.key_results_table({"previous": PREVIOUS, "key_results": [
+        {"key": "time_p", "previous": 0.0496, "current": 0.2}]}, style)
+    expected = {"jmir": ("Aim 2, time: P", ".0496", ".20"), "apa": ("Aim 2, time: p", ".0496", ".200")}
+    assert table.rows[0].cells == expected[style]  # JMIR: 2 decimals; APA 7: 3

@@ -1,0 +1,161 @@
+"""From freeze to freeze: build-all over one simulated trial cut at four dates, and a freeze whose
+locked values were edited (committee-reports.md, "Changes since the previous freeze", "The index
+of all freezes")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import freeze_corruptions as fc
+from alliance_report import DEMO_FREEZE
+from alliance_report.cli import main
+from alliance_report.freeze import FREEZE_FILES
+from alliance_report.simulate import simulate_freeze
+
+CUTOFFS = ("2014-06-01", "2015-03-01", "2016-06-01")
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    """The demo trial at three interim cut-offs and at its final one, built by build-all (open
+    edition only, to keep the test fast: the comparison is the same for both editions)."""
+    root = tmp_path_factory.mktemp("sequence")
+    freezes = root / "freezes"
+    for cutoff in CUTOFFS:
+        simulate_freeze(freezes / f"cut-{cutoff}", cutoff_date=cutoff)
+    shutil.copytree(DEMO_FREEZE, freezes / "final")
+    out = root / "reports"
+    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet", "--edition", "open"]) == 0
+    return freezes, out
+
+
+def rows(path: Path) -> int:
+    return len(pd.read_csv(path, dtype=str, keep_default_na=False))
+
+
+def test_each_freeze_is_compared_with_the_one_before(sequence):
+    freezes, out = sequence
+    order = [f"cut-{c}" for c in CUTOFFS] + ["final"]
+    ids = [json.loads((freezes / name / "manifest.json").read_text())["freeze_id"] for name in order]
+    for i, name in enumerate(order):
+        changes = json.loads((out / f"BeMind-{ids[i]}" / "open" / "results.json").read_text())["changes"]
+        if i == 0:
+            assert changes["status"] == "no previous freeze"
+            continue
+        assert changes["status"] == "compared" and changes["previous"]["freeze_id"] == ids[i - 1]
+        for file in FREEZE_FILES:
+            counts = changes["files"][file]
+            difference = rows(freezes / name / file) - rows(freezes / order[i - 1] / file)
+            assert counts["added"] - counts["removed"] == difference, (name, file)
+        # a freeze truncated from the same simulated trial: no data change in rows both contain
+        assert changes["n_data_changes"] == 0 and changes["data_changes"] == []
+
+
+def test_the_index_lists_every_freeze_in_cutoff_order(sequence):
+    freezes, out = sequence
+    html = (out / "index.html").read_text(encoding="utf-8")
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.text = []
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    parser = Cells()
+    parser.feed(html[html.index("<tbody"):])  # the table's rows (the header line names the range too)
+    text = " ".join(parser.text)
+    positions = [text.index(cutoff) for cutoff in (*CUTOFFS, "2018-03-01")]
+    assert positions == sorted(positions)
+    for word in ("MBCT", "eMBCT", "TAU"):
+        assert word not in html
+    # a second run finds every report up to date (the outcome column says so); a third changes nothing
+    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet", "--edition", "open"]) == 0
+    second = (out / "index.html").read_bytes()
+    assert second != html.encode("utf-8") and b"up to date" in second
+    written = (out / "index.html").stat().st_mtime_ns
+    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet", "--edition", "open"]) == 0
+    assert (out / "index.html").read_bytes() == second  # nothing changed: byte-identical, not rewritten
+    assert (out / "index.html").stat().st_mtime_ns == written
+
+
+def edit(folder: Path, file: str, change) -> None:
+    path = folder / file
+    records = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    records = change(records)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def test_edited_locked_values_are_listed_flagged_and_open_without_arms(tmp_path, capsys):
+    current = shutil.copytree(DEMO_FREEZE, tmp_path / "current")
+    participants = list(csv.DictReader(io.StringIO((current / "participants.csv").read_text(encoding="utf-8"))))
+    first, treated = participants[0], next(p for p in participants if p["allocation"] != "TAU")
+    gone = participants[5]["participant_id"]
+
+    def ages(records):
+        for r in records:
+            if r["participant_id"] == first["participant_id"]:
+                r["age"] = str(int(r["age"]) + 1)
+            if r["participant_id"] == treated["participant_id"]:  # a changed arm: its value must stay closed
+                r["allocation"] = r["treatment"] = "eMBCT" if r["treatment"] == "MBCT" else "MBCT"
+        return records
+
+    def items(records):
+        t0 = next(r for r in records if r["participant_id"] == first["participant_id"] and r["timepoint"] == "T0"
+                  and r["value"])
+        t0["value"] = str((int(t0["value"]) + 1) % 4) if t0["instrument"] == "HADS" else str((int(t0["value"]) + 1) % 6)
+        edit.t0 = (t0["instrument"], t0["item"], t0["value"])
+        return [r for r in records if not (r["participant_id"] == gone and r["timepoint"] == "T1")]
+
+    edit(current, "participants.csv", ages)
+    edit(current, "questionnaires.csv", items)
+    fc.refresh_manifest(current)
+    out = tmp_path / "out"
+    assert main(["build", str(current), "--previous", str(DEMO_FREEZE), "--out", str(out), "--quiet"]) == 0
+    changes = json.loads((out / "changes.json").read_text())
+    listed = {(c["file"], c["key"], c["column"]): (c["previous"], c["current"]) for c in changes["data_changes"]}
+    assert listed[("participants.csv", first["participant_id"], "age")] == (first["age"], str(int(first["age"]) + 1))
+    assert listed[("participants.csv", treated["participant_id"], "treatment")][0] == treated["treatment"]
+    instrument, item, value = edit.t0
+    assert listed[("questionnaires.csv", f"{first['participant_id']}|T0|{instrument}|{item}", "value")][1] == value
+    removed = [c for c in changes["data_changes"] if c["column"] is None]
+    assert removed and all(c["key"].startswith(f"{gone}|T1|") for c in removed)
+    csv_rows = list(csv.DictReader(io.StringIO((out / "changes.csv").read_text(encoding="utf-8"))))
+    assert len(csv_rows) == len(changes["data_changes"])
+
+    closed = json.loads((out / "results.json").read_text())["changes"]
+    opened = json.loads((out / "open" / "results.json").read_text())["changes"]
+    assert closed["flags"] and {f["file"] for f in closed["flags"]} >= {"participants.csv", "questionnaires.csv"}
+    assert opened["n_data_changes"] == closed["n_data_changes"]
+    for change in opened["data_changes"]:
+        if change["column"] in ("allocation", "treatment"):
+            assert change["previous"] is None and change["current"] is None
+    open_text = (out / "open" / "report.html").read_text(encoding="utf-8")
+    assert "Changes since freeze" in open_text and "Warnings from the comparison" in open_text
+    closed_text = (out / "report.html").read_text(encoding="utf-8")
+    assert "Key results, previous and current freeze" in closed_text
+
+
+def test_an_invalid_previous_freeze_is_reported_without_a_comparison(tmp_path, capsys):
+    previous = fc.corrupt(DEMO_FREEZE, tmp_path / "previous", "age_17")
+    out = tmp_path / "out"
+    assert main(["build", str(DEMO_FREEZE), "--previous", str(previous), "--out", str(out), "--quiet",
+                 "--edition", "open"]) == 0
+    err = capsys.readouterr().err
+    assert "failed validation" in err and "no comparison" in err
+    changes = json.loads((out / "open" / "results.json").read_text())["changes"]
+    assert changes["status"] == "not compared" and "failed validation" in changes["reason"]
+    assert "previous:" in (out / "build.log").read_text() and "not compared" in (out / "build.log").read_text()
