@@ -26,8 +26,10 @@ quote = '$(subst ','\'',$(1))'
 # Debian packages: pango comes with the image; harfbuzz-subset makes WeasyPrint's font
 # subsetting fast and quiet; poppler-utils (pdftotext) lets the tests read the PDF.
 SYSTEM_LIBS := libharfbuzz-subset0 poppler-utils fonts-dejavu-core
+# the tests also drive the HTML report in a headless browser (tests/test_browser.py)
+TEST_SYSTEM_LIBS := chromium chromium-driver
 
-.PHONY: report reports test bench system-deps venv clean
+.PHONY: report reports test bench system-deps test-system-deps venv clean
 
 report: $(STAMP)
 	$(BIN)/alliance-report build $(call quote,$(FREEZE)) $(if $(OUT),--out $(call quote,$(OUT))) $(if $(PREVIOUS),--previous $(call quote,$(PREVIOUS))) $(BUILD_OPTIONS)
@@ -38,7 +40,7 @@ reports: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_build.py
 
-test: $(STAMP)
+test: $(STAMP) | test-system-deps
 	$(BIN)/python -m pytest
 
 venv: $(STAMP)
@@ -48,14 +50,20 @@ $(STAMP): pyproject.toml requirements.lock | system-deps
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
-system-deps:
-	@missing=$$(for p in $(SYSTEM_LIBS); do \
+# the Debian packages of $(1) that are missing, installed (as root, or with sudo)
+install_debian = missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages: $$missing"; \
 	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+system-deps:
+	@$(call install_debian,$(SYSTEM_LIBS))
+
+test-system-deps:
+	@$(call install_debian,$(TEST_SYSTEM_LIBS))
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

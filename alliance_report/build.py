@@ -434,9 +434,10 @@ class _Temporary:
                 break
 
 
-def build_date(freeze, settings: Settings) -> str:
-    """The one date in the documents: a setting, else the day of the manifest's exported_at."""
-    return settings.build_date or str(freeze.manifest.get("exported_at", ""))[:10]
+def build_date(freeze, settings: Settings) -> str | None:
+    """The report date of the title block (``--build-date``), or None: the documents then carry
+    no date of their own but the day the data were exported (from the results' provenance)."""
+    return settings.build_date
 
 
 def default_jobs() -> int:
@@ -669,11 +670,11 @@ def _write(results: dict[str, dict], reports: dict, validation: dict, staging: P
 
 def _write_pdf(reports: dict, staging: Path) -> None:
     """Each edition's report.pdf from its report.html; after ``_write``, whose figures/*.png the PDF embeds."""
-    from alliance_report.render.report import write_pdf
+    from alliance_report.render.report import edition_attachments, write_pdf
 
     for edition, report in reports.items():
         folder = edition_folder(staging, edition)
-        write_pdf(report.html, folder / "report.pdf", folder)
+        write_pdf(report.html, folder / "report.pdf", folder, edition_attachments(edition, folder))
 
 
 WRITE_DETAIL = "report.html, report.qmd, results.json, validation.json, figures/, tables/ (and open/)"

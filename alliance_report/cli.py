@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from alliance_report import DEMO_FREEZE, __version__
-from alliance_report.settings import EDITION_CHOICES, Settings
+from alliance_report.settings import EDITION_CHOICES, Settings, is_date
 from alliance_report.study import StudyError
 
 # Nothing heavy is imported here (no pandas, Great Expectations, matplotlib, WeasyPrint): a
@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report_date(text: str) -> str:
+    if not is_date(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a real date written YYYY-MM-DD")
+    return text
+
+
 def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", choices=("jmir", "apa"), default=Settings.style,
                         help="reporting style of statistics (default: %(default)s)")
@@ -74,8 +80,9 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
                         metavar="N", help="dropout = fewer than N of 8 sessions (default: %(default)s)")
     parser.add_argument("--table1-tests", action="store_true",
                         help="add the paper-style chi-square / t-test columns to Table 1")
-    parser.add_argument("--build-date", default=None, metavar="YYYY-MM-DD",
-                        help="date printed as the build date (default: the day of the manifest's exported_at)")
+    parser.add_argument("--build-date", default=None, metavar="YYYY-MM-DD", type=_report_date,
+                        help="the report date printed in the title block as \"Report date\" (default: none; "
+                             "the title block always names the day the data were exported)")
     parser.add_argument("--edition", choices=EDITION_CHOICES, default=Settings.edition,
                         help="closed: the full report for the data monitoring committee; open: trial conduct "
                              "only, nothing by arm, in open/ of the output; both (default)")

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 
 # the editions of the report (committee-reports.md, "Editions"), in the order they are built
 EDITIONS = ("closed", "open")
 EDITION_CHOICES = ("both", *EDITIONS)
+
+
+def is_date(text: str) -> bool:
+    """True for a real calendar date written ``YYYY-MM-DD`` (not "2026-13-01", "2026-02-30", "20260101")."""
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -17,8 +30,10 @@ class Settings:
         attended sessions (of 8) is a dropout (analysis plan: 4).
     style: reporting style of statistics, ``"jmir"`` (default) or ``"apa"``.
     table1_tests: add the paper-style χ²/t-test columns to Table 1.
-    build_date: the date printed as "built on" in the report; ``None`` takes the date of the
-        manifest's ``exported_at`` so that rebuilding a freeze gives identical bytes.
+    build_date: the report date printed in the title block ("Report date"), a real date
+        ``YYYY-MM-DD``; ``None`` (default) prints none, so that rebuilding a freeze gives
+        identical bytes.  The title block always names the day the data were exported (the
+        manifest's ``exported_at``) as "Data exported".
     edition: which editions a build writes: ``"both"`` (default), ``"closed"`` (the full report,
         for the data monitoring committee) or ``"open"`` (trial conduct only, nothing by arm).
     """
@@ -34,6 +49,8 @@ class Settings:
             raise ValueError("dropout_threshold must be between 1 and 8 sessions")
         if self.style not in ("jmir", "apa"):
             raise ValueError("style must be 'jmir' or 'apa'")
+        if self.build_date is not None and not is_date(self.build_date):
+            raise ValueError(f"build_date must be a real date YYYY-MM-DD, not {self.build_date!r}")
         if self.edition not in EDITION_CHOICES:
             raise ValueError(f"edition must be one of {', '.join(EDITION_CHOICES)}")
 

@@ -30,3 +30,14 @@ def built(tmp_path_factory):
     out = root / "out"
     assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
     return freeze, out
+
+
+@pytest.fixture(scope="session")
+def demo_built(tmp_path_factory):
+    """The demo freeze built once (both editions): its output folder.  Tests never modify it."""
+    from alliance_report import DEMO_FREEZE
+    from alliance_report.cli import main
+
+    out = tmp_path_factory.mktemp("demo-build") / "out"
+    assert main(["build", str(DEMO_FREEZE), "--out", str(out), "--quiet"]) == 0
+    return out

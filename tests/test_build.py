@@ -123,8 +123,10 @@ def test_quarto_document_matches_the_results(demo_build):
     assert results["freeze_id"] in meta["subtitle"] and "SIMULATED DATA" in meta["subtitle"]
     assert set(meta["format"]) == {"html", "pdf"}
     for figure in re.findall(r"\]\((figures/[^)]+)\)", body):
-        assert (demo_build / figure).is_file(), figure
-    assert "figures/consort.svg" in body
+        # no extension: the SVG for HTML and the PNG for PDF (default-image-extension)
+        path = demo_build / figure
+        assert path.is_file() if path.suffix else path.with_suffix(".svg").is_file() and path.with_suffix(".png").is_file(), figure
+    assert "figures/consort.svg" in body and "figures/alliance_outcome)" in body
     hads = results["outcome_models"]["hads"]
     alliance = hads["terms"]["wai_w2"]
     for string in (fmt.number(alliance["b"]), fmt.ci(alliance["ci_low"], alliance["ci_high"]),

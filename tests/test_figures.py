@@ -202,3 +202,17 @@ def test_large_n_switches_to_bins_and_stays_small():
         assert len(figure.svg.encode()) < 1_500_000, (figure.name, len(figure.svg))
         assert figure.svg.count("<use") < 2_000  # no per-point markers
         ET.fromstring(figure.svg)
+
+
+def test_text_colours_of_the_figures_meet_wcag_aa_on_white():
+    """WCAG 2.x contrast ratio (relative luminance of sRGB), written out here: ≥ 4.5:1 for text."""
+    from alliance_report.render.figures import TEXT_COLOURS
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    for name, colour in TEXT_COLOURS.items():
+        assert (1.0 + 0.05) / (luminance(colour) + 0.05) >= 4.5, (name, colour)
+    assert (1.05 / (luminance("#D55E00") + 0.05)) < 4.5  # the line colour of eMBCT would not do for text

@@ -53,6 +53,8 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import NullFormatter, StrMethodFormatter  # noqa: E402
 
 OKABE_ITO = {"MBCT": "#0072B2", "eMBCT": "#D55E00", "neutral": "#444444"}
+# text in a condition's hue, dark enough for WCAG AA on white (≥ 4.5:1; Okabe–Ito's orange is 3.9:1)
+TEXT_COLOURS = {"MBCT": "#0072B2", "eMBCT": "#A84B00", "neutral": "#444444"}
 
 STYLE = {
     "font.family": "DejaVu Sans",
@@ -271,11 +273,11 @@ def alliance_trajectory(results: dict) -> Figure | None:
             for row, c in enumerate(CONDITIONS):
                 y = -0.17 - 0.075 * row
                 ax.annotate(f"n {c}", xy=(0.0, y), xycoords="axes fraction", ha="right", va="top",
-                            fontsize=8, color=OKABE_ITO[c], annotation_clip=False)
+                            fontsize=8, color=TEXT_COLOURS[c], annotation_clip=False)
                 for week, x in WEEKS:
                     ax.annotate(_n(cells[(kind, c, week)].get("n")), xy=(x, y),
                                 xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
-                                color=OKABE_ITO[c], annotation_clip=False)
+                                color=TEXT_COLOURS[c], annotation_clip=False)
         axes[0].set_ylabel("WAI mean score (1–5)")
         _top_legend(fig, _condition_handles())
         fig.get_layout_engine().set(h_pad=0.04, w_pad=0.06)

@@ -17,13 +17,14 @@ import base64
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
-from alliance_report.render import changes_section, conduct_text, text
+from alliance_report.render import changes_section, conduct_text, text, validation_section
 from alliance_report.render import tables as tbl
 from alliance_report.render.conduct_figures import conduct_figures
 from alliance_report.render.conduct_tables import conduct_tables
@@ -42,10 +43,11 @@ CONDUCT_FIGURES = ("accrual", "retention")
 CHANGES_TABLES = ("changes_files", "changes_data", "changes_key_results")
 TABLE_ORDER = {
     "closed": (*CONDUCT_TABLES, *CHANGES_TABLES, "table1", "dropout", "alliance_means", "manova", "mixed", "hads",
-               "mhcsf", "validation", "change_warnings", "reliability", "provenance"),
+               "mhcsf", "validation_summary", "validation_findings", "change_warnings", "reliability", "provenance"),
     "open": (*CONDUCT_TABLES, *CHANGES_TABLES, "participant_flow", "table1", "validation_summary",
-             "change_warnings", "provenance"),
+             "validation_findings", "change_warnings", "provenance"),
 }
+UNNUMBERED = ("validation",)  # tables of the HTML and the CSVs only (the list of every check), after the numbered ones
 NO_PREVIOUS = {"status": "no previous freeze", "previous": None}
 FIGURE_ORDER = {
     "closed": (*CONDUCT_FIGURES, "consort", "sessions_attended", "alliance_trajectory", "alliance_outcome",
@@ -99,12 +101,6 @@ def sentences(results: dict) -> dict[str, str]:
     }
 
 
-def validation_sentence(validation: dict) -> str:
-    return (f"The freeze passed validation: {validation['n_checks']} checks were run, "
-            f"{validation['n_failed']} failed and {validation['n_warnings']} gave a warning "
-            "(details in validation.json beside this report).")
-
-
 def _window_days(study: dict) -> str:
     """The window of the schedule: "30", or "14–30" when the timepoints differ."""
     windows = sorted({visit["window_days"] for visit in study["schedule"].values()})
@@ -125,7 +121,8 @@ def _common_context(results: dict, build_date: str) -> dict:
         "edition": results["edition"], "edition_label": EDITION_LABELS[results["edition"]],
         "body_template": BODIES[results["edition"]],
         "title": study["title"], "study": results["study"], "freeze_id": results["freeze_id"],
-        "cutoff_date": results["cutoff_date"], "build_date": build_date,
+        "cutoff_date": results["cutoff_date"], "report_date": build_date,
+        "exported_date": str(results["provenance"]["manifest_exported_at"] or "")[:10] or None,
         "simulated": results["simulated"], "registration": study["registration"],
         "window_days": _window_days(study),
         "input_sha256": results["input_sha256"], "settings": results["settings"],
@@ -152,20 +149,19 @@ def context(results: dict, validation: dict, build_date: str,
         tables["participant_flow"] = tbl.participant_flow_table(results["participant_flow"],
                                                                 results["settings"]["dropout_threshold"])
         tables["table1"] = tbl.table1(results)
-        tables["validation_summary"] = tbl.validation_summary_table(validation)
-        ctx |= {"text": conduct_text.sentences(results), "validation_sentence": validation_sentence(validation)}
+        ctx |= {"text": conduct_text.sentences(results)}
     else:
         tables |= tbl.build_tables(results)
-        tables["validation"] = tbl.validation_table(validation)
         figures["consort"] = consort_figure(results)
-        ctx |= {"text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results),
-                "validation_sentence": validation_sentence(validation)}
+        ctx |= {"text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results)}
+    tables |= validation_section.section_tables(validation, edition)
     changes = results.get("changes", NO_PREVIOUS)
     tables |= changes_section.section_tables(changes, edition, style)
     numbers = _numbered(edition, tables, figures)
     ctx |= {"tables": tables, "figures": {name: figures.get(name) for name in FIGURE_ORDER[edition]},
             "numbers": numbers,
-            "changes": {"heading": changes_section.heading(changes), "text": changes_section.sentence(changes, numbers, edition)}}
+            "changes": {"heading": changes_section.heading(changes), "text": changes_section.sentence(changes, numbers, edition)},
+            "validation_text": validation_section.sentence(validation, numbers, edition)}
     return ctx, tables, figures
 
 
@@ -183,16 +179,18 @@ def build_report(results: dict, validation: dict, build_date: str,
     """The report of the edition of ``results`` (``figures``: already drawn, see :func:`context`)."""
     ctx, tables, figures = context(results, validation, build_date, figures)
     css = (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
+    screen_css = (TEMPLATES_DIR / "screen.css").read_text(encoding="utf-8")  # <style media="screen">: not the PDF
     html_env = _environment(True)
     body = Markup(html_env.get_template(ctx["body_template"]).render(ctx, m=HtmlMarkup()))
     html = html_env.get_template("report.html.j2").render(
-        ctx, body=body, toc=table_of_contents(body), css=css)
+        ctx, body=body, toc=table_of_contents(body), css=css, screen_css=screen_css)
     qmd = _environment(False).get_template("report.qmd.j2").render(ctx, m=MarkdownMarkup())
-    ordered_tables = tuple(tables[role] for role in TABLE_ORDER[results["edition"]] if role in tables)
+    ordered_tables = tuple(tables[role] for role in (*TABLE_ORDER[results["edition"]], *UNNUMBERED) if role in tables)
     return Report(html, qmd, ordered_tables, tuple(f for f in figures.values() if f))
 
 
 # An inline figure of the HTML: <figure id="figure-NAME" ...><svg ...>...</svg>
+_ARIA_LABEL = re.compile(r' aria-label="([^"]*)"')
 _INLINE_FIGURE = re.compile(r'(<figure id="figure-([\w-]+)"[^>]*>)(<svg\b.*?</svg>)', re.S)
 
 
@@ -211,24 +209,100 @@ def _raster_figures(html: str, base_url: Path) -> str:
         # a data URI, not the file's URL: WeasyPrint names the image after its URL, and the
         # staging folder's name must not reach the PDF (rebuilds are byte-identical)
         data = base64.b64encode(png.read_bytes()).decode("ascii")
-        return (f'{match.group(1)}<img src="data:image/png;base64,{data}" alt="" '
+        # the tagged PDF's /Figure takes its /Alt from the image's alt (PDF/A "a" wants one):
+        # the figure's aria-label, already escaped
+        alt = _ARIA_LABEL.search(match.group(1))
+        return (f'{match.group(1)}<img src="data:image/png;base64,{data}" alt="{alt[1] if alt else ""}" '
                 'style="display: block; width: 100%; height: auto">')
 
     return _INLINE_FIGURE.sub(swap, html)
 
 
-def write_pdf(html: str, path: Path, base_url: Path) -> None:
+PDF_VARIANT = "pdf/a-3a"  # archival (PDF/A-3, level A: tagged, /Lang, Unicode text), with JSON attachments
+_DATE_META = re.compile(r'<meta name="dcterms\.(created|modified)" content="([^"]*)">')
+
+
+@dataclass(frozen=True)
+class PdfAttachment:
+    """A file embedded in the PDF: its path, description and PDF/A-3 AFRelationship (ISO 32000-2,
+    7.11.3: "Data" = the data the content is rendered from, "Supplement" = more of it)."""
+    path: Path
+    description: str
+    relationship: str = "Data"
+
+
+def edition_attachments(edition: str, folder: Path) -> tuple[PdfAttachment, ...]:
+    """What each edition's PDF embeds: the closed one its results.json, validation.json and (when the
+    build had a previous freeze) changes.json; the open one its results.json only (validation.json
+    holds example values from the data and the closed results.json numbers by arm; the open
+    edition's changes are inside its results.json)."""
+    if edition == "open":
+        return (PdfAttachment(folder / "results.json", "Results of the open edition (pooled over the arms), "
+                                                       "from which this report is rendered"),)
+    attachments = [
+        PdfAttachment(folder / "results.json",
+                      "Results of the closed edition (by arm), from which this report is rendered"),
+        PdfAttachment(folder / "validation.json",
+                      "Validation of the data freeze (every check, with example values), from which the "
+                      "Data validation section is rendered"),
+    ]
+    if (folder / "changes.json").is_file():
+        attachments.append(PdfAttachment(folder / "changes.json",
+                                          "Every change since the previous freeze (the report shows a summary)",
+                                          "Supplement"))
+    return tuple(sorted(attachments, key=lambda a: a.path.name))  # a name tree's keys are sorted
+
+
+def _freeze_dates(html: str) -> tuple[datetime, datetime]:
+    """(created, modified) from the report's ``dcterms`` metas (the manifest's export time), in UTC
+    without tzinfo, as WeasyPrint writes them with a "Z".  Never the clock: a PDF/A needs dates
+    (document and attachments), and two builds of a freeze must give the same bytes."""
+    dates = {}
+    for name, value in _DATE_META.findall(html):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        dates[name] = moment
+    if "modified" not in dates:
+        raise ValueError("the report has no dcterms.modified date (the manifest's exported_at): "
+                         "the PDF/A needs one")
+    return dates.get("created", dates["modified"]), dates["modified"]
+
+
+def _unique_associated_files(document, pdf) -> None:
+    """WeasyPrint 70 lists each attachment twice in the catalog's /AF (once from /EmbeddedFiles, once
+    from its /Filespec): keep each once (a ``write_pdf`` finisher, run before the PDF is written)."""
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"][:] = list(dict.fromkeys(pdf.catalog["AF"]))
+
+
+def write_pdf(html: str, path: Path, base_url: Path, attachments: tuple[PdfAttachment, ...] = ()) -> None:
     """The PDF from the same HTML (WeasyPrint).  Imported lazily: it is slow to import.
 
     The matplotlib figures are embedded as their PNGs (``figures/<name>.png`` beside the PDF,
     when already written) instead of their inline SVGs; see ``_raster_figures``.
+
+    The PDF is PDF/A-3a: tagged (structure tree, /Lang from ``<html lang>``), an outline from the
+    headings (report.css), XMP metadata, and ``attachments`` embedded.  Every date in it (info,
+    XMP, attachments) comes from the report's ``dcterms`` metas, so a rebuild gives the same bytes.
     """
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     import weasyprint
 
+    created, modified = _freeze_dates(html)
     document = weasyprint.HTML(string=_raster_figures(html, base_url), base_url=str(base_url)).render()
-    document.write_pdf(path, pdf_identifier=b"alliance-report", uncompressed_pdf=False)
+    document.metadata.created = created.strftime("%Y-%m-%dT%H:%M:%SZ")  # normalized: WeasyPrint's
+    document.metadata.modified = modified.strftime("%Y-%m-%dT%H:%M:%SZ")  # W3C parser is stricter
+    files = [weasyprint.Attachment(filename=str(a.path), name=a.path.name, description=a.description,
+                                   created=created, modified=modified, relationship=a.relationship)
+             for a in attachments]  # MIME type from the name (.json: application/json)
+    document.write_pdf(path, pdf_identifier=b"alliance-report", uncompressed_pdf=False,
+                       pdf_variant=PDF_VARIANT, pdf_tags=True, attachments=files,
+                       finisher=_unique_associated_files)
 
 
 def write_report_files(report: Report, out: Path) -> None:

@@ -194,18 +194,6 @@ def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
                  tuple(rows), footnote)
 
 
-def validation_summary_table(validation: dict) -> Table:
-    """Per file: checks run and their outcomes (validation.json ``by_file``)."""
-    rows = tuple(Row((file, str(c["checks"]), str(c.get("passed", 0)), str(c.get("failed", 0)),
-                      str(c.get("warning", 0)), str(c.get("not checked", 0))))
-                 for file, c in validation["by_file"].items())
-    footnote = (f"{validation['n_checks']} checks: manifest, Great Expectations suites per file "
-                "(expectations/) and cross-file rules; the build's validation.json lists every check with its "
-                "outcome.")
-    return Table("validation_summary", "Data validation of the freeze, per file",
-                 ("File", "Checks", "Passed", "Failed", "Warnings", "Not checked"), rows, footnote)
-
-
 # ---------------------------------------------------------------- alliance
 
 def alliance_means_table(results: dict) -> Table:
@@ -372,19 +360,6 @@ def build_tables(results: dict) -> dict[str, Table]:
         "mhcsf": outcome_table(results, "mhcsf", "MHC-SF mean score"),
         "reliability": reliability_table(results),
     }
-
-
-def validation_table(validation: dict) -> Table:
-    """Every check run on the freeze with its outcome (validation.json)."""
-    rows = tuple(
-        Row((check["file"], ", ".join(check["columns"]) or "—", check["rule"], check["status"],
-             str(check["n_failing"]) if check["n_failing"] else ""))
-        for check in validation["checks"])
-    footnote = (f"{validation['n_checks']} checks: manifest, Great Expectations suites per file "
-                "(expectations/) and cross-file rules. Warnings flag legal but implausible values; "
-                "they do not stop the build.")
-    return Table("data_validation", "Data validation checks of the freeze",
-                 ("File", "Column(s)", "Rule", "Outcome", "Rows"), rows, footnote, text_columns=4)
 
 
 def provenance_table(results: dict) -> Table:

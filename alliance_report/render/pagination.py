@@ -1,0 +1,121 @@
+"""The pagination rules of the PDF, checked on WeasyPrint's laid-out pages (not by eye).
+
+:func:`problems` walks the page boxes of a rendered ``weasyprint.Document`` and returns one
+sentence per broken rule:
+
+* a heading never ends a page (it is kept with the block that follows it);
+* a table's caption stays with the table's first rows;
+* a table split across pages repeats its header on every page;
+* no page carries fewer than 3 rows of a table that is split (or all its rows, if fewer);
+* no content runs outside the text block (the page's content box, ½ px tolerance);
+* no line ends inside a file or column name (``names``: e.g. "questionnaires.csv").
+
+The stylesheet makes these rules hold (``report_templates/report.css``, ``@media print``); this
+module is how the build and the tests know that they did.
+"""
+
+from __future__ import annotations
+
+from weasyprint.formatting_structure import boxes
+
+HEADINGS = ("h1", "h2", "h3", "h4")
+MIN_ROWS = 3
+TOLERANCE = 0.5  # px: rounding of WeasyPrint's layout
+
+
+def _flow(page_box):
+    """The boxes of the page body in document order (the running headers and footers left out)."""
+    for child in page_box.children:
+        if isinstance(child, boxes.MarginBox):
+            continue
+        yield child
+        if isinstance(child, boxes.ParentBox):
+            yield from child.descendants()
+
+
+def _table_id(box) -> str | None:
+    element = getattr(box, "element", None)
+    return element.get("id") if element is not None else None
+
+
+def _last_content(page_boxes) -> object | None:
+    """The last heading, caption, paragraph, figure or table row of the page."""
+    last = None
+    for box in page_boxes:
+        if box.element_tag in (*HEADINGS, "p", "figure") and isinstance(box, boxes.BlockBox):
+            last = box
+        elif isinstance(box, (boxes.TableCaptionBox, boxes.TableRowBox)):
+            last = box
+    return last
+
+
+def _line_texts(page_boxes) -> list[tuple[object, str]]:
+    lines = []
+    for box in page_boxes:
+        if isinstance(box, boxes.LineBox):
+            text = "".join(child.text for child in box.descendants() if isinstance(child, boxes.TextBox))
+            lines.append((box, text))
+    return lines
+
+
+def _broken_names(lines: list[tuple[object, str]], names: tuple[str, ...]) -> list[str]:
+    """Names cut at a line end: the end of one line and the start of the next in one block."""
+    found = []
+    for (box, text), (next_box, next_text) in zip(lines, lines[1:]):
+        if not text or text.endswith((" ", "\u00a0")) or not next_text.strip():
+            continue
+        tail, head = text.split()[-1] if text.split() else "", next_text.split()[0]
+        for name in names:
+            if name not in tail and name not in head and name in tail + head:
+                found.append(f"“{name}” is broken over two lines (“{tail}” / “{head}”)")
+    return found
+
+
+def problems(document, names: tuple[str, ...] = ()) -> list[str]:
+    """Every broken pagination rule of ``document`` (a rendered ``weasyprint.Document``)."""
+    found: list[str] = []
+    rows_per_page: dict[str, list[tuple[int, int, bool]]] = {}  # table id → (page, tbody rows, header)
+    captions: dict[str, int] = {}
+    for number, page in enumerate(document.pages, start=1):
+        page_box = page._page_box
+        body = list(_flow(page_box))
+        right = page_box.content_box_x() + page_box.width + TOLERANCE
+        last = _last_content(body)
+        if last is not None and last.element_tag in HEADINGS and number < len(document.pages):
+            found.append(f"page {number} ends with the heading “{_text(last)}”")
+        if isinstance(last, boxes.TableCaptionBox) and number < len(document.pages):
+            found.append(f"page {number} ends with the caption “{_text(last)[:60]}”")
+        for box in body:
+            if getattr(box, "is_table_wrapper", False) and _table_id(box):
+                if any(isinstance(child, boxes.TableCaptionBox) for child in box.children):
+                    captions.setdefault(_table_id(box), number)
+            if isinstance(box, boxes.TableBox) and _table_id(box):
+                groups = [g for g in box.children if isinstance(g, boxes.TableRowGroupBox)]
+                n_rows = sum(len(g.children) for g in groups if not g.is_header and not g.is_footer)
+                has_header = any(g.is_header for g in groups)
+                rows_per_page.setdefault(_table_id(box), []).append((number, n_rows, has_header))
+            if isinstance(box, (boxes.TextBox, boxes.ReplacedBox)) and box.position_x + box.margin_width() > right:
+                found.append(f"page {number}: “{_text(box)[:40]}” runs {box.position_x + box.margin_width() - right:.0f}"
+                             " px past the right edge of the text block")
+        found += [f"page {number}: {message}" for message in _broken_names(_line_texts(body), names)]
+    for table, pages in rows_per_page.items():
+        total = sum(n for _, n, _ in pages)
+        caption_page = captions.get(table)
+        if caption_page is not None and not any(p == caption_page and n > 0 for p, n, _ in pages):
+            found.append(f"the caption of {table} is on page {caption_page} without any of its rows")
+        if len(pages) < 2:
+            continue
+        for page_number, n, has_header in pages:
+            if n < min(MIN_ROWS, total):
+                found.append(f"{table}: page {page_number} carries {n} of its {total} rows")
+            if not has_header:
+                found.append(f"{table}: page {page_number} does not repeat the table's header")
+    return found
+
+
+def _text(box) -> str:
+    if isinstance(box, boxes.TextBox):
+        return box.text
+    if isinstance(box, boxes.ParentBox):
+        return " ".join(child.text for child in box.descendants() if isinstance(child, boxes.TextBox)).strip()
+    return ""

@@ -1,0 +1,90 @@
+"""The pagination rules of the PDF (render/pagination.py): each rule breaks on a hand-made page
+that breaks it, and none breaks in the reports of the demo, an interim and a very early freeze."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import weasyprint
+
+from alliance_report.cli import main
+from alliance_report.freeze import FREEZE_FILES
+from alliance_report.render.pagination import problems
+from alliance_report.render.report import _raster_figures
+from alliance_report.simulate import simulate_freeze
+
+NAMES = (*FREEZE_FILES, "manifest.json")
+PAGE = "@page { size: 120mm 80mm; margin: 10mm; } body { margin: 0; font: 10pt/14pt 'DejaVu Sans'; } p { margin: 0; }"
+
+
+def laid_out(body: str, css: str = ""):
+    return weasyprint.HTML(string=f"<html lang='en'><style>{PAGE}{css}</style><body>{body}</body></html>").render()
+
+
+def filler(lines: int) -> str:
+    return "".join(f"<p>line {i}</p>" for i in range(lines))
+
+
+def table(rows: int, head: bool = True, caption: str = "Table 1. A table") -> str:
+    thead = "<thead><tr><th>Name</th><th>n</th></tr></thead>" if head else ""
+    body = "".join(f"<tr><td>row {i}</td><td>{i}</td></tr>" for i in range(rows))
+    return f'<table id="table-t"><caption>{caption}</caption>{thead}<tbody>{body}</tbody></table>'
+
+
+def test_a_heading_at_the_bottom_of_a_page():
+    # 12 lines fit a page: the heading is the 12th
+    doc = laid_out(filler(11) + "<h2>Results</h2>" + filler(3), "h2 { margin: 0; font-size: 10pt; break-after: auto; }")
+    assert problems(doc) == ["page 1 ends with the heading “Results”"]
+    kept = laid_out(filler(11) + "<h2>Results</h2>" + filler(3), "h2 { margin: 0; font-size: 10pt; break-after: avoid; }")
+    assert problems(kept) == []
+
+
+def test_a_caption_without_its_rows():
+    doc = laid_out(filler(9) + table(3), "caption { break-after: auto; }")
+    assert problems(doc) == ["page 1 ends with the caption “Table 1. A table”",
+                             "the caption of table-t is on page 1 without any of its rows"]
+    assert problems(laid_out(filler(9) + table(3), "caption { break-after: avoid; }")) == []
+
+
+def test_a_split_table_that_does_not_repeat_its_header_or_leaves_one_row():
+    doc = laid_out(filler(4) + table(8), "thead { display: table-row-group; }")  # a header that is not repeated
+    assert "table-t: page 2 does not repeat the table's header" in problems(doc)
+    assert problems(laid_out(filler(4) + table(8))) == []
+    orphan = laid_out(filler(6) + table(8))
+    assert problems(orphan) == ["table-t: page 1 carries 2 of its 8 rows"]
+    kept = ("caption { break-after: avoid; } tbody tr:nth-child(-n+2) { break-after: avoid; } "
+            "tbody tr:nth-last-child(-n+2) { break-before: avoid; }")
+    assert problems(laid_out(filler(6) + table(8), kept)) == []
+
+
+def test_content_past_the_right_edge_and_a_name_broken_over_two_lines():
+    wide = laid_out("<p style='white-space: nowrap'>" + "word " * 40 + "</p>")
+    assert any("past the right edge of the text block" in f for f in problems(wide))
+    broken = laid_out("<p style='width: 30mm; overflow-wrap: anywhere'>questionnaires.csv+participants.csv</p>")
+    assert any("“questionnaires.csv” is broken over two lines" in f or "“participants.csv” is broken" in f
+               for f in problems(broken, NAMES))
+    assert problems(laid_out("<p style='width: 30mm'>questionnaires.csv + participants.csv</p>"), NAMES) == []
+
+
+def pdf_layout(folder: Path):
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    return weasyprint.HTML(string=_raster_figures(html, folder), base_url=str(folder)).render()
+
+
+@pytest.fixture(scope="module")
+def early(tmp_path_factory):
+    """A very early freeze: six weeks into recruitment, tables of dashes."""
+    root = tmp_path_factory.mktemp("early")
+    freeze = simulate_freeze(root / "freeze", cutoff_date="2014-03-01")
+    assert main(["build", str(freeze), "--out", str(root / "out"), "--quiet"]) == 0
+    return root / "out"
+
+
+@pytest.mark.parametrize("which", ["demo", "small", "early"])
+@pytest.mark.parametrize("edition", ["closed", "open"])
+def test_the_reports_keep_every_rule(which, edition, request):
+    out = {"demo": lambda: request.getfixturevalue("demo_built"), "small": lambda: request.getfixturevalue("built")[1],
+           "early": lambda: request.getfixturevalue("early")}[which]()
+    folder = out if edition == "closed" else out / "open"
+    assert problems(pdf_layout(folder), NAMES) == []
