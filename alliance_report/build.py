@@ -668,13 +668,28 @@ def _write(results: dict[str, dict], reports: dict, validation: dict, staging: P
         write_report_files(report, folder)
 
 
-def _write_pdf(reports: dict, staging: Path) -> None:
-    """Each edition's report.pdf from its report.html; after ``_write``, whose figures/*.png the PDF embeds."""
+def _write_pdf(reports: dict, staging: Path, leave: tuple[str, ...] = ()) -> None:
+    """Each edition's report.pdf from its report.html (but the editions in ``leave``); after
+    ``_write``, whose figures/*.png the PDF embeds."""
+    for edition in reports:
+        if edition not in leave:
+            _write_edition_pdf(staging, edition)
+
+
+def _write_edition_pdf(staging: Path, edition: str) -> None:
+    """One edition's report.pdf from the report.html written beside it."""
     from alliance_report.render.report import edition_attachments, write_pdf
 
-    for edition, report in reports.items():
-        folder = edition_folder(staging, edition)
-        write_pdf(report.html, folder / "report.pdf", folder, edition_attachments(edition, folder))
+    folder = edition_folder(staging, edition)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    write_pdf(html, folder / "report.pdf", folder, edition_attachments(edition, folder))
+
+
+def _pdf_in_main(settings: Settings) -> tuple[str, ...]:
+    """The editions whose PDF the main process writes while the worker writes the other's: the
+    open one when both are built (the PDFs are the longest step, and the main process is idle
+    after validating)."""
+    return ("open",) if len(settings.editions()) > 1 else ()
 
 
 WRITE_DETAIL = "report.html, report.qmd, results.json, validation.json, figures/, tables/ (and open/)"
@@ -713,14 +728,16 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
         comparison = timed("compare", _compare, previous_dir, freeze, settings) if previous_dir else None
         figures = timed("figures", _figures, results, detail=_n_figures)
         timed("load", _load_pdf_writer)
-        order = orders.recv()  # ("go", validation, staging, date, previous_problem); EOF: the main process stops us
-        _, validation, staging, date, previous_problem = order
+        # ("go", validation, staging, date, previous_problem, PDFs the main process writes); EOF: we are not needed
+        order = orders.recv()
+        _, validation, staging, date, previous_problem, pdf_in_main = order
         _add_changes(results, comparison, previous_problem)
         writing = True
         events.send(("hashes", _freeze_hashes(freeze)))
         reports = timed("render", _render, results, figures, validation, date)
         timed("write", _write, results, reports, validation, Path(staging), detail=lambda _: WRITE_DETAIL)
-        timed("pdf", _write_pdf, reports, Path(staging), detail=lambda _: PDF_DETAIL)
+        events.send(("files",))  # the main process may write a PDF from them now
+        timed("pdf", _write_pdf, reports, Path(staging), tuple(pdf_in_main), detail=lambda _: PDF_DETAIL)
         events.send(("written", {"results": _editions(results)}))
     except EOFError:
         pass  # the main process needs nothing more (the freeze was invalid)
@@ -768,6 +785,7 @@ class _Worker:
         self.message = None  # ("written", payload) or ("error", info)
         self.hashes = None
         self.finished = threading.Event()
+        self.files = threading.Event()  # the HTML and figures are written (or the worker has ended)
         self._running: set[str] = set()
         self.listener = threading.Thread(target=self._listen, name="worker-listener", daemon=True)
         self.listener.start()
@@ -792,6 +810,8 @@ class _Worker:
                         self.steps.progress.done(name, seconds, detail)
                 elif kind == "hashes":
                     self.hashes = message[1]
+                elif kind == "files":
+                    self.files.set()
                 else:
                     if kind == "error":
                         for name in self._running & set(self.SHOWN):
@@ -800,14 +820,22 @@ class _Worker:
                     break
         finally:
             self.finished.set()
+            self.files.set()
 
-    def go(self, validation: dict, staging: Path, date: str, previous_problem: str | None = None) -> None:
+    def go(self, validation: dict, staging: Path, date: str, previous_problem: str | None = None,
+           pdf_in_main: tuple[str, ...] = ()) -> None:
         """The freeze is valid: render and write into ``staging`` (``previous_problem``: why the
-        previous freeze is not compared, e.g. it failed validation)."""
+        previous freeze is not compared, e.g. it failed validation; ``pdf_in_main``: the editions
+        whose PDF the main process writes, once :meth:`files_written`)."""
         try:
-            self.orders.send(("go", validation, str(staging), date, previous_problem))
+            self.orders.send(("go", validation, str(staging), date, previous_problem, pdf_in_main))
         except OSError:
             pass  # the worker has ended already; result() says why
+
+    def files_written(self) -> bool:
+        """Wait until the worker has written the HTML and figures; False if it ended before."""
+        self.files.wait()
+        return self.message is None or self.message[0] == "written"
 
     def result(self) -> dict:
         """Wait for the worker to have written every file; raise what it raised."""
@@ -1060,7 +1088,17 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
     with _writing(out):
         staging = temporary.staging or temporary.make(out)
         if worker is not None:
-            worker.go(validation, staging, date, previous_problem)
+            pdf_in_main = _pdf_in_main(settings)
+            worker.go(validation, staging, date, previous_problem, pdf_in_main)
+            if pdf_in_main:
+                with steps.step("load", show=False):
+                    _load_pdf_writer()
+                with steps.step("wait", show=False):
+                    files = worker.files_written()
+                for edition in pdf_in_main if files else ():
+                    with steps.step(f"pdf {edition}") as info:
+                        _write_edition_pdf(staging, edition)
+                        info["detail"] = f"{edition}/report.pdf (WeasyPrint)"
             with steps.step("wait", show=False):
                 results = worker.result()["results"]
             if worker.hashes != _freeze_hashes(freeze):

@@ -153,11 +153,16 @@ def test_one_process_and_two_give_identical_outputs(built, tmp_path, capsys):
     one = shutil.copytree(out, tmp_path / "one")
     assert main(["build", str(freeze), "--out", str(one), "--jobs", "1", "--force"]) == 0
     for name in ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json",
-                 "figures/alliance_outcome.svg", "figures/alliance_outcome.png", "tables/hads_models.csv"):
+                 "figures/alliance_outcome.svg", "figures/alliance_outcome.png", "tables/hads_models.csv",
+                 "open/report.pdf", "open/report.html"):
         assert (one / name).read_bytes() == (out / name).read_bytes(), name
     log = (one / "build.log").read_text()
     assert "processes:    1" in log and "why built:    --force" in log
-    assert "processes:    2" in (out / "build.log").read_text()
+    two = (out / "build.log").read_text()
+    assert "processes:    2" in two
+    # with two processes, the main process writes the open edition's PDF beside the worker's closed one
+    assert re.search(r"^  pdf open +main ", two, re.M) and re.search(r"^  pdf +worker ", two, re.M)
+    assert not re.search(r"^  pdf open ", log, re.M)
     # progress: one line per step on stderr (not a terminal)
     lines = capsys.readouterr().err.splitlines()
     steps = [line.split(":")[1].split(" (")[0].strip() for line in lines]
