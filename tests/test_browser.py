@@ -1,6 +1,6 @@
 """The HTML report in a real browser (headless Chromium driven by Selenium), on a desktop and a phone.
 
-Both editions of the session's small build (conftest ``built``), at 1280 and 390 CSS px wide:
+Both editions of the demo (conftest ``demo_built``, built once per session), at 1280 and 390 CSS px wide:
 the page never scrolls sideways (a wide table or figure scrolls in its own box), every figure
 is drawn, the console has no error, a contents link lands below the sticky "SIMULATED DATA"
 banner, the figures keep legible text, and axe-core finds no violation of any impact.
@@ -68,10 +68,10 @@ def axe_source() -> str:
 
 @pytest.fixture(params=[(edition, device) for edition in ("closed", "open") for device in WIDTHS],
                 ids=lambda p: f"{p[0]}-{p[1]}")
-def page(request, built, browser):
+def page(request, demo_built, browser):
     """The edition's report.html loaded at the device's width: (driver, the edition's folder)."""
     edition, device = request.param
-    _, out = built
+    out = demo_built
     folder = out if edition == "closed" else out / "open"
     path = folder / "report.html"
     browser.get("about:blank")

@@ -72,19 +72,29 @@ def pdf_layout(folder: Path):
     return weasyprint.HTML(string=_raster_figures(html, folder), base_url=str(folder)).render()
 
 
-@pytest.fixture(scope="module")
-def early(tmp_path_factory):
-    """A very early freeze: six weeks into recruitment, tables of dashes."""
-    root = tmp_path_factory.mktemp("early")
-    freeze = simulate_freeze(root / "freeze", cutoff_date="2014-03-01")
+def built_at(tmp_path_factory, cutoff: str) -> Path:
+    root = tmp_path_factory.mktemp(f"cut-{cutoff}")
+    freeze = simulate_freeze(root / "freeze", cutoff_date=cutoff)
     assert main(["build", str(freeze), "--out", str(root / "out"), "--quiet"]) == 0
     return root / "out"
 
 
-@pytest.mark.parametrize("which", ["demo", "small", "early"])
+@pytest.fixture(scope="module")
+def early(tmp_path_factory):
+    """A very early freeze: six weeks into recruitment, tables of dashes."""
+    return built_at(tmp_path_factory, "2014-03-01")
+
+
+@pytest.fixture(scope="module")
+def interim(tmp_path_factory):
+    """An interim freeze in the middle of recruitment."""
+    return built_at(tmp_path_factory, "2015-03-01")
+
+
+@pytest.mark.parametrize("which", ["demo", "interim", "early", "small"])
 @pytest.mark.parametrize("edition", ["closed", "open"])
 def test_the_reports_keep_every_rule(which, edition, request):
     out = {"demo": lambda: request.getfixturevalue("demo_built"), "small": lambda: request.getfixturevalue("built")[1],
-           "early": lambda: request.getfixturevalue("early")}[which]()
+           "early": lambda: request.getfixturevalue("early"), "interim": lambda: request.getfixturevalue("interim")}[which]()
     folder = out if edition == "closed" else out / "open"
     assert problems(pdf_layout(folder), NAMES) == []
