@@ -668,21 +668,21 @@ def _write(results: dict[str, dict], reports: dict, validation: dict, staging: P
         write_report_files(report, folder)
 
 
-def _write_pdf(reports: dict, staging: Path, leave: tuple[str, ...] = ()) -> None:
+def _write_pdf(reports: dict, staging: Path, leave: tuple[str, ...] = ()) -> list[str]:
     """Each edition's report.pdf from its report.html (but the editions in ``leave``); after
-    ``_write``, whose figures/*.png the PDF embeds."""
-    for edition in reports:
-        if edition not in leave:
-            _write_edition_pdf(staging, edition)
+    ``_write``, whose figures/*.png the PDF embeds.  Returns the pagination problems found."""
+    return [problem for edition in reports if edition not in leave
+            for problem in _write_edition_pdf(staging, edition)]
 
 
-def _write_edition_pdf(staging: Path, edition: str) -> None:
-    """One edition's report.pdf from the report.html written beside it."""
+def _write_edition_pdf(staging: Path, edition: str) -> list[str]:
+    """One edition's report.pdf from the report.html written beside it; its pagination problems."""
     from alliance_report.render.report import edition_attachments, write_pdf
 
     folder = edition_folder(staging, edition)
     html = (folder / "report.html").read_text(encoding="utf-8")
-    write_pdf(html, folder / "report.pdf", folder, edition_attachments(edition, folder))
+    return [f"{edition} edition, {problem}"
+            for problem in write_pdf(html, folder / "report.pdf", folder, edition_attachments(edition, folder))]
 
 
 def _pdf_in_main(settings: Settings) -> tuple[str, ...]:
@@ -737,8 +737,8 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
         reports = timed("render", _render, results, figures, validation, date)
         timed("write", _write, results, reports, validation, Path(staging), detail=lambda _: WRITE_DETAIL)
         events.send(("files",))  # the main process may write a PDF from them now
-        timed("pdf", _write_pdf, reports, Path(staging), tuple(pdf_in_main), detail=lambda _: PDF_DETAIL)
-        events.send(("written", {"results": _editions(results)}))
+        layout = timed("pdf", _write_pdf, reports, Path(staging), tuple(pdf_in_main), detail=lambda _: PDF_DETAIL)
+        events.send(("written", {"results": _editions(results), "layout": layout}))
     except EOFError:
         pass  # the main process needs nothing more (the freeze was invalid)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the main process
@@ -1087,6 +1087,7 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
     out = Path(out)
     with _writing(out):
         staging = temporary.staging or temporary.make(out)
+        layout: list[str] = []  # pagination problems of the PDFs (render/pagination.py)
         if worker is not None:
             pdf_in_main = _pdf_in_main(settings)
             worker.go(validation, staging, date, previous_problem, pdf_in_main)
@@ -1097,10 +1098,11 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
                     files = worker.files_written()
                 for edition in pdf_in_main if files else ():
                     with steps.step(f"pdf {edition}") as info:
-                        _write_edition_pdf(staging, edition)
+                        layout += _write_edition_pdf(staging, edition)
                         info["detail"] = f"{edition}/report.pdf (WeasyPrint)"
             with steps.step("wait", show=False):
-                results = worker.result()["results"]
+                written = worker.result()
+            results, layout = written["results"], written["layout"] + layout
             if worker.hashes != _freeze_hashes(freeze):
                 raise BuildError(f"{freeze_dir}: the freeze changed during the build; build again", exit_code=1)
         else:
@@ -1121,16 +1123,17 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
             with steps.step("load", show=False):
                 _load_pdf_writer()
             with steps.step("pdf") as info:
-                _write_pdf(reports, staging)
+                layout = _write_pdf(reports, staging)
                 info["detail"] = PDF_DETAIL
             results = _editions(results)
         if fp.parts["settings"]["renderer"] == "quarto":
             with steps.step("quarto"):
                 _quarto(staging)
         steps.record("total", "", time.perf_counter() - t_start)
+        notes += [f"the PDF breaks a pagination rule ({problem}); the report is published" for problem in layout]
         _write_log(staging / LOG_FILE, freeze_dir=freeze_dir, out=out, fp=fp, reason=reason, steps=steps,
                    validation=validation, started_at=started_at, command=command, jobs=jobs,
-                   renderer=renderer, previous=previous, previous_problem=previous_problem)
+                   renderer=renderer, previous=previous, previous_problem=previous_problem, layout=layout)
         write_record(staging, fp, freeze_dir=freeze_dir)
         _interrupts.commit()  # from here on a signal no longer stops the build: it publishes
         publish(staging, out)
@@ -1149,7 +1152,7 @@ def _quarto(staging: Path) -> None:
 
 
 def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _Steps, validation,
-               started_at, command, jobs, renderer, previous=None, previous_problem=None) -> None:
+               started_at, command, jobs, renderer, previous=None, previous_problem=None, layout=()) -> None:
     parts = fp.parts
     env = parts["environment"]
     lines = [
@@ -1179,6 +1182,8 @@ def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _
         lines.append(f"  {name:<12} {where:<7} {seconds:8.2f}" + (f"   {detail}" if detail else ""))
     v = validation
     lines += ["", f"validation:   {v['n_checks']} checks, {v['n_failed']} failed, {v['n_warnings']} warnings",
+              f"layout:       {len(layout)} pagination problem{'' if len(layout) == 1 else 's'} in the PDF"
+              + "".join(f"\n  {problem}" for problem in layout),
               "outcome:      built", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 

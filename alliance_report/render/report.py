@@ -24,6 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
+from alliance_report.freeze import FREEZE_FILES
 from alliance_report.render import changes_section, conduct_text, text, validation_section
 from alliance_report.render import tables as tbl
 from alliance_report.render.conduct_figures import conduct_figures
@@ -218,6 +219,7 @@ def _raster_figures(html: str, base_url: Path) -> str:
     return _INLINE_FIGURE.sub(swap, html)
 
 
+NAMES_NOT_TO_BREAK = (*FREEZE_FILES, "manifest.json", "validation.json", "results.json", "changes.csv")
 PDF_VARIANT = "pdf/a-3a"  # archival (PDF/A-3, level A: tagged, /Lang, Unicode text), with JSON attachments
 _DATE_META = re.compile(r'<meta name="dcterms\.(created|modified)" content="([^"]*)">')
 
@@ -279,7 +281,7 @@ def _unique_associated_files(document, pdf) -> None:
         pdf.catalog["AF"][:] = list(dict.fromkeys(pdf.catalog["AF"]))
 
 
-def write_pdf(html: str, path: Path, base_url: Path, attachments: tuple[PdfAttachment, ...] = ()) -> None:
+def write_pdf(html: str, path: Path, base_url: Path, attachments: tuple[PdfAttachment, ...] = ()) -> list[str]:
     """The PDF from the same HTML (WeasyPrint).  Imported lazily: it is slow to import.
 
     The matplotlib figures are embedded as their PNGs (``figures/<name>.png`` beside the PDF,
@@ -288,6 +290,8 @@ def write_pdf(html: str, path: Path, base_url: Path, attachments: tuple[PdfAttac
     The PDF is PDF/A-3a: tagged (structure tree, /Lang from ``<html lang>``), an outline from the
     headings (report.css), XMP metadata, and ``attachments`` embedded.  Every date in it (info,
     XMP, attachments) comes from the report's ``dcterms`` metas, so a rebuild gives the same bytes.
+
+    Returns the pagination rules the laid-out pages break (:mod:`pagination`; none expected).
     """
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -303,6 +307,9 @@ def write_pdf(html: str, path: Path, base_url: Path, attachments: tuple[PdfAttac
     document.write_pdf(path, pdf_identifier=b"alliance-report", uncompressed_pdf=False,
                        pdf_variant=PDF_VARIANT, pdf_tags=True, attachments=files,
                        finisher=_unique_associated_files)
+    from alliance_report.render.pagination import problems
+
+    return problems(document, NAMES_NOT_TO_BREAK)
 
 
 def write_report_files(report: Report, out: Path) -> None:
