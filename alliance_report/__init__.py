@@ -9,3 +9,6 @@ DEMO_FREEZE = REPO_ROOT / "data" / "demo-freeze"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 TEMPLATES_DIR = REPO_ROOT / "report_templates"
 STUDIES_DIR = REPO_ROOT / "studies"
+# the direct dependencies (pyproject.toml), in the order the provenance table lists their versions;
+# requirements.lock pins the whole resolved set
+PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "great-expectations", "matplotlib", "jinja2", "weasyprint")

@@ -40,16 +40,13 @@ Expectations, statsmodels, matplotlib or WeasyPrint): it takes a fraction of a s
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import errno
 import gc
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,15 +57,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alliance_report import __version__
+from alliance_report import __version__, files
 from alliance_report.fingerprint import Fingerprint, fingerprint, read_record, up_to_date, write_record
 from alliance_report.progress import Progress
+from alliance_report.publish import note_leftovers, publish, temporary_prefix
 from alliance_report.settings import EDITIONS, Settings
 from alliance_report.study import Study, StudyError, load_study
 
 RENDERERS = ("weasyprint", "quarto")
 LOG_FILE = "build.log"
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # as the manifest check of study / freeze_id
 
 
 class BuildError(Exception):
@@ -273,8 +270,6 @@ def default_out_dir(freeze, reports_root: Path = Path("reports")) -> Path:
 
 def manifest_of(freeze_dir: Path) -> dict | None:
     """The manifest read as ``read_freeze`` reads it, or None when that is not possible."""
-    from alliance_report import files
-
     try:
         manifest = files.load_json(files.read_file(Path(freeze_dir), "manifest.json", files.MANIFEST_LIMIT)
                                    .decode("utf-8-sig"))
@@ -295,7 +290,7 @@ def _manifest_names(freeze_dir: Path) -> tuple[str, str] | None:
         study, freeze_id = manifest["study"], manifest["freeze_id"]
     except (TypeError, KeyError):
         return None
-    if not all(isinstance(v, str) and NAME_RE.fullmatch(v) for v in (study, freeze_id)):
+    if not all(isinstance(v, str) and files.NAME_RE.fullmatch(v) for v in (study, freeze_id)):
         return None
     return study, freeze_id
 
@@ -415,7 +410,7 @@ class _Temporary:
                 continue
             self.parents.append(folder)
         with _held():  # recorded before a signal may stop the build
-            self.staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "building"), dir=out.parent))
+            self.staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(out, "building"), dir=out.parent))
             _interrupts.staging.add(self.staging)
         self.staging.chmod(0o755)  # mkdtemp makes it private; the published report is for readers
         probe = self.staging / ".probe"
@@ -868,109 +863,6 @@ class _Worker:
         self.events.close()
 
 
-# --------------------------------------------------------------------------------------------- publish
-
-
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd = -100
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
-    return result == 0
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
-
-
-def _temporary_prefix(out: Path, kind: str) -> str:
-    """``.<name>.building-<host>-<pid>-`` (staging) or ``.<name>.old-<host>-<pid>-`` (the
-    previous output on its way out): hidden, beside the output, named after the process that
-    owns it (mkdtemp adds 8 random characters)."""
-    return f".{out.name}.{kind}-{_host()}-{os.getpid()}-"
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):  # another user's process; a name we did not make
-        return True
-    return True
-
-
-def remove_leftovers(out: Path) -> tuple[list[Path], Path | None]:
-    """Clean up after a build of ``out`` that was killed outright (SIGKILL, a power cut).
-
-    A build removes its temporary folders itself, even when it fails or is interrupted, so a
-    folder is left behind only when its process died.  Deleted: the folders of this host
-    whose process no longer runs.  Kept: those of a build still running and those made on
-    another host (a shared reports folder), whose processes cannot be checked from here.
-    When the build died between moving the previous output aside and moving the new one in,
-    ``out`` is missing and the ``.old-`` folder holds the previous output: it is moved back.
-
-    Returns the folders deleted and, if it was restored, the output.
-    """
-    pattern = re.compile(rf"\.{re.escape(out.name)}\.(building|old)-{re.escape(_host())}-(\d+)-[a-z0-9_]{{8}}")
-    removed, restored = [], None
-    if not out.parent.is_dir():
-        return removed, restored
-    for path in sorted(out.parent.iterdir()):
-        match = pattern.fullmatch(path.name)
-        if not match or not path.is_dir() or path.is_symlink() or _running(int(match[2])):
-            continue
-        previous = path / out.name
-        if match[1] == "old" and not os.path.lexists(out) and previous.is_dir():
-            os.replace(previous, out)
-            restored = out
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed, restored
-
-
-def _remove_leftovers(out: Path, notes: list[str]) -> None:
-    removed, restored = remove_leftovers(Path(out))
-    if restored:
-        notes.append(f"{out} was missing after a build that was killed; the previous output was restored")
-    if removed:
-        notes.append(f"removed {len(removed)} temporary folder(s) left beside {out} by a build that was "
-                     f"killed: {', '.join(p.name for p in removed)}")
-
-
-def publish(staging: Path, out: Path) -> None:
-    """Swap the finished staging folder in for ``out`` by renames (atomic on one filesystem).
-
-    An existing ``out`` is exchanged with the staging folder in one step where the kernel
-    supports it (a reader sees the old report or the new one, never neither), else renamed
-    aside first; the previous output is then deleted.
-    """
-    if out.exists():
-        if _exchange(staging, out):
-            shutil.rmtree(staging)  # now holds the previous output
-            return
-        retired = Path(tempfile.mkdtemp(prefix=_temporary_prefix(out, "old"), dir=out.parent))
-        os.replace(out, retired / out.name)
-        try:
-            os.replace(staging, out)
-        except OSError:
-            os.replace(retired / out.name, out)  # the previous output back where it was
-            shutil.rmtree(retired, ignore_errors=True)
-            raise
-        shutil.rmtree(retired)
-    else:
-        os.replace(staging, out)
-
-
 # --------------------------------------------------------------------------------------------- build
 
 
@@ -1019,7 +911,7 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
     if out is not None:
         check_out_of_freeze(freeze_dir, out)
         check_out(out)
-        _remove_leftovers(out, notes)
+        note_leftovers(out, notes)
     fp = None
     reason = "no previous output"
     if freeze_dir.is_dir():
@@ -1070,8 +962,6 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
         freeze = read_freeze(freeze_dir)
         info["detail"] = ", ".join(f"{name} {len(table):,} rows" for name, table in freeze.tables.items()
                                    if name in ("participants.csv", "questionnaires.csv"))
-    if fp is None:  # not reachable for a readable freeze; kept for safety
-        fp = fingerprint(freeze_dir, effective_settings(settings, renderer), previous)
     if fp.parts["freeze"] != _freeze_hashes(freeze):
         raise BuildError(f"{freeze_dir}: the freeze changed while it was being read; build again", exit_code=1)
 
@@ -1083,7 +973,7 @@ def _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, repor
         out = default_out_dir(freeze, reports_root)
         check_out_of_freeze(freeze_dir, out)
         check_out(out)
-        _remove_leftovers(out, notes)
+        note_leftovers(out, notes)
     out = Path(out)
     with _writing(out):
         staging = temporary.staging or temporary.make(out)
@@ -1186,136 +1076,3 @@ def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _
               + "".join(f"\n  {problem}" for problem in layout),
               "outcome:      built", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
-
-
-# --------------------------------------------------------------------------------------------- build-all
-
-
-@dataclass
-class FreezeOutcome:
-    freeze: Path
-    outcome: str  # "built" | "up to date" | "invalid" | "unreadable" | "error"
-    output: Path | None
-    exit_code: int
-    message: str = ""
-    detail: str = ""  # e.g. "2 of 120 checks failed", shown in the summary table
-    previous: Path | None = None  # the freeze it was compared with
-
-
-def find_freezes(folder: Path) -> list[Path]:
-    """The freezes in ``folder``: the folder itself if it holds a manifest, else every subfolder
-    (not hidden) that holds a ``manifest.json`` or a ``*.csv`` file — one without a manifest is
-    reported as unreadable, not skipped."""
-    folder = Path(folder)
-    if (folder / "manifest.json").exists():
-        return [folder]
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
-                  and ((p / "manifest.json").exists() or any(p.glob("*.csv"))))
-
-
-def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *, force: bool = False,
-              progress: Progress | None = None, jobs: int | None = None, renderer: str = "weasyprint",
-              command: str | None = None, err=None) -> list[FreezeOutcome]:
-    """Build every freeze of ``folder`` into ``<out_root>/<study>-<freeze_id>/``, one after the other,
-    carrying on past a freeze that fails; each failure's message (the validation summary for an
-    invalid freeze) is written to ``err`` as it happens."""
-    from alliance_report.freeze import FreezeError
-
-    err = err if err is not None else sys.stderr
-    progress = progress or Progress(quiet=True)
-    outcomes: list[FreezeOutcome] = []
-    claimed: dict[Path, Path] = {}
-    freezes = in_cutoff_order(find_freezes(folder))
-    built: dict[str, list[tuple[str, Path]]] = {}  # study → (cut-off, freeze) of the valid freezes so far
-    for i, freeze_dir in enumerate(freezes, start=1):
-        if _interrupts.installed and _interrupts.pending is not None:  # a signal between two freezes
-            left = len(freezes) - i + 1
-            stop = Interrupted(_interrupts.pending, f"interrupted; {left} freeze(s) not built, from {freeze_dir} on")
-            stop.outcomes = outcomes + _not_built(freezes[i - 1:])
-            raise stop
-        name = output_name(freeze_dir)
-        out = Path(out_root) / (name or freeze_dir.name)
-        if not progress.quiet:
-            print(f"alliance-report: [{i}/{len(freezes)}] {freeze_dir} → {out}/", file=err, flush=True)
-        if out in claimed:
-            message = f"{freeze_dir}: has the same study and freeze_id as {claimed[out]}; not built"
-            print(f"alliance-report: error: {message}", file=err, flush=True)
-            outcomes.append(FreezeOutcome(freeze_dir, "error", None, 1, message,
-                                          detail=f"same study and freeze_id as {claimed[out]}"))
-            continue
-        claimed[out] = freeze_dir
-        study, cutoff = _study_and_cutoff(freeze_dir)
-        previous = _previous_of(built.get(study, []), cutoff)
-        try:
-            result = build(freeze_dir, out, settings, force=force, progress=progress, jobs=jobs,
-                           renderer=renderer, command=command, previous=previous)
-        except Interrupted as exc:  # stop here: the summary shows what was done so far
-            outcomes.append(FreezeOutcome(freeze_dir, "interrupted", None, exc.exit_code,
-                                          detail="nothing was published"))
-            exc.message = f"{INTERRUPTED} for {freeze_dir}"
-            exc.outcomes = outcomes + _not_built(freezes[i:])
-            raise
-        except FreezeError as exc:
-            print(f"alliance-report: error: {freeze_dir}: {exc}", file=err, flush=True)
-            outcomes.append(FreezeOutcome(freeze_dir, "unreadable", None, 2 if exc.usage else 1, str(exc),
-                                          detail=str(exc)))
-        except BuildError as exc:
-            print(f"alliance-report: {exc}", file=err, flush=True)
-            summary = re.fullmatch(r"(\d+) checks run, (\d+) failed, \d+ warnings?", str(exc).splitlines()[-1])
-            detail = (f"{summary[2]} of {summary[1]} checks failed" if summary
-                      else str(exc).splitlines()[0].removeprefix(f"{freeze_dir}: "))
-            outcomes.append(FreezeOutcome(freeze_dir, "invalid" if exc.exit_code == 1 else "error", None,
-                                          exc.exit_code, str(exc), detail=detail))
-        except Exception as exc:  # noqa: BLE001 - one broken build must not stop the others
-            if os.environ.get("ALLIANCE_REPORT_DEBUG"):
-                traceback.print_exc(file=err)
-            print(f"alliance-report: internal error building {freeze_dir}: {type(exc).__name__}: {exc}",
-                  file=err, flush=True)
-            outcomes.append(FreezeOutcome(freeze_dir, "error", None, 3, f"{type(exc).__name__}: {exc}",
-                                          detail=f"internal error: {type(exc).__name__}"))
-        else:
-            for note in result.notes:
-                print(f"alliance-report: {note}", file=err, flush=True)
-            outcomes.append(FreezeOutcome(freeze_dir, "up to date" if result.up_to_date else "built",
-                                          result.out, 0, previous=previous))
-            if study is not None and cutoff is not None:
-                built.setdefault(study, []).append((cutoff, freeze_dir))
-    return outcomes
-
-
-def _study_and_cutoff(freeze_dir: Path) -> tuple[str | None, str | None]:
-    manifest = manifest_of(freeze_dir) or {}
-    study, cutoff = manifest.get("study"), manifest.get("cutoff_date")
-    return (study if isinstance(study, str) else None), (cutoff if isinstance(cutoff, str) else None)
-
-
-def _not_built(freezes: list[Path]) -> list[FreezeOutcome]:
-    """The rows of the freezes an interruption left out, so that the summary lists every freeze."""
-    return [FreezeOutcome(freeze_dir, "not built", None, 1, detail="interrupted before it") for freeze_dir in freezes]
-
-
-def in_cutoff_order(freezes: list[Path]) -> list[Path]:
-    """The freezes ordered by study and cut-off date (then folder); unreadable manifests last."""
-    def key(freeze_dir: Path):
-        study, cutoff = _study_and_cutoff(freeze_dir)
-        return (study is None or cutoff is None, study or "", cutoff or "", str(freeze_dir))
-    return sorted(freezes, key=key)
-
-
-def _previous_of(valid: list[tuple[str, Path]], cutoff: str | None) -> Path | None:
-    """The valid freeze of the same study with the latest cut-off before ``cutoff``."""
-    earlier = [(c, f) for c, f in valid if cutoff is not None and c < cutoff]
-    return max(earlier, key=lambda pair: pair[0])[1] if earlier else None
-
-
-def summary_table(outcomes: list[FreezeOutcome]) -> str:
-    rows = [("freeze", "outcome", "output")]
-    for o in outcomes:
-        rows.append((str(o.freeze), o.outcome + (f" ({o.detail})" if o.detail else ""),
-                     f"{o.output}/" if o.output else "—"))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
-    lines.insert(1, f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * max(len(r[2]) for r in rows)}")
-    failed = sum(1 for o in outcomes if o.exit_code)
-    lines.append(f"{len(outcomes)} freezes: {len(outcomes) - failed} ok, {failed} failed")
-    return "\n".join(lines)

@@ -138,7 +138,8 @@ def cmd_build(args) -> int:
 
 
 def cmd_build_all(args) -> int:
-    from alliance_report.build import Interrupted, build_all, find_freezes, interruptible, summary_table
+    from alliance_report.build import Interrupted, interruptible
+    from alliance_report.build_all import build_all, find_freezes, summary_table
 
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder}: is not a directory")
@@ -218,7 +219,7 @@ class UsageError(Exception):
 
 
 def _is_name(value) -> bool:
-    from alliance_report.build import NAME_RE
+    from alliance_report.files import NAME_RE
 
     return isinstance(value, str) and NAME_RE.fullmatch(value) is not None
 

@@ -33,9 +33,12 @@ import json
 import math
 import os
 import stat
+import re
 from pathlib import Path
 
 MIB = 1 << 20
+# a study or freeze_id of the manifest: safe as a folder name (freeze-format.md)
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # The largest files read.  The 100x demo freeze (24,500 randomized, 2.95 million questionnaire
 # rows) has a questionnaires.csv of ~100 MB and a manifest.json of ~700 bytes: the limits leave
 # 20x and 1,500x headroom, so that a real export never reaches them.

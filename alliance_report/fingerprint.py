@@ -31,15 +31,12 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from alliance_report import EXPECTATIONS_DIR, REPO_ROOT, STUDIES_DIR, TEMPLATES_DIR, __version__, files
+from alliance_report import EXPECTATIONS_DIR, PACKAGES, REPO_ROOT, STUDIES_DIR, TEMPLATES_DIR, __version__, files
 
 FINGERPRINT_FILE = ".fingerprint.json"
 FORMAT = 1
 PACKAGE_DIR = Path(__file__).resolve().parent
 LOCK_FILE = REPO_ROOT / "requirements.lock"
-# the direct dependencies (pyproject.toml); requirements.lock pins the whole resolved set
-PACKAGES = ("great-expectations", "jinja2", "matplotlib", "numpy", "pandas", "scipy", "statsmodels",
-            "weasyprint")
 CHUNK = 1 << 20
 
 
@@ -115,10 +112,6 @@ class Fingerprint:
     def digest(self) -> str:
         text = json.dumps(self.parts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
-
-    @property
-    def n_code_files(self) -> int:
-        return self.parts["code"]["files"]
 
 
 def fingerprint(freeze_dir: Path, settings: dict, previous_dir: Path | None = None) -> Fingerprint:

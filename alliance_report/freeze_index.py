@@ -48,7 +48,7 @@ def _totals(out: Path) -> tuple[int | None, int | None, dict | None]:
 
 
 def index_row(outcome, manifest: dict | None, out_root: Path) -> dict:
-    """One row of the index from a build-all outcome (``build.FreezeOutcome``) and the freeze's manifest."""
+    """One row of the index from a build-all outcome (``build_all.FreezeOutcome``) and the freeze's manifest."""
     manifest = manifest or {}
     row = {"freeze_id": str(manifest.get("freeze_id") or Path(outcome.freeze).name),
            "cutoff_date": manifest.get("cutoff_date") if isinstance(manifest.get("cutoff_date"), str) else None,

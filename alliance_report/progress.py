@@ -77,13 +77,6 @@ class Progress:
                 self._write("\r\x1b[K")
                 self._draw()
 
-    def note(self, text: str) -> None:
-        """A line of its own (e.g. "building X into Y"); on a terminal only."""
-        with self._lock:
-            if self.terminal and not self.quiet:
-                self._write("\r\x1b[K" + text + "\n")
-                self._draw()
-
     # ------------------------------------------------------------------ terminal status line
 
     def _status(self) -> str:

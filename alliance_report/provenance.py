@@ -6,11 +6,8 @@ import platform
 import subprocess
 from importlib import metadata
 
-from alliance_report import REPO_ROOT, __version__
+from alliance_report import PACKAGES, REPO_ROOT, __version__
 from alliance_report.freeze import Freeze
-
-PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "great-expectations", "matplotlib",
-            "jinja2", "weasyprint")
 
 
 def git_commit() -> str:

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from alliance_report import __version__
-from alliance_report.design import INSTRUMENTS, TIMEPOINTS
+from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, INSTRUMENTS, TIMEPOINTS
 from alliance_report.freeze import COLUMNS, MANIFEST
 from alliance_report.study import Study, load_study, planned_dates
 
@@ -231,7 +231,7 @@ def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int
     # ---------------------------------------------------------------- allocation
     alloc_counts = _split_counts(n, ALLOCATION_COUNTS)
     rerand_counts = _split_counts(alloc_counts["TAU"], RERANDOMIZATION_COUNTS)
-    allocation = rng.permutation(np.repeat(np.array([0, 1, 2]), [alloc_counts[k] for k in ("MBCT", "eMBCT", "TAU")]))
+    allocation = rng.permutation(np.repeat(np.array([0, 1, 2]), [alloc_counts[k] for k in ALLOCATIONS]))
     is_tau = allocation == 2
     second = rng.permutation(np.repeat(np.array([0, 1]), [rerand_counts["MBCT"], rerand_counts["eMBCT"]]))
     treatment = allocation.copy()
@@ -335,7 +335,7 @@ def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int
     planned = _planned(study, randomized_on, rerandomized_on, first_attended)
     t0_on = planned["T0"] + t0_delay
     t0b_on = np.where(is_tau, planned["T0b"] + t0b_delay, -1)
-    w_on = np.stack([planned[w] for w in ("W2", "W5", "W9")], axis=1) + _delay(rng, "W", (n, 3))
+    w_on = np.stack([planned[w] for w in ALLIANCE_WEEKS], axis=1) + _delay(rng, "W", (n, 3))
     t1_on = planned["T1"] + _delay(rng, "T1", n)
     t2_on = planned["T2"] + _delay(rng, "T2", n)
     t3_on = planned["T3"] + _delay(rng, "T3", n)
@@ -390,7 +390,7 @@ def _simulate_trial(rng: np.random.Generator, n_randomized: int, n_screened: int
             date = t0b_on
         elif tp in in_tx:
             returned &= in_tx[tp]
-            date = w_on[:, ("W2", "W5", "W9").index(tp)]
+            date = w_on[:, ALLIANCE_WEEKS.index(tp)]
         else:
             k = ("T1", "T2", "T3").index(tp)
             returned &= ~(ltfu & (ltfu_from <= k))
@@ -439,13 +439,13 @@ def _questionnaire_rows(rng: np.random.Generator, trial: dict) -> dict[str, np.n
     for j, tp in enumerate(TIMEPOINTS):
         returned, date = forms[tp]
         for k, inst in enumerate(INSTRUMENTS):
-            if (inst == "WAI") != (tp in ("W2", "W5", "W9")):
+            if (inst == "WAI") != (tp in ALLIANCE_WEEKS):
                 continue
             n_items, low, high, (level, loading, noise, sub_share) = spec[inst]
             # the latent of each item = √(1−s)·common + √s·sub-factor (drawn for everyone: seed-stable)
             sub = rng.standard_normal((n, 3))[:, subscale_of[inst]]
             if inst == "WAI":
-                common = trial["alliance"][:, ("W2", "W5", "W9").index(tp)]
+                common = trial["alliance"][:, ALLIANCE_WEEKS.index(tp)]
                 latent = common[:, None] + 0.35 * np.sqrt(sub_share) * sub
                 level_eff = 0.0
             else:
@@ -563,13 +563,13 @@ def build_tables(*, seed: int = DEMO_SEED, n_screened: int | None = None, n_rand
 
     # participants.csv
     idx = np.flatnonzero(exists)
-    conds = np.array(["MBCT", "eMBCT"], dtype=object)
+    conds = np.array(CONDITIONS, dtype=object)
     treatment_str = np.where(treated[idx], conds[trial["treatment"][idx]], "")
     participants = {
         "participant_id": pid_str,
         "site": _lookup(SITES, trial["site"][idx]),
         "randomized_on": _date_strings(trial["randomized_on"][idx]),
-        "allocation": _lookup(("MBCT", "eMBCT", "TAU"), trial["allocation"][idx]),
+        "allocation": _lookup(ALLOCATIONS, trial["allocation"][idx]),
         "treatment": treatment_str,
         "rerandomized_on": _date_strings(np.where(rerandomized, trial["rerandomized_on"], -1)[idx]),
         "age": trial["age"][idx],

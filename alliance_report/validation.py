@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from . import EXPECTATIONS_DIR
+from .files import NAME_RE
 from .freeze import COLUMNS, DATE_COLUMNS, FLOAT_COLUMNS, FREEZE_FILES, INTEGER_COLUMNS, MANIFEST, Freeze
 from .study import Study, StudyError, load_study, planned_dates
 
@@ -356,7 +357,6 @@ def _parameter_names(value: Any) -> list[str]:
 
 _REQUIRED_KEYS = ("format_version", "study", "freeze_id", "cutoff_date", "exported_at", "simulated", "files")
 _KNOWN_KEYS = frozenset(_REQUIRED_KEYS) | {"source"}
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -379,7 +379,7 @@ def _manifest_checks(freeze: Freeze) -> list[CheckResult]:
           [] if type(version) is int and version == 1 else [_found(version)], ["format_version"])
     for key in ("study", "freeze_id"):
         value = m.get(key)
-        ok = isinstance(value, str) and _NAME_RE.fullmatch(value) is not None
+        ok = isinstance(value, str) and NAME_RE.fullmatch(value) is not None
         check(f"manifest.{key}",
               f"{key} must be a non-empty name of letters, digits, '.', '_' or '-' (it names the report folder)",
               [] if ok else [_found(value)], [key])

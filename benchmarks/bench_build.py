@@ -31,7 +31,13 @@ one minute to the next): the load average before each measurement is printed, an
 ``--repeat N`` runs the floor, the demo build and the rebuild N times, alternately, and keeps
 the fastest of each.
 
+With ``--processes N`` it measures only one process against two (issue 15: keep the worker only
+if it saves ≥ 15 % of the demo build): N alternating pairs of demo builds (``--jobs 1`` /
+``--jobs 2``, ``--force``, both editions), on the idle machine and again with the other core
+kept busy by a CPU-bound process; the median of each and the saving.
+
 Usage:  .venv/bin/python benchmarks/bench_build.py [--repeat 3] [--keep DIR] [--skip-100x] [--jobs N]
+        .venv/bin/python benchmarks/bench_build.py --processes 5
 """
 
 from __future__ import annotations
@@ -151,6 +157,47 @@ def cli(*args) -> list[str]:
     return [PYTHON, "-m", "alliance_report", *map(str, args)]
 
 
+WORKER_SAVING = 0.15  # issue 15: the worker stays only if two processes save at least this share
+
+
+def _busy_core() -> subprocess.Popen:
+    """A process that keeps one core busy (a pure-Python loop) until it is killed."""
+    return subprocess.Popen([PYTHON, "-c", "while True: pass"])
+
+
+def one_against_two(pairs: int, root: Path) -> int:
+    """Median demo build with one and with two processes, idle and with the other core busy."""
+    import statistics
+
+    rows = []
+    for condition in ("idle", "other core busy"):
+        busy = _busy_core() if condition != "idle" else None
+        try:
+            times: dict[int, list[float]] = {1: [], 2: []}
+            for i in range(pairs):
+                for jobs in ((1, 2) if i % 2 == 0 else (2, 1)):
+                    run = measure(cli("build", DEMO, "--out", root / f"demo-jobs{jobs}", "--force", "--quiet",
+                                      "--jobs", jobs))
+                    if run.returncode != 0:
+                        print(run.stderr, file=sys.stderr)
+                        return 2
+                    times[jobs].append(run.seconds)
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+        one, two = statistics.median(times[1]), statistics.median(times[2])
+        rows.append((condition, one, two, 1 - two / one, times))
+    print(f"{'machine':<16} {'1 process':>10} {'2 processes':>12} {'saving':>7}   runs (s)")
+    for condition, one, two, saving, times in rows:
+        runs = "; ".join(f"{j}: " + ", ".join(f"{t:.1f}" for t in times[j]) for j in (1, 2))
+        print(f"{condition:<16} {one:>9.2f}s {two:>11.2f}s {saving:>6.0%}   {runs}")
+    keep = rows[0][3] >= WORKER_SAVING
+    print(f"\nidle: two processes save {rows[0][3]:.0%} of the demo build (threshold {WORKER_SAVING:.0%}): "
+          + ("keep the worker" if keep else "remove the worker"))
+    return 0
+
+
 def simulate(folder: Path, n: int) -> Path:
     if not (folder / "manifest.json").is_file():
         subprocess.run(cli("simulate", "--out", folder, "--seed", 1, "--n-randomized", n),
@@ -166,6 +213,8 @@ def main(argv=None) -> int:
                         help="simulate the large freezes into DIR and keep them (reused), and the outputs")
     parser.add_argument("--skip-100x", action="store_true", help="leave out the 100× freeze")
     parser.add_argument("--jobs", type=int, default=None, help="--jobs of the builds (default: the build's)")
+    parser.add_argument("--processes", type=int, default=0, metavar="PAIRS",
+                        help="only compare one process with two: this many alternating pairs of demo builds")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-build-"))
@@ -174,6 +223,8 @@ def main(argv=None) -> int:
     try:
         print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
               f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start")
+        if args.processes:
+            return one_against_two(args.processes, data)
         freezes = {"10×": simulate(data / "freeze-10x", 2450)}
         if not args.skip_100x:
             freezes["100×"] = simulate(data / "freeze-100x", 24500)

@@ -22,8 +22,9 @@ import pytest
 import yaml
 
 from alliance_report import REPO_ROOT
-from alliance_report.build import (BuildError, FreezeOutcome, _host, _quarto, effective_settings, find_freezes,
-                                    remove_leftovers, summary_table)
+from alliance_report.build import BuildError, _quarto, effective_settings
+from alliance_report.publish import host, remove_leftovers
+from alliance_report.build_all import FreezeOutcome, find_freezes, summary_table
 from alliance_report.cli import main
 from alliance_report.fingerprint import FINGERPRINT_FILE, fingerprint, up_to_date
 from alliance_report.freeze import sha256_bytes
@@ -232,9 +233,9 @@ def test_a_killed_build_leaves_a_folder_that_the_next_build_removes(built, tmp_p
         os.killpg(build.pid, signal.SIGKILL)  # a power cut: main process and worker at once
         build.wait()
     (leftover,) = tmp_path.glob(".out.building-*")
-    assert leftover.name.startswith(f".out.building-{_host()}-{build.pid}-")
+    assert leftover.name.startswith(f".out.building-{host()}-{build.pid}-")
     assert state(out) == before  # the killed build changed nothing that readers see
-    running = tmp_path / f".out.building-{_host()}-{os.getpid()}-abcd1234"  # a build still running: kept
+    running = tmp_path / f".out.building-{host()}-{os.getpid()}-abcd1234"  # a build still running: kept
     running.mkdir()
 
     assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
@@ -248,15 +249,15 @@ def test_a_killed_build_leaves_a_folder_that_the_next_build_removes(built, tmp_p
 def test_leftovers_are_removed_only_when_surely_dead_and_a_lost_output_comes_back(tmp_path):
     finished = subprocess.Popen(["true"])
     finished.wait()
-    host, dead, out = _host(), finished.pid, tmp_path / "out"
+    this_host, dead, out = host(), finished.pid, tmp_path / "out"
     # killed between moving the previous output aside and moving the new one in: out is missing
-    retired = tmp_path / f".out.old-{host}-{dead}-abcd1234"
+    retired = tmp_path / f".out.old-{this_host}-{dead}-abcd1234"
     (retired / "out").mkdir(parents=True)
     (retired / "out" / "report.html").write_text("previous")
     kept = [tmp_path / f".out.building-elsewhere-{dead}-abcd1234",  # another host: cannot be checked
-            tmp_path / f".out.building-{host}-99999999999999999999-abcd1234",  # no such process id
-            tmp_path / f".out.old-5-x.building-{host}-{dead}-abcd1234",  # output "out.old-5-x"
-            tmp_path / f".out.building-{host}-{dead}-abc"]  # not a name mkdtemp makes
+            tmp_path / f".out.building-{this_host}-99999999999999999999-abcd1234",  # no such process id
+            tmp_path / f".out.old-5-x.building-{this_host}-{dead}-abcd1234",  # output "out.old-5-x"
+            tmp_path / f".out.building-{this_host}-{dead}-abc"]  # not a name mkdtemp makes
     for folder in kept:
         folder.mkdir()
     assert remove_leftovers(out) == ([retired], out)

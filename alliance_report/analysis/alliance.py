@@ -116,11 +116,11 @@ from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
 
 from alliance_report.analysis import samples
-from alliance_report.analysis.dataset import CONDITIONS
+from alliance_report.design import ALLIANCE_WEEKS as WEEKS
+from alliance_report.design import CONDITIONS
 
-WEEKS = ("W2", "W5", "W9")
 WAI_COLUMNS = dict(zip(WEEKS, samples.WAI_WEEKS))
-WEEK_NUMBERS = {"W2": 2.0, "W5": 5.0, "W9": 9.0}
+WEEK_NUMBERS = {week: float(week[1:]) for week in WEEKS}  # "W2" → 2.0
 
 # Y = [W2, W5, W9];  Y @ TIME_CONTRAST = [W5 − W2, W9 − W5]
 TIME_CONTRAST = np.array([[-1.0, 0.0], [1.0, -1.0], [0.0, 1.0]])

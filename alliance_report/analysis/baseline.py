@@ -20,7 +20,6 @@ from scipy import stats
 from alliance_report.analysis.dataset import CONDITIONS
 from alliance_report.analysis.samples import treated
 
-MEAN_SD = ("age", "baseline_hads", "baseline_hads_anxiety", "baseline_hads_depression", "baseline_mhcsf")
 MEDIAN_IQR = ("months_since_diagnosis",)
 # variable → levels shown (binary variables show one level)
 CATEGORIES = {

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alliance_report.design import ALLIANCE_WEEKS
 from alliance_report.scoring import item_matrix
 
-TIMEPOINTS = {"WAI": ("W2", "W5", "W9"), "HADS": ("baseline", "T1"), "MHCSF": ("baseline", "T1")}
+TIMEPOINTS = {"WAI": ALLIANCE_WEEKS, "HADS": ("baseline", "T1"), "MHCSF": ("baseline", "T1")}
 
 
 def cronbach_alpha(items: np.ndarray) -> float | None:

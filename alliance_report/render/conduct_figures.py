@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from alliance_report.design import ALLOCATIONS, TIMEPOINTS
+from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, TIMEPOINTS, WAITING_LIST
 from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, _export,
                                             _n, plt)
 from alliance_report.render.format import number, percent
@@ -30,7 +30,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, MaxNLocator, StrMethodFormatter
 
 ARMS = ALLOCATIONS
-ARM_COLOURS = {**{arm: OKABE_ITO[arm] for arm in ("MBCT", "eMBCT")}, "TAU": "#009E73"}  # Okabe–Ito bluish green
+ARM_COLOURS = {**{arm: OKABE_ITO[arm] for arm in CONDITIONS}, WAITING_LIST: "#009E73"}  # Okabe–Ito bluish green
 ARM_MARKERS = {**MARKERS, "TAU": "^"}
 ARM_LINESTYLES = {**LINESTYLES, "TAU": "-."}
 ARM_HATCHES = {"MBCT": "", "eMBCT": "////", "TAU": "...."}
@@ -41,7 +41,7 @@ EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment", "withdrew_fr
                 "lost_to_follow_up": "Lost to follow-up"}
 EVENT_STYLES = {"discontinued_treatment": ("#000000", "-"), "withdrew_from_study": ("#E69F00", "--"),
                 "lost_to_follow_up": ("#CC79A7", ":")}
-MAIN_INSTRUMENT = {tp: "WAI" if tp in ("W2", "W5", "W9") else "HADS" for tp in TIMEPOINTS}
+MAIN_INSTRUMENT = {tp: "WAI" if tp in ALLIANCE_WEEKS else "HADS" for tp in TIMEPOINTS}
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PROJECTION_MONTHS = 24  # the axis reaches a projected date at most this many months after the cut-off
 

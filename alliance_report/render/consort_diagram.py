@@ -57,12 +57,13 @@ from pathlib import Path
 import matplotlib
 from matplotlib.ft2font import FT2Font, LoadFlags
 
+from alliance_report.design import CONDITIONS
+
 __all__ = ["consort_svg", "measure", "TextMetrics", "METRICS"]
 
 FONT_FAMILY = "DejaVu Sans, sans-serif"
 PT = 25.4 / 72  # one point in millimetres
 
-CONDITIONS = ("MBCT", "eMBCT")
 ANALYSES = (  # key of consort["analysed"], label in the diagram
     ("dropout_model", "Dropout model"),
     ("alliance_manova", "Alliance MANOVA"),

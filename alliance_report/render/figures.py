@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import matplotlib
 
+from alliance_report.design import ALLIANCE_WEEKS, CONDITIONS
 from alliance_report.render.format import MISSING, number, p_statement, percent, stat
 
 matplotlib.use("Agg")
@@ -77,11 +78,10 @@ STYLE = {
     "figure.dpi": 100,
 }
 
-CONDITIONS = ("MBCT", "eMBCT")
 MARKERS = {"MBCT": "o", "eMBCT": "s"}
 LINESTYLES = {"MBCT": "-", "eMBCT": "--"}
 HATCHES = {"MBCT": "", "eMBCT": "////"}
-WEEKS = (("W2", 2), ("W5", 5), ("W9", 9))
+WEEKS = tuple((week, int(week[1:])) for week in ALLIANCE_WEEKS)  # ("W2", 2), …: the week and its number
 WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
 SCALES = {
