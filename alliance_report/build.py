@@ -443,6 +443,21 @@ def default_jobs() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+# threads that may run when the worker forks: ours, and tqdm's monitor, which Great Expectations
+# starts in the main process (it only sleeps and checks tqdm's bars; the worker uses no tqdm)
+FORK_SAFE_THREADS = ("interrupt-watchdog", "worker-listener", "progress", "tqdm_monitor")
+
+
+def fork_is_safe() -> bool:
+    """Whether the worker may be forked: not on macOS (its system libraries are not fork-safe
+    once initialized) and not while a thread that is not ours runs (a caller's thread may hold
+    a lock that the forked child would never see released).  Otherwise one process does it all."""
+    if sys.platform == "darwin":
+        return False
+    return all(thread is threading.main_thread() or thread.name in FORK_SAFE_THREADS
+               for thread in threading.enumerate())
+
+
 def quarto_executable() -> str | None:
     return shutil.which("quarto")
 
@@ -934,6 +949,9 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
         if out is not None:  # an output location that cannot be written: said now, not after validation
             with _writing(out):
                 temporary.make(Path(out))
+        if jobs > 1 and fp is not None and not fork_is_safe():
+            jobs = 1
+            notes.append("one process: forking a worker is not safe here (macOS, or other threads are running)")
         if jobs > 1 and fp is not None:
             with steps.step("imports", show=False), _importing():
                 _import_shared()

@@ -459,3 +459,27 @@ def test_makefile_targets_wrap_the_cli():
     assert "--renderer $(RENDERER)" in makefile and "$(if $(FORCE),--force)" in makefile
     assert "--edition $(EDITION)" in makefile and "EDITION ?= both" in makefile
     assert (REPO_ROOT / "benchmarks" / "bench_build.py").is_file()
+
+
+def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
+    """A caller's thread is running: the build runs in one process (and says so); on macOS too."""
+    import threading
+
+    from alliance_report import build as build_module
+
+    assert build_module.fork_is_safe()
+    stop = threading.Event()
+    caller = threading.Thread(target=stop.wait, name="a-caller-thread", daemon=True)
+    caller.start()
+    try:
+        assert not build_module.fork_is_safe()
+        freeze, _ = built
+        out = tmp_path / "out"
+        assert main(["build", str(freeze), "--out", str(out), "--quiet", "--edition", "open"]) == 0
+        assert "processes:    1" in (out / "build.log").read_text()
+        assert "one process: forking a worker is not safe here" in capsys.readouterr().err
+    finally:
+        stop.set()
+        caller.join()
+    monkeypatch.setattr(build_module.sys, "platform", "darwin")
+    assert not build_module.fork_is_safe()
