@@ -52,7 +52,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -706,178 +705,6 @@ WRITE_DETAIL = "report.html, report.qmd, results.json, validation.json, figures/
 PDF_DETAIL = "report.pdf (WeasyPrint)"
 
 
-# --------------------------------------------------------------------------------------------- worker
-
-
-def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settings,
-                 previous_dir: Path | None = None) -> None:
-    """The forked worker: read, analyse, draw the figures and import WeasyPrint while the main
-    process validates; then, on the main process's order (the freeze is valid; here are the
-    validation results and the staging folder), render and write every output file.
-
-    Every step's start and end, and the outcome, go to the main process through ``events``.
-    """
-    def timed(name, function, *args, detail=lambda value: ""):
-        events.send(("start", name))
-        t0 = time.perf_counter()
-        value = function(*args)
-        events.send(("done", name, time.perf_counter() - t0, detail(value)))
-        return value
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the main
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # process decides, and its terminate() ends us at once
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # blocked by the main process around the fork
-    for end in parent_ends:  # the main process's ends of the pipes: without them here, an order
-        end.close()          # pipe whose main process has gone reads as end-of-file
-    writing = False
-    try:
-        from alliance_report.freeze import read_freeze
-
-        freeze = timed("read", read_freeze, freeze_dir)
-        results = timed("analyse", _analyse, freeze, settings)
-        comparison = timed("compare", _compare, previous_dir, freeze, settings) if previous_dir else None
-        figures = timed("figures", _figures, results, detail=_n_figures)
-        timed("load", _load_pdf_writer)
-        # ("go", validation, staging, date, previous_problem, PDFs the main process writes); EOF: we are not needed
-        order = orders.recv()
-        _, validation, staging, date, previous_problem, pdf_in_main = order
-        _add_changes(results, comparison, previous_problem)
-        writing = True
-        events.send(("hashes", _freeze_hashes(freeze)))
-        reports = timed("render", _render, results, figures, validation, date)
-        timed("write", _write, results, reports, validation, Path(staging), detail=lambda _: WRITE_DETAIL)
-        events.send(("files",))  # the main process may write a PDF from them now
-        layout = timed("pdf", _write_pdf, reports, Path(staging), tuple(pdf_in_main), detail=lambda _: PDF_DETAIL)
-        events.send(("written", {"results": _editions(results), "layout": layout}))
-    except EOFError:
-        pass  # the main process needs nothing more (the freeze was invalid)
-    except BaseException as exc:  # noqa: BLE001 - everything goes back to the main process
-        error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
-        if isinstance(exc, BuildError):
-            error["exit_code"] = exc.exit_code
-        if type(exc).__name__ == "FreezeError":
-            error["freeze_error"] = (exc.file, exc.reason, bool(exc.usage))
-        if writing and isinstance(exc, OSError) and exc.errno is not None:
-            error["os_error"] = (exc.errno, exc.strerror, exc.filename)  # e.g. the disk is full: exit 2
-        try:
-            events.send(("error", error))
-        except Exception:  # noqa: BLE001
-            pass
-    finally:
-        events.close()
-
-
-class _Worker:
-    """The forked worker process and the listener thread that receives its events."""
-
-    SHOWN = ("analyse", "compare", "figures", "render", "write", "pdf")  # read: the main process reads too; load: silent
-
-    def __init__(self, freeze_dir: Path, settings: Settings, steps: _Steps, previous_dir: Path | None = None):
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        self.steps = steps
-        self.events, child_events = ctx.Pipe(duplex=False)
-        child_orders, self.orders = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_worker_main,
-                                   args=(child_events, child_orders, (self.events, self.orders), freeze_dir, settings,
-                                         previous_dir),
-                                   name="alliance-report-worker", daemon=True)
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until the worker has its own handlers
-        try:
-            with steps.progress.paused():  # no thread of ours runs while the process forks
-                self.process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        _interrupts.workers.add(self.process.pid)
-        child_events.close()
-        child_orders.close()
-        self.message = None  # ("written", payload) or ("error", info)
-        self.hashes = None
-        self.finished = threading.Event()
-        self.files = threading.Event()  # the HTML and figures are written (or the worker has ended)
-        self._running: set[str] = set()
-        self.listener = threading.Thread(target=self._listen, name="worker-listener", daemon=True)
-        self.listener.start()
-
-    def _listen(self) -> None:
-        try:
-            while True:
-                try:
-                    message = self.events.recv()
-                except (EOFError, OSError):
-                    break
-                kind = message[0]
-                if kind == "start":
-                    self._running.add(message[1])
-                    if message[1] in self.SHOWN:
-                        self.steps.progress.start(message[1])
-                elif kind == "done":
-                    name, seconds, detail = message[1:]
-                    self._running.discard(name)
-                    self.steps.record(name, "worker", seconds, detail)
-                    if name in self.SHOWN:
-                        self.steps.progress.done(name, seconds, detail)
-                elif kind == "hashes":
-                    self.hashes = message[1]
-                elif kind == "files":
-                    self.files.set()
-                else:
-                    if kind == "error":
-                        for name in self._running & set(self.SHOWN):
-                            self.steps.progress.failed(name)
-                    self.message = message
-                    break
-        finally:
-            self.finished.set()
-            self.files.set()
-
-    def go(self, validation: dict, staging: Path, date: str, previous_problem: str | None = None,
-           pdf_in_main: tuple[str, ...] = ()) -> None:
-        """The freeze is valid: render and write into ``staging`` (``previous_problem``: why the
-        previous freeze is not compared, e.g. it failed validation; ``pdf_in_main``: the editions
-        whose PDF the main process writes, once :meth:`files_written`)."""
-        try:
-            self.orders.send(("go", validation, str(staging), date, previous_problem, pdf_in_main))
-        except OSError:
-            pass  # the worker has ended already; result() says why
-
-    def files_written(self) -> bool:
-        """Wait until the worker has written the HTML and figures; False if it ended before."""
-        self.files.wait()
-        return self.message is None or self.message[0] == "written"
-
-    def result(self) -> dict:
-        """Wait for the worker to have written every file; raise what it raised."""
-        self.finished.wait()
-        self.process.join()
-        if self.message is None:
-            raise WorkerError(f"the worker process ended without a result (exit code {self.process.exitcode})")
-        kind, payload = self.message
-        if kind == "written":
-            return payload
-        if "freeze_error" in payload:
-            from alliance_report.freeze import FreezeError
-
-            file, reason, usage = payload["freeze_error"]
-            raise FreezeError(file, reason, usage=usage)
-        if "exit_code" in payload:
-            raise BuildError(payload["message"], payload["exit_code"])
-        if "os_error" in payload:  # writing the output failed (the caller says whether that is the user's)
-            raise OSError(*payload["os_error"])
-        raise WorkerError(f"{payload['type']}: {payload['message']}") from _RemoteTraceback(payload["traceback"])
-
-    def stop(self) -> None:
-        """Stop the worker (when its work is not needed any more) and the listener; idempotent."""
-        self.orders.close()
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join()
-        _interrupts.workers.discard(self.process.pid)
-        self.listener.join(timeout=5)
-        self.events.close()
-
-
 # --------------------------------------------------------------------------------------------- build
 
 
@@ -949,19 +776,22 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
         if out is not None:  # an output location that cannot be written: said now, not after validation
             with _writing(out):
                 temporary.make(Path(out))
+        processes = jobs  # what build.log says
         if jobs > 1 and fp is not None and not fork_is_safe():
             jobs = 1
-            notes.append("one process: forking a worker is not safe here (macOS, or other threads are running)")
+            processes = "1 (forking a worker is not safe here: macOS, or other threads are running)"
         if jobs > 1 and fp is not None:
             with steps.step("imports", show=False), _importing():
                 _import_shared()
             try:
+                from alliance_report.worker import Worker
+
                 with _held():  # recorded before a signal may stop the build
-                    worker = _Worker(freeze_dir, settings, steps, previous)
+                    worker = Worker(freeze_dir, settings, steps, previous)
             except OSError:  # no process to spare (ulimit): one process does it all
-                jobs = 1
+                jobs = processes = 1
         return _build(freeze_dir, out, settings, fp, reason, steps, worker, renderer, reports_root,
-                      notes, started_at, t_start, command, jobs, temporary, previous)
+                      notes, started_at, t_start, command, processes, temporary, previous)
     finally:
         with _held():  # the clean-up is not cut short by a signal
             if worker is not None:
