@@ -687,3 +687,20 @@ def test_weasyprint_pdf_has_the_text_on_one_page(name, tmp_path):
     assert f"Not re-randomized (n={consort['tau_not_rerandomized']})" in text
     info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
     assert re.search(r"^Pages:\s+1$", info, re.MULTILINE)
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+def test_a_png_for_quarto_while_the_report_pdf_keeps_the_vector_diagram(built):
+    """Quarto's PDF output gets figures/consort.png (no rsvg-convert needed); the report's PDF keeps
+    the diagram as vector text."""
+    import struct
+
+    _, out = built
+    png = (out / "figures" / "consort.png").read_bytes()
+    width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and width == round(170 / 25.4 * 200)  # 170 mm at 200 dpi
+    assert 1.0 < height / width < 1.6
+    assert "](figures/consort){#fig-consort" in (out / "report.qmd").read_text(encoding="utf-8")
+    text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    assert "Assessed for eligibility" in text and "Randomized (n=" in text

@@ -557,3 +557,33 @@ def consort_svg(consort: dict, *, width_mm: float = 170, dropout_threshold: int 
             f'width="100%" role="img" aria-label="CONSORT flow diagram" '
             f'font-family="{FONT_FAMILY}" font-size="{_num(m.font_size)}" fill="#000000">'
             "<title>CONSORT flow diagram</title>" + "".join(canvas.parts) + "</svg>")
+
+
+PNG_DPI = 200  # as the matplotlib figures' PNGs
+_VIEW_BOX = re.compile(r'viewBox="0 0 ([\d.]+) ([\d.]+)"')
+
+
+def consort_png(svg: str) -> bytes | None:
+    """The diagram as a PNG, for Quarto's PDF output (which needs ``rsvg-convert`` for an SVG):
+    WeasyPrint draws the SVG on a page of its size, poppler's ``pdftoppm`` rasterizes it at
+    :data:`PNG_DPI`.  None where ``pdftoppm`` is not installed (the ``.qmd`` then keeps the SVG).
+    The report's own PDF keeps the vector diagram, whose text stays searchable."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    import weasyprint
+
+    pdftoppm = shutil.which("pdftoppm")
+    size = _VIEW_BOX.search(svg)
+    if pdftoppm is None or size is None:
+        return None
+    width, height = size.groups()  # millimetres: one SVG user unit is 1 mm
+    page = (f"<html><head><style>@page {{ size: {width}mm {height}mm; margin: 0 }} body {{ margin: 0 }} "
+            f"svg {{ display: block; width: {width}mm; height: {height}mm }}</style></head><body>{svg}</body></html>")
+    with tempfile.TemporaryDirectory() as folder:
+        pdf = Path(folder) / "consort.pdf"
+        weasyprint.HTML(string=page).write_pdf(pdf)
+        subprocess.run([pdftoppm, "-png", "-r", str(PNG_DPI), "-singlefile", str(pdf), str(Path(folder) / "consort")],
+                       check=True, capture_output=True)
+        return (Path(folder) / "consort.png").read_bytes()

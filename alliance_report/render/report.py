@@ -73,13 +73,13 @@ def _environment(autoescape: bool) -> jinja2.Environment:
 
 
 def consort_figure(results: dict) -> Figure:
-    from alliance_report.render.consort_diagram import consort_svg
+    from alliance_report.render.consort_diagram import consort_png, consort_svg
 
     c = results["consort"]
     alt = (f"CONSORT flow diagram: {c['assessed']} assessed, {c['randomized']} randomized, "
            f"{c['treated']['MBCT']} treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
-    return Figure("consort", "Flow of participants through the trial (CONSORT).", alt,
-                  consort_svg(c, dropout_threshold=results["settings"]["dropout_threshold"]), None)
+    svg = consort_svg(c, dropout_threshold=results["settings"]["dropout_threshold"])
+    return Figure("consort", "Flow of participants through the trial (CONSORT).", alt, svg, consort_png(svg))
 
 
 def edition_figures(results: dict) -> tuple[Figure, ...]:
@@ -191,6 +191,7 @@ def build_report(results: dict, validation: dict, build_date: str,
 
 
 # An inline figure of the HTML: <figure id="figure-NAME" ...><svg ...>...</svg>
+VECTOR_IN_PDF = frozenset({"consort"})
 _ARIA_LABEL = re.compile(r' aria-label="([^"]*)"')
 _INLINE_FIGURE = re.compile(r'(<figure id="figure-([\w-]+)"[^>]*>)(<svg\b.*?</svg>)', re.S)
 
@@ -200,12 +201,12 @@ def _raster_figures(html: str, base_url: Path) -> str:
 
     Performance: WeasyPrint draws SVG in Python, and the matplotlib figures (text as glyph
     paths, hundreds of markers) cost it about as much as all the text and tables of the report
-    together; their 200-dpi PNGs draw in a fraction of that.  Figures without a PNG (the
-    CONSORT diagram, whose text stays searchable in the PDF) stay vector.
+    together; their 200-dpi PNGs draw in a fraction of that.  The CONSORT diagram stays vector
+    (its text stays searchable in the PDF; its PNG is for Quarto), as does a figure without a PNG.
     """
     def swap(match: re.Match) -> str:
         png = Path(base_url) / "figures" / f"{match.group(2)}.png"
-        if not png.is_file():
+        if match.group(2) in VECTOR_IN_PDF or not png.is_file():
             return match.group(0)
         # a data URI, not the file's URL: WeasyPrint names the image after its URL, and the
         # staging folder's name must not reach the PDF (rebuilds are byte-identical)
