@@ -23,11 +23,9 @@ from pathlib import Path
 from alliance_report import changes as changes_module
 from alliance_report.analysis.alliance import alliance_manova
 from alliance_report.analysis.consort import consort_counts
-from alliance_report.analysis.dataset import build_dataset
 from alliance_report.analysis.outcome import SCALES, fit_outcome_model
-from alliance_report.analysis.visits import visit_status
-from alliance_report.freeze import Freeze, FreezeError, read_freeze, typed_tables
-from alliance_report.scoring import score_questionnaires
+from alliance_report.freeze import Freeze, FreezeError, read_freeze
+from alliance_report.results import analysis_inputs
 from alliance_report.settings import Settings
 from alliance_report.study import Study, StudyError, load_study
 
@@ -36,10 +34,7 @@ REPORTED = 20  # data changes shown in the report (all of them are in changes.cs
 
 def key_analyses(freeze: Freeze, settings: Settings, study: Study) -> dict:
     """The part of the closed results that the key results read (no mixed model, no figures)."""
-    tables = typed_tables(freeze)
-    scores = score_questionnaires(tables["questionnaires"])
-    data = build_dataset(tables, scores, settings.dropout_threshold)
-    schedule, status = visit_status(tables, scores, data, study, freeze.manifest["cutoff_date"])
+    tables, data, schedule, status = analysis_inputs(freeze, settings, study)
     return {"consort": consort_counts(tables, data, schedule, status, analysed=False),
             "alliance_manova": alliance_manova(data),
             "outcome_models": {scale: fit_outcome_model(data, scale) for scale in SCALES}}

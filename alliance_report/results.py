@@ -66,14 +66,20 @@ def compute_results(freeze: Freeze, settings: Settings, study: Study | None = No
     return compute_editions(freeze, settings, ("closed",), study)["closed"]
 
 
-def arm_counts(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
-    """The CONSORT counts by arm without the models: what the open edition's guard checks
-    against when the closed edition is not built."""
-    study = study or load_study(freeze.manifest["study"])
+def analysis_inputs(freeze: Freeze, settings: Settings, study: Study) -> tuple:
+    """``(tables, data, schedule, status)`` of a freeze: its typed tables, the analysis dataset and
+    the visit status at its cut-off — what every analysis starts from."""
     tables = typed_tables(freeze)
     scores = score_questionnaires(tables["questionnaires"])
     data = build_dataset(tables, scores, settings.dropout_threshold)
     schedule, status = visit_status(tables, scores, data, study, freeze.manifest["cutoff_date"])
+    return tables, data, schedule, status
+
+
+def arm_counts(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
+    """The CONSORT counts by arm without the models: what the open edition's guard checks
+    against when the closed edition is not built."""
+    tables, data, schedule, status = analysis_inputs(freeze, settings, study or load_study(freeze.manifest["study"]))
     return consort_counts(tables, data, schedule, status, analysed=False)
 
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import matplotlib
 
 from alliance_report.design import ALLIANCE_WEEKS, CONDITIONS
-from alliance_report.render.format import MISSING, number, p_statement, percent, stat
+from alliance_report.render.format import integer, number, p_statement, percent, stat
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -144,9 +144,7 @@ def _get(mapping, *keys):
     return mapping
 
 
-def _n(count) -> str:
-    """A count as text: "24,500"; an em dash when missing."""
-    return MISSING if count is None else f"{int(count):,}"
+_n = integer  # a count as text: "24,500"; an em dash when missing
 
 
 def _condition_handles(markers: bool = True) -> list:

@@ -97,6 +97,11 @@ def stat(symbol: str, value: float | None, decimals: int = 2, style: str = "jmir
     return _equals(symbol, text, style)
 
 
+def integer(value: int | None) -> str:
+    """A whole number with thousands separators ("24,500"); an em dash when missing."""
+    return MISSING if value is None else f"{int(value):,}"
+
+
 def count(symbol: str, value: int | None, style: str = "jmir") -> str:
     """"n=93" (JMIR) or "n = 93" (APA)."""
     return _equals(symbol, MISSING if value is None else str(value), style)

@@ -36,7 +36,7 @@ import html
 import re
 from urllib.parse import quote
 
-from alliance_report.render.format import MISSING, percent
+from alliance_report.render.format import MISSING, integer, percent
 
 FIGURE_NAME = "freeze_index"
 OUTCOME_ORDER = ("built", "up to date", "invalid", "failed", "interrupted")
@@ -98,8 +98,7 @@ def _int(value) -> int | None:
 
 
 def _count(value) -> str:
-    value = _int(value)
-    return MISSING if value is None else f"{value:,}"
+    return integer(_int(value))
 
 
 def _date(text) -> dt.date | None:
