@@ -103,3 +103,17 @@ def test_key_result_p_values_follow_the_style(style):
         {"key": "time_p", "previous": 0.0496, "current": 0.2}]}, style)
     expected = {"jmir": ("Aim 2, time: P", ".0496", ".20"), "apa": ("Aim 2, time: p", ".0496", ".200")}
     assert table.rows[0].cells == expected[style]  # JMIR: 2 decimals; APA 7: 3
+
+
+def test_large_counts_have_thousands_separators():
+    changes = block([AGE] * 20, n=12345)
+    changes["totals"] = {"added": 7555, "removed": 1200, "changed": 9, "unchanged": 10070}
+    changes["files"]["questionnaires.csv"] = counts(added=6922, removed=1200, unchanged=10070)
+    text = cs.sentence(changes, NUMBERS)
+    assert "7,555 rows were added, 9 changed and 1,200 removed" in text and "12,345 data changes" in text
+    tables = cs.section_tables(changes, "closed", "jmir")
+    assert ("questionnaires.csv", "6,922", "1,200", "0", "10,070") in [row.cells for row in tables["changes_files"].rows]
+    assert "12,325 more data changes" in tables["changes_data"].footnote
+    key = cs.key_results_table({"previous": PREVIOUS, "key_results": [{"key": "randomized", "previous": 1280,
+                                                                      "current": 24500}]}, "jmir")
+    assert key.rows[0].cells == ("Randomized", "1,280", "24,500")

@@ -33,8 +33,9 @@ def sentence(changes: dict, numbers: dict, edition: str = "closed") -> str:
         return f"The previous freeze is not compared with this one: {changes['reason']}."
     previous, totals = changes["previous"], changes["totals"]
     added, changed, removed = totals["added"], totals["changed"], totals["removed"]
-    text = (f"Compared with freeze {previous['freeze_id']} (cut-off {previous['cutoff_date']}), {added} rows "
-            f"were added, {changed} changed and {removed} removed (Table {numbers['changes_files']}). ")
+    text = (f"Compared with freeze {previous['freeze_id']} (cut-off {previous['cutoff_date']}), {fmt.integer(added)} rows "
+            f"were added, {fmt.integer(changed)} changed and {fmt.integer(removed)} removed "
+            f"(Table {numbers['changes_files']}). ")
     n = changes["n_data_changes"]
     if n == 0:
         return text + ("There is no data change: no row was removed and no value that was set at the previous "
@@ -43,13 +44,13 @@ def sentence(changes: dict, numbers: dict, edition: str = "closed") -> str:
     shown = len(changes["data_changes"])
     listed = (("it is listed" if n == 1 else "all are listed") if n <= shown else f"the first {shown} are listed")
     where = "changes.csv beside this report" if edition == "closed" else "the closed edition's changes.csv"
-    return text + (f"{n} data change{'s' if n != 1 else ''} — a removed row, or a value that was set at the previous "
+    return text + (f"{fmt.integer(n)} data change{'s' if n != 1 else ''} — a removed row, or a value that was set at the previous "
                    f"freeze and differs now — need{'s' if n == 1 else ''} a look: {listed} in Table "
                    f"{numbers['changes_data']}, and every one is in {where}.")
 
 
 def files_table(changes: dict) -> Table:
-    rows = tuple(Row((file, str(c["added"]), str(c["removed"]), str(c["changed"]), str(c["unchanged"])))
+    rows = tuple(Row((file, *(fmt.integer(c[key]) for key in ("added", "removed", "changed", "unchanged"))))
                  for file, c in changes["files"].items())
     return Table("changes_files", f"Rows added, removed and changed since freeze {changes['previous']['freeze_id']}",
                  ("File", "Added", "Removed", "Changed", "Unchanged"), rows,
@@ -71,7 +72,7 @@ def data_changes_table(changes: dict, edition: str) -> Table:
         footnote += " Values of the columns that carry the arm (allocation, treatment) are not shown in this edition."
     more = changes["n_data_changes"] - len(changes["data_changes"])
     if more > 0:
-        footnote += f" {more} more data changes are not shown here; changes.csv lists every one."
+        footnote += f" {fmt.integer(more)} more data changes are not shown here; changes.csv lists every one."
     return Table("changes_data", "Data changes since the previous freeze",
                  ("File", "Key", "Column", "Previous", "Current"), rows, footnote, text_columns=5)
 
@@ -84,7 +85,7 @@ def key_results_table(changes: dict, style: str) -> Table:
             cells = (fmt.p_value(row["previous"], style), fmt.p_value(row["current"], style))
             label = label.replace(": P", f": {fmt.header('p', style)}")
         elif decimals == 0:
-            cells = (str(row["previous"]), str(row["current"]))
+            cells = (fmt.integer(row["previous"]), fmt.integer(row["current"]))
         else:
             cells = (fmt.number(row["previous"], decimals), fmt.number(row["current"], decimals))
         rows.append(Row((label, *cells)))
@@ -95,7 +96,7 @@ def key_results_table(changes: dict, style: str) -> Table:
 
 
 def flags_table(changes: dict) -> Table:
-    rows = tuple(Row((flag["file"], flag["rule"], str(flag["n"]), ", ".join(flag["examples"])))
+    rows = tuple(Row((flag["file"], flag["rule"], fmt.integer(flag["n"]), ", ".join(flag["examples"])))
                  for flag in changes["flags"])
     return Table("change_warnings", "Warnings from the comparison with the previous freeze",
                  ("File", "Rule", "Rows", "Examples"), rows,
