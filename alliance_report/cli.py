@@ -196,7 +196,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def cmd_simulate(args) -> int:
-    from alliance_report.simulate import DEMO_SEED, simulate_freeze
+    from alliance_report.simulation import DEMO_SEED, simulate_freeze
 
     for name in ("n_screened", "n_randomized"):
         value = getattr(args, name)

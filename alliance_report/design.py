@@ -16,6 +16,8 @@ N_SESSIONS = 8
 
 TIMEPOINTS: tuple[str, ...] = ("T0", "T0b", "W2", "W5", "W9", "T1", "T2", "T3")
 ALLIANCE_WEEKS: tuple[str, ...] = ("W2", "W5", "W9")
+# the week of treatment of each alliance timepoint ("W2" → 2)
+ALLIANCE_WEEK_NUMBERS: dict[str, int] = {week: int(week[1:]) for week in ALLIANCE_WEEKS}
 FOLLOW_UPS: tuple[str, ...] = ("T1", "T2", "T3")
 INSTRUMENTS: tuple[str, ...] = ("WAI", "HADS", "MHCSF")
 # the instruments of each timepoint (an instrument at another timepoint is a validation error)

@@ -87,7 +87,7 @@ class PeakRSS:
 
 def simulate(folder: Path, n_randomized: int, cutoff: str | None) -> None:
     """The freeze, simulated in a child process (its memory is not this process's)."""
-    code = ("import sys; from alliance_report.simulate import simulate_freeze; "
+    code = ("import sys; from alliance_report.simulation import simulate_freeze; "
             "simulate_freeze(sys.argv[1], n_randomized=int(sys.argv[2]), "
             "cutoff_date=None if sys.argv[3] == '-' else sys.argv[3])")
     subprocess.run([sys.executable, "-c", code, str(folder), str(n_randomized), cutoff or "-"],

@@ -1,6 +1,6 @@
 """Time the validation of a freeze 100× the demo size (target: validate_freeze ≤ 30 s on 2 cores).
 
-Builds the freeze with ``alliance_report.simulate.simulate_freeze(n_randomized=245 × scale)``;
+Builds the freeze with ``alliance_report.simulation.simulate_freeze(n_randomized=245 × scale)``;
 without the simulation module (or with ``--replicate``) it replicates the demo freeze (or the
 tiny test freeze) ``scale`` times with renamed ids instead.  Then times, separately,
 ``read_freeze`` (the loader), ``validate_freeze`` (cold: includes importing Great Expectations)
@@ -62,7 +62,7 @@ def replicate_freeze(src: Path, dst: Path, scale: int) -> Path:
 def build(folder: Path, scale: int, replicate: bool) -> tuple[Path, str]:
     if not replicate:
         try:
-            from alliance_report.simulate import simulate_freeze
+            from alliance_report.simulation import simulate_freeze
         except ImportError:
             replicate = True
         else:

@@ -1,4 +1,4 @@
-"""Calibration figures of the simulated BeMind freeze (a check of ``alliance_report.simulate``).
+"""Calibration figures of the simulated BeMind freeze (a check of ``alliance_report.simulation``).
 
 Simulates freezes, reads them back through the real loader (``freeze.read_freeze`` →
 ``typed_tables``) and the real scoring (``scoring.score_questionnaires``), derives the
@@ -13,7 +13,7 @@ the paper's qualitative pattern emerges:
 A dropout model that does not converge (no dropout in one condition: separation) is shown as
 nan and does not count for (b).
 
-Why the parameters in ``simulate.PARAMS`` are what they are (latent = SD units):
+Why the parameters in ``alliance_report.simulation.PARAMS`` are what they are (latent = SD units):
 * alliance: W2/W5/W9 means 3.28/3.45/3.63 with random intercept SD .55, random W2→W9 change
   SD .42 and occasion noise .20 — the change is real for most but not all participants, so the
   profile-analysis time effect is strong (mean Wilks Λ ≈ .73 at n≈93, paper .732) while no
@@ -53,7 +53,7 @@ from statsmodels.multivariate.manova import MANOVA
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alliance_report.freeze import read_freeze, typed_tables  # noqa: E402
-from alliance_report.simulate import DEMO_SEED, simulate_freeze  # noqa: E402
+from alliance_report.simulation import DEMO_SEED, simulate_freeze  # noqa: E402
 
 try:
     from alliance_report.scoring import score_questionnaires

@@ -14,7 +14,7 @@ SMALL_FREEZE_ID = "small-a"
 
 def small_freeze(path: Path, freeze_id: str, seed: int = 5, n: int = 60) -> Path:
     """A small simulated freeze (60 randomized by default)."""
-    from alliance_report.simulate import simulate_freeze
+    from alliance_report.simulation import simulate_freeze
 
     return simulate_freeze(path, n_randomized=n, seed=seed, freeze_id=freeze_id)
 

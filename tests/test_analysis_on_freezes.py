@@ -31,7 +31,7 @@ from alliance_report.freeze import read_freeze, typed_tables
 from alliance_report.results import compute_results, results_json
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import Settings
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 
 RTOL = 1e-6
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "analysis-plan.md"

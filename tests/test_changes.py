@@ -18,7 +18,7 @@ import pytest
 import freeze_corruptions as fc
 from alliance_report import changes as ch
 from alliance_report.freeze import COLUMNS, FREEZE_FILES, Freeze, read_freeze
-from alliance_report.simulate import build_tables, simulate_freeze
+from alliance_report.simulation import build_tables, simulate_freeze
 
 # ---------------------------------------------------------------------------------------------
 # the hand-made pair: the tiny freeze, edited into a "previous" and a "current" freeze

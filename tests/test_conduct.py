@@ -36,7 +36,7 @@ from alliance_report.render.conduct_figures import conduct_figures  # noqa: E402
 from alliance_report.render.conduct_tables import conduct_tables  # noqa: E402
 from alliance_report.scoring import score_questionnaires  # noqa: E402
 from alliance_report.settings import Settings  # noqa: E402
-from alliance_report.simulate import simulate_freeze  # noqa: E402
+from alliance_report.simulation import simulate_freeze  # noqa: E402
 from alliance_report.study import load_study  # noqa: E402
 
 ARMS = ("MBCT", "eMBCT", "TAU")

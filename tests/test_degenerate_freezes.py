@@ -14,7 +14,7 @@ from alliance_report.freeze import read_freeze
 from alliance_report.render.report import build_report
 from alliance_report.results import compute_results, results_json
 from alliance_report.settings import Settings
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 from alliance_report.validation import validate_freeze
 
 MODELS = ("dropout_model", "alliance_manova", "alliance_mixed")

@@ -28,7 +28,7 @@ from alliance_report.render import report as report_module
 from alliance_report.render.open_guard import arm_mentions
 from alliance_report.results import compute_results
 from alliance_report.settings import Settings
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 from alliance_report.validation import validate_freeze
 
 SHA256 = re.compile(r"\b[0-9a-f]{64}\b")

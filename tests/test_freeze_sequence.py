@@ -18,7 +18,7 @@ import freeze_corruptions as fc
 from alliance_report import DEMO_FREEZE
 from alliance_report.cli import main
 from alliance_report.freeze import FREEZE_FILES
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 
 CUTOFFS = ("2014-06-01", "2015-03-01", "2016-06-01")
 

@@ -17,7 +17,7 @@ from alliance_report.render import format as fmt
 from alliance_report.render import tables, text
 from alliance_report.results import compute_results
 from alliance_report.settings import Settings
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 
 CUTOFFS = ("2014-06-01", "2015-03-01", "2016-06-01", "2018-03-01")
 ARMS = ("MBCT", "eMBCT")

@@ -11,7 +11,7 @@ import weasyprint
 from alliance_report.cli import main
 from alliance_report.freeze import FREEZE_FILES
 from alliance_report.render.pagination import problems
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 
 NAMES = (*FREEZE_FILES, "manifest.json")
 PAGE = "@page { size: 120mm 80mm; margin: 10mm; } body { margin: 0; font: 10pt/14pt 'DejaVu Sans'; } p { margin: 0; }"

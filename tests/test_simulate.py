@@ -14,7 +14,8 @@ import pytest
 
 from alliance_report import DEMO_FREEZE
 from alliance_report.freeze import COLUMNS, read_freeze
-from alliance_report.simulate import DEMO_CUTOFF, DEMO_SEED, _csv_bytes, simulate_freeze
+from alliance_report.simulation import DEMO_CUTOFF, DEMO_SEED, simulate_freeze
+from alliance_report.simulation.tables import csv_bytes
 
 FILES = ("manifest.json", *COLUMNS)
 TIMEPOINT_ORDER = ("T0", "T0b", "W2", "W5", "W9", "T1", "T2", "T3")
@@ -174,7 +175,7 @@ def test_committed_demo_freeze_is_the_model_output(demo):
     for name in FILES:
         assert (DEMO_FREEZE / name).read_bytes() == (demo / name).read_bytes(), (
             f"data/demo-freeze/{name} differs from simulate_freeze(seed=DEMO_SEED); "
-            "regenerate with: .venv/bin/python -m alliance_report.simulate data/demo-freeze")
+            "regenerate with: .venv/bin/python -m alliance_report.simulation data/demo-freeze")
     assert sorted(p.name for p in DEMO_FREEZE.iterdir()) == sorted(FILES)
 
 
@@ -287,9 +288,9 @@ def test_bad_arguments(tmp_path):
 
 
 def test_csv_writer_quotes_when_needed():
-    plain = _csv_bytes({"participant_id": ["P1"], "event": ["lost_to_follow_up"], "event_on": ["2015-01-01"],
+    plain = csv_bytes({"participant_id": ["P1"], "event": ["lost_to_follow_up"], "event_on": ["2015-01-01"],
                         "reason": [""]}, "disposition.csv")
     assert plain == b"participant_id,event,event_on,reason\nP1,lost_to_follow_up,2015-01-01,\n"
-    quoted = _csv_bytes({"participant_id": ["P1"], "event": ["withdrew_from_study"], "event_on": ["2015-01-01"],
+    quoted = csv_bytes({"participant_id": ["P1"], "event": ["withdrew_from_study"], "event_on": ["2015-01-01"],
                          "reason": ['moved, "abroad"']}, "disposition.csv")
     assert quoted.endswith(b'P1,withdrew_from_study,2015-01-01,"moved, ""abroad"""\n')

@@ -13,7 +13,7 @@ import pytest
 from alliance_report import DEMO_FREEZE, STUDIES_DIR
 from alliance_report import study as study_module
 from alliance_report.cli import main
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 from alliance_report.study import StudyError, load_study
 
 

@@ -39,7 +39,7 @@ from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse fixture)
 from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
 from alliance_report.cli import main  # noqa: E402
 from alliance_report.freeze import read_freeze  # noqa: E402
-from alliance_report.simulate import simulate_freeze  # noqa: E402
+from alliance_report.simulation import simulate_freeze  # noqa: E402
 from alliance_report.validation import _GX, format_report, validate_freeze  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (DEMO_FREEZE / "manifest.json").is_file(), reason="demo freeze not built")
