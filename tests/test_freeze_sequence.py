@@ -1,4 +1,4 @@
-"""From freeze to freeze: build-all over one simulated trial cut at four dates, and a freeze whose
+"""From freeze to freeze: build-all over one simulated trial cut at three dates, and a freeze whose
 locked values were edited (committee-reports.md, "Changes since the previous freeze", "The index
 of all freezes")."""
 
@@ -19,22 +19,13 @@ from alliance_report import DEMO_FREEZE
 from alliance_report.cli import main
 from alliance_report.freeze import FREEZE_FILES
 from alliance_report.simulation import simulate_freeze
-
-CUTOFFS = ("2014-06-01", "2015-03-01", "2016-06-01")
+from conftest import SEQUENCE_CUTOFFS as CUTOFFS
 
 
 @pytest.fixture(scope="module")
-def sequence(tmp_path_factory):
-    """The demo trial at three interim cut-offs and at its final one, built by build-all (open
-    edition only, to keep the test fast: the comparison is the same for both editions)."""
-    root = tmp_path_factory.mktemp("sequence")
-    freezes = root / "freezes"
-    for cutoff in CUTOFFS:
-        simulate_freeze(freezes / f"cut-{cutoff}", cutoff_date=cutoff)
-    shutil.copytree(DEMO_FREEZE, freezes / "final")
-    out = root / "reports"
-    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet", "--edition", "open"]) == 0
-    return freezes, out
+def sequence(sequence_built):
+    """The demo trial at three cut-offs, built by build-all (conftest.sequence_built)."""
+    return sequence_built
 
 
 def rows(path: Path) -> int:
@@ -43,7 +34,7 @@ def rows(path: Path) -> int:
 
 def test_each_freeze_is_compared_with_the_one_before(sequence):
     freezes, out = sequence
-    order = [f"cut-{c}" for c in CUTOFFS] + ["final"]
+    order = [f"cut-{c}" for c in CUTOFFS]
     ids = [json.loads((freezes / name / "manifest.json").read_text())["freeze_id"] for name in order]
     for i, name in enumerate(order):
         changes = json.loads((out / f"BeMind-{ids[i]}" / "open" / "results.json").read_text())["changes"]
@@ -59,8 +50,9 @@ def test_each_freeze_is_compared_with_the_one_before(sequence):
         assert changes["n_data_changes"] == 0 and changes["data_changes"] == []
 
 
-def test_the_index_lists_every_freeze_in_cutoff_order(sequence):
-    freezes, out = sequence
+def test_the_index_lists_every_freeze_in_cutoff_order(sequence, tmp_path):
+    freezes, built = sequence
+    out = shutil.copytree(built, tmp_path / "reports")  # the session's reports stay as they are
     html = (out / "index.html").read_text(encoding="utf-8")
 
     class Cells(HTMLParser):
@@ -74,16 +66,16 @@ def test_the_index_lists_every_freeze_in_cutoff_order(sequence):
     parser = Cells()
     parser.feed(html[html.index("<tbody"):])  # the table's rows (the header line names the range too)
     text = " ".join(parser.text)
-    positions = [text.index(cutoff) for cutoff in (*CUTOFFS, "2018-03-01")]
+    positions = [text.index(cutoff) for cutoff in CUTOFFS]
     assert positions == sorted(positions)
     for word in ("MBCT", "eMBCT", "TAU"):
         assert word not in html
     # a second run finds every report up to date (the outcome column says so); a third changes nothing
-    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet", "--edition", "open"]) == 0
+    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet"]) == 0
     second = (out / "index.html").read_bytes()
     assert second != html.encode("utf-8") and b"up to date" in second
     written = (out / "index.html").stat().st_mtime_ns
-    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet", "--edition", "open"]) == 0
+    assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet"]) == 0
     assert (out / "index.html").read_bytes() == second  # nothing changed: byte-identical, not rewritten
     assert (out / "index.html").stat().st_mtime_ns == written
 

@@ -38,6 +38,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
+from conftest import small_freeze  # noqa: E402
 from alliance_report import DEMO_FREEZE, REPO_ROOT, files  # noqa: E402
 from alliance_report.cli import main  # noqa: E402
 from alliance_report.fingerprint import freeze_hashes  # noqa: E402
@@ -268,14 +269,14 @@ def processes(tmp_path_factory):
         cases.append((name, str(make(name, root)), str(outs[name])))
     root = tmp_path_factory.mktemp("build-all")
     folder = root / "freezes"
-    shutil.copytree(DEMO_FREEZE, folder / "demo")
+    small_freeze(folder / "demo", "2018-03-01")  # a small valid freeze, open edition only: quick to build
     for prefix, name in (("a", "fifo_listed_csv"), ("b", "dev_zero_csv")):
         freeze = make(name, root / name)
         fc.edit_manifest(freeze, lambda m, name=name: m.update(freeze_id=f"hostile-{name}"))
         shutil.move(freeze, folder / f"{prefix}-{name}")
     started = {"cases": (start(["-c", DRIVER, json.dumps(cases)]), outs),
                "build-all": (start(["-m", "alliance_report", "build-all", str(folder), "--out-root",
-                                    str(root / "reports"), "--quiet"]), root / "reports")}
+                                    str(root / "reports"), "--quiet", "--edition", "open"]), root / "reports")}
     yield started
     for proc, _ in started.values():
         kill(proc)  # the group: also a worker left behind by a build that was killed
@@ -334,14 +335,14 @@ def test_build_refuses_without_hanging_or_swallowing_memory(name, processes):
 
 
 def test_build_all_builds_the_others(processes):
-    """A hostile freeze is a row of the summary; the demo beside it is built."""
+    """A hostile freeze is a row of the summary; the valid freeze beside it is built."""
     proc, reports = processes["build-all"]
     stdout, stderr = finish(proc)
     assert proc.returncode == 1, stderr
     rows = {line.split()[0].rsplit("/", 1)[-1]: line for line in stdout.splitlines()[2:-1]}
     # in cut-off order; freezes whose manifest cannot be read come last
     assert list(rows) == ["demo", "a-fifo_listed_csv", "b-dev_zero_csv"], stdout
-    assert " built " in rows["demo"] and (reports / "BeMind-2018-03-01" / "report.pdf").is_file()
+    assert " built " in rows["demo"] and (reports / "BeMind-2018-03-01" / "open" / "report.pdf").is_file()
     assert "unreadable (sessions.csv: is not a regular file (a FIFO)" in rows["a-fifo_listed_csv"]
     assert "unreadable (questionnaires.csv: is a symbolic link (to /dev/zero)" in rows["b-dev_zero_csv"]
     assert stdout.splitlines()[-1] == "3 freezes: 1 ok, 2 failed"

@@ -3,6 +3,7 @@ that breaks it, and none breaks in the reports of the demo, an interim and a ver
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ import weasyprint
 from alliance_report.cli import main
 from alliance_report.freeze import FREEZE_FILES
 from alliance_report.render.pagination import problems
-from alliance_report.simulation import simulate_freeze
 
 NAMES = (*FREEZE_FILES, "manifest.json")
 PAGE = "@page { size: 120mm 80mm; margin: 10mm; } body { margin: 0; font: 10pt/14pt 'DejaVu Sans'; } p { margin: 0; }"
@@ -66,30 +66,19 @@ def test_content_past_the_right_edge_and_a_name_broken_over_two_lines():
     assert problems(laid_out("<p style='width: 30mm'>questionnaires.csv + participants.csv</p>"), NAMES) == []
 
 
-def built_at(tmp_path_factory, cutoff: str) -> Path:
-    root = tmp_path_factory.mktemp(f"cut-{cutoff}")
-    freeze = simulate_freeze(root / "freeze", cutoff_date=cutoff)
-    assert main(["build", str(freeze), "--out", str(root / "out"), "--quiet"]) == 0
-    return root / "out"
-
-
-@pytest.fixture(scope="module")
-def early(tmp_path_factory):
-    """A very early freeze: six weeks into recruitment, tables of dashes."""
-    return built_at(tmp_path_factory, "2014-03-01")
-
-
-@pytest.fixture(scope="module")
-def interim(tmp_path_factory):
-    """An interim freeze in the middle of recruitment."""
-    return built_at(tmp_path_factory, "2015-03-01")
+def sequence_out(sequence_built, cutoff: str) -> Path:
+    """The output of the session's freeze cut at ``cutoff`` (conftest.sequence_built)."""
+    freezes, reports = sequence_built
+    freeze_id = json.loads((freezes / f"cut-{cutoff}" / "manifest.json").read_text())["freeze_id"]
+    return reports / f"BeMind-{freeze_id}"
 
 
 @pytest.mark.parametrize("which", ["demo", "interim", "early", "small"])
 def test_the_reports_keep_every_rule(which, request):
     """The build checks the laid-out pages of both PDFs (render/report.write_pdf) and logs what it found."""
     out = {"demo": lambda: request.getfixturevalue("demo_built"), "small": lambda: request.getfixturevalue("built")[1],
-           "early": lambda: request.getfixturevalue("early"), "interim": lambda: request.getfixturevalue("interim")}[which]()
+           "early": lambda: sequence_out(request.getfixturevalue("sequence_built"), "2014-03-01"),
+           "interim": lambda: sequence_out(request.getfixturevalue("sequence_built"), "2015-03-01")}[which]()
     log = (out / "build.log").read_text(encoding="utf-8")
     assert "\nlayout:       0 pagination problems in the PDF\noutcome:      built" in log
     assert (out / "report.pdf").is_file() and (out / "open" / "report.pdf").is_file()
