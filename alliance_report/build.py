@@ -545,10 +545,11 @@ def _analyse(freeze, settings: Settings) -> dict[str, dict]:
     """The results of each edition the settings ask for, and (key ``"arm_counts"``) the closed
     CONSORT counts that the open edition's guard checks against."""
     from alliance_report.analysis.consort import ConsortError
+    from alliance_report.provenance import build_metadata
     from alliance_report.results import arm_counts, compute_editions
 
     try:
-        results = compute_editions(freeze, settings, settings.editions())
+        results = compute_editions(freeze, settings, settings.editions(), build_metadata=build_metadata())
         if "open" in results:
             results["arm_counts"] = results["closed"]["consort"] if "closed" in results else arm_counts(freeze, settings)
         return results

@@ -29,8 +29,9 @@ def _link(out: Path, root: Path, relative: str) -> str | None:
     return (out.relative_to(root) / relative).as_posix() if (out / relative).is_file() else None
 
 
-def _totals(out: Path) -> tuple[int | None, int | None, dict | None]:
-    """Randomized and treated (arm-free), and the change counts, from the published results."""
+def _totals(out: Path) -> tuple[int | None, int | None, float | None, dict | None]:
+    """Randomized and treated (arm-free), randomized as % of the target (the trial conduct's
+    ``pct_of_target``), and the change counts, from the published results."""
     open_results, closed = _json(out / "open" / "results.json"), _json(out / "results.json")
     if open_results:
         flow = open_results["participant_flow"]
@@ -39,12 +40,13 @@ def _totals(out: Path) -> tuple[int | None, int | None, dict | None]:
         randomized, treated = closed["consort"]["randomized"], sum(closed["consort"]["treated"].values())
         changes = closed.get("changes")
     else:
-        return None, None, None
+        return None, None, None, None
+    pct_of_target = (open_results or closed)["conduct"]["accrual"]["pct_of_target"]
     counts = None
     if changes and changes.get("status") == "compared":
         counts = {"previous_freeze_id": changes["previous"]["freeze_id"],
                   **{key: changes["totals"][key] for key in ("added", "changed", "removed")}}
-    return randomized, treated, counts
+    return randomized, treated, pct_of_target, counts
 
 
 def index_row(outcome, manifest: dict | None, out_root: Path) -> dict:
@@ -55,13 +57,14 @@ def index_row(outcome, manifest: dict | None, out_root: Path) -> dict:
            "folder": Path(outcome.freeze).name,  # no absolute path: the page is shared and must not vary by machine
            "study": manifest.get("study") if isinstance(manifest.get("study"), str) else None,
            "outcome": {"unreadable": "invalid", "error": "failed"}.get(outcome.outcome, outcome.outcome),
-           "detail": outcome.detail, "randomized": None, "treated": None, "validation": None, "changes": None,
+           "detail": outcome.detail, "randomized": None, "treated": None, "pct_of_target": None,
+           "validation": None, "changes": None,
            "links": dict.fromkeys(("closed_html", "closed_pdf", "open_html", "open_pdf"))}
     out = outcome.output
     if out is None or not Path(out).is_dir():
         return row
     out, root = Path(out), Path(out_root)
-    row["randomized"], row["treated"], row["changes"] = _totals(out)
+    row["randomized"], row["treated"], row["pct_of_target"], row["changes"] = _totals(out)
     validation = _json(out / "validation.json")
     if validation:
         row["validation"] = {"checks": validation["n_checks"], "failed": validation["n_failed"],

@@ -22,12 +22,28 @@ def git_commit() -> str:
     return commit + ("-dirty" if dirty else "")
 
 
-def provenance(freeze: Freeze) -> dict:
+def build_metadata() -> dict:
+    """What a build ran with: the project's version and commit, Python and the versions of the direct
+    dependencies.  Build metadata, not analysis: the build collects it once and passes it to
+    :func:`alliance_report.results.compute_editions`, so that computing results never runs ``git``."""
     return {
         "alliance_report": __version__,
         "git_commit": git_commit(),
         "python": platform.python_version(),
         "packages": {name: metadata.version(name) for name in PACKAGES},
+    }
+
+
+# the build metadata of results computed outside a build (tests, a notebook): nothing is looked up
+NOT_RECORDED = {"alliance_report": __version__, "git_commit": "not recorded", "python": "not recorded",
+                "packages": {}}
+
+
+def provenance(freeze: Freeze, build: dict) -> dict:
+    """The ``provenance`` block of results.json: the build's metadata (:func:`build_metadata`) and
+    the freeze's input hashes and export time."""
+    return {
+        **build,
         "input_files": dict(sorted(freeze.file_sha256.items())),
         "manifest_exported_at": freeze.manifest.get("exported_at"),
     }

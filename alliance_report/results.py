@@ -25,7 +25,7 @@ from alliance_report.analysis.pooled import POOLED, participant_flow, pool_arms
 from alliance_report.analysis.reliability import reliability
 from alliance_report.analysis.visits import interim_state, status_counts, visit_status
 from alliance_report.freeze import Freeze, typed_tables
-from alliance_report.provenance import provenance
+from alliance_report.provenance import NOT_RECORDED, provenance
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import EDITIONS, Settings
 from alliance_report.study import Study, load_study
@@ -34,13 +34,16 @@ SCHEMA_VERSION = 1
 
 
 def compute_editions(freeze: Freeze, settings: Settings, editions: tuple[str, ...] = EDITIONS,
-                     study: Study | None = None) -> dict[str, dict]:
+                     study: Study | None = None, build_metadata: dict | None = None) -> dict[str, dict]:
     """The results of each edition: ``{"closed": …, "open": …}`` (spec: committee-reports.md).
 
     Typed tables and scored forms are computed once; the closed results from them, the open
     results from the same tables with the treatment arms pooled (:func:`pooled.pool_arms`), so
     that the open edition cannot depend on which arm a participant is in.  ``study`` defaults
-    to the configuration the manifest names (``studies/<study>.toml``).
+    to the configuration the manifest names (``studies/<study>.toml``).  ``build_metadata``
+    (:func:`alliance_report.provenance.build_metadata`: version, commit, package versions) is
+    collected by the build and copied into the provenance block; without it (results computed
+    outside a build) the block says "not recorded".
     """
     manifest = freeze.manifest
     study = study or load_study(manifest["study"])
@@ -54,7 +57,7 @@ def compute_editions(freeze: Freeze, settings: Settings, editions: tuple[str, ..
         "simulated": freeze.simulated,
         "input_sha256": freeze.manifest_sha256,
         "settings": settings.as_dict(),
-        "provenance": provenance(freeze),
+        "provenance": provenance(freeze, build_metadata or NOT_RECORDED),
         "study_configuration": study.as_dict(),
     }
     builders = {"closed": _closed_results, "open": _open_results}

@@ -32,8 +32,9 @@ from alliance_report.analysis.dataset import build_dataset  # noqa: E402
 from alliance_report.analysis.visits import visit_status  # noqa: E402
 from alliance_report.freeze import read_freeze, typed_tables  # noqa: E402
 from alliance_report.render import format as fmt  # noqa: E402
-from alliance_report.render.conduct_figures import conduct_figures  # noqa: E402
-from alliance_report.render.conduct_tables import conduct_tables  # noqa: E402
+from alliance_report.render import conduct_text  # noqa: E402
+from alliance_report.render.conduct_figures import accrual_figure, conduct_figures  # noqa: E402
+from alliance_report.render.conduct_tables import accrual_table, conduct_tables  # noqa: E402
 from alliance_report.scoring import score_questionnaires  # noqa: E402
 from alliance_report.settings import Settings  # noqa: E402
 from alliance_report.simulation import simulate_freeze  # noqa: E402
@@ -211,6 +212,49 @@ def test_target_reached_and_early_randomization():
     assert block["rate_months"] == ["2015-04", "2015-05", "2015-06"]
     assert block["rate_last_3_months"] == pytest.approx(2 / 3)
     assert block["projected_target_date"] is None        # 4 ≥ 3: reached
+    assert block["target_reached"] is True
+
+
+# start, cut-off, target: two randomized a month from February to April 2015 (6 in all)
+PROJECTION_CASES = {
+    "projected": ("2015-01-13", "2015-05-01", 20),
+    "target reached": ("2015-01-13", "2015-05-01", 6),
+    "fewer than 3 complete months": ("2015-01-13", "2015-04-20", 20),
+    "nobody in the last 3 complete months": ("2015-01-01", "2015-09-15", 20),
+}
+
+
+@pytest.mark.parametrize("case", PROJECTION_CASES)
+def test_every_branch_of_the_projection_says_what_the_accrual_block_says(case):
+    """The sentence, the table cell and the figure caption each write the branch of the block
+    (``projected_target_date``, ``target_reached``, ``rate_last_3_months``)."""
+    start, cutoff, target = PROJECTION_CASES[case]
+    study = dataclasses.replace(load_study("BeMind"), target_randomized=target,
+                                recruitment_start=dt.date.fromisoformat(start),
+                                recruitment_end_planned=dt.date(2015, 12, 31))
+    dates = [f"2015-{m:02d}-{d:02d}" for m in (2, 3, 4) for d in (10, 20)]
+    block = accrual(pd.Series(pd.to_datetime(dates)), study, cutoff)
+    assert block["target_reached"] is (case == "target reached")
+    assert (block["projected_target_date"] is not None) == (case == "projected")
+    sentence = conduct_text.accrual({"cutoff_date": cutoff, "conduct": {"accrual": block}})
+    cells = {row.cells[0]: row.cells[1] for row in accrual_table({"accrual": block}, "jmir").rows}
+    caption = accrual_figure({"accrual": block}).caption
+    projected = block["projected_target_date"]
+    expected = {
+        "projected": (f"the target is reached around {projected}", projected,
+                      f"projected to be reached around {projected}"),
+        "target reached": ("The recruitment target has been reached.", "target reached",
+                           "The target has been reached."),
+        "fewer than 3 complete months": ("once 3 complete months of recruitment have passed",
+                                         f"{fmt.MISSING} (fewer than 3 complete months)",
+                                         "No rate is given before 3 complete months of recruitment."),
+        "nobody in the last 3 complete months": ("Nobody was randomized in the last 3 complete months",
+                                                 f"{fmt.MISSING} (no randomization in the last 3 complete months)",
+                                                 "Nobody was randomized in the last 3 complete months"),
+    }[case]
+    assert expected[0] in sentence
+    assert cells["Projected date the target is reached"] == expected[1]
+    assert expected[2] in caption
 
 
 # ------------------------------------------------------------------------------------------ sites, disposition

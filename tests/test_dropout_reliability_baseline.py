@@ -102,6 +102,11 @@ def test_dropout_description_counts():
         assert description[condition]["dropout_n"] == int(group["dropout"].sum())
         assert description[condition]["sessions_median"] == float(np.median(group["sessions_attended"]))
         assert sum(description[condition]["sessions_distribution"].values()) == len(group)
+        for k in range(9):  # the percentages of the figure: 100 · participants with k sessions / n
+            share = 100 * int((group["sessions_attended"] == k).sum()) / len(group)
+            assert description[condition]["sessions_distribution_pct"][str(k)] == pytest.approx(share)
+    empty = dropout_description(frame[frame["condition"] == "MBCT"])["eMBCT"]  # no eMBCT participant: no %
+    assert empty["n"] == 0 and set(empty["sessions_distribution_pct"].values()) == {None}
 
 
 def test_cronbach_alpha_hand_worked():

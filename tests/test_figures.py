@@ -67,7 +67,8 @@ def make_results(seed=20190, n_outcome=110):
         counts = rng.multinomial(120, [0.03, 0.03, 0.04, 0.04, 0.03, 0.04, 0.08, 0.26, 0.45])
         dropout[c] = {"n": 120, "dropout_n": int(counts[:4].sum()), "dropout_pct": 100 * counts[:4].sum() / 120,
                       "sessions_median": 7.0, "sessions_q1": 6.0, "sessions_q3": 8.0,
-                      "sessions_distribution": {str(k): int(v) for k, v in enumerate(counts)}}
+                      "sessions_distribution": {str(k): int(v) for k, v in enumerate(counts)},
+                      "sessions_distribution_pct": {str(k): 100 * int(v) / 120 for k, v in enumerate(counts)}}
     # nulls the analysis writes for an empty cell (n=0) and for a single score (no SD, no CI)
     descriptives["complete_cases"]["eMBCT"]["W5"] = {"n": 0, "mean": None, "sd": None, "ci_low": None,
                                                      "ci_high": None}
@@ -157,6 +158,26 @@ def test_dropout_threshold_from_settings(results):
     changed["settings"]["dropout_threshold"] = 3
     caption = figures.sessions_attended(changed).caption
     assert "fewer than 3 of 8 sessions" in caption
+
+
+def test_session_bars_are_the_percentages_of_the_results(results, monkeypatch):
+    """The bars are drawn at the analysis's percentages (``sessions_distribution_pct``), as given:
+    percentages that do not follow from the counts are drawn as they are, so nothing is recomputed."""
+    changed = copy.deepcopy(results)
+    changed["dropout_description"]["eMBCT"]["sessions_distribution_pct"] = {
+        str(k): 10.0 + k for k in range(9)}
+    drawn = []
+    bar = figures.plt.Axes.bar
+
+    def recording(ax, x, height, *args, **kwargs):
+        drawn.append(list(height))
+        return bar(ax, x, height, *args, **kwargs)
+
+    monkeypatch.setattr(figures.plt.Axes, "bar", recording)
+    figures.sessions_attended(changed)
+    description = changed["dropout_description"]
+    assert drawn == [[description[c]["sessions_distribution_pct"][str(k)] for k in range(9)] for c in CONDITIONS]
+    assert drawn[1] == [10.0 + k for k in range(9)]
 
 
 def test_not_estimable_models_do_not_crash(results):

@@ -29,14 +29,16 @@ def _links(folder: str | None, pdf: bool = True) -> dict:
 # yet another ("<" sorts before "B"), so sorting by either puts the rows in a wrong order
 ROWS = [
     {"freeze_id": "BM-2015-06", "cutoff_date": "2015-06-01", "folder": "freezes/c-june", "outcome": "up to date",
-     "detail": "", "randomized": 120, "treated": 81, "validation": {"checks": 121, "failed": 0, "warnings": 2},
+     "detail": "", "randomized": 120, "treated": 81, "pct_of_target": 100 * 120 / 245,
+     "validation": {"checks": 121, "failed": 0, "warnings": 2},
      "changes": {"previous_freeze_id": "BM-2015-03", "added": 1300, "changed": 4, "removed": 1},
      "links": _links("BeMind-BM-2015-06", pdf=False)},
     {"freeze_id": "BM-2016-01", "cutoff_date": "2016-01-01", "folder": "freezes/a-jan", "outcome": "interrupted",
      "detail": "SIGINT", "randomized": None, "treated": None, "validation": None, "changes": None,
      "links": _links(None)},
     {"freeze_id": "BM-2015-03", "cutoff_date": "2015-03-01", "folder": "freezes/d-march", "outcome": "built",
-     "detail": "", "randomized": 60, "treated": 42, "validation": {"checks": 118, "failed": 0, "warnings": 0},
+     "detail": "", "randomized": 60, "treated": 42, "pct_of_target": 100 * 60 / 245,
+     "validation": {"checks": 118, "failed": 0, "warnings": 0},
      "changes": None, "links": _links("BeMind-BM-2015-03")},
     {"freeze_id": SCRIPT_ID, "cutoff_date": "2015-09-01", "folder": "freezes/b-sept", "outcome": "invalid",
      "detail": "2 of 120 checks failed", "randomized": None, "treated": None,
@@ -209,6 +211,19 @@ def test_figure_draws_the_rows_numbers_against_the_target():
     # the path data: one vertex per number, left to right, and higher for more participants
     vertices = _line_vertices(root, "randomized-0")
     assert len(vertices) == 2 and vertices[0][0] < vertices[1][0] and vertices[0][1] > vertices[1][1]
+
+
+@pytest.mark.parametrize("pct_of_target, words", [
+    (48.97959183673469, "120 had been randomized (49.0% of the target of 245)."),
+    (50.0, "120 had been randomized (50.0% of the target of 245)."),  # as given: not recomputed from 120 / 245
+    (None, "120 had been randomized."),
+    (True, "120 had been randomized."),
+])
+def test_the_percentage_of_the_target_is_the_rows(pct_of_target, words):
+    rows = copy.deepcopy(ROWS)
+    rows[0]["pct_of_target"] = pct_of_target
+    caption = _text(_tree(index_html(rows, study="BeMind", target=245)).find(".//figcaption"))
+    assert words in caption
 
 
 def test_figure_geometry_is_linear_in_the_numbers():

@@ -12,7 +12,7 @@ import copy
 import pytest
 
 from alliance_report import DEMO_FREEZE
-from alliance_report.analysis.findings import findings
+from alliance_report.analysis.findings import findings, stronger_slope
 from alliance_report.freeze import read_freeze
 from alliance_report.render import format as fmt
 from alliance_report.render import text
@@ -254,6 +254,9 @@ def test_outcome_sentence(demo, p, b, words, interaction_p):
     ({"MBCT": (SIG, -5.4), "eMBCT": (SIG, -1.2)},
      "in both conditions, more strongly in MBCT",
      "in both conditions, to a different degree"),
+    ({"MBCT": (SIG, -1.2), "eMBCT": (SIG, -5.4)},
+     "in both conditions, more strongly in eMBCT",
+     "in both conditions, to a different degree"),
     ({"MBCT": (SIG, -5.4), "eMBCT": (SIG, 2.0)},
      "the association went in opposite directions in the two conditions",
      "in opposite directions in the two conditions"),
@@ -275,6 +278,14 @@ def test_significant_interaction_is_described_by_the_simple_slopes(demo, slopes,
     assert conclusion_words in conclusion
     # no pooled claim about distress next to the per-condition one
     assert "went with lower post-treatment distress;" not in conclusion
+
+
+@pytest.mark.parametrize("b_mbct, b_embct, stronger", [
+    (-5.4, -1.2, "MBCT"), (-1.2, -5.4, "eMBCT"), (1.0, -3.0, "eMBCT"), (4.0, -3.0, "MBCT"), (None, 2.0, None),
+])
+def test_the_stronger_slope_is_the_larger_in_absolute_value(b_mbct, b_embct, stronger):
+    slopes = {"MBCT": {"b": b_mbct}, "eMBCT": {"b": b_embct}}
+    assert stronger_slope(slopes) == stronger
 
 
 def test_no_interaction_reads_as_no_evidence(demo):

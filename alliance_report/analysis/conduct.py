@@ -14,9 +14,10 @@ evaluated at d = the last day of *m* (the cut-off for the cut-off month); with e
 is T from the start on.  A *complete* month is a calendar month lying wholly within
 [recruitment_start, c] (its first day ≥ recruitment_start, its last day ≤ c);
 ``rate_last_3_months`` = (randomized in the last 3 complete months) / 3, null when there are
-fewer than 3 complete months (``rate_months`` names them).  ``projected_target_date`` =
-c + ⌈(T − randomized) / rate × 365.25/12⌉ days, null when randomized ≥ T or the rate is 0 or
-null.  ``pct_of_target`` = 100 · randomized / T; ``target_at_cutoff`` = target(c).
+fewer than 3 complete months (``rate_months`` names them).  ``target_reached`` = randomized ≥ T;
+``projected_target_date`` = c + ⌈(T − randomized) / rate × 365.25/12⌉ days, null when the
+target is reached or the rate is 0 or null.  ``pct_of_target`` = 100 · randomized / T;
+``target_at_cutoff`` = target(c).
 
 **Sites** (screening.csv, by its ``site``, sorted by name): ``screened`` = rows,
 ``eligible`` = rows with eligible = yes, ``randomized`` = rows with a participant_id,
@@ -161,8 +162,9 @@ def accrual(randomized_on, study: Study, cutoff_date: str, allocation=None) -> d
     else:
         rate, rate_months = None, None
     randomized, target = int(len(dates)), int(study.target_randomized)
+    reached = randomized >= target
     projected = None
-    if randomized < target and rate:
+    if not reached and rate:
         days = (target - randomized) / rate * MONTH_DAYS
         projected = str(cutoff + np.timedelta64(math.ceil(days - 1e-9), "D"))
     block = {
@@ -177,6 +179,7 @@ def accrual(randomized_on, study: Study, cutoff_date: str, allocation=None) -> d
         "rate_months": rate_months,
         "rate_last_3_months": rate,
         "projected_target_date": projected,
+        "target_reached": reached,
     }
     if allocation is not None:
         allocation = np.asarray(allocation, dtype=object)

@@ -22,8 +22,10 @@ Not estimable (estimates null, with the reason): fewer than 2 dropouts or comple
 cases ≤ parameters, a singular design, perfect or quasi-complete separation, or no
 convergence.
 
-The dropout description counts sessions attended (median, IQR, distribution 0–8) and
-dropout n and % per condition among treated participants whose treatment has ended.
+The dropout description counts sessions attended (median, IQR, distribution 0–8: the
+number of participants per number of sessions, and as a percentage of the condition's n,
+``sessions_distribution_pct`` = 100 · count / n, null when n = 0) and dropout n and % per
+condition among treated participants whose treatment has ended.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def dropout_description(data: pd.DataFrame) -> dict:
         group = ended.loc[ended["condition"] == condition]
         sessions = group["sessions_attended"]
         n = int(len(group))
+        counts = {str(k): int((sessions == k).sum()) for k in range(N_SESSIONS + 1)}
         description[condition] = {
             "n": n,
             "dropout_n": int(group["dropout"].sum()),
@@ -113,7 +116,7 @@ def dropout_description(data: pd.DataFrame) -> dict:
             "sessions_median": float(sessions.median()) if n else None,
             "sessions_q1": float(sessions.quantile(0.25)) if n else None,
             "sessions_q3": float(sessions.quantile(0.75)) if n else None,
-            "sessions_distribution": {
-                str(k): int((sessions == k).sum()) for k in range(N_SESSIONS + 1)},
+            "sessions_distribution": counts,
+            "sessions_distribution_pct": {k: 100.0 * count / n if n else None for k, count in counts.items()},
         }
     return description

@@ -18,6 +18,9 @@ rendering only words a decision and never makes one.
   (opposite signs of two non-significant estimates are noise, not disagreement).
 * **Outcome** (Aim 3): with a significant early alliance × condition interaction the
   association is described per condition by the simple slopes; otherwise by the main model.
+  ``stronger_in``: the condition whose simple slope is the larger in absolute value, |B|
+  (MBCT on an exact tie; null when a slope is not estimable) — the sentence names it when the
+  association is significant in both conditions in the same direction.
 """
 
 from __future__ import annotations
@@ -109,7 +112,16 @@ def outcome_finding(main: dict, moderation: dict) -> dict:
         # a significant interaction: describe the association per condition, not pooled
         "describe_by_condition": by_condition,
         "significant_in": [c for c in CONDITIONS if slopes[c]["significant"]] if by_condition else None,
+        "stronger_in": stronger_slope(moderation["simple_slopes"]),
     }
+
+
+def stronger_slope(simple_slopes: dict) -> str | None:
+    """The condition whose simple slope B is the larger in absolute value (the first condition on
+    an exact tie); None when a slope is not estimable."""
+    if any(simple_slopes[c]["b"] is None for c in CONDITIONS):
+        return None
+    return max(CONDITIONS, key=lambda c: abs(simple_slopes[c]["b"]))
 
 
 def findings(results: dict) -> dict:

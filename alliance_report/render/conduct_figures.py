@@ -167,7 +167,7 @@ def accrual_figure(conduct: dict) -> Figure | None:
     if projected:
         projection = (f"At the rate of the last 3 complete months ({number(rate, 1)} per month) the target is "
                       f"projected to be reached around {projected} (dotted line).")
-    elif accrual["randomized"] >= target:
+    elif accrual["target_reached"]:
         projection = "The target has been reached."
     elif rate is None:
         projection = "No rate is given before 3 complete months of recruitment."

@@ -52,7 +52,7 @@ def _arms(block: dict) -> dict | None:
 def _projection(accrual: dict) -> str:
     if accrual["projected_target_date"] is not None:
         return accrual["projected_target_date"]
-    if accrual["randomized"] >= accrual["target"]:
+    if accrual["target_reached"]:
         return "target reached"
     if accrual["rate_last_3_months"] is None:
         return f"{fmt.MISSING} (fewer than 3 complete months)"

@@ -28,7 +28,7 @@ def accrual(results: dict) -> str:
                  f"{fmt.number(a['rate_last_3_months'], 1)} participants were randomized per month; at that rate "
                  f"the target is reached around {a['projected_target_date']} (planned end of recruitment: "
                  f"{a['recruitment_end_planned']}).")
-    elif a["randomized"] >= a["target"]:
+    elif a["target_reached"]:
         text += " The recruitment target has been reached."
     elif a["rate_last_3_months"] is None:
         text += " A recruitment rate is given once 3 complete months of recruitment have passed."

@@ -8,7 +8,7 @@
 4. ``residual_diagnostics`` residuals vs fitted of the two main outcome models
 
 Every number drawn or written comes from ``results``; the only arithmetic here is display
-arithmetic (axis limits, the percentage height of a bar, binning of points into hexagons
+arithmetic (axis limits, error-bar lengths from the CI bounds, binning of points into hexagons
 when there are too many to draw).
 
 One style for every figure: Okabe–Ito colours plus a distinct marker (and line style) per
@@ -315,18 +315,18 @@ def alliance_trajectory(results: dict) -> Figure | None:
 # ----------------------------------------------------------------------------- 2 sessions
 
 def sessions_attended(results: dict) -> Figure | None:
-    """Percentage of participants per number of sessions attended (0–8), per condition."""
+    """Percentage of participants per number of sessions attended (0–8), per condition
+    (``dropout_description[c].sessions_distribution_pct``)."""
     description = results.get("dropout_description") or {}
     threshold = _get(results, "settings", "dropout_threshold")
-    groups = {}
+    groups = {}  # condition → {sessions: % of the condition}
     for c in CONDITIONS:
-        n = _get(description, c, "n")
-        distribution = _get(description, c, "sessions_distribution") or {}
-        if n:
-            groups[c] = (n, {int(k): v or 0 for k, v in distribution.items()})
+        percentages = _get(description, c, "sessions_distribution_pct") or {}
+        if _get(description, c, "n"):
+            groups[c] = {int(k): v or 0.0 for k, v in percentages.items()}
     if not groups:
         return None
-    sessions = sorted({k for _, dist in groups.values() for k in dist} | set(range(9)))
+    sessions = sorted({k for percentages in groups.values() for k in percentages} | set(range(9)))
     width = 0.38
     offsets = {"MBCT": -width / 2, "eMBCT": width / 2}
 
@@ -336,8 +336,7 @@ def sessions_attended(results: dict) -> Figure | None:
         for c in CONDITIONS:
             if c not in groups:
                 continue
-            n, dist = groups[c]
-            heights = [100.0 * dist.get(k, 0) / n for k in sessions]
+            heights = [groups[c].get(k, 0.0) for k in sessions]
             top = max(top, *heights)
             ax.bar([k + offsets[c] for k in sessions], heights, width=width, color=OKABE_ITO[c],
                    edgecolor="white", linewidth=0.6, hatch=HATCHES[c], zorder=3)

@@ -3,15 +3,17 @@ Markdown for a CI job summary.
 
 ``index_html(rows, study=…, target=…)`` returns one self-contained page: inline CSS, the figure
 as inline SVG, no script, no external URL.  It is open-safe by construction: it is given only
-arm-free numbers (randomized and treated pooled over the arms, validation totals, change counts)
-and writes nothing else.  The same rows give the same bytes (no timestamp unless ``generated`` is
-passed; the figure is drawn like every figure of the report, see :mod:`figures`).
+arm-free numbers (randomized and treated pooled over the arms, randomized as % of the target,
+validation totals, change counts) and writes nothing else; it computes none of them.  The same
+rows give the same bytes (no timestamp unless ``generated`` is passed; the figure is drawn like
+every figure of the report, see :mod:`figures`).
 
 A row, one per freeze::
 
     {"freeze_id": str, "cutoff_date": str | None, "folder": str,
      "outcome": "built" | "up to date" | "invalid" | "failed" | "interrupted", "detail": str,
      "randomized": int | None, "treated": int | None,
+     "pct_of_target": float | None,     # randomized as % of the target (results: conduct.accrual)
      "validation": {"checks": int, "failed": int, "warnings": int} | None,
      "changes": {"previous_freeze_id": str | None, "added": int, "changed": int, "removed": int} | None,
      "links": {"closed_html": str | None, "closed_pdf": str | None,
@@ -33,7 +35,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import re
+from typing import NamedTuple
 from urllib.parse import quote
 
 from alliance_report.render.format import MISSING, integer, percent
@@ -167,19 +171,34 @@ def _href(path: str) -> str:
 
 # ----------------------------------------------------------------------------- the figure
 
-def _points(rows: list[dict]) -> list[tuple[str, dt.date, int, str]]:
-    """(freeze id, cut-off, randomized, study) of every row that has a number and a valid cut-off."""
+class _Point(NamedTuple):
+    freeze_id: str
+    cutoff: dt.date
+    randomized: int
+    study: str
+    pct_of_target: float | None
+
+
+def _percentage(value) -> float | None:
+    """A percentage from a row, or None for anything that is not a finite number (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _points(rows: list[dict]) -> list[_Point]:
+    """The point of every row that has a number and a valid cut-off."""
     points = []
     for row in rows:
         cutoff, randomized = _date(row.get("cutoff_date")), _int(row.get("randomized"))
         if cutoff is not None and randomized is not None:
-            points.append((_text(row.get("freeze_id")), cutoff, randomized, _text(row.get("study"))))
+            points.append(_Point(_text(row.get("freeze_id")), cutoff, randomized, _text(row.get("study")),
+                                 _percentage(row.get("pct_of_target"))))
     return points
 
 
-def _value_list(points) -> str:
-    return "; ".join(f"{freeze_id} (cut-off {cutoff.isoformat()}): {randomized:,}"
-                     for freeze_id, cutoff, randomized, _ in points)
+def _value_list(points: list[_Point]) -> str:
+    return "; ".join(f"{p.freeze_id} (cut-off {p.cutoff.isoformat()}): {p.randomized:,}" for p in points)
 
 
 def accrual_by_freeze_figure(rows: list[dict], target: int | None):
@@ -192,12 +211,12 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
     from matplotlib.lines import Line2D
 
     target = _int(target)
-    first = min(cutoff for _, cutoff, _, _ in points)
+    first = min(p.cutoff for p in points)
     axis = MonthAxis(first.isoformat()[:7])
-    xs = [axis.day_end(cutoff.isoformat()) for _, cutoff, _, _ in points]
+    xs = [axis.day_end(p.cutoff.isoformat()) for p in points]
     right = max(xs) + 0.5
-    top = max([randomized for _, _, randomized, _ in points] + [target or 0, 1]) * 1.15
-    studies = sorted({study for *_, study in points})
+    top = max([p.randomized for p in points] + [target or 0, 1]) * 1.15
+    studies = sorted({p.study for p in points})
     several = len(studies) > 1
 
     with plt.rc_context(STYLE):
@@ -207,17 +226,17 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
             ax.axhline(target, color=TARGET, linestyle="--", linewidth=1.2, zorder=2, gid="target")
             handles.append(Line2D([], [], color=TARGET, linestyle="--", label=f"Target ({target:,})"))
         for k, study in enumerate(studies):
-            series = [(x, p) for x, p in zip(xs, points) if p[3] == study]
+            series = [(x, p) for x, p in zip(xs, points) if p.study == study]
             colour = STUDY_COLOURS[k % len(STUDY_COLOURS)] if several else POOLED
             marker = STUDY_MARKERS[k % len(STUDY_MARKERS)] if several else "o"
-            ax.plot([x for x, _ in series], [p[2] for _, p in series], color=colour, marker=marker,
+            ax.plot([x for x, _ in series], [p.randomized for _, p in series], color=colour, marker=marker,
                     markersize=4.5, linewidth=1.6, zorder=4, gid=f"randomized-{k}")
             shown = study.replace("$", "\\$")  # every "$" escaped: plain text, never mathtext
             label = "Randomized at the cut-off of each freeze" + (f" ({shown})" if several else "")
             handles.insert(k, Line2D([], [], color=colour, marker=marker, markersize=4.5, label=label))
             if len(points) <= VALUE_LABELS:
-                for x, (_, _, randomized, _) in series:
-                    ax.annotate(f"{randomized:,}", (x, randomized), xytext=(0, 5), textcoords="offset points",
+                for x, p in series:
+                    ax.annotate(f"{p.randomized:,}", (x, p.randomized), xytext=(0, 5), textcoords="offset points",
                                 ha="center", va="bottom", fontsize=7.5, color=colour,
                                 path_effects=_white_outline(2.5), zorder=5)
         ax.set_xlim(min(-0.1, min(xs) - 0.5), right)
@@ -231,12 +250,12 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
     skipped = len(rows) - len(points)
     latest = []
     for study in studies:
-        last_id, last_cutoff, last_n, _ = max((p for p in points if p[3] == study), key=lambda p: p[1])
+        last = max((p for p in points if p.study == study), key=lambda p: p.cutoff)
         of_target = ""
-        if target and not several:
-            of_target = f" ({percent(100.0 * last_n / target, target)}% of the target of {target:,})"
-        latest.append(f"{f'{study}: ' if several else ''}{last_cutoff.isoformat()} (freeze {last_id}), "
-                      f"{last_n:,} had been randomized{of_target}")
+        if target and not several and last.pct_of_target is not None:
+            of_target = f" ({percent(last.pct_of_target, target)}% of the target of {target:,})"
+        latest.append(f"{f'{study}: ' if several else ''}{last.cutoff.isoformat()} (freeze {last.freeze_id}), "
+                      f"{last.randomized:,} had been randomized{of_target}")
     target_text = (f"against the target of {target:,} participants (dashed line)" if target is not None
                    else "without a target line (none was given)")
     skipped_text = (f" {skipped} freeze{'s' if skipped != 1 else ''} without a number or a cut-off date "

@@ -80,16 +80,16 @@ def flow(results: dict) -> str:
             f"to eMBCT and {c['allocated']['TAU']} to treatment as usual (TAU). Of the TAU participants, "
             f"{_and(tau)}. In all, {c['treated']['MBCT']} participants were treated in MBCT and "
             f"{c['treated']['eMBCT']} in eMBCT.")
-    if sum(c["in_treatment"].values()):
+    if any(c["in_treatment"].values()):  # each optional clause: only when some arm has a count
         text += (f" At the cut-off, {_per_arm(c['in_treatment'])} were still in treatment; they are "
                  "excluded from the dropout analyses.")
     follow_up = [f"{_per_arm(c['t1_assessed'])} had a post-treatment (T1) HADS score",
                  f"{_per_arm(c['lost_to_follow_up_t1'])} were lost to follow-up (T1 due, no score)"]
-    if sum(c["withdrawn_before_t1"].values()):
+    if any(c["withdrawn_before_t1"].values()):
         follow_up.append(f"{_per_arm(c['withdrawn_before_t1'])} had withdrawn from the study before T1")
-    if sum(c["t1_not_yet_due"].values()):
+    if any(c["t1_not_yet_due"].values()):
         follow_up.append(f"for {_per_arm(c['t1_not_yet_due'])} T1 was not yet due")
-    if sum(c["t1_overdue_in_treatment"].values()):
+    if any(c["t1_overdue_in_treatment"].values()):
         follow_up.append(f"{_per_arm(c['t1_overdue_in_treatment'])} had no T1 score although T1 was due, "
                          "with their treatment not recorded as ended")
     return text + " " + _and(follow_up)[0].upper() + _and(follow_up)[1:] + "."
@@ -258,9 +258,8 @@ def moderation(results: dict, scale: str, label: str) -> str:
     directions = {c: finding["simple_slopes"][c]["direction"] for c in CONDITIONS}
     text = f"The association with {label} differed between the conditions (interaction {interaction}): "
     if len(where) == 2 and directions["MBCT"] == directions["eMBCT"]:
-        stronger = max(CONDITIONS, key=lambda c: abs(slopes[c]["b"]))
         text += (f"higher early alliance was associated with {_higher_lower(directions['MBCT'])} post-treatment "
-                 f"{label} in both conditions, more strongly in {stronger} ({described['MBCT']}; "
+                 f"{label} in both conditions, more strongly in {finding['stronger_in']} ({described['MBCT']}; "
                  f"{described['eMBCT']}).")
     elif len(where) == 2:
         text += (f"the association went in opposite directions in the two conditions ({described['MBCT']}; "
