@@ -406,9 +406,12 @@ def test_build_does_not_replace_the_report_of_another_freeze_folder(built, tmp_p
 
 
 def test_a_corrected_export_in_the_same_folder_is_rebuilt_as_usual(built, tmp_path, monkeypatch, capsys):
-    freeze, out0 = built
-    out = shutil.copytree(out0, tmp_path / "out")  # built from `freeze`, this very folder
-    saved = {name: (freeze / name).read_bytes() for name in ("disposition.csv", "manifest.json")}
+    freeze0, out0 = built
+    freeze = shutil.copytree(freeze0, tmp_path / "freeze")  # the session's freeze stays as it is
+    out = shutil.copytree(out0, tmp_path / "out")
+    record = json.loads((out / FINGERPRINT_FILE).read_text())
+    record["freeze_dir"] = str(freeze.resolve())  # as if `out` had been built from this very folder
+    (out / FINGERPRINT_FILE).write_text(json.dumps(record))
     from alliance_report import build as build_module
 
     def publish_as_a_signal_comes(staging, out):  # a signal that comes while the output is swapped in:
@@ -417,12 +420,8 @@ def test_a_corrected_export_in_the_same_folder_is_rebuilt_as_usual(built, tmp_pa
 
     real_publish = build_module.publish
     monkeypatch.setattr(build_module, "publish", publish_as_a_signal_comes)
-    try:
-        corrected_export(freeze)
-        assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
-    finally:
-        for name, data in saved.items():
-            (freeze / name).write_bytes(data)
+    corrected_export(freeze)
+    assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("built") and captured.err == ""
     assert "why built:    changed: freeze (disposition.csv, manifest.json)" in (out / "build.log").read_text()

@@ -31,7 +31,7 @@ from alliance_report.freeze import sha256_bytes
 from alliance_report.progress import Progress
 from alliance_report.settings import Settings
 from conftest import SMALL_FREEZE_ID, small_freeze
-from test_build import corrupt_age
+import freeze_corruptions as fc
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 PUBLISHED = ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json", "build.log")
@@ -39,7 +39,10 @@ PUBLISHED = ("report.html", "report.pdf", "report.qmd", "results.json", "validat
 
 def break_freeze(freeze: Path) -> Path:
     """One participant aged 17, manifest re-signed: well-formed but invalid."""
-    corrupt_age(freeze)
+    participants = fc.records(freeze, "participants.csv")
+    participants[0]["age"] = "17"
+    fc.write_records(freeze, "participants.csv", list(participants[0]), participants)
+    fc.refresh_manifest(freeze)
     return freeze
 
 
@@ -47,8 +50,6 @@ def state(folder: Path) -> dict:
     """Every file of a folder with its bytes' hash and its modification time."""
     return {p.relative_to(folder).as_posix(): (sha256_bytes(p.read_bytes()), p.stat().st_mtime_ns)
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 
 
 # ------------------------------------------------------------------------------------ up to date
@@ -94,32 +95,23 @@ def test_no_change_path_imports_no_heavy_library(built):
     assert result.stdout.strip().splitlines()[-1] == "0 []", result.stdout + result.stderr
 
 
-def test_a_changed_setting_rebuilds(built, tmp_path, capsys):
+def test_a_changed_setting_rebuilds_and_an_edition_alone(built, tmp_path, capsys):
+    """A copy of a build is up to date; another setting is another build; --edition open writes
+    open/ only (and is another build than both editions: the fingerprint)."""
     freeze0, out0 = built
-    freeze, out = tmp_path / "freeze", tmp_path / "out"
-    shutil.copytree(freeze0, freeze)
-    shutil.copytree(out0, out)
+    freeze, out = shutil.copytree(freeze0, tmp_path / "freeze"), shutil.copytree(out0, tmp_path / "out")
+    assert (out / "report.html").is_file() and (out / "open" / "report.html").is_file()
     assert main(["build", str(freeze), "--out", str(out), "--quiet"]) == 0
     assert "up to date" in capsys.readouterr().out  # a copy is the same build
 
-    assert main(["build", str(freeze), "--out", str(out), "--quiet", "--style", "apa"]) == 0
-    assert capsys.readouterr().out.startswith("built")
-    assert "why built:    changed: settings" in (out / "build.log").read_text()
-    assert json.loads((out / "results.json").read_text())["settings"]["style"] == "apa"
-
-
-def test_an_edition_alone(built, tmp_path, capsys):
-    """--edition open writes open/ only, and is another build than both editions (the fingerprint)."""
-    freeze0, out0 = built
-    out = shutil.copytree(out0, tmp_path / "out")
-    assert (out / "report.html").is_file() and (out / "open" / "report.html").is_file()
-    assert main(["build", str(freeze0), "--out", str(out), "--quiet", "--edition", "open"]) == 0
+    assert main(["build", str(freeze), "--out", str(out), "--quiet", "--edition", "open", "--style", "apa"]) == 0
     assert capsys.readouterr().out.startswith("built")
     assert "why built:    changed: settings" in (out / "build.log").read_text()
     assert not (out / "report.html").exists() and not (out / "results.json").exists()
     assert sorted(p.name for p in (out / "open").iterdir()) == [
         "figures", "report.html", "report.pdf", "report.qmd", "results.json", "tables"]
-    assert json.loads((out / "open" / "results.json").read_text())["edition"] == "open"
+    results = json.loads((out / "open" / "results.json").read_text())
+    assert results["edition"] == "open" and results["settings"]["style"] == "apa"
 
 
 def test_what_the_fingerprint_covers(built, tmp_path):
