@@ -911,7 +911,9 @@ def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _
         *(f"  {name:<22} {digest}" for name, digest in parts["freeze"].items()),
         f"  {'code':<22} {parts['code']['sha256']}  ({parts['code']['files']} files: alliance_report/**/*.py, "
         "report_templates/, expectations/, studies/)",
-        f"  {'requirements.lock':<22} {env['requirements.lock']}",
+        f"  {'requirements.lock':<22} {env['requirements.lock']}" if "requirements.lock" in env else
+        f"  {'installed packages':<22} {env['installed']['sha256']}  ({env['installed']['distributions']} "
+        "distributions, name==version: an installed package has no requirements.lock)",
         f"  python {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
         f"fingerprint:  {fp.digest}",
         "",

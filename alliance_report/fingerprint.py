@@ -8,10 +8,13 @@ The fingerprint of a build is the SHA-256 of four parts:
   the size limit); an entry that is not read (a link, a FIFO, a directory, too large) stands in
   the fingerprint as ``"not read: <why>"``, and ``read_freeze`` then refuses the freeze;
 * ``code``: the SHA-256 of every ``.py`` file of the package, every file in
-  ``report_templates/`` and in ``expectations/`` (path and bytes);
+  ``report_templates/``, ``expectations/`` and ``studies/`` (path and bytes; the same paths,
+  so the same hash, whether the package runs from a checkout or is installed);
 * ``settings``: every build setting (``Settings``) and the renderer;
 * ``environment``: the Python version, the bytes of ``requirements.lock`` and the installed
-  versions of the direct dependencies.
+  versions of the direct dependencies.  An installed package has no ``requirements.lock``: in
+  its place stand the name and version of every installed distribution (the resolved set the
+  lock would pin).
 
 File times play no part.  A build stores its fingerprint, and the SHA-256 of every file it
 published, in ``<out>/.fingerprint.json``; a later build with the same fingerprint whose
@@ -29,13 +32,13 @@ import json
 import os
 import platform
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from alliance_report import EXPECTATIONS_DIR, PACKAGES, REPO_ROOT, STUDIES_DIR, TEMPLATES_DIR, __version__, files
+from alliance_report import (EXPECTATIONS_DIR, PACKAGE_DIR, PACKAGES, REPO_ROOT, STUDIES_DIR, TEMPLATES_DIR,
+                             __version__, files)
 
 FINGERPRINT_FILE = ".fingerprint.json"
 FORMAT = 1
-PACKAGE_DIR = Path(__file__).resolve().parent
 LOCK_FILE = REPO_ROOT / "requirements.lock"
 CHUNK = 1 << 20
 
@@ -73,24 +76,36 @@ def freeze_hashes(folder: Path) -> dict[str, str]:
     return hashes
 
 
-def code_files() -> list[Path]:
-    files = [p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts]
-    for folder in (TEMPLATES_DIR, EXPECTATIONS_DIR, STUDIES_DIR):
-        files += [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    return sorted(files)
+def code_files() -> dict[PurePosixPath, Path]:
+    """Every file of the code hash, by the name it is hashed under: ``alliance_report/.../*.py``
+    and ``<data folder>/...`` — the same names in a checkout (data folders beside the package)
+    and in an installed package (data folders inside it).  Sorted part by part."""
+    data_dirs = (TEMPLATES_DIR, EXPECTATIONS_DIR, STUDIES_DIR)
+    named = {}
+    for path in PACKAGE_DIR.rglob("*.py"):
+        if not any(folder in path.parents for folder in data_dirs):
+            named[PurePosixPath(PACKAGE_DIR.name, *path.relative_to(PACKAGE_DIR).parts)] = path
+    for folder in data_dirs:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                named[PurePosixPath(folder.name, *path.relative_to(folder).parts)] = path
+    return {name: path for name, path in sorted(named.items()) if "__pycache__" not in name.parts}
 
 
 def code_hash() -> tuple[str, int]:
-    """One SHA-256 over the relative path and bytes of every code file; and their number."""
+    """One SHA-256 over the name and bytes of every code file; and their number."""
     digest = hashlib.sha256()
-    files = code_files()
-    for path in files:
-        digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
+    named = code_files()
+    for name, path in named.items():
+        digest.update(name.as_posix().encode() + b"\0")
         digest.update(file_sha256(path).encode() + b"\n")
-    return digest.hexdigest(), len(files)
+    return digest.hexdigest(), len(named)
 
 
 def environment() -> dict:
+    """The Python version, the versions of the direct dependencies, and the SHA-256 of
+    ``requirements.lock`` — or, where there is none (an installed package), ``installed``: the
+    SHA-256 and number of the ``name==version`` lines of every installed distribution."""
     from importlib import metadata
 
     versions = {}
@@ -99,9 +114,23 @@ def environment() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    lock = file_sha256(LOCK_FILE) if LOCK_FILE.is_file() else None
-    return {"python": platform.python_version(), "alliance_report": __version__,
-            "requirements.lock": lock, "packages": versions}
+    env = {"python": platform.python_version(), "alliance_report": __version__}
+    if LOCK_FILE.is_file():
+        env["requirements.lock"] = file_sha256(LOCK_FILE)
+    else:
+        env["installed"] = installed_distributions()
+    env["packages"] = versions
+    return env
+
+
+def installed_distributions() -> dict:
+    """SHA-256 and number of the sorted, distinct ``name==version`` of every distribution
+    importable now (names lower case, ``_`` as ``-``)."""
+    from importlib import metadata
+
+    lines = sorted({f"{(dist.metadata['Name'] or '').lower().replace('_', '-')}=={dist.version}"
+                    for dist in metadata.distributions()})
+    return {"sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(), "distributions": len(lines)}
 
 
 @dataclass(frozen=True)

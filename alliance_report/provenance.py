@@ -6,12 +6,17 @@ import platform
 import subprocess
 from importlib import metadata
 
-from alliance_report import PACKAGES, REPO_ROOT, __version__
+from alliance_report import PACKAGES, REPO_ROOT, __version__, in_checkout
 from alliance_report.freeze import Freeze
 
 
 def git_commit() -> str:
-    """The commit of the working tree (with "-dirty" when it has changes), or "unknown"."""
+    """The commit of the working tree (with "-dirty" when it has changes), or "unknown".
+
+    Only a package run from a git checkout asks git: an installed copy (say in a virtualenv
+    inside some checkout) would otherwise report the commit of whatever repository holds it."""
+    if not in_checkout():
+        return "unknown"
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT,
                                 capture_output=True, text=True, timeout=10, check=True).stdout.strip()
