@@ -7,8 +7,9 @@ The fingerprint of a build is the SHA-256 of four parts:
   (``alliance_report.files``: regular files only, never through a link, never blocking, at most
   the size limit); an entry that is not read (a link, a FIFO, a directory, too large) stands in
   the fingerprint as ``"not read: <why>"``, and ``read_freeze`` then refuses the freeze;
-* ``code``: the SHA-256 of every ``.py`` file of the package, every file in
-  ``report_templates/`` and in ``expectations/`` (path and bytes);
+* ``code``: the SHA-256 of every ``.py`` and ``.json`` file of the package (the modules and
+  the schema of results.json), every file in ``report_templates/``, ``expectations/`` and
+  ``studies/`` (path and bytes);
 * ``settings``: every build setting (``Settings``) and the renderer;
 * ``environment``: the Python version, the bytes of ``requirements.lock`` and the installed
   versions of the direct dependencies.
@@ -74,7 +75,7 @@ def freeze_hashes(folder: Path) -> dict[str, str]:
 
 
 def code_files() -> list[Path]:
-    files = [p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts]
+    files = [p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts]
     for folder in (TEMPLATES_DIR, EXPECTATIONS_DIR, STUDIES_DIR):
         files += [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     return sorted(files)
