@@ -909,7 +909,7 @@ def _write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, steps: _
         "",
         "inputs (SHA-256):",
         *(f"  {name:<22} {digest}" for name, digest in parts["freeze"].items()),
-        f"  {'code':<22} {parts['code']['sha256']}  ({parts['code']['files']} files: alliance_report/**/*.py, "
+        f"  {'code':<22} {parts['code']['sha256']}  ({parts['code']['files']} files: alliance_report/**/*.py and *.json, "
         "report_templates/, expectations/, studies/)",
         f"  {'requirements.lock':<22} {env['requirements.lock']}" if "requirements.lock" in env else
         f"  {'installed packages':<22} {env['installed']['sha256']}  ({env['installed']['distributions']} "

@@ -7,8 +7,8 @@ The fingerprint of a build is the SHA-256 of four parts:
   (``alliance_report.files``: regular files only, never through a link, never blocking, at most
   the size limit); an entry that is not read (a link, a FIFO, a directory, too large) stands in
   the fingerprint as ``"not read: <why>"``, and ``read_freeze`` then refuses the freeze;
-* ``code``: the SHA-256 of every ``.py`` file of the package, every file in
-  ``report_templates/``, ``expectations/`` and ``studies/`` (path and bytes; the same paths,
+* ``code``: the SHA-256 of every ``.py`` and ``.json`` file of the package (the modules and
+  the schema of results.json), every file in ``report_templates/``, ``expectations/`` and ``studies/`` (path and bytes; the same paths,
   so the same hash, whether the package runs from a checkout or is installed);
 * ``settings``: every build setting (``Settings``) and the renderer;
 * ``environment``: the Python version, the bytes of ``requirements.lock`` and the installed
@@ -78,12 +78,12 @@ def freeze_hashes(folder: Path) -> dict[str, str]:
 
 def code_files() -> dict[PurePosixPath, Path]:
     """Every file of the code hash, by the name it is hashed under: ``alliance_report/.../*.py``
-    and ``<data folder>/...`` — the same names in a checkout (data folders beside the package)
+    and ``*.json``, and ``<data folder>/...`` — the same names in a checkout (data folders beside the package)
     and in an installed package (data folders inside it).  Sorted part by part."""
     data_dirs = (TEMPLATES_DIR, EXPECTATIONS_DIR, STUDIES_DIR)
     named = {}
-    for path in PACKAGE_DIR.rglob("*.py"):
-        if not any(folder in path.parents for folder in data_dirs):
+    for path in PACKAGE_DIR.rglob("*"):
+        if path.suffix in (".py", ".json") and not any(folder in path.parents for folder in data_dirs):
             named[PurePosixPath(PACKAGE_DIR.name, *path.relative_to(PACKAGE_DIR).parts)] = path
     for folder in data_dirs:
         for path in folder.rglob("*"):

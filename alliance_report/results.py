@@ -26,6 +26,7 @@ from alliance_report.analysis.reliability import reliability
 from alliance_report.analysis.visits import interim_state, status_counts, visit_status
 from alliance_report.freeze import Freeze, typed_tables
 from alliance_report.provenance import NOT_RECORDED, provenance
+from alliance_report.results_schema import check_results
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import EDITIONS, Settings
 from alliance_report.study import Study, load_study
@@ -155,4 +156,8 @@ def results_json(results: dict) -> str:
 
 
 def write_results(results: dict, path: Path) -> None:
-    path.write_text(results_json(results), encoding="utf-8")
+    """Write ``results.json`` once its text matches the schema (:mod:`alliance_report.results_schema`);
+    otherwise raise ``ResultsSchemaError`` (a bug: exit 3) and write nothing."""
+    text = results_json(results)
+    check_results(json.loads(text))
+    path.write_text(text, encoding="utf-8")
