@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alliance_report import build as pipeline  # pipeline.build: looked up at each call (tests replace it)
-from alliance_report.build import INTERRUPTED, BuildError, Interrupted, manifest_of, output_name
+from alliance_report import interrupts
+from alliance_report.errors import BuildError
+from alliance_report.interrupts import INTERRUPTED, Interrupted
+from alliance_report.output_folder import manifest_of, output_name
 from alliance_report.progress import Progress
 from alliance_report.settings import Settings
 
@@ -55,9 +58,9 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
     freezes = in_cutoff_order(find_freezes(folder))
     built: dict[str, list[tuple[str, Path]]] = {}  # study → (cut-off, freeze) of the valid freezes so far
     for i, freeze_dir in enumerate(freezes, start=1):
-        if pipeline._interrupts.installed and pipeline._interrupts.pending is not None:  # a signal between two freezes
+        if interrupts.state.installed and interrupts.state.pending is not None:  # a signal between two freezes
             left = len(freezes) - i + 1
-            stop = Interrupted(pipeline._interrupts.pending, f"interrupted; {left} freeze(s) not built, from {freeze_dir} on")
+            stop = Interrupted(interrupts.state.pending, f"interrupted; {left} freeze(s) not built, from {freeze_dir} on")
             stop.outcomes = outcomes + _not_built(freezes[i - 1:])
             raise stop
         name = output_name(freeze_dir)

@@ -119,7 +119,8 @@ def _jobs(args) -> int | None:
 
 
 def cmd_build(args) -> int:
-    from alliance_report.build import build, interruptible
+    from alliance_report.build import build
+    from alliance_report.interrupts import interruptible
 
     settings, progress, jobs = _settings(args), _progress(args), _jobs(args)
     with interruptible():  # SIGINT, SIGTERM: "interrupted; nothing was published", exit 130 / 143
@@ -138,7 +139,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_build_all(args) -> int:
-    from alliance_report.build import Interrupted, interruptible
+    from alliance_report.interrupts import Interrupted, interruptible
     from alliance_report.build_all import build_all, find_freezes, summary_table
 
     if not args.folder.is_dir():
@@ -271,7 +272,8 @@ def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     args.command_line = "alliance-report " + shlex.join(str(a) for a in argv)
     warnings.filterwarnings("ignore")
-    from alliance_report.build import BuildError, Interrupted
+    from alliance_report.errors import BuildError
+    from alliance_report.interrupts import Interrupted
 
     try:
         return COMMANDS[args.command](args)

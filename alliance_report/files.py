@@ -2,7 +2,7 @@
 
 Every path that reads a file of a freeze goes through :func:`read_file` or :func:`sha256_file`:
 ``read_freeze`` and ``read_manifest`` (freeze.py), the fingerprint (fingerprint.py) and the
-output name taken from the manifest (``build._manifest_names``).  A file is read only when it
+output name taken from the manifest (``output_folder._manifest_names``).  A file is read only when it
 is a regular file directly inside the folder:
 
 1. ``os.lstat`` of the name, relative to a descriptor of the folder (so the name cannot point

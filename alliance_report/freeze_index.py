@@ -104,7 +104,7 @@ def write_index(out_root: Path, rows: list[dict], *, study: str, target: int | N
 
 def write_for(outcomes: list, out_root: Path) -> Path:
     """The index of a build-all run (its outcomes, in cut-off order) into ``out_root``."""
-    from alliance_report.build import manifest_of
+    from alliance_report.output_folder import manifest_of
     from alliance_report.study import StudyError, load_study
 
     manifests = [manifest_of(outcome.freeze) for outcome in outcomes]

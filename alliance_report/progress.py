@@ -1,4 +1,4 @@
-"""Progress of a build on stderr.
+"""Progress of a build on stderr, and the timings of its steps (``Timings``, for build.log).
 
 * On a terminal: one status line, redrawn ten times a second, with a spinner and the elapsed
   time of every running step (steps may run at the same time in two processes), and one
@@ -133,3 +133,38 @@ class Progress:
             self._running.clear()
             if self.terminal and not self.quiet:
                 self._write("\r\x1b[K")
+
+
+class Timings:
+    """The seconds of each step of a build, in the process that ran it (for build.log), and their
+    progress display; the worker's steps are recorded by the main process's listener thread."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.records: list[tuple[str, str, float, str]] = []  # step, process, seconds, detail
+        self._lock = threading.Lock()
+
+    def record(self, name: str, where: str, seconds: float, detail: str = "") -> None:
+        with self._lock:
+            self.records.append((name, where, seconds, detail))
+
+    @contextmanager
+    def step(self, name: str, *, show: bool = True):
+        """Time the block as step ``name`` of the main process (on the progress display unless
+        ``show`` is false); the block may set ``info["detail"]``, the step's note in build.log."""
+        info = {"detail": ""}
+        if show:
+            self.progress.start(name)
+        t0 = time.perf_counter()
+        try:
+            yield info
+        except BaseException:
+            seconds = time.perf_counter() - t0
+            if show:
+                self.progress.failed(name)
+            self.record(name, "main", seconds, "failed")
+            raise
+        seconds = time.perf_counter() - t0
+        if show:
+            self.progress.done(name, seconds, info["detail"])
+        self.record(name, "main", seconds, info["detail"])

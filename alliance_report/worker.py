@@ -5,18 +5,65 @@ previous freeze, with ``--previous``), draws the figures and imports WeasyPrint 
 process validates; on the main process's order it renders and writes every output file, the
 PDFs last (but the editions whose PDF the main process writes).  Every step's start and end, and
 the outcome, go back through a pipe; :class:`Worker` is the main process's side of it.
+
+Whether to fork at all: two processes by default where the platform can fork and has two cores
+(``default_jobs``), and only while no thread but ours runs, never on macOS (``fork_is_safe``);
+otherwise one process runs every step, with byte-identical outputs.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 
-from alliance_report import build as pipeline  # the steps, looked up at each call (tests replace some)
+from alliance_report import interrupts, steps  # the steps looked up at each call (tests may replace one)
+from alliance_report.errors import BuildError
+from alliance_report.progress import Timings
 from alliance_report.settings import Settings
+
+
+def default_jobs() -> int:
+    """The number of processes of a build without ``--jobs``: 2 where a worker can be forked and
+    there are two cores or more, else 1."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+# threads that may run when the worker forks: ours, and tqdm's monitor, which Great Expectations
+# starts in the main process (it only sleeps and checks tqdm's bars; the worker uses no tqdm)
+FORK_SAFE_THREADS = ("interrupt-watchdog", "worker-listener", "progress", "tqdm_monitor")
+
+
+def fork_is_safe() -> bool:
+    """Whether the worker may be forked: not on macOS (its system libraries are not fork-safe
+    once initialized) and not while a thread that is not ours runs (a caller's thread may hold
+    a lock that the forked child would never see released).  Otherwise one process does it all."""
+    if sys.platform == "darwin":
+        return False
+    return all(thread is threading.main_thread() or thread.name in FORK_SAFE_THREADS
+               for thread in threading.enumerate())
+
+
+class WorkerError(RuntimeError):
+    """The analysis worker process raised (a bug) or ended without a result."""
+
+
+class RemoteTraceback(Exception):
+    """The worker's traceback, as text, attached to the WorkerError it becomes (``__cause__``)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+
+    def __str__(self) -> str:
+        return "\n\nin the analysis worker process:\n" + self.args[0]
 
 
 def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settings,
@@ -36,7 +83,7 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the main
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # process decides, and its terminate() ends us at once
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, pipeline.SIGNALS)  # blocked by the main process around the fork
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts.SIGNALS)  # blocked by the main process around the fork
     for end in parent_ends:  # the main process's ends of the pipes: without them here, an order
         end.close()          # pipe whose main process has gone reads as end-of-file
     writing = False
@@ -44,28 +91,28 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
         from alliance_report.freeze import read_freeze
 
         freeze = timed("read", read_freeze, freeze_dir)
-        results = timed("analyse", pipeline._analyse, freeze, settings)
-        comparison = timed("compare", pipeline._compare, previous_dir, freeze, settings) if previous_dir else None
-        figures = timed("figures", pipeline._figures, results, detail=pipeline._n_figures)
-        timed("load", pipeline._load_pdf_writer)
+        results = timed("analyse", steps.analyse, freeze, settings)
+        comparison = timed("compare", steps.compare, previous_dir, freeze, settings) if previous_dir else None
+        figures = timed("figures", steps.draw_figures, results, detail=steps.n_figures)
+        timed("load", steps.load_pdf_writer)
         # ("go", validation, staging, date, previous_problem, PDFs the main process writes); EOF: we are not needed
         order = orders.recv()
         _, validation, staging, date, previous_problem, pdf_in_main = order
-        pipeline._add_changes(results, comparison, previous_problem)
+        steps.add_changes(results, comparison, previous_problem)
         writing = True
-        events.send(("hashes", pipeline._freeze_hashes(freeze)))
-        reports = timed("render", pipeline._render, results, figures, validation, date)
-        timed("write", pipeline._write, results, reports, validation, Path(staging),
-              detail=lambda _: pipeline.WRITE_DETAIL)
+        events.send(("hashes", steps.freeze_hashes(freeze)))
+        reports = timed("render", steps.render_reports, results, figures, validation, date)
+        timed("write", steps.write_files, results, reports, validation, Path(staging),
+              detail=lambda _: steps.WRITE_DETAIL)
         events.send(("files",))  # the main process may write a PDF from them now
-        layout = timed("pdf", pipeline._write_pdf, reports, Path(staging), tuple(pdf_in_main),
-                       detail=lambda _: pipeline.PDF_DETAIL)
-        events.send(("written", {"results": pipeline._editions(results), "layout": layout}))
+        layout = timed("pdf", steps.write_pdfs, reports, Path(staging), tuple(pdf_in_main),
+                       detail=lambda _: steps.PDF_DETAIL)
+        events.send(("written", {"results": steps.editions(results), "layout": layout}))
     except EOFError:
         pass  # the main process needs nothing more (the freeze was invalid)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the main process
         error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
-        if isinstance(exc, pipeline.BuildError):
+        if isinstance(exc, BuildError):
             error["exit_code"] = exc.exit_code
         if type(exc).__name__ == "FreezeError":
             error["freeze_error"] = (exc.file, exc.reason, bool(exc.usage))
@@ -84,24 +131,24 @@ class Worker:
 
     SHOWN = ("analyse", "compare", "figures", "render", "write", "pdf")  # read: the main process reads too; load: silent
 
-    def __init__(self, freeze_dir: Path, settings: Settings, steps, previous_dir: Path | None = None):
+    def __init__(self, freeze_dir: Path, settings: Settings, timings: Timings, previous_dir: Path | None = None):
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
-        self.steps = steps
+        self.timings = timings
         self.events, child_events = ctx.Pipe(duplex=False)
         child_orders, self.orders = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker_main,
                                    args=(child_events, child_orders, (self.events, self.orders), freeze_dir, settings,
                                          previous_dir),
                                    name="alliance-report-worker", daemon=True)
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, pipeline.SIGNALS)  # until the worker has its own handlers
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, interrupts.SIGNALS)  # until the worker has its own handlers
         try:
-            with steps.progress.paused():  # no thread of ours runs while the process forks
+            with timings.progress.paused():  # no thread of ours runs while the process forks
                 self.process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        pipeline._interrupts.workers.add(self.process.pid)
+        interrupts.state.workers.add(self.process.pid)
         child_events.close()
         child_orders.close()
         self.message = None  # ("written", payload) or ("error", info)
@@ -123,13 +170,13 @@ class Worker:
                 if kind == "start":
                     self._running.add(message[1])
                     if message[1] in self.SHOWN:
-                        self.steps.progress.start(message[1])
+                        self.timings.progress.start(message[1])
                 elif kind == "done":
                     name, seconds, detail = message[1:]
                     self._running.discard(name)
-                    self.steps.record(name, "worker", seconds, detail)
+                    self.timings.record(name, "worker", seconds, detail)
                     if name in self.SHOWN:
-                        self.steps.progress.done(name, seconds, detail)
+                        self.timings.progress.done(name, seconds, detail)
                 elif kind == "hashes":
                     self.hashes = message[1]
                 elif kind == "files":
@@ -137,7 +184,7 @@ class Worker:
                 else:
                     if kind == "error":
                         for name in self._running & set(self.SHOWN):
-                            self.steps.progress.failed(name)
+                            self.timings.progress.failed(name)
                     self.message = message
                     break
         finally:
@@ -164,7 +211,7 @@ class Worker:
         self.finished.wait()
         self.process.join()
         if self.message is None:
-            raise pipeline.WorkerError(f"the worker process ended without a result (exit code {self.process.exitcode})")
+            raise WorkerError(f"the worker process ended without a result (exit code {self.process.exitcode})")
         kind, payload = self.message
         if kind == "written":
             return payload
@@ -174,10 +221,10 @@ class Worker:
             file, reason, usage = payload["freeze_error"]
             raise FreezeError(file, reason, usage=usage)
         if "exit_code" in payload:
-            raise pipeline.BuildError(payload["message"], payload["exit_code"])
+            raise BuildError(payload["message"], payload["exit_code"])
         if "os_error" in payload:  # writing the output failed (the caller says whether that is the user's)
             raise OSError(*payload["os_error"])
-        raise pipeline.WorkerError(f"{payload['type']}: {payload['message']}") from pipeline._RemoteTraceback(payload["traceback"])
+        raise WorkerError(f"{payload['type']}: {payload['message']}") from RemoteTraceback(payload["traceback"])
 
     def stop(self) -> None:
         """Stop the worker (when its work is not needed any more) and the listener; idempotent."""
@@ -185,6 +232,6 @@ class Worker:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
-        pipeline._interrupts.workers.discard(self.process.pid)
+        interrupts.state.workers.discard(self.process.pid)
         self.listener.join(timeout=5)
         self.events.close()

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import freeze_corruptions as fc
-from alliance_report import DEMO_FREEZE, TEMPLATES_DIR, build
+from alliance_report import DEMO_FREEZE, TEMPLATES_DIR, steps
+from alliance_report.errors import BuildError
 from alliance_report.freeze import read_freeze
 from alliance_report.render import report as report_module
 from alliance_report.render.open_guard import arm_mentions
@@ -64,15 +65,15 @@ def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None
     report = validate_freeze(freeze)
     assert report.ok
     validation = report.to_dict()
-    results = build._analyse(freeze, Settings(edition="open"))
+    results = steps.analyse(freeze, Settings(edition="open"))
     if previous is not None:
         assert validate_freeze(read_freeze(previous)).ok
-        build._add_changes(results, build._compare(previous, freeze, Settings(edition="open")), None)
-    figures = build._figures(results)
-    reports = build._render(results, figures, validation, BUILD_DATE)
+        steps.add_changes(results, steps.compare(previous, freeze, Settings(edition="open")), None)
+    figures = steps.draw_figures(results)
+    reports = steps.render_reports(results, figures, validation, BUILD_DATE)
     out.mkdir(parents=True)
-    build._write(results, reports, validation, out)
-    build._write_pdf(reports, out)
+    steps.write_files(results, reports, validation, out)
+    steps.write_pdfs(reports, out)
     return results["arm_counts"]
 
 
@@ -176,7 +177,7 @@ def leaking_template(tmp_path: Path, monkeypatch) -> None:
 
 def test_a_leaking_template_is_refused_by_the_build(tmp_path, monkeypatch):
     leaking_template(tmp_path, monkeypatch)
-    with pytest.raises(build.BuildError) as error:
+    with pytest.raises(BuildError) as error:
         build_open_edition(DEMO_FREEZE, tmp_path / "out")
     assert error.value.exit_code == 3
     assert "the open edition mentions an arm with one of its counts" in str(error.value)

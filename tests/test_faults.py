@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 
 from alliance_report import REPO_ROOT
-from alliance_report.build import BuildError, check_origin, effective_settings
+from alliance_report.errors import BuildError
+from alliance_report.output_folder import check_origin
+from alliance_report.quarto import effective_settings
 from alliance_report.cli import main
 from alliance_report.fingerprint import FINGERPRINT_FILE, fingerprint
 from alliance_report.freeze import sha256_bytes
@@ -154,7 +156,7 @@ class Run:
 LOST_SIGNAL = """
 import signal, sys, time
 from pathlib import Path
-from alliance_report.build import _abortable, _interrupts, interruptible
+from alliance_report.interrupts import abortable, interruptible, state
 staging, how = Path(sys.argv[1]), sys.argv[2]
 
 
@@ -163,9 +165,9 @@ class Closing:
         signal.raise_signal(signal.SIGTERM)  # Interrupted cannot leave a __del__: Python drops it
 
 
-with interruptible(), _abortable():
+with interruptible(), abortable():
     staging.mkdir()
-    _interrupts.staging.add(staging)
+    state.staging.add(staging)
     if how == "del":
         Closing()
     else:
@@ -394,12 +396,12 @@ def test_build_does_not_replace_the_report_of_another_freeze_folder(built, tmp_p
                                 "replaces it, or name another --out"]
     assert state(out) == before and temporary_folders(reports) == []
 
-    from alliance_report import build as build_module
+    from alliance_report import steps
 
-    def stop(freeze, steps):
+    def stop(freeze, timings):
         raise BuildError("validation reached", exit_code=1)
 
-    monkeypatch.setattr(build_module, "_validate", stop)  # --force goes on to build (stopped here: cheaper)
+    monkeypatch.setattr(steps, "validate", stop)  # --force goes on to build (stopped here: cheaper)
     assert main(["build", str(other), "--quiet", "--force", "--jobs", "1"]) == 1
     assert capsys.readouterr().err == "alliance-report: validation reached\n"
     assert state(out) == before

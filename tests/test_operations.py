@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from alliance_report import REPO_ROOT
-from alliance_report.build import BuildError, _quarto, effective_settings
+from alliance_report.errors import BuildError
+from alliance_report.quarto import effective_settings, render_quarto
 from alliance_report.publish import host, remove_leftovers
 from alliance_report.build_all import FreezeOutcome, find_freezes, summary_table
 from alliance_report.cli import main
@@ -399,7 +400,7 @@ def test_quarto_renderer_runs_quarto_render(built, tmp_path, monkeypatch, capsys
 
     fake.write_text("#!/bin/sh\necho 'ERROR: no TeX installation' >&2\nexit 1\n")
     with pytest.raises(BuildError) as failure:  # a failing render fails the build (nothing published)
-        _quarto(tmp_path)
+        render_quarto(tmp_path)
     assert failure.value.exit_code == 3
     assert "quarto render report.qmd failed (exit code 1)" in str(failure.value)
     assert "no TeX installation" in str(failure.value)
@@ -457,14 +458,14 @@ def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
     """A caller's thread is running: the build runs in one process (and says so); on macOS too."""
     import threading
 
-    from alliance_report import build as build_module
+    from alliance_report import worker
 
-    assert build_module.fork_is_safe()
+    assert worker.fork_is_safe()
     stop = threading.Event()
     caller = threading.Thread(target=stop.wait, name="a-caller-thread", daemon=True)
     caller.start()
     try:
-        assert not build_module.fork_is_safe()
+        assert not worker.fork_is_safe()
         freeze, _ = built
         out = tmp_path / "out"
         assert main(["build", str(freeze), "--out", str(out), "--quiet", "--edition", "open"]) == 0
@@ -474,5 +475,5 @@ def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
     finally:
         stop.set()
         caller.join()
-    monkeypatch.setattr(build_module.sys, "platform", "darwin")
-    assert not build_module.fork_is_safe()
+    monkeypatch.setattr(worker.sys, "platform", "darwin")
+    assert not worker.fork_is_safe()

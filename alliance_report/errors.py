@@ -1,0 +1,18 @@
+"""The error a build ends with when its freeze cannot be built.
+
+It has a module of its own (below every step of the build) so that the steps, the output
+checks and the worker can raise it without importing the build; ``alliance_report.build``
+exports it too.
+"""
+
+from __future__ import annotations
+
+
+class BuildError(Exception):
+    """A freeze that cannot be built; ``exit_code`` as in cli.md (1: the freeze is invalid;
+    2: an output that may not or cannot be written, a study without its configuration;
+    3: a report that must not be published)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,241 @@
+"""The steps of a build, each a function of what the steps before it made (``build`` runs them in
+this order, in one process or two; see :mod:`alliance_report.build`)::
+
+    read         read the freeze as text (freeze.read_freeze)
+    validate     manifest checks + Great Expectations suites; a failure ends the build (exit 1)
+    analyse      the results of each edition (the analysis plan, model fitting)
+    compare      with ``--previous``: the comparison with the previous freeze (validated like
+                 any input, ``validate_previous``; one that is invalid is not compared)
+    figures      draw the figures from the results
+    render       HTML, Quarto markdown, tables (Jinja2); the open edition is checked for counts
+                 by arm before anything is written
+    write        results.json, validation.json, changes.json/.csv, report.html/.qmd, figures/,
+                 tables/ (the open edition in ``open/``)
+    pdf          report.pdf from report.html (WeasyPrint)
+
+Every library a step needs is imported inside it, so that importing this module (the no-change
+path of a build) imports no pandas, Great Expectations, statsmodels, matplotlib or WeasyPrint;
+``importing`` says why those imports are then exempted from garbage collection.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+from alliance_report.errors import BuildError
+from alliance_report.output_folder import edition_folder
+from alliance_report.progress import Timings
+from alliance_report.settings import EDITIONS, Settings
+
+
+def validate(freeze, timings: Timings):
+    """The validation report of the freeze (a step of its own in build.log); BuildError (exit 1,
+    with the report's summary) when it failed."""
+    from alliance_report.validation import format_report, prepare, validate_freeze
+
+    with timings.step("validate") as info:
+        with importing():
+            prepare()
+        report = validate_freeze(freeze)
+        n_failed, n_warnings = len(report.failed()), len(report.warnings())
+        info["detail"] = f"{len(report.checks)} checks, {n_failed} failed, {n_warnings} warnings"
+        if not report.ok:
+            raise BuildError(f"the freeze {freeze.path} failed validation; no report was written\n"
+                             + format_report(report), exit_code=1)
+    return report
+
+
+def validate_previous(previous: Path, timings: Timings, notes: list[str]) -> str | None:
+    """Validate the previous freeze like any input; the reason it is not compared, or None.
+
+    An invalid or unreadable previous freeze does not stop the build: the report says why it has
+    no comparison (a note here, a line in the build log, the changes section of the report)."""
+    from alliance_report.freeze import FreezeError, read_freeze
+    from alliance_report.validation import validate_freeze
+
+    problem = None
+    with timings.step("validate previous") as info:
+        try:
+            report = validate_freeze(read_freeze(previous))
+        except FreezeError as exc:
+            problem = f"it cannot be read ({Path(exc.file).name}: {exc.reason})"
+        else:
+            info["detail"] = f"{len(report.checks)} checks, {len(report.failed())} failed"
+            if not report.ok:
+                problem = (f"it failed validation ({len(report.failed())} of {len(report.checks)} checks "
+                           "failed)")
+    if problem:  # the reason in the report names no folder (the open edition must not depend on paths)
+        notes.append(f"the previous freeze {previous}: {problem}; the report has no comparison with it")
+    return problem
+
+
+def analyse(freeze, settings: Settings) -> dict[str, dict]:
+    """The results of each edition the settings ask for, and (key ``"arm_counts"``) the closed
+    CONSORT counts that the open edition's guard checks against."""
+    from alliance_report.analysis.consort import ConsortError
+    from alliance_report.provenance import build_metadata
+    from alliance_report.results import arm_counts, compute_editions
+
+    try:
+        results = compute_editions(freeze, settings, settings.editions(), build_metadata=build_metadata())
+        if "open" in results:
+            results["arm_counts"] = results["closed"]["consort"] if "closed" in results else arm_counts(freeze, settings)
+        return results
+    except ConsortError as exc:
+        raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
+
+
+def compare(previous_dir: Path | None, freeze, settings: Settings) -> dict | None:
+    """The comparison with the previous freeze (read, compared, key results), or None."""
+    from alliance_report.comparison import prepare
+
+    return None if previous_dir is None else prepare(previous_dir, freeze, settings)
+
+
+def add_changes(results: dict, comparison: dict | None, previous_problem: str | None) -> None:
+    """Each edition's ``changes`` block; ``results["comparison"]``: the comparison whose data
+    changes the build writes (changes.json, changes.csv), or None."""
+    from alliance_report.comparison import add_changes as add_change_blocks
+
+    add_change_blocks(results, comparison, previous_problem)
+    results["comparison"] = comparison if comparison and not previous_problem and "problem" not in comparison else None
+
+
+def editions(results: dict[str, dict]) -> dict[str, dict]:
+    """The results of each edition built, in the order of EDITIONS (without ``arm_counts`` and
+    ``comparison``)."""
+    return {edition: results[edition] for edition in EDITIONS if edition in results}
+
+
+def draw_figures(results: dict[str, dict]) -> dict[str, tuple]:
+    from alliance_report.render.report import edition_figures
+
+    return {edition: edition_figures(edition_results) for edition, edition_results in editions(results).items()}
+
+
+def n_figures(figures: dict[str, tuple]) -> str:
+    return f"{sum(len(f) for f in figures.values())} figures"
+
+
+def freeze_hashes(freeze) -> dict[str, str]:
+    """The SHA-256 of the files read, as the fingerprint has them (to see that a freeze did not
+    change while it was read, and that both processes read the same bytes)."""
+    return {"manifest.json": freeze.manifest_sha256, **freeze.file_sha256}
+
+
+@contextmanager
+def importing():
+    """Import heavy libraries with Python's cyclic garbage collector off, then exempt every
+    object alive (above all, what the imports made) from collection (``gc.freeze``) for the
+    rest of the build.
+
+    Why: a collection of the oldest generation scans every tracked object, and once pandas,
+    Great Expectations and WeasyPrint are imported that is about 300,000 objects that live as
+    long as the process.  Measured with ``gc.callbacks`` on the demo build: with Python's
+    default thresholds the main process spent 1.2–1.6 s collecting (0.3 s with the imports
+    frozen); with the command line's raised threshold (``cli._tune_gc``) 0.26–0.29 s in the
+    main process and 0.16–0.22 s in the worker, and with the imports frozen as well 0.00 s and
+    0.12 s.  ``build`` unfreezes at its end (``gc.unfreeze``), so a long-lived process
+    (build-all, or ``build`` called from Python) still collects everything eventually; not
+    when the caller had frozen objects itself (``gc.unfreeze`` cannot tell theirs from ours).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.freeze()
+
+
+def import_shared() -> None:
+    """What both processes need (pandas, numpy, scipy.stats: ~1.5 s), imported once, before the fork."""
+    import scipy.stats  # noqa: F401  (Great Expectations and statsmodels both import it)
+
+    import alliance_report.freeze  # noqa: F401  (pandas, numpy)
+
+
+def load_pdf_writer() -> None:
+    """Import WeasyPrint (about 1 s) ahead of its first use (in the worker: while the main
+    process validates)."""
+    import logging
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    with importing():
+        import weasyprint  # noqa: F401
+
+
+def build_date(freeze, settings: Settings) -> str | None:
+    """The report date of the title block (``--build-date``), or None: the documents then carry
+    no date of their own but the day the data were exported (from the results' provenance)."""
+    return settings.build_date
+
+
+def render_reports(results: dict[str, dict], figures: dict[str, tuple], validation: dict, date: str) -> dict:
+    """Each edition's report; the open one is checked for counts by arm before anything is written."""
+    from alliance_report.render.open_guard import arm_mentions
+    from alliance_report.render.report import build_report
+
+    reports = {edition: build_report(edition_results, validation, date, figures[edition])
+               for edition, edition_results in editions(results).items()}
+    if "open" in reports:
+        mentions = arm_mentions(reports["open"], results["arm_counts"])
+        if mentions:
+            raise BuildError("the open edition mentions an arm with one of its counts ("
+                             + "; ".join(mentions[:5]) + "): a template or table puts data by arm into "
+                             "the edition that must have none; nothing was published", exit_code=3)
+    return reports
+
+
+def write_files(results: dict[str, dict], reports: dict, validation: dict, staging: Path) -> None:
+    """Every output file but the PDFs into ``staging`` (build.log and the fingerprint come later)."""
+    from alliance_report.render.report import write_report_files
+    from alliance_report.results import write_results
+
+    (staging / "validation.json").write_text(
+        json.dumps(validation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if results.get("comparison"):
+        from alliance_report.changes import changes_csv
+
+        changes = results["comparison"]["changes"]
+        (staging / "changes.json").write_text(json.dumps(changes, indent=2, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        (staging / "changes.csv").write_text(changes_csv(changes), encoding="utf-8")
+    for edition, report in reports.items():
+        folder = edition_folder(staging, edition)
+        folder.mkdir(exist_ok=True)
+        write_results(results[edition], folder / "results.json")
+        write_report_files(report, folder)
+
+
+def write_pdfs(reports: dict, staging: Path, leave: tuple[str, ...] = ()) -> list[str]:
+    """Each edition's report.pdf from its report.html (but the editions in ``leave``); after
+    ``write_files``, whose figures/*.png the PDF embeds.  Returns the pagination problems found."""
+    return [problem for edition in reports if edition not in leave
+            for problem in write_edition_pdf(staging, edition)]
+
+
+def write_edition_pdf(staging: Path, edition: str) -> list[str]:
+    """One edition's report.pdf from the report.html written beside it; its pagination problems."""
+    from alliance_report.render.report import edition_attachments, write_pdf
+
+    folder = edition_folder(staging, edition)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    return [f"{edition} edition, {problem}"
+            for problem in write_pdf(html, folder / "report.pdf", folder, edition_attachments(edition, folder))]
+
+
+def pdf_in_main(settings: Settings) -> tuple[str, ...]:
+    """The editions whose PDF the main process writes while the worker writes the other's: the
+    open one when both are built (the PDFs are the longest step, and the main process is idle
+    after validating)."""
+    return ("open",) if len(settings.editions()) > 1 else ()
+
+
+WRITE_DETAIL = "report.html, report.qmd, results.json, validation.json, figures/, tables/ (and open/)"
+PDF_DETAIL = "report.pdf (WeasyPrint)"
