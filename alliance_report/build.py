@@ -43,7 +43,7 @@ from alliance_report.errors import BuildError
 from alliance_report.fingerprint import Fingerprint, fingerprint, up_to_date, write_record
 from alliance_report.interrupts import INTERRUPTED, Interrupted, interruptible
 from alliance_report.output_folder import (StagingFolder, check_origin, check_out, check_out_of_freeze,
-                                           default_out_dir, output_name, study_of, writing)
+                                           default_out_dir, edition_folder, output_name, study_of, writing)
 from alliance_report.progress import Progress, Timings
 from alliance_report.publish import note_leftovers, publish
 from alliance_report.quarto import RENDERERS, effective_settings, quarto_executable, render_quarto
@@ -212,7 +212,8 @@ def _build(job: BuildJob) -> BuildOutcome:
             results, layout = _outputs_here(job, freeze, validation, staging, date, previous_problem)
         if job.fp.parts["settings"]["renderer"] == "quarto":
             with job.timings.step("quarto"):
-                render_quarto(staging)
+                for edition in results:  # each edition's report.qmd, in its own folder
+                    render_quarto(edition_folder(staging, edition))
         job.timings.record("total", "", time.perf_counter() - job.t_start)
         job.notes += [f"the PDF breaks a pagination rule ({problem}); the report is published" for problem in layout]
         write_log(staging / LOG_FILE, freeze_dir=job.freeze_dir, out=out, fp=job.fp, reason=job.reason,

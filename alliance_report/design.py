@@ -19,6 +19,8 @@ ALLIANCE_WEEKS: tuple[str, ...] = ("W2", "W5", "W9")
 # the week of treatment of each alliance timepoint ("W2" → 2)
 ALLIANCE_WEEK_NUMBERS: dict[str, int] = {week: int(week[1:]) for week in ALLIANCE_WEEKS}
 FOLLOW_UPS: tuple[str, ...] = ("T1", "T2", "T3")
+# the events of disposition.csv (column `event`), in the order the report lists them
+DISPOSITION_EVENTS: tuple[str, ...] = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
 INSTRUMENTS: tuple[str, ...] = ("WAI", "HADS", "MHCSF")
 # the instruments of each timepoint (an instrument at another timepoint is a validation error)
 TIMEPOINT_INSTRUMENTS: dict[str, tuple[str, ...]] = {

@@ -28,10 +28,10 @@ def effective_settings(settings: Settings, renderer: str) -> dict:
     return {**settings.as_dict(), "renderer": "quarto" if quarto else "weasyprint"}
 
 
-def render_quarto(staging: Path) -> None:
-    """``quarto render report.qmd`` into ``quarto/`` of the output (WeasyPrint's files stay)."""
+def render_quarto(folder: Path) -> None:
+    """``quarto render report.qmd`` into ``quarto/`` of an edition's folder (WeasyPrint's files stay)."""
     exe = quarto_executable()
-    proc = subprocess.run([exe, "render", "report.qmd", "--output-dir", "quarto"], cwd=staging,
+    proc = subprocess.run([exe, "render", "report.qmd", "--output-dir", "quarto"], cwd=folder,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])

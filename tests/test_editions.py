@@ -68,7 +68,8 @@ def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None
     results = steps.analyse(freeze, Settings(edition="open"))
     if previous is not None:
         assert validate_freeze(read_freeze(previous)).ok
-        steps.add_changes(results, steps.compare(previous, freeze, Settings(edition="open")), None)
+    comparison = steps.compare(previous, freeze, Settings(edition="open"))  # None without a previous freeze
+    steps.add_changes(results, comparison, None)
     figures = steps.draw_figures(results)
     reports = steps.render_reports(results, figures, validation, BUILD_DATE)
     out.mkdir(parents=True)

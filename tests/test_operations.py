@@ -394,8 +394,10 @@ def test_quarto_renderer_runs_quarto_render(built, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     out = tmp_path / "out"
     assert main(["build", str(freeze), "--out", str(out), "--renderer", "quarto", "--quiet"]) == 0
-    assert (out / "quarto" / "args.txt").read_text().split() == ["render", "report.qmd", "--output-dir", "quarto"]
-    assert (out / "report.pdf").is_file()  # WeasyPrint's PDF stays
+    for edition in (out, out / "open"):  # each edition's report.qmd
+        assert (edition / "quarto" / "args.txt").read_text().split() == ["render", "report.qmd", "--output-dir", "quarto"]
+        assert (edition / "quarto" / "report.qmd").read_bytes() == (edition / "report.qmd").read_bytes()
+        assert (edition / "report.pdf").is_file()  # WeasyPrint's PDF stays
     assert "renderer=quarto" in (out / "build.log").read_text()
 
     fake.write_text("#!/bin/sh\necho 'ERROR: no TeX installation' >&2\nexit 1\n")

@@ -23,7 +23,7 @@ from alliance_report.freeze import FREEZE_FILES, read_freeze
 from alliance_report.results import compute_editions, results_json, write_results
 from alliance_report.results_schema import ResultsSchemaError, check_results, schema
 from alliance_report.settings import Settings
-from alliance_report.simulate import simulate_freeze
+from alliance_report.simulation import simulate_freeze
 
 PREFIX = "the {edition} edition's results.json does not match its schema at {path}: "
 

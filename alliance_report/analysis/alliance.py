@@ -117,10 +117,10 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWa
 
 from alliance_report.analysis import samples
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import CONDITIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
 
 WAI_COLUMNS = dict(zip(WEEKS, samples.WAI_WEEKS))
-WEEK_NUMBERS = {week: float(week[1:]) for week in WEEKS}  # "W2" → 2.0
+WEEK_NUMBERS = {week: float(number) for week, number in ALLIANCE_WEEK_NUMBERS.items()}  # "W2" → 2.0
 
 # Y = [W2, W5, W9];  Y @ TIME_CONTRAST = [W5 − W2, W9 − W5]
 TIME_CONTRAST = np.array([[-1.0, 0.0], [1.0, -1.0], [0.0, 1.0]])

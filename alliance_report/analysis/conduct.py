@@ -61,12 +61,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from alliance_report.analysis.visits import DUE, EVENT_WORDS, STATUSES
+from alliance_report.analysis.visits import DUE, STATUSES
 from alliance_report.design import ALLOCATIONS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS, WAITING_LIST
+from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.study import Study
 
 ARMS: tuple[str, ...] = ALLOCATIONS                 # MBCT, eMBCT, TAU
-EVENTS: tuple[str, ...] = tuple(EVENT_WORDS)         # discontinued_treatment, withdrew_from_study, lost_to_follow_up
 MONTH_DAYS = 365.25 / 12
 RATE_MONTHS = 3
 # results.json keys of the statuses (visits.STATUSES hold spaces)

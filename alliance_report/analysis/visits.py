@@ -42,7 +42,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import ALLIANCE_WEEKS, FOLLOW_UPS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS, WAITING_LIST
+from alliance_report.design import (ALLIANCE_WEEKS, DISPOSITION_EVENTS, FOLLOW_UPS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS,
+                                    WAITING_LIST)
 from alliance_report.study import Study, planned_dates
 
 COMPLETE, PARTIAL, MISSING, NOT_YET_DUE, NOT_APPLICABLE = (
@@ -54,9 +55,7 @@ TREATMENT_TIMEPOINTS = (*ALLIANCE_WEEKS, *FOLLOW_UPS)
 # TAU participants' state after the first randomization
 RERANDOMIZED, WAITING, NOT_RERANDOMIZED = "re-randomized", "waiting", "not re-randomized"
 NO_REASON = "(no reason recorded)"
-EVENT_WORDS = {"discontinued_treatment": "discontinued treatment",
-               "withdrew_from_study": "withdrew from study",
-               "lost_to_follow_up": "lost to follow-up"}
+EVENT_WORDS = dict(zip(DISPOSITION_EVENTS, ("discontinued treatment", "withdrew from study", "lost to follow-up")))
 
 
 def _days(value) -> np.ndarray:

@@ -21,6 +21,7 @@ import calendar
 import datetime as dt
 
 from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, TIMEPOINTS, WAITING_LIST
+from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, _export,
                                             _n, plt)
 from alliance_report.render.format import number, percent
@@ -36,7 +37,6 @@ ARM_LINESTYLES = {**LINESTYLES, "TAU": "-."}
 ARM_HATCHES = {"MBCT": "", "eMBCT": "////", "TAU": "...."}
 POOLED = "#000000"
 TARGET = "#777777"
-EVENTS = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
 EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment", "withdrew_from_study": "Withdrew from study",
                 "lost_to_follow_up": "Lost to follow-up"}
 EVENT_STYLES = {"discontinued_treatment": ("#000000", "-"), "withdrew_from_study": ("#E69F00", "--"),

@@ -9,12 +9,11 @@ number is formatted by :mod:`alliance_report.render.format`; nothing is computed
 
 from __future__ import annotations
 
-from alliance_report.design import ALLOCATIONS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
+from alliance_report.design import ALLOCATIONS, DISPOSITION_EVENTS as EVENTS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
 from alliance_report.render import format as fmt
 from alliance_report.render.tables import Row, Table
 
 ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
-EVENTS = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
 EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment",
                 "withdrew_from_study": "Withdrew from the study",
                 "lost_to_follow_up": "Lost to follow-up"}

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import matplotlib
 
-from alliance_report.design import ALLIANCE_WEEKS, CONDITIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
 from alliance_report.render.format import integer, number, p_statement, percent, stat
 
 matplotlib.use("Agg")
@@ -81,7 +81,7 @@ STYLE = {
 MARKERS = {"MBCT": "o", "eMBCT": "s"}
 LINESTYLES = {"MBCT": "-", "eMBCT": "--"}
 HATCHES = {"MBCT": "", "eMBCT": "////"}
-WEEKS = tuple((week, int(week[1:])) for week in ALLIANCE_WEEKS)  # ("W2", 2), …: the week and its number
+WEEKS = tuple(ALLIANCE_WEEK_NUMBERS.items())  # ("W2", 2), …: the week and its number
 WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
 SCALES = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from alliance_report.render import format as fmt
 
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import CONDITIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
 
 TERM_LABELS = {
     "intercept": "Intercept",
@@ -207,7 +207,7 @@ def alliance_means_table(results: dict) -> Table:
         complete = [descriptives["complete_cases"][c][week] for c in CONDITIONS]
         available = [descriptives["available"][c][week] for c in CONDITIONS]
         rows.append(Row((
-            f"Week {week[1:]}",
+            f"Week {ALLIANCE_WEEK_NUMBERS[week]}",
             *(fmt.mean_sd(cell["mean"], cell["sd"]) for cell in complete),
             str(available[0]["n"]), fmt.mean_sd(available[0]["mean"], available[0]["sd"]),
             str(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),

@@ -8,6 +8,8 @@ dictionaries here are keyed by their names.
 
 from __future__ import annotations
 
+from alliance_report.design import DISPOSITION_EVENTS
+
 DEMO_SEED: int = 20140113
 STUDY = "BeMind"
 DEMO_CUTOFF: str = "2018-03-01"
@@ -43,7 +45,7 @@ CANCER_P_MALE = (0.0, 0.20, 0.22, 0.10, 0.0, 0.22, 0.08, 0.18)
 P_PALLIATIVE = 0.14
 
 # disposition events; the model codes them by their index (0: no event)
-EVENTS = ("", "discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
+EVENTS = ("", *DISPOSITION_EVENTS)
 DISCONTINUED, WITHDREW, LOST = 1, 2, 3
 DISCONTINUATION_REASONS = ("too burdensome", "physical health", "no time",
                            "did not like the intervention", "personal circumstances")
