@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alliance_report import files
+from alliance_report import files, values
 
 MANIFEST = "manifest.json"
 # Bounds of a CSV, checked before pandas parses it (the format has 4 to 14 columns per file; its
@@ -409,17 +409,18 @@ def read_freeze(folder: str | Path) -> Freeze:
 def typed_tables(freeze: Freeze) -> dict[str, pd.DataFrame]:
     """Convert the text tables of a *validated* freeze into analysis types.
 
-    Dates become ``datetime64``, integer columns nullable ``Int64``, float columns
-    ``float64``; category and id columns stay ``str`` (missing = ``None``).
+    Dates become ``datetime64[us]``, integer columns nullable ``Int64``, float columns
+    ``float64`` (parsed by ``alliance_report.values``, as validation parses them); category and
+    id columns stay ``str`` (missing = ``None``).
     """
     typed = {}
     for file, frame in freeze.tables.items():
         out = frame.copy()
         for column in DATE_COLUMNS.get(file, ()):
-            out[column] = pd.to_datetime(out[column], format="%Y-%m-%d")
+            out[column] = values.dates(out[column], unit="us")
         for column in INTEGER_COLUMNS.get(file, ()):
-            out[column] = pd.to_numeric(out[column]).astype("Int64")
+            out[column] = values.integers(out[column]).astype("Int64")
         for column in FLOAT_COLUMNS.get(file, ()):
-            out[column] = pd.to_numeric(out[column]).astype("float64")
+            out[column] = values.numbers(out[column])
         typed[file.removesuffix(".csv")] = out
     return typed

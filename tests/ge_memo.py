@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alliance_report.validation import _GX
+from alliance_report.validation.runner import GX
 
 
 def _digest(frame: pd.DataFrame, expectations: list, params: dict, result_format: dict) -> str:
@@ -36,7 +36,7 @@ def _digest(frame: pd.DataFrame, expectations: list, params: dict, result_format
 
 @pytest.fixture(autouse=True, scope="module")
 def memo_ge_runs():
-    real_run = _GX._run
+    real_run = GX._run
     memo: dict[str, list] = {}
 
     def run(self, frame, expectations, params, result_format):
@@ -46,5 +46,5 @@ def memo_ge_runs():
         return list(memo[key])
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_GX, "_run", run)
+        patch.setattr(GX, "_run", run)
         yield memo

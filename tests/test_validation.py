@@ -30,9 +30,11 @@ from alliance_report import DEMO_FREEZE, EXPECTATIONS_DIR, REPO_ROOT  # noqa: E4
 from alliance_report.freeze import COLUMNS, FreezeError, read_freeze  # noqa: E402
 from alliance_report.study import load_study  # noqa: E402
 from alliance_report.validation import (  # noqa: E402
-    CheckResult, SuiteError, ValidationReport, _checked_frames, _column_problems, _condition_mask, _merge,
-    format_report, load_suites, validate_freeze,
+    CheckResult, SuiteError, ValidationReport, format_report, load_suites, validate_freeze,
 )
+from alliance_report.validation.frames import checked_frames  # noqa: E402
+from alliance_report.validation.outcomes import column_problems, merge  # noqa: E402
+from alliance_report.validation.runner import condition_mask  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -280,8 +282,8 @@ def test_renamed_column_fails_once_and_its_knock_ons_are_not_checked(tiny, tmp_p
     # from the suites: every check reading randomized_on or a derived column that needs it (one
     # that is computed for the valid freeze and not for this one), in any file
     study = load_study("BeMind")
-    valid, _ = _checked_frames(read_freeze(tiny), study)
-    broken, _ = _checked_frames(read_freeze(folder), study)
+    valid, _ = checked_frames(read_freeze(tiny), study)
+    broken, _ = checked_frames(read_freeze(folder), study)
     lost = {(f, c) for f in valid for c in valid[f].columns if c not in broken[f].columns}
     assert ("participants.csv", "randomized_on") in lost
     assert ("disposition.csv", "participant__randomized_on__date") in lost
@@ -332,7 +334,7 @@ def test_header_name_with_a_space_is_shown_quoted_with_a_hint(tiny, tmp_path):
     (["site", "participant_id"], ['columns in the wrong order: found "site", "participant_id"']),
 ])
 def test_column_list_messages_quote_every_name(header, problems):
-    assert _column_problems({"kwargs": {"column_list": ["participant_id", "site"]}}, header) == problems
+    assert column_problems({"kwargs": {"column_list": ["participant_id", "site"]}}, header) == problems
 
 
 def test_cutoff_rules_show_the_cutoff_date(tiny, tmp_path):
@@ -368,12 +370,13 @@ def test_rule_placeholders_must_be_parameters_of_the_expectation(tmp_path):
 def test_errors_other_than_a_missing_column_stay_failures(tiny, monkeypatch):
     """Great Expectations raising or a derived value that cannot be computed is a bug or a real
     problem, not the knock-on of a failure reported above: failed (a warning stays a warning)."""
-    import alliance_report.validation as v
+    from alliance_report import values
+    from alliance_report.validation.runner import GX
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(v, "_int_view", boom)
-    monkeypatch.setattr(v._GX, "_run", boom)
+    monkeypatch.setattr(values, "integers", boom)
+    monkeypatch.setattr(GX, "_run", boom)
     report = validate_freeze(read_freeze(tiny))
     assert not report.not_checked() and not report.ok
     age = check(report, "participants.age.between")
@@ -396,10 +399,10 @@ def test_a_check_that_fails_in_one_part_is_failed_even_if_another_part_is_not_ch
            "meta": {"check_id": "x.a.required", "rule": "a is required", "columns": ["a"]}}
     part_failed = (exp, "failed", 2, ["row 3", "row 2"])
     part_not_checked = (exp, "not checked", 0, ["x.csv has no column b"])
-    (result,) = _merge("x.csv", [part_not_checked, part_failed], {})
+    (result,) = merge("x.csv", [part_not_checked, part_failed], {})
     assert result.status == "failed" and result.n_failing == 2
     assert result.examples == ("row 2", "row 3", "not checked: x.csv has no column b")
-    (result,) = _merge("x.csv", [(exp, "passed", 0, []), part_not_checked], {})
+    (result,) = merge("x.csv", [(exp, "passed", 0, []), part_not_checked], {})
     assert result.status == "not checked" and result.examples == ("x.csv has no column b",)
 
 
@@ -548,7 +551,7 @@ def test_every_rule_of_the_format_has_a_check(tiny_report):
 
 def test_suites_are_consistent(tiny):
     suites = load_suites()
-    frames, unavailable = _checked_frames(read_freeze(tiny), load_study("BeMind"))
+    frames, unavailable = checked_frames(read_freeze(tiny), load_study("BeMind"))
     for file, suite in suites.items():
         assert suite["meta"]["file"] == file
         declared = set(suite["meta"]["derived_columns"])
@@ -567,7 +570,7 @@ def test_row_conditions_match_great_expectations(tiny):
     from great_expectations.expectations.row_conditions import deserialize_row_condition
 
     engine = PandasExecutionEngine()
-    frames, _ = _checked_frames(read_freeze(tiny), load_study("BeMind"))
+    frames, _ = checked_frames(read_freeze(tiny), load_study("BeMind"))
     n = 0
     for file, suite in load_suites().items():
         for exp in suite["expectations"]:
@@ -576,7 +579,7 @@ def test_row_conditions_match_great_expectations(tiny):
                 continue
             frame = frames[file]
             query = engine.condition_to_filter_clause(deserialize_row_condition(condition))
-            assert list(frame.index[_condition_mask(frame, condition)]) == list(frame.query(query).index), query
+            assert list(frame.index[condition_mask(frame, condition)]) == list(frame.query(query).index), query
             n += 1
     assert n >= 15
 

@@ -40,7 +40,8 @@ from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
 from alliance_report.cli import main  # noqa: E402
 from alliance_report.freeze import read_freeze  # noqa: E402
 from alliance_report.simulation import simulate_freeze  # noqa: E402
-from alliance_report.validation import _GX, format_report, validate_freeze  # noqa: E402
+from alliance_report.validation import format_report, validate_freeze  # noqa: E402
+from alliance_report.validation.runner import GX  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (DEMO_FREEZE / "manifest.json").is_file(), reason="demo freeze not built")
 
@@ -407,9 +408,9 @@ def test_memo_returns_what_great_expectations_returns(broken):
     folder = broken("duplicate_session")
     memoized = validate_freeze(read_freeze(folder)).to_dict()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_GX, "_run", _REAL_RUN)
+        patch.setattr(GX, "_run", _REAL_RUN)
         direct = validate_freeze(read_freeze(folder)).to_dict()
     assert memoized == direct
 
 
-_REAL_RUN = _GX._run  # captured at import, before the memo fixture patches it
+_REAL_RUN = GX._run  # captured at import, before the memo fixture patches it

@@ -1,0 +1,88 @@
+"""The value syntax of a freeze's text cells (``shared/spec/freeze-format.md``), in one place.
+
+* a date is a real calendar date written ``YYYY-MM-DD``, year 1900-2199;
+* an integer is written with digits only (``-?[0-9]+``);
+* a number uses ``.`` as decimal mark (``-?[0-9]+(\\.[0-9]+)?``: 14 or 3.5, not 1e3);
+* the manifest's ``exported_at`` is an ISO 8601 date and time.
+
+A text that does not follow the syntax parses to None / NaT / NaN: validation's typed views
+(``age__int`` ...) are empty where the cell is empty *or unparseable*, and a check on the view
+then fails.  ``freeze.typed_tables`` uses the same column parsers on a freeze that passed
+validation, where every non-empty cell parses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*")
+_INT_RE = re.compile(r"-?[0-9]+")
+_NUM_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_NAT = np.datetime64("NaT", "ns")
+
+
+def day(value: Any) -> dt.date | None:
+    """``value`` as a date when it is text written YYYY-MM-DD, a real calendar date in 1900-2199."""
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
+        return None
+    try:
+        parsed = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if 1900 <= parsed.year <= 2199 else None
+
+
+def date_time(value: Any) -> dt.datetime | None:
+    """``value`` as a date and time when it is ISO 8601 text starting YYYY-MM-DDThh:mm (or a space for T)."""
+    if not isinstance(value, str) or not _DATE_TIME_RE.fullmatch(value):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _date(text: str) -> np.datetime64:
+    parsed = day(text)
+    return _NAT if parsed is None else np.datetime64(parsed, "ns")
+
+
+def _integer(text: str) -> float:
+    return float(int(text)) if _INT_RE.fullmatch(text) else np.nan
+
+
+def _number(text: str) -> float:
+    return float(text) if _NUM_RE.fullmatch(text) else np.nan
+
+
+def _parsed(column: pd.Series, parse: Callable[[str], Any], dtype: str) -> pd.Series:
+    """Apply ``parse`` once to each distinct value of a text column (categorical or of str/None);
+    a missing cell stays missing."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, distinct = column.cat.codes.to_numpy(), column.cat.categories
+    else:
+        codes, distinct = pd.factorize(column.to_numpy(dtype=object))
+    na = _NAT if dtype.startswith("datetime") else np.nan
+    parsed = np.array([parse(str(value)) for value in distinct] + [na], dtype=dtype)
+    return pd.Series(parsed[codes], index=column.index)  # code -1 (missing) takes the last: na
+
+
+def dates(column: pd.Series, unit: str = "ns") -> pd.Series:
+    """The dates of a text column (NaT where empty or not a date), ``datetime64[unit]``."""
+    return _parsed(column, _date, f"datetime64[{unit}]")
+
+
+def integers(column: pd.Series) -> pd.Series:
+    """The integers of a text column as float64 (NaN where empty or not an integer)."""
+    return _parsed(column, _integer, "float64")
+
+
+def numbers(column: pd.Series) -> pd.Series:
+    """The numbers of a text column as float64 (NaN where empty or not a number)."""
+    return _parsed(column, _number, "float64")
