@@ -20,6 +20,7 @@ from alliance_report.cli import main
 from alliance_report.comparison import add_changes, prepare
 from alliance_report.design import ALLOCATIONS, CONDITIONS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
 from alliance_report.freeze import FREEZE_FILES, read_freeze
+from alliance_report.provenance import build_metadata
 from alliance_report.results import compute_editions, results_json, write_results
 from alliance_report.results_schema import ResultsSchemaError, check_results, schema
 from alliance_report.settings import Settings
@@ -37,7 +38,7 @@ def editions(freeze_dir: Path, previous_dir: Path | None = None) -> dict[str, di
     """Both editions' results of a freeze as the build writes them (with the ``changes`` block)."""
     settings = Settings()
     freeze = read_freeze(freeze_dir)
-    results = compute_editions(freeze, settings)
+    results = compute_editions(freeze, settings, build_metadata=build_metadata())
     comparison = prepare(previous_dir, freeze, settings) if previous_dir else None
     add_changes(results, comparison)
     return {edition: as_written(edition_results) for edition, edition_results in results.items()}
