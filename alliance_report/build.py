@@ -43,7 +43,7 @@ from alliance_report.errors import BuildError
 from alliance_report.fingerprint import Fingerprint, fingerprint, up_to_date, write_record
 from alliance_report.interrupts import INTERRUPTED, Interrupted, interruptible
 from alliance_report.output_folder import (StagingFolder, check_origin, check_out, check_out_of_freeze,
-                                           default_out_dir, edition_folder, output_name, study_of, writing)
+                                           edition_folder, output_name, study_of, writing)
 from alliance_report.progress import Progress, Timings
 from alliance_report.publish import note_leftovers, publish
 from alliance_report.quarto import RENDERERS, effective_settings, quarto_executable, render_quarto
@@ -198,11 +198,8 @@ def _build(job: BuildJob) -> BuildOutcome:
                         if job.previous is not None else None)
     date = steps.build_date(freeze, job.settings)
 
-    if job.out is None:  # not reachable for a readable freeze (its manifest names the output); kept for safety
-        job.out = default_out_dir(freeze, job.reports_root)
-        check_out_of_freeze(job.freeze_dir, job.out)
-        check_out(job.out)
-        note_leftovers(job.out, job.notes)
+    if job.out is None:  # a valid manifest names the output: it was unreadable when the build began
+        raise BuildError(f"{job.freeze_dir}: the manifest changed during the build; build again", exit_code=1)
     out = Path(job.out)
     with writing(out):
         staging = job.staging.path or job.staging.make(out)

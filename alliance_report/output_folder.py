@@ -27,10 +27,6 @@ from alliance_report.publish import temporary_prefix
 from alliance_report.study import Study, StudyError, load_study
 
 
-def default_out_dir(freeze, reports_root: Path = Path("reports")) -> Path:
-    return reports_root / f"{freeze.manifest['study']}-{freeze.manifest['freeze_id']}"
-
-
 def manifest_of(freeze_dir: Path) -> dict | None:
     """The manifest read as ``read_freeze`` reads it, or None when that is not possible."""
     try:
