@@ -1,5 +1,7 @@
 """Fixtures shared by test files: a small simulated freeze, the demo freeze and one simulated
-trial at three cut-offs, each built once per test session.
+trial at three cut-offs, each built once per test session; and a memo of Great Expectations
+runs (``ge_memo``): a run is skipped only when GE already validated an identical input in this
+test process (production code has no cache).
 
 ``make test`` runs the tests in two processes (pytest-xdist, ``-n auto --dist loadfile``: the
 tests of a file stay in one process, so a module's fixtures are made once).  The session's
@@ -17,6 +19,8 @@ from typing import Callable
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse: Great Expectations runs memoized for the session)
 
 SMALL_FREEZE_ID = "small-a"
 # one simulated trial (the demo's seed) cut very early, in the middle of recruitment and late

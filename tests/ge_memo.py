@@ -1,4 +1,5 @@
-"""A test-only memo of Great Expectations runs, shared by the validation test modules.
+"""A test-only memo of Great Expectations runs, for the whole test session (each test process
+has its own; conftest makes it autouse).
 
 GE costs ~10 ms per expectation whatever the data, so the tests reuse a run when its
 input — the checked frame, the expectations and the parameters — is exactly the same
@@ -34,7 +35,7 @@ def _digest(frame: pd.DataFrame, expectations: list, params: dict, result_format
     return h.hexdigest()
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(autouse=True, scope="session")
 def memo_ge_runs():
     real_run = GX._run
     memo: dict[str, list] = {}

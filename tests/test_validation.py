@@ -6,7 +6,7 @@ hand-written freeze (``freeze_corruptions.write_tiny_freeze``).
 
 Speed: GE costs ~10 ms per expectation and run, whatever the data size, and a corrupted copy
 differs from the valid freeze in a few rows of one file.  The autouse fixture ``memo_ge_runs``
-therefore memoizes GE runs *in this test module only*, keyed by a SHA-256 of the exact input
+(``tests/ge_memo.py``, made autouse for the session by conftest) therefore memoizes GE runs, keyed by a SHA-256 of the exact input
 (every column's dtype and values, the index, the expectations, parameters and result format):
 a run is only skipped when GE already validated an identical input.  Production code has no cache.
 """
@@ -25,7 +25,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
-from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse fixture)
 from alliance_report import DEMO_FREEZE, EXPECTATIONS_DIR, REPO_ROOT  # noqa: E402
 from alliance_report.freeze import COLUMNS, FreezeError, read_freeze  # noqa: E402
 from alliance_report.study import load_study  # noqa: E402

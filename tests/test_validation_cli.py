@@ -14,8 +14,8 @@ rule itself is what fails.
 Speed: the commands run in-process (a process costs seconds of imports); three cases also run
 as real processes, started in the background when the module starts.  Great Expectations costs
 ~10 ms per expectation and run whatever the data size, and a corrupted copy of the demo differs
-from the demo in one file: the autouse fixture ``memo_ge_runs`` memoizes GE runs *in this test
-module only*, keyed by a SHA-256 of the exact input (every column's dtype and values, the index,
+from the demo in one file: the autouse fixture ``memo_ge_runs`` (``tests/ge_memo.py``, autouse
+for the session) memoizes GE runs, keyed by a SHA-256 of the exact input (every column's dtype and values, the index,
 the expectations, parameters and result format), so a run is skipped only when GE already
 validated an identical input.  Production code has no cache.
 """
@@ -35,7 +35,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
-from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse fixture)
 from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
 from alliance_report.cli import main  # noqa: E402
 from alliance_report.freeze import read_freeze  # noqa: E402
@@ -395,7 +394,7 @@ def test_interim_freeze_passes(tmp_path):
 
 
 def test_memo_returns_what_great_expectations_returns(broken):
-    """The memo in this module does not change an outcome: same report with and without it."""
+    """The memo does not change an outcome: same report with and without it."""
     folder = broken("duplicate_session")
     memoized = validate_freeze(read_freeze(folder)).to_dict()
     with pytest.MonkeyPatch.context() as patch:
