@@ -68,6 +68,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from alliance_report.design import BASELINE_TIMEPOINTS
 from alliance_report.freeze import COLUMNS, FREEZE_FILES, Freeze
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -84,7 +85,6 @@ ARM_COLUMNS: dict[str, tuple[str, ...]] = {"participants.csv": ("allocation", "t
 
 BASELINE_COLUMNS = ("age", "sex", "partner", "children", "education", "cancer_type", "treatment_intent",
                     "months_since_diagnosis")
-BASELINE_TIMEPOINTS = ("T0", "T0b")
 RANDOMIZATION_COLUMNS = {
     "screening.csv": ("eligible", "participant_id"),
     "participants.csv": ("site", "randomized_on", "allocation", "treatment", "rerandomized_on"),

@@ -15,6 +15,8 @@ WAITING_LIST = "TAU"
 N_SESSIONS = 8
 
 TIMEPOINTS: tuple[str, ...] = ("T0", "T0b", "W2", "W5", "W9", "T1", "T2", "T3")
+# baseline (T0) and, for the waiting list re-randomized after it, the second baseline (T0b)
+BASELINE_TIMEPOINTS: tuple[str, ...] = ("T0", "T0b")
 ALLIANCE_WEEKS: tuple[str, ...] = ("W2", "W5", "W9")
 # the week of treatment of each alliance timepoint ("W2" → 2)
 ALLIANCE_WEEK_NUMBERS: dict[str, int] = {week: int(week[1:]) for week in ALLIANCE_WEEKS}

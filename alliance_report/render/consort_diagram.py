@@ -57,7 +57,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.ft2font import FT2Font, LoadFlags
 
-from alliance_report.design import CONDITIONS
+from alliance_report.design import CONDITIONS, WAITING_LIST
 
 __all__ = ["consort_svg", "measure", "TextMetrics", "METRICS"]
 
@@ -427,7 +427,7 @@ def _boxes(consort: dict, k: int) -> dict:
                         fill=SIDE_FILL),
         "randomized": Box([Item("Randomized", consort["randomized"])]),
         "allocated": {arm: Box([Item(f"Allocated to {arm}", per_arm["allocated"][arm])])
-                      for arm in ("MBCT", "TAU", "eMBCT")},
+                      for arm in (CONDITIONS[0], WAITING_LIST, CONDITIONS[1])},  # the waiting list in the middle column
         "tau": Box(tau, fill=SIDE_FILL),
         "treated": {c: Box([Item(f"Treated in {c}", per_arm["treated"][c]),
                             Item(f"first round {per_arm['allocated'][c]}, "
