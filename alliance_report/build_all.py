@@ -6,7 +6,6 @@ that fails does not stop the others, and the summary table lists every one.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -91,8 +90,7 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
                                           detail=str(exc)))
         except BuildError as exc:
             print(f"alliance-report: {exc}", file=err, flush=True)
-            summary = re.fullmatch(r"(\d+) checks run, (\d+) failed, \d+ warnings?", str(exc).splitlines()[-1])
-            detail = (f"{summary[2]} of {summary[1]} checks failed" if summary
+            detail = (f"{exc.failed_checks[0]} of {exc.failed_checks[1]} checks failed" if exc.failed_checks
                       else str(exc).splitlines()[0].removeprefix(f"{freeze_dir}: "))
             outcomes.append(FreezeOutcome(freeze_dir, "invalid" if exc.exit_code == 1 else "error", None,
                                           exc.exit_code, str(exc), detail=detail))
