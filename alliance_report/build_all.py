@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alliance_report import build as pipeline  # pipeline.build: looked up at each call (tests replace it)
 from alliance_report import interrupts
-from alliance_report.errors import BuildError
+from alliance_report.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, BuildError
 from alliance_report.interrupts import INTERRUPTED, Interrupted
 from alliance_report.output_folder import manifest_of, output_name
 from alliance_report.progress import Progress
@@ -69,7 +69,7 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
         if out in claimed:
             message = f"{freeze_dir}: has the same study and freeze_id as {claimed[out]}; not built"
             print(f"alliance-report: error: {message}", file=err, flush=True)
-            outcomes.append(FreezeOutcome(freeze_dir, "error", None, 1, message,
+            outcomes.append(FreezeOutcome(freeze_dir, "error", None, EXIT_INVALID, message,
                                           detail=f"same study and freeze_id as {claimed[out]}"))
             continue
         claimed[out] = freeze_dir
@@ -86,26 +86,26 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
             raise
         except FreezeError as exc:
             print(f"alliance-report: error: {freeze_dir}: {exc}", file=err, flush=True)
-            outcomes.append(FreezeOutcome(freeze_dir, "unreadable", None, 2 if exc.usage else 1, str(exc),
+            outcomes.append(FreezeOutcome(freeze_dir, "unreadable", None, EXIT_USAGE if exc.usage else EXIT_INVALID, str(exc),
                                           detail=str(exc)))
         except BuildError as exc:
             print(f"alliance-report: {exc}", file=err, flush=True)
             detail = (f"{exc.failed_checks[0]} of {exc.failed_checks[1]} checks failed" if exc.failed_checks
                       else str(exc).splitlines()[0].removeprefix(f"{freeze_dir}: "))
-            outcomes.append(FreezeOutcome(freeze_dir, "invalid" if exc.exit_code == 1 else "error", None,
+            outcomes.append(FreezeOutcome(freeze_dir, "invalid" if exc.exit_code == EXIT_INVALID else "error", None,
                                           exc.exit_code, str(exc), detail=detail))
         except Exception as exc:  # noqa: BLE001 - one broken build must not stop the others
             if os.environ.get("ALLIANCE_REPORT_DEBUG"):
                 traceback.print_exc(file=err)
             print(f"alliance-report: internal error building {freeze_dir}: {type(exc).__name__}: {exc}",
                   file=err, flush=True)
-            outcomes.append(FreezeOutcome(freeze_dir, "error", None, 3, f"{type(exc).__name__}: {exc}",
+            outcomes.append(FreezeOutcome(freeze_dir, "error", None, EXIT_INTERNAL, f"{type(exc).__name__}: {exc}",
                                           detail=f"internal error: {type(exc).__name__}"))
         else:
             for note in result.notes:
                 print(f"alliance-report: {note}", file=err, flush=True)
             outcomes.append(FreezeOutcome(freeze_dir, "up to date" if result.up_to_date else "built",
-                                          result.out, 0, previous=previous))
+                                          result.out, EXIT_OK, previous=previous))
             if study is not None and cutoff is not None:
                 built.setdefault(study, []).append((cutoff, freeze_dir))
     return outcomes
@@ -119,7 +119,7 @@ def _study_and_cutoff(freeze_dir: Path) -> tuple[str | None, str | None]:
 
 def _not_built(freezes: list[Path]) -> list[FreezeOutcome]:
     """The rows of the freezes an interruption left out, so that the summary lists every freeze."""
-    return [FreezeOutcome(freeze_dir, "not built", None, 1, detail="interrupted before it") for freeze_dir in freezes]
+    return [FreezeOutcome(freeze_dir, "not built", None, EXIT_INVALID, detail="interrupted before it") for freeze_dir in freezes]
 
 
 def in_cutoff_order(freezes: list[Path]) -> list[Path]:

@@ -17,14 +17,12 @@ import warnings
 from pathlib import Path
 
 from alliance_report import DEMO_FREEZE, __version__
+from alliance_report.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from alliance_report.settings import EDITION_CHOICES, Settings, is_date
 from alliance_report.study import StudyError
 
 # Nothing heavy is imported here (no pandas, Great Expectations, matplotlib, WeasyPrint): a
 # rebuild that finds its output up to date must finish in a fraction of a second.
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM: 143
 
 
 def _parser() -> argparse.ArgumentParser:

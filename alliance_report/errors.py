@@ -1,4 +1,4 @@
-"""The error a build ends with when its freeze cannot be built.
+"""The error a build ends with when its freeze cannot be built, and the exit codes.
 
 It has a module of its own (below every step of the build) so that the steps, the output
 checks and the worker can raise it without importing the build; ``alliance_report.build``
@@ -6,6 +6,10 @@ exports it too.
 """
 
 from __future__ import annotations
+
+# the exit codes of cli.md: a valid build, an invalid freeze, a usage error, an internal error
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM: 143
 
 
 class BuildError(Exception):
