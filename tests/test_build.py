@@ -1,4 +1,4 @@
-"""End to end: the console script builds the demo freeze; a broken freeze writes nothing."""
+"""End to end: the demo freeze built once (conftest.demo_built): its outputs and the numbers in them."""
 
 import json
 import os
@@ -178,8 +178,7 @@ def test_html_fetches_nothing_external(demo_build):
         assert marker not in html
 
 
-def test_usage_errors_exit_2(tmp_path):
-    result = run("build", tmp_path / "does-not-exist", "--out", tmp_path / "out")
-    assert result.returncode == 2 and "does-not-exist" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert run("build", "--no-such-option").returncode == 2
+def test_an_unknown_option_is_a_usage_error():
+    """The process's exit code (argparse); a missing freeze folder: tests/test_validation_cli.py."""
+    result = run("build", "--no-such-option")
+    assert result.returncode == 2 and "--no-such-option" in result.stderr and "Traceback" not in result.stderr

@@ -470,31 +470,6 @@ def test_validate_json_is_written_for_an_unreadable_freeze(tmp_path, monkeypatch
     assert json.loads(report.read_text()) == {**as_before, "readable": True}
 
 
-# ------------------------------------------------------------------------------------ make, CI
-
-
-def test_make_quotes_paths():
-    dry = subprocess.run(["make", "-n", "report", "FREEZE=a b/c", "OUT=my reports/x"], cwd=REPO_ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert "alliance-report build 'a b/c' --out 'my reports/x' " in dry.stdout, dry.stdout + dry.stderr
-    dry = subprocess.run(["make", "-n", "reports", "FREEZES=it's here", "REPORTS_ROOT=r s"], cwd=REPO_ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert "alliance-report build-all 'it'\\''s here' --out-root 'r s' " in dry.stdout, dry.stdout + dry.stderr
-
-
-def test_report_workflow_says_what_happens_to_patient_data():
-    header = []
-    for line in (REPO_ROOT / ".github" / "workflows" / "report.yml").read_text().splitlines():
-        if not line.startswith("#"):
-            break
-        header.append(line)
-    text = " ".join(" ".join(header).replace("#", " ").split())
-    assert "Data protection" in text
-    for words in ("never committed", "self-hosted runner", "results.json", "validation.json", "build.log",
-                  "by arm", "90 days", "retention-days", "reports-open-", "open edition", "no comparative data"):
-        assert words in text, words
-
-
 # ------------------------------------------------------------------------------------ signals (collected last)
 
 

@@ -50,6 +50,20 @@ def test_each_freeze_is_compared_with_the_one_before(sequence):
         assert changes["n_data_changes"] == 0 and changes["data_changes"] == []
 
 
+def test_the_simulated_trial_is_valid_at_every_cutoff(sequence):
+    """Validated by the build (validation.json): every check passes, without a warning, from early
+    recruitment on; the interim freezes hold participants still waiting and still in treatment."""
+    freezes, out = sequence
+    for cutoff in CUTOFFS:
+        validation = json.loads((out / f"BeMind-{cutoff}" / "validation.json").read_text())
+        assert validation["valid"] is True, cutoff
+        assert (validation["n_failed"], validation["n_warnings"], validation["n_not_checked"]) == (0, 0, 0), cutoff
+        assert validation["n_checks"] == len(validation["checks"]) >= 100, cutoff
+    results = json.loads((out / f"BeMind-{CUTOFFS[1]}" / "results.json").read_text())
+    assert results["interim"]["is_interim"] and results["interim"]["in_treatment"] > 0
+    assert results["consort"]["tau_waiting"] > 0
+
+
 def test_the_index_lists_every_freeze_in_cutoff_order(sequence, tmp_path):
     freezes, built = sequence
     out = shutil.copytree(built, tmp_path / "reports")  # the session's reports stay as they are

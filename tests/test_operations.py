@@ -1,4 +1,4 @@
-"""Operations: up-to-date builds, build.log, atomic publishing, progress, build-all, Quarto, CI workflows.
+"""Operations: up-to-date builds, build.log, atomic publishing, progress, build-all, Quarto, make and the CI workflows.
 
 Small simulated freezes (60 randomized) keep these builds to a few seconds each; timing targets
 live in benchmarks/bench_build.py, never in a test.
@@ -196,18 +196,6 @@ def test_an_error_in_the_worker_is_an_internal_error(built, tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert "internal error: WorkerError: KeyError: 'no such column'" in err and "Traceback" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
-
-
-def test_an_invalid_freeze_stops_the_worker_and_writes_nothing(built, tmp_path, capsys):
-    freeze0, _ = built
-    freeze = break_freeze(shutil.copytree(freeze0, tmp_path / "freeze"))
-    out = tmp_path / "out"
-    assert main(["build", str(freeze), "--out", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert "participants.csv: age: " in err
-    assert err.rstrip("\n").splitlines()[-1].startswith(tuple("0123456789"))  # the summary comes last
-    assert not out.exists()
-    assert not (tmp_path / "out").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["freeze"]
 
 
 def test_a_killed_build_leaves_a_folder_that_the_next_build_removes(built, tmp_path, capsys):
@@ -408,7 +396,64 @@ def test_quarto_renderer_runs_quarto_render(built, tmp_path, monkeypatch, capsys
     assert "no TeX installation" in str(failure.value)
 
 
-# ------------------------------------------------------------------------------------ CI
+# ------------------------------------------------------------------------------------ make, CI
+
+
+def fake_program(folder: Path, name: str, output: str = "", exit_codes: dict[str, int] | None = None) -> Path:
+    """An executable ``folder/name`` that appends its arguments (one JSON list per call) to
+    ``folder/name.calls``, prints ``output`` and exits with ``exit_codes[first argument]`` (else 0)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    program = folder / name
+    program.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                       f"with open({str(folder / (name + '.calls'))!r}, 'a') as calls:\n"
+                       "    calls.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                       f"sys.stdout.write({output!r})\n"
+                       f"sys.exit({exit_codes or {}!r}.get((sys.argv[1:] or [''])[0], 0))\n")
+    program.chmod(program.stat().st_mode | stat.S_IEXEC)
+    return program
+
+
+def calls(program: Path) -> list[list[str]]:
+    path = program.with_name(program.name + ".calls")
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def make_runs(tmp_path: Path, target: str, *variables: str) -> list[str]:
+    """The arguments ``make target variables`` passes to alliance-report: the command line of its
+    dry run (make -n) run by sh against a fake alliance-report."""
+    bin_dir = tmp_path / "bin"
+    fake = fake_program(bin_dir, "alliance-report")
+    dry = subprocess.run(["make", "-n", target, f"BIN={bin_dir}", *variables], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    (line,) = [line for line in dry.stdout.splitlines() if line.startswith(f"{fake} ")]
+    subprocess.run(["sh", "-c", line], check=True, timeout=60)
+    (argv,) = calls(fake)
+    return argv
+
+
+def test_make_passes_paths_and_options_to_the_cli_as_given(tmp_path):
+    """Every make variable reaches the command line as one argument, whatever the path holds
+    (spaces, quotes, ;), and the command line is one the CLI accepts with those values."""
+    from alliance_report.cli import _parser
+
+    odd = ["FREEZE=a b/it's; x", "OUT=my reports/x", "PREVIOUS=old 'one'"]
+    argv = make_runs(tmp_path / "one", "report", *odd, "EDITION=open", "RENDERER=quarto", "FORCE=1", "QUIET=1",
+                     "JOBS=1")
+    assert argv == ["build", "a b/it's; x", "--out", "my reports/x", "--previous", "old 'one'",
+                    "--renderer", "quarto", "--edition", "open", "--force", "--quiet", "--jobs", "1"]
+    args = _parser().parse_args(argv)
+    assert (args.freeze, args.out, args.previous) == (Path("a b/it's; x"), Path("my reports/x"), Path("old 'one'"))
+    assert (args.renderer, args.edition, args.force, args.quiet, args.jobs) == ("quarto", "open", True, True, 1)
+
+    assert make_runs(tmp_path / "defaults", "report") == [  # no option the user did not ask for
+        "build", "data/demo-freeze", "--renderer", "weasyprint", "--edition", "both"]
+
+    argv = make_runs(tmp_path / "all", "reports", "FREEZES=it's here", "REPORTS_ROOT=r s", "EDITION=closed")
+    assert argv == ["build-all", "it's here", "--out-root", "r s", "--renderer", "weasyprint", "--edition", "closed"]
+    args = _parser().parse_args(argv)
+    assert (args.command, args.folder, args.out_root, args.edition) == ("build-all", Path("it's here"), Path("r s"),
+                                                                       "closed")
 
 
 def load_workflow(name: str) -> dict:
@@ -417,43 +462,113 @@ def load_workflow(name: str) -> dict:
     return data
 
 
-def run_lines(job: dict) -> str:
-    return "\n".join(step.get("run", "") for step in job["steps"])
+def run_step(step: dict, folder: Path, env: dict) -> subprocess.CompletedProcess:
+    """A workflow step's ``run:`` script as GitHub runs it when no shell is named: ``bash -e``
+    (no pipefail unless the script sets it), in ``folder``."""
+    script = folder / "step.sh"
+    script.write_text(step["run"])
+    return subprocess.run(["bash", "--noprofile", "--norc", "-e", str(script)], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=60)
 
 
-def test_test_workflow_runs_make_test_on_push():
+def test_the_test_workflow_runs_make_test_on_every_push(tmp_path):
     workflow = load_workflow("test.yml")
-    assert "push" in workflow["on"]
+    assert "push" in workflow["on"]  # configuration GitHub reads: every push
     (job,) = workflow["jobs"].values()
-    assert "make test" in run_lines(job)
-    assert any(step.get("with", {}).get("python-version") == "3.11" for step in job["steps"])
+    make = fake_program(tmp_path / "bin", "make")
+    env = {**os.environ, "PATH": f"{make.parent}{os.pathsep}{os.environ['PATH']}"}
+    for step in job["steps"]:
+        if "run" in step:
+            assert run_step(step, tmp_path, env).returncode == 0
+    assert calls(make) == [["test"]]
+    (python,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/setup-python")]
+    assert python["with"]["python-version"] == "3.11"
 
 
-def test_report_workflow_builds_every_freeze_weekly_and_on_demand():
+TABLE = "freeze  outcome  output\n------  -------  ------\nf/a     built    reports/BeMind-a/\n1 freezes: 1 ok, 0 failed\n"
+
+
+def report_job_run(tmp_path: Path, make_exit_code: int) -> tuple[dict, Path, dict[str, subprocess.CompletedProcess]]:
+    """The report job's run: steps in a temporary folder with a fake make whose build-all prints a
+    validation example (a participant's cell) and then the summary table."""
+    job = load_workflow("report.yml")["jobs"]["reports"]
+    work = tmp_path / "work"
+    (work / "reports").mkdir(parents=True)
+    (work / "reports" / "index.md").write_text("| freeze | outcome |\n")
+    make = fake_program(tmp_path / "bin", "make",
+                        "participants.csv: age: must be from 18 to 99 (e.g. row 2: participant P0001 \"17\")\n" + TABLE,
+                        {"reports": make_exit_code})
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "PATH": f"{make.parent}{os.pathsep}{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": str(summary),
+           "FREEZES": "/mnt/trial freezes/it's"}  # the job's env, as the workflow input sets it
+    done = {}
+    for step in job["steps"]:
+        if "run" in step and (not done or all(r.returncode == 0 for r in done.values()) or step.get("if") == "always()"):
+            done[step["name"]] = run_step(step, work, env)
+    return job, make, done
+
+
+def test_the_report_workflow_builds_every_freeze_and_fails_when_one_fails(tmp_path):
     workflow = load_workflow("report.yml")
-    triggers = workflow["on"]
-    assert triggers["schedule"][0]["cron"].split()[4] in ("0", "1", "2", "3", "4", "5", "6")  # weekly
+    triggers = workflow["on"]  # configuration GitHub reads: weekly, and on demand with a folder
+    (schedule,) = triggers["schedule"]
+    day_of_month, month, weekday = schedule["cron"].split()[2:]
+    assert day_of_month == month == "*" and weekday in tuple("0123456")
     assert "freezes" in triggers["workflow_dispatch"]["inputs"]
-    job = workflow["jobs"]["reports"]
-    runs = run_lines(job)
-    assert "make venv" in runs and 'make reports FREEZES="$FREEZES"' in runs and "pipefail" in runs
-    assert "inputs.freezes" in job["env"]["FREEZES"]
+    expression = workflow["jobs"]["reports"]["env"]["FREEZES"]  # the input, else the variable, else data
+    assert [part.strip() for part in expression.strip("${} ").split("||")] == [
+        "inputs.freezes", "vars.REPORT_FREEZES", "'data'"]
+
+    for exit_code in (0, 1):  # 1: a freeze failed validation; the others were built
+        _, make, done = report_job_run(tmp_path / str(exit_code), exit_code)
+        assert calls(make) == [["venv"], ["reports", "FREEZES=/mnt/trial freezes/it's", "REPORTS_ROOT=reports"]]
+        build, summary_step = done["Build every freeze (make reports)"], done["Summary table"]
+        assert build.returncode == exit_code  # pipefail: tee does not hide a failing make
+        assert summary_step.returncode == 0
+        log = (tmp_path / str(exit_code) / "work" / "reports.log").read_text()
+        assert "P0001" in log and log.endswith(TABLE)
+        summary = (tmp_path / str(exit_code) / "summary.md").read_text()
+        assert "P0001" not in summary  # the run page shows the table, not the validation examples
+        assert summary.startswith("### Reports built from `/mnt/trial freezes/it's`\n```\n" + TABLE + "```\n")
+        assert summary.endswith("### Index of the freezes\n| freeze | outcome |\n")
+
+
+def artifact_files(step: dict, root: Path) -> set[str]:
+    """The files an upload-artifact step takes from ``root`` (its path globs, one per line)."""
+    return {p.relative_to(root).as_posix() for pattern in step["with"]["path"].split()
+            for p in root.glob(pattern) if p.is_file()}
+
+
+def test_the_open_artifact_holds_no_data_by_arm(built, tmp_path):
+    """Data protection: the open artifact, the one sent to the open session, holds the index and
+    the open editions only; everything by arm or from the data (results.json, validation.json,
+    changes, logs) goes to the closed artifact only.  Checked on a real build's output."""
+    workflow_text = (WORKFLOWS / "report.yml").read_text()
+    job = load_workflow("report.yml")["jobs"]["reports"]
     closed, opened = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
-    assert closed["if"] == opened["if"] == "always()"
+    assert closed["if"] == opened["if"] == "always()"  # a failed freeze does not keep the others' reports back
     assert closed["with"]["name"].startswith("reports-closed-") and opened["with"]["name"].startswith("reports-open-")
-    for name in ("report.html", "report.pdf", "results.json", "validation.json"):
-        assert f"reports/*/{name}" in closed["with"]["path"], name
-    # the open artifact holds the open editions and nothing else
-    assert set(opened["with"]["path"].split()) == {"reports/index.html"} | {
-        f"reports/*/open/{name}" for name in ("report.html", "report.pdf", "results.json")}
 
+    root = tmp_path
+    out = shutil.copytree(built[1], root / "reports" / f"BeMind-{SMALL_FREEZE_ID}")
+    for name in ("changes.json", "changes.csv"):  # as a build with a previous freeze writes them
+        (out / name).write_text("by arm\n")
+    (root / "reports" / "index.html").write_text("<p>index</p>")
+    (root / "reports.log").write_text(TABLE)
+    opened_files, closed_files = artifact_files(opened, root), artifact_files(closed, root)
+    prefix = f"reports/BeMind-{SMALL_FREEZE_ID}/"
+    assert opened_files == {"reports/index.html"} | {prefix + f"open/{name}" for name in
+                                                     ("report.html", "report.pdf", "results.json")}
+    assert closed_files == {"reports.log"} | {prefix + name for name in (
+        "report.html", "report.pdf", "results.json", "validation.json", "changes.json", "changes.csv", "build.log")}
+    assert json.loads((root / prefix / "open" / "results.json").read_text())["edition"] == "open"
 
-def test_makefile_targets_wrap_the_cli():
-    makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "build-all $(call quote,$(FREEZES)) --out-root $(call quote,$(REPORTS_ROOT))" in makefile
-    assert "--renderer $(RENDERER)" in makefile and "$(if $(FORCE),--force)" in makefile
-    assert "--edition $(EDITION)" in makefile and "EDITION ?= both" in makefile
-    assert (REPO_ROOT / "benchmarks" / "bench_build.py").is_file()
+    # the workflow's header says what each artifact holds and how long it is kept: the same files
+    header = " ".join(line.lstrip("# ") for line in workflow_text.splitlines() if line.startswith("#"))
+    for name in {Path(f).name for f in closed_files | opened_files}:
+        assert name in header, name
+    days = {s["with"]["retention-days"] for s in (closed, opened)}
+    assert len(days) == 1 and f"{days.pop()} days" in header and "reports-open-" in header
 
 
 def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
