@@ -32,10 +32,10 @@ TEST_SYSTEM_LIBS := chromium chromium-driver
 .PHONY: report reports test bench system-deps test-system-deps venv clean
 
 report: $(STAMP)
-	$(BIN)/alliance-report build $(call quote,$(FREEZE)) $(if $(OUT),--out $(call quote,$(OUT))) $(if $(PREVIOUS),--previous $(call quote,$(PREVIOUS))) $(BUILD_OPTIONS)
+	$(BIN)/alliance-report build $(call quote,$(value FREEZE)) $(if $(OUT),--out $(call quote,$(value OUT))) $(if $(PREVIOUS),--previous $(call quote,$(value PREVIOUS))) $(BUILD_OPTIONS)
 
 reports: $(STAMP)
-	$(BIN)/alliance-report build-all $(call quote,$(FREEZES)) --out-root $(call quote,$(REPORTS_ROOT)) $(BUILD_OPTIONS)
+	$(BIN)/alliance-report build-all $(call quote,$(value FREEZES)) --out-root $(call quote,$(value REPORTS_ROOT)) $(BUILD_OPTIONS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_build.py

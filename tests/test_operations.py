@@ -434,25 +434,25 @@ def make_runs(tmp_path: Path, target: str, *variables: str) -> list[str]:
 
 def test_make_passes_paths_and_options_to_the_cli_as_given(tmp_path):
     """Every make variable reaches the command line as one argument, whatever the path holds
-    (spaces, quotes, ;), and the command line is one the CLI accepts with those values."""
+    (spaces, quotes, ;, $), and the command line is one the CLI accepts with those values."""
     from alliance_report.cli import _parser
 
-    odd = ["FREEZE=a b/it's; x", "OUT=my reports/x", "PREVIOUS=old 'one'"]
+    odd = ["FREEZE=a b/it's; x", "OUT=my $HOME/x", "PREVIOUS=old 'one'"]
     argv = make_runs(tmp_path / "one", "report", *odd, "EDITION=open", "RENDERER=quarto", "FORCE=1", "QUIET=1",
                      "JOBS=1")
-    assert argv == ["build", "a b/it's; x", "--out", "my reports/x", "--previous", "old 'one'",
+    assert argv == ["build", "a b/it's; x", "--out", "my $HOME/x", "--previous", "old 'one'",
                     "--renderer", "quarto", "--edition", "open", "--force", "--quiet", "--jobs", "1"]
     args = _parser().parse_args(argv)
-    assert (args.freeze, args.out, args.previous) == (Path("a b/it's; x"), Path("my reports/x"), Path("old 'one'"))
+    assert (args.freeze, args.out, args.previous) == (Path("a b/it's; x"), Path("my $HOME/x"), Path("old 'one'"))
     assert (args.renderer, args.edition, args.force, args.quiet, args.jobs) == ("quarto", "open", True, True, 1)
 
     assert make_runs(tmp_path / "defaults", "report") == [  # no option the user did not ask for
         "build", "data/demo-freeze", "--renderer", "weasyprint", "--edition", "both"]
 
-    argv = make_runs(tmp_path / "all", "reports", "FREEZES=it's here", "REPORTS_ROOT=r s", "EDITION=closed")
-    assert argv == ["build-all", "it's here", "--out-root", "r s", "--renderer", "weasyprint", "--edition", "closed"]
+    argv = make_runs(tmp_path / "all", "reports", "FREEZES=it's $here", "REPORTS_ROOT=r s", "EDITION=closed")
+    assert argv == ["build-all", "it's $here", "--out-root", "r s", "--renderer", "weasyprint", "--edition", "closed"]
     args = _parser().parse_args(argv)
-    assert (args.command, args.folder, args.out_root, args.edition) == ("build-all", Path("it's here"), Path("r s"),
+    assert (args.command, args.folder, args.out_root, args.edition) == ("build-all", Path("it's $here"), Path("r s"),
                                                                        "closed")
 
 
