@@ -18,7 +18,6 @@ import freeze_corruptions as fc
 from alliance_report import DEMO_FREEZE
 from alliance_report.cli import main
 from alliance_report.freeze import FREEZE_FILES
-from alliance_report.simulation import simulate_freeze
 from conftest import SEQUENCE_CUTOFFS as CUTOFFS
 
 
