@@ -44,3 +44,14 @@ def test_build_metadata_holds_the_commit_and_every_direct_dependency(monkeypatch
     metadata = prov.build_metadata()
     assert metadata["git_commit"] == "0123456789ab"
     assert list(metadata["packages"]) == list(PACKAGES) and all(metadata["packages"].values())
+
+
+def test_the_provenance_names_every_direct_dependency():
+    """PACKAGES (the versions in provenance, build.log and the fingerprint) are pyproject's dependencies."""
+    import tomllib
+
+    from alliance_report import REPO_ROOT
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pinned = {requirement.split("==")[0].lower().replace("_", "-") for requirement in project["dependencies"]}
+    assert set(PACKAGES) == pinned
