@@ -196,13 +196,13 @@ def _build(job: BuildJob) -> BuildOutcome:
     validation = steps.validate(freeze, job.timings).to_dict()
     previous_problem = (steps.validate_previous(job.previous, job.timings, job.notes)
                         if job.previous is not None else None)
-    date = steps.build_date(freeze, job.settings)
+    date = job.settings.build_date  # the report date of the title block (--build-date), or None
 
     if job.out is None:  # a valid manifest names the output: it was unreadable when the build began
         raise BuildError(f"{job.freeze_dir}: the manifest changed during the build; build again", exit_code=1)
     out = Path(job.out)
     with writing(out):
-        staging = job.staging.path or job.staging.make(out)
+        staging = job.staging.path  # made with the output's write probe, before any work
         if job.worker is not None:
             results, layout = _outputs_by_worker(job, freeze, validation, staging, date, previous_problem)
         else:

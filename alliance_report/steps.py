@@ -170,12 +170,6 @@ def load_pdf_writer() -> None:
         import weasyprint  # noqa: F401
 
 
-def build_date(freeze, settings: Settings) -> str | None:
-    """The report date of the title block (``--build-date``), or None: the documents then carry
-    no date of their own but the day the data were exported (from the results' provenance)."""
-    return settings.build_date
-
-
 def render_reports(results: dict[str, dict], figures: dict[str, tuple], validation: dict, date: str) -> dict:
     """Each edition's report; the open one is checked for counts by arm before anything is written."""
     from alliance_report.render.open_guard import arm_mentions
