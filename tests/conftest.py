@@ -1,7 +1,9 @@
 """Fixtures shared by test files: a small simulated freeze, the demo freeze and one simulated
-trial at three cut-offs, each built once per test session; and a memo of Great Expectations
-runs (``ge_memo``): a run is skipped only when GE already validated an identical input in this
-test process (production code has no cache).
+trial at three cut-offs, each built once per test session; a memo of Great Expectations runs
+(``ge_memo``): a run is skipped only when GE already validated an identical input in this test
+process; and a memo of figures and PDFs (``render_memo``), keyed by their complete input and
+shared by the session's processes — a test marked ``real_renders`` bypasses it.  Production code
+has no cache.
 
 ``make test`` runs the tests in two processes (pytest-xdist, ``-n auto --dist loadfile``: the
 tests of a file stay in one process, so a module's fixtures are made once).  The session's
@@ -21,6 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse: Great Expectations runs memoized for the session)
+from render_memo import memoized_renders, real_renders  # noqa: E402,F401  (real_renders: autouse, per test)
 
 SMALL_FREEZE_ID = "small-a"
 # one simulated trial (the demo's seed) cut very early, in the middle of recruitment and late
@@ -34,12 +37,23 @@ def small_freeze(path: Path, freeze_id: str, seed: int = 5, n: int = 60) -> Path
     return simulate_freeze(path, n_randomized=n, seed=seed, freeze_id=freeze_id)
 
 
+def session_root(tmp_path_factory) -> Path:
+    """The test session's temporary folder, the same in every pytest-xdist process."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if root.name.startswith("popen-gw") else root  # a worker's: its parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def memo_renders(tmp_path_factory):
+    """Figures and PDFs memoized for the session, shared by its processes (``render_memo``)."""
+    with memoized_renders(session_root(tmp_path_factory) / "shared-render-memo"):
+        yield
+
+
 def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
     """The folder ``name``, filled by ``make(folder)`` once per test session, also when the
     session runs in several processes (the folder sits beside their temporary folders)."""
-    root = tmp_path_factory.getbasetemp()
-    if root.name.startswith("popen-gw"):  # a pytest-xdist worker: its parent is the session's
-        root = root.parent
+    root = session_root(tmp_path_factory)
     folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
     with open(root / f"shared-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import freeze_corruptions as fc
-from alliance_report import DEMO_FREEZE, TEMPLATES_DIR, steps
+from alliance_report import DEMO_FREEZE, TEMPLATES_DIR, provenance, steps
 from alliance_report.errors import BuildError
 from alliance_report.freeze import read_freeze
 from alliance_report.render import report as report_module
@@ -114,13 +114,18 @@ def variants(tmp_path_factory):
                "interim": (simulate_freeze(root / "interim", seed=3, cutoff_date="2015-03-01"),
                            simulate_freeze(root / "earlier", seed=3, cutoff_date="2014-09-01"))}
     built = {}
-    for name, (source, earlier) in sources.items():
-        for how in ("as given", "swap", "random"):
-            label = how.replace(" ", "-")
-            freeze = source if how == "as given" else relabel(source, root / f"{name}-{label}", how)
-            previous = earlier if how == "as given" or earlier is None else relabel(earlier, root / f"{name}-earlier-{label}", how)
-            out = root / f"out-{name}-{label}"
-            built[(name, how)] = (build_open_edition(freeze, out, previous), open_edition(out))
+    with pytest.MonkeyPatch.context() as patch:
+        # the commit as it is now for every build: a file edited during the test run must not
+        # turn "abc" into "abc-dirty" between two variants
+        patch.setattr(provenance, "git_commit", lambda commit=provenance.git_commit(): commit)
+        for name, (source, earlier) in sources.items():
+            for how in ("as given", "swap", "random"):
+                label = how.replace(" ", "-")
+                freeze = source if how == "as given" else relabel(source, root / f"{name}-{label}", how)
+                previous = (earlier if how == "as given" or earlier is None
+                            else relabel(earlier, root / f"{name}-earlier-{label}", how))
+                out = root / f"out-{name}-{label}"
+                built[(name, how)] = (build_open_edition(freeze, out, previous), open_edition(out))
     return built
 
 

@@ -142,6 +142,7 @@ def test_what_the_fingerprint_covers(built, tmp_path):
     assert not up_to_date(out, fp)[0]
 
 
+@pytest.mark.real_renders
 def test_one_process_and_two_give_identical_outputs(built, tmp_path, capsys):
     freeze, out = built
     one = shutil.copytree(out, tmp_path / "one")

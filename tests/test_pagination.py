@@ -84,6 +84,7 @@ def test_the_reports_keep_every_rule(which, request):
     assert (out / "report.pdf").is_file() and (out / "open" / "report.pdf").is_file()
 
 
+@pytest.mark.real_renders
 def test_a_broken_rule_is_reported_and_the_report_still_published(built, tmp_path, monkeypatch, capsys):
     from alliance_report.render import pagination
 

@@ -194,6 +194,7 @@ def test_changes_json_goes_into_the_closed_pdf_only(tmp_path):
     assert all(a.description for a in closed)
 
 
+@pytest.mark.real_renders
 def test_the_pdf_does_not_depend_on_the_clock_or_the_files_dates(editions, tmp_path):
     """The open PDF again, elsewhere, later, from a results.json with another modification time:
     the same bytes (the XMP, info and attachment dates come from the report's dcterms metas)."""
