@@ -49,8 +49,9 @@ def write_log(path: Path, *, freeze_dir, out, fp: Fingerprint, reason, timings: 
         "",
         "steps (seconds; the worker process runs beside the main one):",
     ]
+    width = max([12, *(len(name) for name, *_ in timings.records)])  # "validate previous" is longer
     for name, where, seconds, detail in timings.records:
-        lines.append(f"  {name:<12} {where:<7} {seconds:8.2f}" + (f"   {detail}" if detail else ""))
+        lines.append(f"  {name:<{width}} {where:<7} {seconds:8.2f}" + (f"   {detail}" if detail else ""))
     v = validation
     lines += ["", f"validation:   {v['n_checks']} checks, {v['n_failed']} failed, {v['n_warnings']} warnings",
               f"layout:       {len(layout)} pagination problem{'' if len(layout) == 1 else 's'} in the PDF"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -91,6 +92,16 @@ def test_the_index_lists_every_freeze_in_cutoff_order(sequence, tmp_path):
     assert main(["build-all", str(freezes), "--out-root", str(out), "--quiet"]) == 0
     assert (out / "index.html").read_bytes() == second  # nothing changed: byte-identical, not rewritten
     assert (out / "index.html").stat().st_mtime_ns == written
+
+
+def test_the_build_log_keeps_its_columns_with_the_previous_freeze(sequence):
+    """"validate previous" is longer than the other steps' names: the columns stay aligned."""
+    _, out = sequence
+    log = (out / f"BeMind-{CUTOFFS[1]}" / "build.log").read_text(encoding="utf-8")
+    steps = log[log.index("steps (seconds"):log.index("\n  total")].splitlines()[1:]
+    assert any(line.startswith("  validate previous ") for line in steps)
+    columns = {re.search(r" (main|worker) ", line).start() for line in steps}
+    assert len(columns) == 1, steps
 
 
 def edit(folder: Path, file: str, change) -> None:
