@@ -42,7 +42,7 @@ from alliance_report.study import load_study  # noqa: E402
 
 ARMS = ("MBCT", "eMBCT", "TAU")
 EVENTS = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
-STATUS_KEYS = ("complete", "partial", "missing", "not_yet_due", "not_applicable")
+STATUS_KEYS = ("complete", "partial", "missing", "not_yet_due", "not_applicable", "received_before_due")
 INSTRUMENTS = {"T0": ("HADS", "MHCSF"), "T0b": ("HADS", "MHCSF"), "W2": ("WAI",), "W5": ("WAI",),
                "W9": ("WAI",), "T1": ("HADS", "MHCSF"), "T2": ("HADS", "MHCSF"), "T3": ("HADS", "MHCSF")}
 
@@ -317,16 +317,16 @@ def test_completeness_of_the_hand_freeze(cases):
     missing P09 P10, not yet due P04 (waiting) P06 P07, not applicable P05 P08."""
     c = cases["hand"].closed["completeness"]
     assert c["T1"]["HADS"] == {"due": 6, "complete": 3, "partial": 1, "missing": 2, "not_yet_due": 3,
-                               "not_applicable": 2, "pct_complete": 50.0}
+                               "not_applicable": 2, "received_before_due": 0, "pct_complete": 50.0}
     assert c["by_arm"]["MBCT"]["T1"]["HADS"] == {"due": 4, "complete": 2, "partial": 0, "missing": 2,
-                                                 "not_yet_due": 1, "not_applicable": 0, "pct_complete": 50.0}
+                                                 "not_yet_due": 1, "not_applicable": 0, "received_before_due": 0, "pct_complete": 50.0}
     assert c["by_arm"]["eMBCT"]["T1"]["HADS"] == {"due": 2, "complete": 1, "partial": 1, "missing": 0,
-                                                  "not_yet_due": 1, "not_applicable": 1, "pct_complete": 50.0}
+                                                  "not_yet_due": 1, "not_applicable": 1, "received_before_due": 0, "pct_complete": 50.0}
     assert c["by_arm"]["TAU"]["T1"]["HADS"] == {"due": 0, "complete": 0, "partial": 0, "missing": 0,
-                                                "not_yet_due": 1, "not_applicable": 1, "pct_complete": None}
+                                                "not_yet_due": 1, "not_applicable": 1, "received_before_due": 0, "pct_complete": None}
     # T0b: P02 complete, P03 missing (re-randomized without T0b); P04 waiting; the other 8 not applicable
     assert c["T0b"]["HADS"] == {"due": 2, "complete": 1, "partial": 0, "missing": 1, "not_yet_due": 1,
-                                "not_applicable": 8, "pct_complete": 50.0}
+                                "not_applicable": 8, "received_before_due": 0, "pct_complete": 50.0}
 
 
 def _hads_complete(values: dict[int, str]) -> bool:
@@ -360,7 +360,9 @@ def _independent_status(case: Case, timepoint: str) -> Counter:
             planned = start + dt.timedelta(days=63)
         else:
             planned = None
-        if pid in forms:
+        if pid in forms and (planned is None or planned + dt.timedelta(days=30) > cutoff):
+            counts["received_before_due"] += 1  # there, but its window is still open: not due yet
+        elif pid in forms:
             counts["complete" if _hads_complete(forms[pid]) else "partial"] += 1
         elif planned is None:
             waiting = (p["allocation"] == "TAU" and not event
@@ -384,6 +386,8 @@ def test_completeness_recomputed_from_the_csv(cases, name, timepoint):
     due = counts["complete"] + counts["partial"] + counts["missing"]
     assert got["due"] == due
     assert got["pct_complete"] == pytest.approx(100 * counts["complete"] / due)
+    if (name, timepoint) == ("interim", "T1"):  # forms returned while their window is open: not in the %
+        assert counts["received_before_due"] > 0
 
 
 # ------------------------------------------------------------------------------------------ timeliness
@@ -539,9 +543,10 @@ def test_tables_show_the_numbers_of_the_dict(cases):
         for tp, instruments in INSTRUMENTS.items():
             for instrument in instruments:
                 row, cell = next(rows), conduct["completeness"][tp][instrument]
-                assert list(row.cells[2:7]) == [_n(cell["due"]), _n(cell["complete"]), _n(cell["partial"]),
-                                                _n(cell["missing"]), fmt.percent(cell["pct_complete"], cell["due"])]
-                for arm, shown in zip(ARMS, row.cells[7:]):
+                assert list(row.cells[2:8]) == [_n(cell["due"]), _n(cell["complete"]), _n(cell["partial"]),
+                                                _n(cell["missing"]), fmt.percent(cell["pct_complete"], cell["due"]),
+                                                _n(cell["received_before_due"])]
+                for arm, shown in zip(ARMS, row.cells[8:]):
                     mine = conduct["completeness"]["by_arm"][arm][tp][instrument]
                     assert shown == (f"{fmt.percent(mine['pct_complete'], mine['due'])} ({mine['due']})"
                                      if mine["due"] else fmt.MISSING)
@@ -600,3 +605,24 @@ def test_figures_are_deterministic_and_say_the_numbers(cases):
     closed = conduct_figures(cases["interim"].closed)
     assert all(f"{arm} " in closed[0].alt for arm in ARMS)
     assert closed[0].svg != accrual_fig.svg
+
+
+# ------------------------------------------------------------------------------------------ a count of 1
+
+@pytest.mark.parametrize("n, singular", [(1, True), (2, False)])
+def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
+    results = json.loads((demo_built / "open" / "results.json").read_text(encoding="utf-8"))
+    results["conduct"]["accrual"]["randomized"] = n
+    results["conduct"]["disposition"] = {"discontinued_treatment": n, "withdrew_from_study": 0, "lost_to_follow_up": n}
+    results["participant_flow"].update(treated=n, tau_waiting=n, tau_not_rerandomized=n)
+    results["interim"] = {"is_interim": True, "waiting_period": n, "in_treatment": 0, "awaiting_follow_up": 3}
+    participant, was = ("participant", "was") if singular else ("participants", "were")
+    assert f", {n} {participant} had been randomized," in conduct_text.accrual(results)
+    disposition = conduct_text.disposition(results)
+    assert disposition.startswith(f"By the cut-off date, {n} {participant} had discontinued treatment,")
+    assert f"and {n} {was} recorded as lost to follow-up." in disposition
+    flow = conduct_text.flow(results)
+    assert f"In all, {n} {participant} {was} treated in MBCT or eMBCT" in flow
+    assert f"{n} {was} still in the waiting period" in flow and f"{n} {was} not re-randomized" in flow
+    assert conduct_text.interim(results).startswith(
+        f"At the cut-off there {was} {n} {participant} still in their waiting period and 3 awaiting")

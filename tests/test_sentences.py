@@ -146,8 +146,38 @@ def test_manova_not_estimable(demo):
     results = edited(demo, edit)
     assert text.alliance_development(results) == ("The repeated-measures MANOVA could not be estimated "
                                                    "(no alliance complete cases (treated with WAI at W2, W5 and W9)).")
-    assert "could not be tested" in text.conclusion(results)
-    assert "changed" not in text.conclusion(results).split(";")[0]
+    # the mixed model (the sensitivity analysis) was estimated: the conclusion gives its answer
+    mixed_time = mixed_estimate(results, "time")["p"] < 0.05
+    assert text.conclusion(results).startswith(
+        "In this freeze, the MANOVA of the alliance could not be estimated, but in the mixed-model sensitivity "
+        "analysis " + ("the working alliance changed over treatment" if mixed_time
+                       else "there was no evidence that the working alliance changed over treatment"))
+
+
+@pytest.mark.parametrize("time_p", [SIG, NONSIG])
+def test_the_conclusion_falls_back_on_the_mixed_model(demo, time_p):
+    def edit(r):
+        for key in ("time", "time_x_condition", "condition"):
+            null_terms({key: r["alliance_manova"][key]})
+        r["alliance_manova"]["not_estimable_reason"] = "no alliance complete cases"
+        mixed_estimate(r, "time")["p"] = time_p
+        mixed_estimate(r, "time_x_condition")["p"] = NONSIG
+    first = text.conclusion(edited(demo, edit)).split(";")[0]
+    development = ("the working alliance changed over treatment" if time_p < 0.05
+                   else "there was no evidence that the working alliance changed over treatment")
+    assert first == ("In this freeze, the MANOVA of the alliance could not be estimated, but in the mixed-model "
+                     f"sensitivity analysis {development}, with no evidence of a difference between the conditions")
+
+
+def test_alliance_development_not_testable_in_either_model(demo):
+    def edit(r):
+        for key in ("time", "time_x_condition", "condition"):
+            null_terms({key: r["alliance_manova"][key]})
+        r["alliance_manova"]["not_estimable_reason"] = "no alliance complete cases"
+        for effect in ("time", "time_x_condition", "condition"):
+            mixed_estimate(r, effect)["p"] = None
+    conclusion = text.conclusion(edited(demo, edit))
+    assert conclusion.startswith("In this freeze, the development of the alliance could not be tested (see Results);")
 
 
 # ------------------------------------------------------------------ Aim 2: MANOVA versus mixed model
@@ -247,10 +277,12 @@ def test_outcome_sentence(demo, p, b, words, interaction_p):
 @pytest.mark.parametrize("slopes, words, conclusion_words", [
     ({"MBCT": (SIG, -5.4), "eMBCT": (NONSIG, 1.2)},
      "higher early alliance was associated with lower post-treatment HADS total in MBCT",
-     "higher early alliance went with lower post-treatment distress in MBCT only"),
+     "higher early alliance went with lower post-treatment distress in MBCT, with no evidence of an "
+     "association in eMBCT"),
     ({"MBCT": (NONSIG, -0.4), "eMBCT": (SIG, 2.2)},
      "higher early alliance was associated with higher post-treatment HADS total in eMBCT",
-     "higher early alliance went with higher post-treatment distress in eMBCT only"),
+     "higher early alliance went with higher post-treatment distress in eMBCT, with no evidence of an "
+     "association in MBCT"),
     ({"MBCT": (SIG, -5.4), "eMBCT": (SIG, -1.2)},
      "in both conditions, more strongly in MBCT",
      "in both conditions, to a different degree"),
@@ -332,8 +364,13 @@ def test_final_freeze_has_no_interim_notice(demo):
 
 
 @pytest.mark.parametrize("state, words", [
-    ({"waiting_period": 3, "in_treatment": 0, "awaiting_follow_up": 0}, "3 participants still in their waiting period"),
-    ({"waiting_period": 0, "in_treatment": 5, "awaiting_follow_up": 7}, "5 in treatment and 7 awaiting a follow-up"),
+    ({"waiting_period": 3, "in_treatment": 0, "awaiting_follow_up": 0},
+     "there were 3 participants still in their waiting period,"),
+    ({"waiting_period": 0, "in_treatment": 5, "awaiting_follow_up": 7},
+     "there were 5 participants in treatment and 7 awaiting a follow-up assessment,"),
+    ({"waiting_period": 1, "in_treatment": 0, "awaiting_follow_up": 2},
+     "there was 1 participant still in their waiting period and 2 awaiting a follow-up assessment,"),
+    ({"waiting_period": 0, "in_treatment": 1, "awaiting_follow_up": 0}, "there was 1 participant in treatment,"),
 ])
 def test_interim_notice(demo, state, words):
     def edit(r):
@@ -360,3 +397,26 @@ def test_flow_sentence_at_an_interim_cut_off(demo):
     final = text.flow(demo)
     for absent in ("waiting period at the cut-off", "still in treatment", "not yet due", "although T1 was due"):
         assert absent not in final
+
+
+# ------------------------------------------------------------------ a count of 1 takes the singular
+
+def test_counts_of_one_take_the_singular(demo):
+    def edit(r):
+        c = r["consort"]
+        c["rerandomized"] = {"MBCT": 1, "eMBCT": 2}
+        c["tau_waiting"], c["tau_not_rerandomized"] = 1, 1
+        c["treated"]["MBCT"] = 1
+        c["randomized"] = 1
+        r["dropout_model"]["events"] = 1
+        r["alliance_mixed"]["n_participants"] = 1
+    results = edited(demo, edit)
+    flow = text.flow(results)
+    assert ("1 was re-randomized to MBCT and 2 to eMBCT after the waiting period, 1 was still in their waiting "
+            "period at the cut-off and 1 was not re-randomized. In all, 1 participant was treated in MBCT") in flow
+    assert text.flow_short(results).startswith("1 participant was randomized; 1 was treated in MBCT")
+    assert ", 1 dropout)" in text.dropout_model(results) or ", 1 dropout;" in text.dropout_model(results)
+    assert "alliance scores of 1 participant " in text.alliance_mixed(results)
+    # and the plural for every other count (the demo's)
+    assert "were re-randomized to MBCT" in text.flow(demo) and "participants were treated in MBCT" in text.flow(demo)
+    assert f"{demo['dropout_model']['events']} dropouts" in text.dropout_model(demo)

@@ -24,9 +24,14 @@ target is reached or the rate is 0 or null.  ``pct_of_target`` = 100 · randomiz
 ``randomized_pct`` = 100 · randomized / screened; ``sites_total`` the same over all rows.
 
 **Completeness** (the visit status of :mod:`alliance_report.analysis.visits`), per timepoint ×
-instrument of that timepoint: the number of participants in each status, ``due`` = complete
-+ partial + missing ("due or done"), ``pct_complete`` = 100 · complete / due (null when
-due = 0).
+instrument of that timepoint, as committee-reports.md defines it: a form is *due* when its
+planned date + window ≤ the cut-off (``due_on`` ≤ c; the visit status has already left out
+those who withdrew from the study before the planned date or are still in the waiting
+period); ``complete``, ``partial`` and ``missing`` count the due forms in each status, so
+``due`` = complete + partial + missing and ``pct_complete`` = 100 · complete / due (null when
+due = 0).  A form that is there before its window has closed is not due yet: it is counted
+apart, as ``received_before_due`` (in the percentage once its window has closed), beside
+``not_yet_due`` (no form, window still open) and ``not_applicable``.
 
 **Timeliness**, per timepoint: for each participant × timepoint with rows in
 questionnaires.csv, days = (earliest ``completed_on`` over the instruments of that
@@ -61,7 +66,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from alliance_report.analysis.visits import DUE, STATUSES
+from alliance_report.analysis.visits import COMPLETE, DUE, PARTIAL, STATUSES
 from alliance_report.design import ALLOCATIONS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS, WAITING_LIST
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.study import Study
@@ -69,8 +74,11 @@ from alliance_report.study import Study
 ARMS: tuple[str, ...] = ALLOCATIONS                 # MBCT, eMBCT, TAU
 MONTH_DAYS = 365.25 / 12
 RATE_MONTHS = 3
-# results.json keys of the statuses (visits.STATUSES hold spaces)
-STATUS_KEYS = {status: status.replace(" ", "_") for status in STATUSES}
+# a form that is there while its window is still open: not due yet, counted apart
+RECEIVED_BEFORE_DUE = "received before due"
+COMPLETENESS_STATUSES = (*STATUSES, RECEIVED_BEFORE_DUE)
+# results.json keys of the statuses (they hold spaces)
+STATUS_KEYS = {status: status.replace(" ", "_") for status in COMPLETENESS_STATUSES}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -237,10 +245,11 @@ def _completeness_block(lookup: dict, *group) -> dict:
     for timepoint in TIMEPOINTS:
         block[timepoint] = {}
         for instrument in TIMEPOINT_INSTRUMENTS[timepoint]:
-            n = {status: int(lookup.get((*group, timepoint, instrument, status), 0)) for status in STATUSES}
+            n = {status: int(lookup.get((*group, timepoint, instrument, status), 0))
+                 for status in COMPLETENESS_STATUSES}
             due = sum(n[status] for status in DUE)
             cell = {"due": due}
-            cell.update({STATUS_KEYS[status]: n[status] for status in STATUSES})
+            cell.update({STATUS_KEYS[status]: n[status] for status in COMPLETENESS_STATUSES})
             cell["pct_complete"] = _pct(cell["complete"], due)
             block[timepoint][instrument] = cell
     return block
@@ -264,8 +273,19 @@ def _counts(columns: list[np.ndarray]) -> dict:
     return out
 
 
-def completeness(status: pd.DataFrame, arm: pd.Series | None = None) -> dict:
-    columns = [status[key].to_numpy(dtype=object) for key in ("timepoint", "instrument", "status")]
+def completeness_status(status: pd.DataFrame, cutoff_date: str) -> np.ndarray:
+    """The visit status of each form, but ``RECEIVED_BEFORE_DUE`` for a form that is there
+    (complete or partial) while its window is still open at the cut-off, or that has no planned
+    date (T1–T3 rows of someone never treated): not due."""
+    there = status["status"].isin((COMPLETE, PARTIAL)).to_numpy()
+    due_on = _days(status["due_on"])
+    window_open = np.isnat(due_on) | (due_on > np.datetime64(cutoff_date, "D"))
+    return np.where(there & window_open, RECEIVED_BEFORE_DUE, status["status"].to_numpy(dtype=object))
+
+
+def completeness(status: pd.DataFrame, cutoff_date: str, arm: pd.Series | None = None) -> dict:
+    columns = [status["timepoint"].to_numpy(dtype=object), status["instrument"].to_numpy(dtype=object),
+               completeness_status(status, cutoff_date)]
     block = _completeness_block(_counts(columns))
     if arm is not None:
         counts = _counts([_arm_of(status["participant_id"], arm), *columns])
@@ -375,7 +395,7 @@ def trial_conduct(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule:
         "accrual": accrual_block,
         "sites": site_rows,
         "sites_total": site_total,
-        "completeness": completeness(status, arm),
+        "completeness": completeness(status, cutoff_date, arm),
         "timeliness": timeliness(tables["questionnaires"], schedule, arm),
         "disposition": disposition(tables["disposition"], arm),
         "disposition_monthly": disposition_monthly(tables["disposition"], months),

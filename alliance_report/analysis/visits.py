@@ -33,8 +33,10 @@ Status of each participant × timepoint × instrument of that timepoint at the c
     re-randomized, and any timepoint planned after the participant withdrew from the study
     (``withdrew_from_study`` with event_on before the planned date).
 
-A form that is there counts as due even when its window had not closed yet ("due or done"),
-so *due* = complete + partial + missing.
+A form that is there is complete or partial whether or not its window has closed (the CONSORT
+counts take it as assessed).  The completeness table of the trial conduct
+(:func:`alliance_report.analysis.conduct.completeness`) counts such a form as due only once its
+window has closed, as committee-reports.md defines *due*, and lists it apart until then.
 """
 
 from __future__ import annotations

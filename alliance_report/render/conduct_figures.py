@@ -24,7 +24,7 @@ from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, TIME
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, _export,
                                             _n, plt)
-from alliance_report.render.format import number, percent
+from alliance_report.render.format import agree, number, percent
 # matplotlib is set up (Agg backend) by importing figures
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -183,7 +183,8 @@ def accrual_figure(conduct: dict) -> Figure | None:
     alt = (f"Line chart of the cumulative number of randomized participants per month from {monthly[0]['month']} "
            f"to {monthly[-1]['month']}, with a dashed planned recruitment line rising linearly to the target of "
            f"{_n(target)} participants at {accrual['recruitment_end_planned']} and a vertical line at the cut-off "
-           f"{cutoff}. At the cut-off, {_n(accrual['randomized'])} participants had been randomized ({pct}% of the "
+           f"{cutoff}. At the cut-off, {_n(accrual['randomized'])} "
+           f"{agree(accrual['randomized'], 'participant', 'participants')} had been randomized ({pct}% of the "
            f"target of {_n(target)}); the planned line stood at {number(accrual['target_at_cutoff'], 0)}. "
            f"{projection}{by_arm}")
     return _export(fig, "accrual", caption, alt)

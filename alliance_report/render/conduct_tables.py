@@ -133,7 +133,7 @@ def _arm_completeness(cell: dict) -> str:
 def completeness_table(conduct: dict, style: str) -> Table:
     completeness = conduct["completeness"]
     arms = _arms(completeness)
-    header = ("Timepoint", "Instrument", "Due", "Complete", "Partial", "Missing", "% complete",
+    header = ("Timepoint", "Instrument", "Due", "Complete", "Partial", "Missing", "% complete", "Before due",
               *(ARMS if arms else ()))
     rows = []
     for timepoint in TIMEPOINTS:
@@ -142,13 +142,14 @@ def completeness_table(conduct: dict, style: str) -> Table:
             rows.append(Row((
                 TIMEPOINT_LABELS[timepoint] if i == 0 else "", INSTRUMENT_LABELS[instrument],
                 count(cell["due"]), count(cell["complete"]), count(cell["partial"]), count(cell["missing"]),
-                _pct(cell["pct_complete"], cell["due"]),
+                _pct(cell["pct_complete"], cell["due"]), count(cell["received_before_due"]),
                 *((_arm_completeness(arms[a][timepoint][instrument]) for a in ARMS) if arms else ()))))
-    groups = (("", 7), ("% complete (due) by arm", len(ARMS))) if arms else ()
+    groups = (("", 8), ("% complete (due) by arm", len(ARMS))) if arms else ()
     footnote = ("Questionnaires per timepoint at the cut-off. Due: the planned date plus its window has passed "
-                "(and the participant had not withdrawn from the study before the planned date), or the form "
-                "is there; complete: a scale score; partial: rows but too many items skipped for a score; "
-                "missing: due without rows. % complete = complete / due."
+                "(and the participant had not withdrawn from the study before the planned date); complete: a "
+                "scale score; partial: rows but too many items skipped for a score; missing: due without rows. "
+                "% complete = complete / due. Before due: forms already there while their window is still open, "
+                "not yet counted as due."
                 + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms
                    else " WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety and Depression "
                         "Scale; MHC-SF: Mental Health Continuum–Short Form."))

@@ -19,7 +19,8 @@ def _and(items: list[str]) -> str:
 
 def accrual(results: dict) -> str:
     a = results["conduct"]["accrual"]
-    text = (f"By the cut-off date {results['cutoff_date']}, {a['randomized']} participants had been randomized, "
+    text = (f"By the cut-off date {results['cutoff_date']}, "
+            f"{fmt.plural(a['randomized'], 'participant', 'participants')} had been randomized, "
             f"{fmt.percent(a['pct_of_target'], a['target'])}% of the target of {a['target']} (the planned "
             f"recruitment line stands at {fmt.number(a['target_at_cutoff'], 0)} on that date).")
     if a["projected_target_date"] is not None:
@@ -42,15 +43,17 @@ def completeness(results: dict) -> str:
     windows = sorted({visit["window_days"] for visit in results["study_configuration"]["schedule"].values()})
     window = str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
     return ("Per timepoint and questionnaire, a form counts as due at the cut-off once its planned date "
-            f"(the visit schedule of the study) plus a window of {window} days has passed, or when it is there; "
-            "of the due forms, complete ones have a scale score, partial ones rows but no score. Timeliness is "
-            "the number of days from the planned date to the completion of the forms that are there.")
+            f"(the visit schedule of the study) plus a window of {window} days has passed; of the due forms, "
+            "complete ones have a scale score, partial ones rows but no score. Forms returned while their window "
+            "is still open are listed apart (before due) and join the due forms once it has closed. Timeliness "
+            "is the number of days from the planned date to the completion of the forms that are there.")
 
 
 def disposition(results: dict) -> str:
     d = results["conduct"]["disposition"]
-    return (f"By the cut-off date, {d['discontinued_treatment']} participants had discontinued treatment, "
-            f"{d['withdrew_from_study']} had withdrawn from the study and {d['lost_to_follow_up']} were recorded "
+    return (f"By the cut-off date, {fmt.plural(d['discontinued_treatment'], 'participant', 'participants')} had "
+            f"discontinued treatment, {d['withdrew_from_study']} had withdrawn from the study and "
+            f"{d['lost_to_follow_up']} {fmt.agree(d['lost_to_follow_up'], 'was', 'were')} recorded "
             "as lost to follow-up.")
 
 
@@ -70,25 +73,39 @@ def summary(results: dict) -> str:
             "in the closed report for the data monitoring committee.")
 
 
+def pending_participants(state: dict) -> str:
+    """"were 12 participants still in their waiting period, 18 in treatment and 30 awaiting a
+    follow-up assessment" (the verb agrees with the first count; counts of 0 are left out)."""
+    counts = [(state["waiting_period"], "still in their waiting period"), (state["in_treatment"], "in treatment"),
+              (state["awaiting_follow_up"], "awaiting a follow-up assessment")]
+    present = [(n, words) for n, words in counts if n]
+    if not present:
+        return ""
+    parts = [f"{n} {words}" for n, words in present]
+    first = present[0][0]
+    parts[0] = f"{fmt.plural(first, 'participant', 'participants')} {present[0][1]}"
+    return f"{fmt.agree(first, 'was', 'were')} {_and(parts)}"
+
+
 def interim(results: dict) -> str:
     """"" for a freeze where nobody is waiting, in treatment or awaiting follow-up."""
     state = results["interim"]
     if not state["is_interim"]:
         return ""
-    pending = _and([f"{state['waiting_period']} participants still in their waiting period" if state["waiting_period"] else "",
-                    f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
-                    f"{state['awaiting_follow_up']} awaiting a follow-up assessment" if state["awaiting_follow_up"] else ""])
-    return f"At the cut-off there were {pending}; these counts will change as the trial goes on."
+    return f"At the cut-off there {pending_participants(state)}; these counts will change as the trial goes on."
 
 
 def flow(results: dict) -> str:
     f = results["participant_flow"]
     text = (f"Of {f['assessed']} people assessed for eligibility, {f['excluded']} were not randomized and "
-            f"{f['randomized']} were randomized. In all, {f['treated']} participants were treated in MBCT or eMBCT, "
+            f"{f['randomized']} were randomized. In all, "
+            f"{fmt.plural(f['treated'], 'participant was', 'participants were')} treated in MBCT or eMBCT, "
             f"{f['first_round']} of them after the first randomization and {f['rerandomized']} after the waiting "
             "period of treatment as usual")
-    waiting = _and([f"{f['tau_waiting']} were still in the waiting period" if f["tau_waiting"] else "",
-                    f"{f['tau_not_rerandomized']} were not re-randomized" if f["tau_not_rerandomized"] else ""])
+    waiting = _and([f"{f['tau_waiting']} {fmt.agree(f['tau_waiting'], 'was', 'were')} still in the waiting period"
+                    if f["tau_waiting"] else "",
+                    f"{f['tau_not_rerandomized']} {fmt.agree(f['tau_not_rerandomized'], 'was', 'were')} not "
+                    "re-randomized" if f["tau_not_rerandomized"] else ""])
     text += f"; {waiting}." if waiting else "."
     text += (f" {f['treatment_ended']} had ended treatment ({f['dropout']} of them after fewer than "
              f"{results['settings']['dropout_threshold']} sessions) and {f['in_treatment']} were still in treatment; "

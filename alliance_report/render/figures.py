@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import matplotlib
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
-from alliance_report.render.format import integer, number, p_statement, percent, stat
+from alliance_report.render.format import integer, number, p_statement, percent, plain_number, stat
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -212,13 +212,6 @@ def _white_outline(width: float = 3.0) -> list:
     return [patheffects.Stroke(linewidth=width, foreground="white"), patheffects.Normal()]
 
 
-def _plain(value, decimals: int = 1) -> str:
-    """A number that may be whole (median sessions): "8" or "7.5"."""
-    if value is None:
-        return number(None)
-    return number(value, 0 if float(value).is_integer() else decimals)
-
-
 # ----------------------------------------------------------------------------- 1 trajectory
 
 TRAJECTORY_PANELS = (("complete_cases", "Complete cases"), ("available", "All available data"))
@@ -366,8 +359,8 @@ def sessions_attended(results: dict) -> Figure | None:
         d = description.get(c) or {}
         if not d.get("n"):
             return f"{c}: no participants whose treatment had ended"
-        return (f"{c}: median {_plain(d.get('sessions_median'))} sessions "
-                f"(IQR {_plain(d.get('sessions_q1'))} to {_plain(d.get('sessions_q3'))})")
+        return (f"{c}: median {plain_number(d.get('sessions_median'))} sessions "
+                f"(IQR {plain_number(d.get('sessions_q1'))} to {plain_number(d.get('sessions_q3'))})")
 
     rule = f"fewer than {threshold} of 8 sessions" if threshold is not None else "threshold not set"
     alt = ("Grouped bar chart of the percentage of participants attending 0 to 8 treatment sessions, "

@@ -46,6 +46,24 @@ def number(value: float | None, decimals: int = 2) -> str:
     return text.replace("-", MINUS)
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """"1 participant", "3 participants" (the count as given, then the word that agrees with it)."""
+    return f"{n} {agree(n, one, many)}"
+
+
+def agree(n: int, one: str, many: str) -> str:
+    """The word that agrees with the count ``n``: ``one`` for 1, ``many`` otherwise ("was"/"were")."""
+    return one if n == 1 else many
+
+
+def plain_number(value: float | None, decimals: int = 1) -> str:
+    """A number that is often whole (sessions attended, and their median and quartiles, which
+    fall halfway or a quarter between two counts): "8", "7.5", "7.8" for 7.75."""
+    if value is None:
+        return MISSING
+    return number(value, 0 if float(value).is_integer() else decimals)
+
+
 def _same_side(p: float, shown: float) -> bool:
     return all((p < threshold) == (shown < threshold) for threshold in P_THRESHOLDS)
 

@@ -278,7 +278,7 @@ def dropout_model_table(results: dict) -> Table:
     threshold = results["settings"]["dropout_threshold"]
     footnote = (f"Logistic regression of dropout (fewer than {threshold} of 8 sessions attended) in "
                 f"participants with an early alliance score whose treatment has ended; "
-                f"{fmt.count('n', model['n'], style)}, {model['events']} dropouts. Wald z and 95% CI of B; "
+                f"{fmt.count('n', model['n'], style)}, {fmt.plural(model['events'], 'dropout', 'dropouts')}. Wald z and 95% CI of B; "
                 f"OR: odds ratio, exp(B), with its 95% CI, exp of the CI of B.{reason}")
     return Table("dropout_model", "Early alliance and dropout", header, rows, footnote)
 

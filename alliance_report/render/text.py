@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from alliance_report.design import CONDITIONS
 from alliance_report.render import format as fmt
+from alliance_report.render.conduct_text import pending_participants
 
 EFFECT_LABELS = {"time": "time", "condition": "condition", "time_x_condition": "time × condition"}
 CONCLUSION_LABELS = {"hads": "distress", "mhcsf": "mental well-being"}
@@ -70,16 +71,18 @@ def _per_arm(counts: dict[str, int]) -> str:
 
 def flow(results: dict) -> str:
     c = results["consort"]
-    tau = [f"{c['rerandomized']['MBCT']} were re-randomized to MBCT and {c['rerandomized']['eMBCT']} to "
-           "eMBCT after the waiting period"]
+    rerandomized = c["rerandomized"]
+    tau = [f"{rerandomized['MBCT']} {fmt.agree(rerandomized['MBCT'], 'was', 'were')} re-randomized to MBCT and "
+           f"{rerandomized['eMBCT']} to eMBCT after the waiting period"]
     if c["tau_waiting"]:
-        tau.append(f"{c['tau_waiting']} were still in their waiting period at the cut-off")
-    tau.append(f"{c['tau_not_rerandomized']} were not re-randomized")
+        tau.append(f"{c['tau_waiting']} {fmt.agree(c['tau_waiting'], 'was', 'were')} still in their waiting period "
+                   "at the cut-off")
+    tau.append(f"{c['tau_not_rerandomized']} {fmt.agree(c['tau_not_rerandomized'], 'was', 'were')} not re-randomized")
     text = (f"Of {c['assessed']} people assessed for eligibility, {c['excluded']} were not randomized and "
             f"{c['randomized']} were randomized: {c['allocated']['MBCT']} to MBCT, {c['allocated']['eMBCT']} "
             f"to eMBCT and {c['allocated']['TAU']} to treatment as usual (TAU). Of the TAU participants, "
-            f"{_and(tau)}. In all, {c['treated']['MBCT']} participants were treated in MBCT and "
-            f"{c['treated']['eMBCT']} in eMBCT.")
+            f"{_and(tau)}. In all, {fmt.plural(c['treated']['MBCT'], 'participant was', 'participants were')} "
+            f"treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
     if any(c["in_treatment"].values()):  # each optional clause: only when some arm has a count
         text += (f" At the cut-off, {_per_arm(c['in_treatment'])} were still in treatment; they are "
                  "excluded from the dropout analyses.")
@@ -97,7 +100,8 @@ def flow(results: dict) -> str:
 
 def flow_short(results: dict) -> str:
     c = results["consort"]
-    text = (f"{c['randomized']} participants were randomized; {c['treated']['MBCT']} were treated in MBCT "
+    text = (f"{fmt.plural(c['randomized'], 'participant was', 'participants were')} randomized; "
+            f"{c['treated']['MBCT']} {fmt.agree(c['treated']['MBCT'], 'was', 'were')} treated in MBCT "
             f"and {c['treated']['eMBCT']} in eMBCT")
     if results["findings"]["interim"]:
         state = results["interim"]
@@ -113,11 +117,8 @@ def interim_notice(results: dict) -> str:
     if not results["findings"]["interim"]:
         return ""
     state = results["interim"]
-    pending = [f"{state['waiting_period']} participants still in their waiting period" if state["waiting_period"] else "",
-               f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
-               f"{state['awaiting_follow_up']} awaiting a follow-up assessment" if state["awaiting_follow_up"] else ""]
     alpha = fmt.number(results["findings"]["alpha"]).removeprefix("0")
-    return (f"At the cut-off there were {_and([p for p in pending if p])}, so these results will "
+    return (f"At the cut-off there {pending_participants(state)}, so these results will "
             f"change as data accrue. Every freeze re-tests at α={alpha} without correction for repeated looks, "
             "so over several freezes the chance of a false-positive finding is higher than 5%.")
 
@@ -136,15 +137,15 @@ def dropout_summary(results: dict) -> str:
             continue
         parts.append(f"{cell['dropout_n']} of {cell['n']} in {condition} "
                      f"({fmt.percent(cell['dropout_pct'], cell['n'])}%; median sessions "
-                     f"{fmt.number(cell['sessions_median'], 0)}, IQR {fmt.number(cell['sessions_q1'], 0)}"
-                     f"–{fmt.number(cell['sessions_q3'], 0)})")
+                     f"{fmt.plain_number(cell['sessions_median'])}, IQR {fmt.plain_number(cell['sessions_q1'])}"
+                     f"–{fmt.plain_number(cell['sessions_q3'])})")
     return (f"Among treated participants whose treatment had ended, {parts[0]} and {parts[1]} "
             f"dropped out (fewer than {threshold} of 8 sessions).")
 
 
 def dropout_model(results: dict) -> str:
     model, style = results["dropout_model"], _style(results)
-    sample = f"{fmt.count('n', model['n'], style)}, {model['events']} dropouts"
+    sample = f"{fmt.count('n', model['n'], style)}, {fmt.plural(model['events'], 'dropout', 'dropouts')}"
     if model["not_estimable_reason"]:
         return f"The dropout model could not be estimated ({model['not_estimable_reason']}; {sample})."
     term = model["terms"]["wai_w2"]
@@ -211,7 +212,8 @@ def alliance_mixed(results: dict) -> str:
                    f"{_and([EFFECT_LABELS[e] for e in disagreed], 'or')}")
     contrasts, interaction = mixed["contrasts"], mixed["terms"]["week_x_condition_embct"]
     text = (f"In the sensitivity analysis, the linear mixed model on all {mixed['n_observations']} available "
-            f"alliance scores of {mixed['n_participants']} participants {verdict}: averaged over the conditions "
+            f"alliance scores of {fmt.plural(mixed['n_participants'], 'participant', 'participants')} {verdict}: "
+            "averaged over the conditions "
             f"the alliance changed per week by {_coefficient(contrasts['week_average'], style, decimals=3)}; "
             f"eMBCT − MBCT at the mean week, {_coefficient(contrasts['condition_at_mean_week'], style, decimals=3)}; "
             f"week × condition, {_coefficient(interaction, style, decimals=3)}.")
@@ -278,18 +280,26 @@ def moderation(results: dict, scale: str, label: str) -> str:
 
 # ------------------------------------------------------------------ conclusions
 
-def _alliance_conclusion(results: dict) -> str:
-    alliance = results["findings"]["alliance"]
-    time = alliance["time"]["manova"]["significant"]
-    interaction = alliance["time_x_condition"]["manova"]["significant"]
-    if time is None:
-        return "the development of the alliance could not be tested (see Results)"
+def _development(time: bool, interaction: bool | None) -> str:
     text = ("the working alliance changed over treatment" if time
             else "there was no evidence that the working alliance changed over treatment")
     if interaction is True:
         text += ", and it developed differently in the two conditions"
     elif interaction is False:
         text += ", with no evidence of a difference between the conditions"
+    return text
+
+
+def _alliance_conclusion(results: dict) -> str:
+    alliance = results["findings"]["alliance"]
+    time = alliance["time"]["manova"]["significant"]
+    if time is None:
+        mixed_time = alliance["time"]["mixed"]["significant"]
+        if mixed_time is None:
+            return "the development of the alliance could not be tested (see Results)"
+        return ("the MANOVA of the alliance could not be estimated, but in the mixed-model sensitivity analysis "
+                + _development(mixed_time, alliance["time_x_condition"]["mixed"]["significant"]))
+    text = _development(time, alliance["time_x_condition"]["manova"]["significant"])
     disagreed = [EFFECT_LABELS[e] for e in EFFECT_LABELS if alliance[e]["agree"] is False]
     if disagreed:
         text += f" (the mixed-model sensitivity analysis did not agree on {_and(disagreed)})"
@@ -310,8 +320,10 @@ def _outcome_conclusion(results: dict, scale: str) -> str:
         if len(where) == 2:
             return f"early alliance went with post-treatment {label} in opposite directions in the two conditions"
         if len(where) == 1:
-            return (f"higher early alliance went with {_higher_lower(directions[where[0]])} post-treatment {label} "
-                    f"in {where[0]} only (the association differed between the conditions)")
+            (inside,), outside = where, next(c for c in CONDITIONS if c not in where)
+            return (f"higher early alliance went with {_higher_lower(directions[inside])} post-treatment {label} "
+                    f"in {inside}, with no evidence of an association in {outside} (the association differed "
+                    "between the conditions)")
         return (f"the association of early alliance with post-treatment {label} differed between the conditions, "
                 "without a significant association within either")
     if finding["main"]["significant"]:
