@@ -283,6 +283,14 @@ FIRST_ROW_TWICE = (
 )
 
 
+# The first data row written again with its number zero-padded ("01" for 1): the same session or
+# item to the reader, another string to a check that compares the text.  (name, file, column)
+PADDED_TWICE = (
+    ("duplicate_session_zero_padded", "sessions.csv", "session"),
+    ("duplicate_item_zero_padded", "questionnaires.csv", "item"),
+)
+
+
 def _one_cell(name: str, file: str, where, column: str, value) -> None:
     def change(folder):
         matches = where if callable(where) else (lambda r: all(r[k] == v for k, v in where.items()))
@@ -300,10 +308,20 @@ def _first_row_twice(name: str, file: str) -> None:
     corruption()(change)
 
 
+def _padded_twice(name: str, file: str, column: str) -> None:
+    def change(folder):
+        with _Table(folder, file) as t:
+            t.recs.append(dict(t.recs[0], **{column: "0" + t.recs[0][column]}))
+    change.__name__ = name
+    corruption()(change)
+
+
 for _case in ONE_CELL:
     _one_cell(*_case)
 for _case in FIRST_ROW_TWICE:
     _first_row_twice(*_case)
+for _case in PADDED_TWICE:
+    _padded_twice(*_case)
 
 
 # --- screening.csv

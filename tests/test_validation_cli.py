@@ -113,6 +113,8 @@ CASES: dict[str, Case] = {
     "attended_without_date": invalid("sessions.csv", "session_on, attended", "row 2",
                                      "sessions.session_on.required_when_attended"),
     # questionnaires.csv
+    "duplicate_item_zero_padded": invalid("questionnaires.csv", "participant_id, timepoint, instrument, item",
+                                          "participant P0001", "questionnaires.item.unique_per_form"),
     "value_out_of_range": invalid("questionnaires.csv", "value, instrument", "row 2", "questionnaires.value.in_range"),
     "instrument_at_wrong_timepoint": invalid("questionnaires.csv", "timepoint, instrument", "row 2",
                                              "questionnaires.timepoint.allowed_for_instrument"),
