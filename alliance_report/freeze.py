@@ -211,7 +211,8 @@ def read_csv_text(data: bytes, file: str) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise FreezeError(file, f"is not a well-formed CSV ({str(exc).strip()})") from None
-    frame.columns = [str(name) for name in frame.columns]
+    # the names as written (pandas calls an empty header field "Unnamed: 4", a column nobody wrote)
+    frame.columns = names if len(names) == len(frame.columns) else [str(name) for name in frame.columns]
     # every cell as a Python str or None, independent of pandas' string backend
     return frame.astype(object).where(frame.notna(), None)
 

@@ -442,6 +442,13 @@ def extra_column(folder):
 
 
 @corruption()
+def trailing_comma(folder):
+    """Every line of sessions.csv ends in a comma: a last column without a name, as some exports write."""
+    with _Table(folder, "sessions.csv") as t:
+        t.header.append("")
+
+
+@corruption()
 def session_for_untreated(folder):
     p = _untreated(folder)
     with _Table(folder, "sessions.csv") as t:

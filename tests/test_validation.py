@@ -134,6 +134,9 @@ CASES = {
                                   "disposition.participant_id.known"), "participants.csv", None),
     # sessions.csv
     "extra_column": (("sessions.columns",), "sessions.csv", 'unexpected column "notes"'),
+    "trailing_comma": (("sessions.columns",), "sessions.csv",
+                       "a column without a name (column 5: its header field is empty, as when every line ends "
+                       "in a comma)"),
     "session_after_cutoff": (("sessions.session_on.not_after_cutoff",), "sessions.csv", "row 2"),
     "session_out_of_range": (("sessions.session.between",), "sessions.csv", "row 9"),
     "duplicate_session": (("sessions.participant_session.unique",), "sessions.csv", "participant P001"),

@@ -67,7 +67,9 @@ def column_problems(exp: dict, found: list[str]) -> list[str]:
             unexpected.remove(near)
             problems.append(f"missing column {_quoted(column)}; the header has {_quoted(near)} "
                             f"({_difference(column, near)})")
-    problems += [f"unexpected column {_quoted(c)}" for c in unexpected]
+    problems += [f"unexpected column {_quoted(c)}" if c else
+                 f"a column without a name (column {found.index(c) + 1}: its header field is empty, as when "
+                 "every line ends in a comma)" for c in unexpected]
     if not problems:
         problems = ["columns in the wrong order: found " + ", ".join(_quoted(c) for c in found)]
     return problems
