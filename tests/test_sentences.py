@@ -102,7 +102,9 @@ def test_dropout_not_estimable(demo):
         null_terms(r["dropout_model"]["terms"])
         r["dropout_model"]["not_estimable_reason"] = "too few dropouts or completers (1 of 9 dropped out)"
     results = edited(demo, edit)
-    assert text.dropout_model(results).startswith("The dropout model could not be estimated (too few dropouts")
+    assert text.dropout_model(results) == ("The dropout model could not be estimated (too few dropouts or completers "
+                                           f"[1 of 9 dropped out]; n={results['dropout_model']['n']}, "
+                                           f"{results['dropout_model']['events']} dropouts).")
     assert "association of early alliance with dropout could not be estimated" in text.conclusion(results)
     assert "odds" not in text.conclusion(results)
 
@@ -145,7 +147,7 @@ def test_manova_not_estimable(demo):
         r["alliance_manova"]["not_estimable_reason"] = "no alliance complete cases (treated with WAI at W2, W5 and W9)"
     results = edited(demo, edit)
     assert text.alliance_development(results) == ("The repeated-measures MANOVA could not be estimated "
-                                                   "(no alliance complete cases (treated with WAI at W2, W5 and W9)).")
+                                                   "(no alliance complete cases [treated with WAI at W2, W5 and W9]).")
     # the mixed model (the sensitivity analysis) was estimated: the conclusion gives its answer
     mixed_time = mixed_estimate(results, "time")["p"] < 0.05
     assert text.conclusion(results).startswith(
@@ -246,7 +248,7 @@ def test_mixed_model_not_estimable_and_boundary_note(demo):
         null_terms(r["alliance_mixed"]["contrasts"])
         r["alliance_mixed"]["not_estimable_reason"] = "singular fixed-effects design (one condition only)"
     assert text.alliance_mixed(edited(demo, not_estimable)) == (
-        "The linear mixed model could not be estimated (singular fixed-effects design (one condition only)).")
+        "The linear mixed model could not be estimated (singular fixed-effects design [one condition only]).")
 
     def boundary(r):
         r["alliance_mixed"]["note"] = "the random-intercept variance is estimated at zero"

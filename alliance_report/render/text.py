@@ -63,6 +63,12 @@ def _univariate(effect: dict, style: str) -> str:
         fmt.stat("partial η²", effect["partial_eta_sq"], 3, style, bounded=True)])
 
 
+def _parenthesized(*parts: str) -> str:
+    """"(a; b)", with any parentheses inside as brackets (APA: "(too few cases [1 of 9]; n=9)")."""
+    inner = "; ".join(parts).replace("(", "[").replace(")", "]")
+    return f"({inner})"
+
+
 def _per_arm(counts: dict[str, int]) -> str:
     return f"{counts['MBCT']} in MBCT and {counts['eMBCT']} in eMBCT"
 
@@ -147,7 +153,7 @@ def dropout_model(results: dict) -> str:
     model, style = results["dropout_model"], _style(results)
     sample = f"{fmt.count('n', model['n'], style)}, {fmt.plural(model['events'], 'dropout', 'dropouts')}"
     if model["not_estimable_reason"]:
-        return f"The dropout model could not be estimated ({model['not_estimable_reason']}; {sample})."
+        return f"The dropout model could not be estimated {_parenthesized(model['not_estimable_reason'], sample)}."
     term = model["terms"]["wai_w2"]
     finding = results["findings"]["dropout"]
     odds = (f"{fmt.stat('OR', term['or'], style=style)}, {fmt.ci(term['or_ci_low'], term['or_ci_high'], style=style)}; "
@@ -165,7 +171,7 @@ def alliance_development(results: dict) -> str:
     manova, style = results["alliance_manova"], _style(results)
     alliance = results["findings"]["alliance"]
     if manova["time"]["wilks"] is None and manova["condition"]["f"] is None:
-        return f"The repeated-measures MANOVA could not be estimated ({manova['not_estimable_reason']})."
+        return f"The repeated-measures MANOVA could not be estimated {_parenthesized(manova['not_estimable_reason'])}."
     statistics = {"time": _wilks, "time_x_condition": _wilks, "condition": _univariate}
     sentences = []
     for effect, (significant_words, no_evidence_words) in MANOVA_WORDS.items():
@@ -196,7 +202,7 @@ def _disagreement(effect: str, comparison: dict, style: str) -> str:
 def alliance_mixed(results: dict) -> str:
     mixed, style = results["alliance_mixed"], _style(results)
     if mixed["not_estimable_reason"]:
-        return f"The linear mixed model could not be estimated ({mixed['not_estimable_reason']})."
+        return f"The linear mixed model could not be estimated {_parenthesized(mixed['not_estimable_reason'])}."
     comparisons = results["findings"]["alliance"]
     compared = [e for e in EFFECT_LABELS if comparisons[e]["agree"] is not None]
     agreed = [EFFECT_LABELS[e] for e in compared if comparisons[e]["agree"]]
@@ -230,7 +236,7 @@ def outcome(results: dict, scale: str, label: str) -> str:
     model, style = results["outcome_models"][scale], _style(results)
     sample = fmt.count("n", model["n"], style)
     if model["not_estimable_reason"]:
-        return f"The {label} model could not be estimated ({model['not_estimable_reason']}; {sample})."
+        return f"The {label} model could not be estimated {_parenthesized(model['not_estimable_reason'], sample)}."
     term = model["terms"]["wai_w2"]
     finding = results["findings"]["outcome"][scale]
     numbers = (f"{_coefficient(term, style, 't', model['df_resid'])}; "
@@ -246,7 +252,7 @@ def outcome(results: dict, scale: str, label: str) -> str:
 def moderation(results: dict, scale: str, label: str) -> str:
     model, style = results["outcome_models"][f"{scale}_moderation"], _style(results)
     if model["not_estimable_reason"]:
-        return f"The {label} moderation model could not be estimated ({model['not_estimable_reason']})."
+        return f"The {label} moderation model could not be estimated {_parenthesized(model['not_estimable_reason'])}."
     finding = results["findings"]["outcome"][scale]
     term = model["terms"]["wai_w2_c_x_condition_embct"]
     slopes = model["simple_slopes"]
