@@ -57,6 +57,19 @@ def test_a_split_table_that_does_not_repeat_its_header_or_leaves_one_row():
     assert problems(laid_out(filler(6) + table(8), kept)) == []
 
 
+def test_a_long_word_in_a_table_cell_breaks_instead_of_leaving_the_page():
+    """A reason or site name typed as one long token (a URL) wraps inside its column (report.css)."""
+    from alliance_report import TEMPLATES_DIR
+
+    css = (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
+    rule = "td:first-child, tbody th, td.text { overflow-wrap: anywhere; }"
+    assert rule in css
+    body = (f'<table id="table-t"><tbody><tr><td>{"https://example.org/" + "x" * 180}</td><td class="num">12</td>'
+            '</tr></tbody></table>')
+    assert problems(laid_out(body, css)) == []
+    assert any("past the right edge of the text block" in f for f in problems(laid_out(body, css.replace(rule, ""))))
+
+
 def test_content_past_the_right_edge_and_a_name_broken_over_two_lines():
     wide = laid_out("<p style='white-space: nowrap'>" + "word " * 40 + "</p>")
     assert any("past the right edge of the text block" in f for f in problems(wide))
