@@ -422,3 +422,16 @@ def test_counts_of_one_take_the_singular(demo):
     # and the plural for every other count (the demo's)
     assert "were re-randomized to MBCT" in text.flow(demo) and "participants were treated in MBCT" in text.flow(demo)
     assert f"{demo['dropout_model']['events']} dropouts" in text.dropout_model(demo)
+
+
+@pytest.mark.parametrize("median, q1, q3, shown", [
+    (7.0, 6.5, 7.5, "median sessions 7, IQR 6.5–7.5"),   # quartiles between two counts keep their halves
+    (0.5, 0.0, 1.0, "median sessions 0.5, IQR 0–1"),
+    (8.0, 7.75, 8.0, "median sessions 8, IQR 7.8–8"),
+])
+def test_session_medians_are_printed_as_they_are(demo, median, q1, q3, shown):
+    def edit(r):
+        r["dropout_description"]["MBCT"].update(sessions_median=median, sessions_q1=q1, sessions_q3=q3)
+    cell = demo["dropout_description"]["MBCT"]
+    sentence = text.dropout_summary(edited(demo, edit))
+    assert f"in MBCT ({fmt.percent(cell['dropout_pct'], cell['n'])}%; {shown})" in sentence
