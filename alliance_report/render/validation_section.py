@@ -9,6 +9,7 @@ the data and may name a participant's arm.
 
 from __future__ import annotations
 
+from alliance_report.render import format as fmt
 from alliance_report.render.tables import Row, Table
 
 FINDINGS = ("failed", "warning")  # the outcomes the report lists one by one
@@ -17,10 +18,6 @@ FINDINGS = ("failed", "warning")  # the outcomes the report lists one by one
 def _file(name: str) -> str:
     """A cross-file check's files with spaces around "+", so that a line breaks between names."""
     return " + ".join(name.split("+"))
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def findings(validation: dict) -> list[dict]:
@@ -39,7 +36,7 @@ def sentence(validation: dict, numbers: dict, edition: str) -> str:
         text += "None gave a warning."
     else:
         examples = "with up to 5 examples each" if edition == "closed" else "without example values in this edition"
-        text += (f"{_plural(n_warnings, 'check', 'checks')} gave a warning — legal but implausible values, which "
+        text += (f"{fmt.plural(n_warnings, 'check', 'checks')} gave a warning — legal but implausible values, which "
                  f"do not stop the build — listed in Table {numbers['validation_findings']} {examples}.")
     where = (f"the HTML report (under “All {validation['n_checks']} checks”) and in validation.json"
              if edition == "closed" else "the closed edition")
