@@ -3,6 +3,8 @@
 * a date is a real calendar date written ``YYYY-MM-DD``, year 1900-2199;
 * an integer is written with digits only (``-?[0-9]+``);
 * a number uses ``.`` as decimal mark (``-?[0-9]+(\\.[0-9]+)?``: 14 or 3.5, not 1e3);
+* an integer or number with more digits than a float holds (about 308) is not one: it would read
+  as infinity (or, past 4,300 digits, not convert at all);
 * the manifest's ``exported_at`` is an ISO 8601 date and time.
 
 A text that does not follow the syntax parses to None / NaT / NaN: validation's typed views
@@ -14,6 +16,7 @@ validation, where every non-empty cell parses.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any, Callable
 
@@ -54,11 +57,19 @@ def _date(text: str) -> np.datetime64:
 
 
 def _integer(text: str) -> float:
-    return float(int(text)) if _INT_RE.fullmatch(text) else np.nan
+    if not _INT_RE.fullmatch(text):
+        return np.nan
+    try:
+        return float(int(text))
+    except (ValueError, OverflowError):  # over 4,300 digits (int's limit) or past a float's range
+        return np.nan
 
 
 def _number(text: str) -> float:
-    return float(text) if _NUM_RE.fullmatch(text) else np.nan
+    if not _NUM_RE.fullmatch(text):
+        return np.nan
+    number = float(text)
+    return number if math.isfinite(number) else np.nan  # 400 digits would read as infinity
 
 
 def _parsed(column: pd.Series, parse: Callable[[str], Any], dtype: str) -> pd.Series:

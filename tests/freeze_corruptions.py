@@ -261,6 +261,10 @@ ONE_CELL = (
     ("blank_site", "participants.csv", {}, "site", "   "),
     ("months_negative", "participants.csv", {}, "months_since_diagnosis", "-1"),
     ("months_decimal_comma", "participants.csv", {}, "months_since_diagnosis", "3,5"),
+    # digits beyond what a number can hold: 10^5000 is past Python's int-from-text limit (4,300
+    # digits), 10^400 past a float's range (it would read as infinity)
+    ("age_too_many_digits", "participants.csv", {}, "age", "1" + "0" * 5000),
+    ("months_too_many_digits", "participants.csv", {}, "months_since_diagnosis", "9" * 400),
     ("randomized_after_cutoff", "participants.csv", {}, "randomized_on", lambda folder: day(CUTOFF_OF(folder), 1)),
     ("session_after_cutoff", "sessions.csv", lambda r: r["session_on"], "session_on",
      lambda folder: day(CUTOFF_OF(folder), 1)),

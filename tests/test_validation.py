@@ -112,6 +112,8 @@ CASES = {
     "blank_site": (("participants.site.required",), "participants.csv", "row 2"),
     "months_negative": (("participants.months_since_diagnosis.not_negative",), "participants.csv", "row 2"),
     "months_decimal_comma": (("participants.months_since_diagnosis.number",), "participants.csv", "row 2"),
+    "age_too_many_digits": (("participants.age.integer",), "participants.csv", "row 2"),
+    "months_too_many_digits": (("participants.months_since_diagnosis.number",), "participants.csv", "row 2"),
     "randomized_after_cutoff": (("participants.randomized_on.not_after_cutoff",), "participants.csv", "row 2"),
     "randomized_before_screening": (("participants.randomized_on.not_before_screening",),
                                     "participants.csv+screening.csv", "participant P001"),
@@ -189,10 +191,16 @@ def test_every_corruption_has_a_case():
 ONE_CELL = {name: (column, value) for name, _, _, column, value in fc.ONE_CELL}
 
 
+def as_shown(cell: str) -> str:
+    """A cell as an example shows it: "empty", or quoted and cut to 40 characters with "…"."""
+    if cell == "":
+        return "empty"
+    return json.dumps(cell if len(cell) <= 40 else cell[:39] + "…", ensure_ascii=False)
+
+
 def row_as_shown(folder: Path, file: str, row: int) -> set[str]:
     """The cells of a CSV row (read with the csv module; row 1 is the header) as examples show them."""
-    return {"empty" if value == "" else json.dumps(value, ensure_ascii=False)
-            for value in fc.records(folder, file)[row - 2].values()}
+    return {as_shown(value) for value in fc.records(folder, file)[row - 2].values()}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -214,8 +222,7 @@ def test_corruption_fails_its_check(name, tiny, tmp_path):
     column, value = ONE_CELL.get(name, (None, None))
     if column is not None and column == first.columns[0]:  # a rule about the cell the corruption wrote
         written = value(folder) if callable(value) else value
-        shown = json.dumps(written) if written else "empty"
-        assert any(e.startswith("row ") and e.endswith(f": {shown}") for e in first.examples), first
+        assert any(e.startswith("row ") and e.endswith(f": {as_shown(written)}") for e in first.examples), first
     # the readable summary names the file and the rule of every failed check, never a traceback
     text = format_report(report)
     for c in report.failed():
