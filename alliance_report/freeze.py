@@ -245,7 +245,7 @@ def _header(line: str, file: str) -> list[str]:
         if len(name) > MAX_CELL_CHARS:
             _long_cell(file, 1, None, len(name))
         if name in seen:
-            raise FreezeError(file, f"header: the column {_quoted(name)} appears twice (columns {seen[name]} and "
+            raise FreezeError(file, f"header: the column {quoted_name(name)} appears twice (columns {seen[name]} and "
                               f"{column}); every column name must be unique")
         seen[name] = column
     return names
@@ -255,13 +255,15 @@ _QUOTED = re.compile(r'"[^"]*"')  # a quoted field (an escaped quote "" splits i
 _FIELD_LIMIT = "field larger than field limit"  # csv.Error of the csv module (131,072 characters)
 
 
-def _quoted(name: str) -> str:
-    text = name if len(name) <= 60 else name[:60] + "…"
-    return f'"{text}"' if text.isprintable() else repr(text)
+def quoted_name(name: str) -> str:
+    """A column name for a message: quoted (JSON escapes), every invisible character but the space
+    escaped ("age\\u00a0"), cut at 60 characters."""
+    text = json.dumps(name if len(name) <= 60 else name[:60] + "…", ensure_ascii=False)
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def _long_cell(file: str, number: int, column: str | None, n_chars: int | None):
-    where = f"row {number}" + (f", column {_quoted(column)}" if column is not None else "")
+    where = f"row {number}" + (f", column {quoted_name(column)}" if column is not None else "")
     size = f"{n_chars:,} characters, " if n_chars is not None else ""
     raise FreezeError(file, f"{where}: a cell of {size}longer than the limit of {MAX_CELL_CHARS:,} characters "
                       "(a free-text cell holds a sentence or a few; was a whole document pasted into it?)")

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from alliance_report.freeze import quoted_name
+
 from .report import FAILED, MAX_EXAMPLES, NOT_CHECKED, PASSED, UNCHECKED, WARNING, CheckResult
 from .suites import TABLE_TYPES, rule_text
 
@@ -62,16 +64,16 @@ def column_problems(exp: dict, found: list[str]) -> list[str]:
     for column in (c for c in expected if c not in found):
         near = next((u for u in unexpected if _loose(u) == _loose(column)), None)
         if near is None:
-            problems.append(f"missing column {_quoted(column)}")
+            problems.append(f"missing column {quoted_name(column)}")
         else:
             unexpected.remove(near)
-            problems.append(f"missing column {_quoted(column)}; the header has {_quoted(near)} "
+            problems.append(f"missing column {quoted_name(column)}; the header has {quoted_name(near)} "
                             f"({_difference(column, near)})")
-    problems += [f"unexpected column {_quoted(c)}" if c else
+    problems += [f"unexpected column {quoted_name(c)}" if c else
                  f"a column without a name (column {found.index(c) + 1}: its header field is empty, as when "
                  "every line ends in a comma)" for c in unexpected]
     if not problems:
-        problems = ["columns in the wrong order: found " + ", ".join(_quoted(c) for c in found)]
+        problems = ["columns in the wrong order: found " + ", ".join(quoted_name(c) for c in found)]
     return problems
 
 
@@ -82,12 +84,6 @@ def _invisible(ch: str) -> bool:
 def _loose(name: str) -> str:
     """A header name without white space or invisible characters, case folded."""
     return "".join(ch for ch in name if not _invisible(ch)).casefold()
-
-
-def _quoted(name: str) -> str:
-    """A header name quoted, with every invisible character but the space escaped ("age\\u00a0")."""
-    text = json.dumps(name, ensure_ascii=False)
-    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
 
 
 _CHAR_NAMES = {" ": "space", "\t": "tab", "\xa0": "non-breaking space", "\u200b": "zero-width space",
