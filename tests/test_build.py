@@ -182,3 +182,22 @@ def test_an_unknown_option_is_a_usage_error():
     """The process's exit code (argparse); a missing freeze folder: tests/test_validation_cli.py."""
     result = run("build", "--no-such-option")
     assert result.returncode == 2 and "--no-such-option" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_abstract_reports_both_outcomes_with_their_moderation(demo_build):
+    """The abstract's Results name each outcome's association and its moderation by condition, for
+    HADS and for MHC-SF alike (the MHC-SF moderation was missing: a significant interaction would
+    have left "on average over the two conditions" unexplained)."""
+    import html as html_module
+
+    from alliance_report.render import text
+
+    results = json.loads((demo_build / "results.json").read_text())
+    page = (demo_build / "report.html").read_text()
+    paragraph = re.search(r"<p><strong>Results:</strong>(.*?)</p>", page, re.S).group(1)
+    abstract = html_module.unescape(re.sub(r"<[^>]+>", "", paragraph))
+    expected = [text.outcome(results, "hads", "HADS total"), text.moderation(results, "hads", "HADS total"),
+                text.outcome(results, "mhcsf", "MHC-SF"), text.moderation(results, "mhcsf", "MHC-SF")]
+    positions = [abstract.find(sentence) for sentence in expected]
+    assert -1 not in positions, (positions, abstract)
+    assert positions == sorted(positions)
