@@ -101,3 +101,25 @@ def test_the_scan_finds_a_list_written_out_again():
     assert spelled_out_lists('for week in ["W9", "W2", "W5"]:') == [("alliance weeks", '["W9", "W2", "W5"]')]
     assert spelled_out_lists('labels = ("MBCT", "eMBCT", "TAU")') == [("allocations", '("MBCT", "eMBCT", "TAU")')]
     assert spelled_out_lists('pair = ("MBCT", "TAU")') == []  # not a list of the design
+
+
+def layout_names(readme: str) -> set[str]:
+    """The code names (in backquotes) of the README's Layout section."""
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[:layout.index("\n## ", 1)]
+    return set(re.findall(r"`([\w/.]+)`", layout))
+
+
+def test_the_readme_layout_names_every_module_and_no_other():
+    """A reader finds each module of the package in the README's Layout table, under its path or
+    its file name (in a row of its folder); every module the table names exists."""
+    from alliance_report import REPO_ROOT
+
+    names = layout_names((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
+    modules = [path for path in PACKAGE_DIR.rglob("*.py") if path.name != "__init__.py" or path.parent.name in
+               ("alliance_report", "validation", "simulation")]
+    unnamed = [str(path.relative_to(PACKAGE_DIR.parent)) for path in modules
+               if str(path.relative_to(PACKAGE_DIR.parent)) not in names and path.name not in names]
+    assert not unnamed, f"modules missing from the README's Layout: {unnamed}"
+    named_files = {name.rsplit("/", 1)[-1] for name in names if name.endswith(".py")}
+    assert not [name for name in named_files if not list(PACKAGE_DIR.rglob(name))]
