@@ -123,17 +123,24 @@ def _not_built(freezes: list[Path]) -> list[FreezeOutcome]:
 
 
 def in_cutoff_order(freezes: list[Path]) -> list[Path]:
-    """The freezes ordered by study and cut-off date (then folder); unreadable manifests last."""
+    """The freezes ordered by study and cut-off date, then time of export (``exported_at``: a
+    re-export after a correction comes after the export it corrects), then folder; unreadable
+    manifests last."""
     def key(freeze_dir: Path):
-        study, cutoff = _study_and_cutoff(freeze_dir)
-        return (study is None or cutoff is None, study or "", cutoff or "", str(freeze_dir))
+        manifest = manifest_of(freeze_dir) or {}
+        study, cutoff, exported = (manifest.get(name) for name in ("study", "cutoff_date", "exported_at"))
+        readable = isinstance(study, str) and isinstance(cutoff, str)
+        return (not readable, study if readable else "", cutoff if readable else "",
+                exported if isinstance(exported, str) else "", str(freeze_dir))
     return sorted(freezes, key=key)
 
 
 def _previous_of(valid: list[tuple[str, Path]], cutoff: str | None) -> Path | None:
-    """The valid freeze of the same study with the latest cut-off before ``cutoff``."""
-    earlier = [(c, f) for c, f in valid if cutoff is not None and c < cutoff]
-    return max(earlier, key=lambda pair: pair[0])[1] if earlier else None
+    """The valid freeze of the same study with the latest cut-off before ``cutoff``: the last such
+    of ``valid``, which is in build order (:func:`in_cutoff_order`), so that of two exports with
+    the same cut-off date the later export (a corrected one) is the previous freeze."""
+    earlier = [f for c, f in valid if cutoff is not None and c < cutoff]
+    return earlier[-1] if earlier else None
 
 
 def summary_table(outcomes: list[FreezeOutcome]) -> str:

@@ -53,7 +53,8 @@ Also here:
 * :func:`changes_csv` — ``changes.csv``: every data change, columns file, key, column, previous,
   current (an empty cell for None).
 * :func:`open_changes` — the object for the open edition, which must show no arm: the values of
-  the columns in :data:`ARM_COLUMNS` are None, the arm cells of a removed row's text are empty,
+  the columns in :data:`ARM_COLUMNS` are None, the arm cells of a removed row's text read
+  :data:`WITHHELD` (whatever they held, empty or not),
   and the SHA-256 of the files that hold an arm column is None (it depends on the arms).  It is
   the same (==) for two freezes and for the same two freezes with MBCT and eMBCT swapped in both.
 """
@@ -82,6 +83,7 @@ KEY_SEPARATOR = "|"
 
 # The columns that carry the arm: their values never reach the open edition.
 ARM_COLUMNS: dict[str, tuple[str, ...]] = {"participants.csv": ("allocation", "treatment")}
+WITHHELD = "(withheld)"  # an arm cell in the open edition: not a value, and not an empty cell
 
 BASELINE_COLUMNS = ("age", "sex", "partner", "children", "education", "cancer_type", "treatment_intent",
                     "months_since_diagnosis")
@@ -350,7 +352,7 @@ def open_changes(changes: dict) -> dict:
         if change["column"] is None and arm_columns and change["previous"] is not None:
             cells = _row_cells(change["previous"])
             names = COLUMNS[change["file"]]
-            change["previous"] = writer.text(["" if i < len(names) and names[i] in arm_columns else cell
+            change["previous"] = writer.text([WITHHELD if i < len(names) and names[i] in arm_columns else cell
                                               for i, cell in enumerate(cells)])
         elif change["column"] in arm_columns:
             change["previous"] = change["current"] = None

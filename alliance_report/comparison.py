@@ -6,7 +6,8 @@ Three steps, in the build's order:
 1. :func:`prepare` (beside the analysis): read the previous freeze, compare its rows with the
    current freeze's (:func:`alliance_report.changes.compare_freezes`) and analyse it with the
    same code for the key results (randomized, treated, the time effect of Aim 2, early alliance
-   in each outcome model).  An unreadable previous freeze gives the reason instead.
+   in each outcome model).  A previous freeze that cannot be read, is of another study or is not
+   an earlier one (its cut-off date) gives the reason instead.
 2. The build validates the previous freeze (like any input); an invalid one is reported without
    the comparison.
 3. :func:`add_changes` puts the ``changes`` block into each edition's results: per file the
@@ -21,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alliance_report import changes as changes_module
+from alliance_report import values
 from alliance_report.analysis.alliance import alliance_manova
 from alliance_report.analysis.consort import consort_counts
 from alliance_report.analysis.outcome import SCALES, fit_outcome_model
@@ -60,9 +62,12 @@ def prepare(previous_dir: Path, current: Freeze, settings: Settings) -> dict:
     try:
         previous = read_freeze(previous_dir)
         manifest = previous.manifest
-        study = load_study(str(manifest.get("study")))
         if manifest.get("study") != current.manifest.get("study"):
             return {"folder": folder, "problem": f"it is a freeze of another study ({manifest.get('study')})"}
+        not_earlier = _not_earlier(manifest, current.manifest)
+        if not_earlier:
+            return {"folder": folder, "problem": not_earlier}
+        study = load_study(str(manifest.get("study")))
         compared = changes_module.compare_freezes(previous, current)
         analysed = key_analyses(previous, settings, study)
     except (FreezeError, StudyError) as exc:
@@ -71,6 +76,26 @@ def prepare(previous_dir: Path, current: Freeze, settings: Settings) -> dict:
         return {"folder": folder, "problem": f"it cannot be analysed ({type(exc).__name__}: {exc})"}
     return {"freeze_id": manifest["freeze_id"], "cutoff_date": manifest["cutoff_date"], "folder": folder,
             "input_sha256": previous.manifest_sha256, "changes": compared, "key_results": key_results(analysed)}
+
+
+def _not_earlier(previous: dict, current: dict) -> str | None:
+    """Why the freeze given as previous is not an earlier one: its cut-off date is later, or it is
+    the same and the freeze was exported later (a corrected re-export of the same cut-off may be
+    compared with the export it corrects, not the other way round).  None when it is earlier, or
+    when a date cannot be read (validation says so)."""
+    then, now = values.day(previous.get("cutoff_date")), values.day(current.get("cutoff_date"))
+    if then is None or now is None or then < now:
+        return None
+    if then > now:
+        return (f"its cut-off date ({then.isoformat()}) is after this freeze's ({now.isoformat()}); "
+                "the previous freeze must be an earlier one")
+    exported_then, exported_now = (values.date_time(m.get("exported_at")) for m in (previous, current))
+    if (exported_then is None or exported_now is None
+            or (exported_then.tzinfo is None) != (exported_now.tzinfo is None) or exported_then <= exported_now):
+        return None
+    return (f"it has the same cut-off date ({then.isoformat()}) and was exported after this freeze "
+            f"({previous['exported_at']}, this freeze {current['exported_at']}); the previous freeze must be an "
+            "earlier one")
 
 
 def _block(changes: dict) -> dict:

@@ -96,12 +96,19 @@ def compare(previous_dir: Path | None, freeze, settings: Settings) -> dict | Non
 
 
 def add_changes(results: dict, comparison: dict | None, previous_problem: str | None) -> None:
-    """Each edition's ``changes`` block; ``results["comparison"]``: the comparison whose data
-    changes the build writes (changes.json, changes.csv), or None."""
+    """Each edition's ``changes`` block; ``results["comparison"]``: what the build writes to
+    changes.json and changes.csv — the comparison's changes, or, for a previous freeze given but
+    not compared, no changes and the reason (``"previous": null``) — or None without a previous freeze."""
     from alliance_report.comparison import add_changes as add_change_blocks
 
     add_change_blocks(results, comparison, previous_problem)
-    results["comparison"] = comparison if comparison and not previous_problem and "problem" not in comparison else None
+    if comparison is None:
+        results["comparison"] = None
+    elif previous_problem or "problem" in comparison:
+        results["comparison"] = {"previous": None, "files": {}, "data_changes": [],
+                                 "not_compared": previous_problem or comparison["problem"]}
+    else:
+        results["comparison"] = comparison["changes"]
 
 
 def editions(results: dict[str, dict]) -> dict[str, dict]:
@@ -196,7 +203,7 @@ def write_files(results: dict[str, dict], reports: dict, validation: dict, stagi
     if results.get("comparison"):
         from alliance_report.changes import changes_csv
 
-        changes = results["comparison"]["changes"]
+        changes = results["comparison"]
         (staging / "changes.json").write_text(json.dumps(changes, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         (staging / "changes.csv").write_text(changes_csv(changes), encoding="utf-8")

@@ -226,7 +226,7 @@ def test_open_changes_show_no_arm_and_are_the_same_with_the_arms_swapped(tmp_pat
     for c in expected:
         if c["column"] in ("allocation", "treatment"):
             c["previous"] = c["current"] = None
-    expected[7]["previous"] = "P010,Nijmegen,2025-02-14,,,,70,female,no,no,high,other,curative,5"
+    expected[7]["previous"] = "P010,Nijmegen,2025-02-14,(withheld),(withheld),,70,female,no,no,high,other,curative,5"
     assert opened["data_changes"] == expected
     assert opened["files"] == compared["files"]
     assert opened["previous"]["files"]["participants.csv"] is None  # its hash depends on the arms
@@ -345,3 +345,44 @@ def test_key_codes_do_not_overflow():
     prev_code, cur_code, _ = ch._key_codes(prev, cur)
     position = {code: i for i, code in enumerate(prev_code.tolist())}
     assert [position.get(code, -1) for code in cur_code.tolist()] == list(range(100)) + [-1] * 100
+
+
+# ------------------------------------------------------------------ which freeze may be the previous one
+
+
+def test_a_previous_freeze_that_is_not_earlier_is_not_compared(trial, tmp_path):
+    """The previous freeze must be an earlier one: given the later freeze, the comparison is
+    refused with the reason (it gave thousands of 'removed' rows).  With the same cut-off date the
+    earlier export may be compared with a later one (a corrected re-export), not the reverse."""
+    from alliance_report.comparison import prepare
+    from alliance_report.settings import Settings
+
+    interim, final = trial
+    later = prepare(final, read_freeze(interim), Settings())
+    assert later == {"folder": str(final), "problem": "its cut-off date (2018-03-01) is after this freeze's "
+                                                       "(2015-03-01); the previous freeze must be an earlier one"}
+    assert "problem" not in prepare(interim, read_freeze(final), Settings())
+    exported = json.loads((interim / "manifest.json").read_text())["exported_at"]
+    re_export = tmp_path / "re-export"
+    shutil.copytree(interim, re_export)
+    fc.edit_manifest(re_export, lambda m: m.update(freeze_id="re-export", exported_at="2015-04-30T12:00:00Z"))
+    fc.refresh_manifest(re_export)
+    assert "problem" not in prepare(interim, read_freeze(re_export), Settings())  # the export it corrects
+    assert "problem" not in prepare(interim, read_freeze(interim), Settings())    # itself: no change
+    assert prepare(re_export, read_freeze(interim), Settings())["problem"] == (
+        f"it has the same cut-off date (2015-03-01) and was exported after this freeze (2015-04-30T12:00:00Z, "
+        f"this freeze {exported}); the previous freeze must be an earlier one")
+
+
+def test_a_freeze_of_another_study_is_named_as_such(trial, tmp_path):
+    """Another study is the reason, also when no study file of that name exists (the study file
+    was looked up first, and the reason read 'it cannot be read … add the file')."""
+    from alliance_report.comparison import prepare
+    from alliance_report.settings import Settings
+
+    interim, final = trial
+    other = tmp_path / "other"
+    shutil.copytree(interim, other)
+    fc.edit_manifest(other, lambda m: m.update(study="OtherStudy"))
+    fc.refresh_manifest(other)
+    assert prepare(other, read_freeze(final), Settings())["problem"] == "it is a freeze of another study (OtherStudy)"

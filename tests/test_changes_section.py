@@ -31,7 +31,8 @@ ARM = {"file": "participants.csv", "key": "P002", "column": "treatment", "previo
 def test_no_previous_freeze():
     changes = {"status": "no previous freeze", "previous": None}
     assert cs.heading(changes) == "Changes since the previous freeze"
-    assert cs.sentence(changes, NUMBERS) == "This freeze is not compared with a previous one: none was given."
+    assert cs.sentence(changes, NUMBERS) == ("This freeze is not compared with a previous one: no earlier valid "
+                                                 "freeze of this study was given.")
     assert cs.section_tables(changes, "closed", "jmir") == {}
 
 
@@ -55,18 +56,22 @@ def test_one_data_change_in_each_edition():
     changes = block([AGE])
     assert cs.sentence(changes, NUMBERS, "closed").endswith(
         "1 data change — a removed row, or a value that was set at the previous freeze and differs now — needs a "
-        "look: it is listed in Table 10, and every one is in changes.csv beside this report.")
+        "look: it is listed in Table 10 and in changes.csv beside this report.")
     assert cs.sentence(changes, NUMBERS, "open").endswith("in the closed edition's changes.csv.")
 
 
 def test_all_data_changes_listed_and_only_the_first_of_many():
     assert "3 data changes — " in cs.sentence(block([AGE] * 3), NUMBERS)
-    assert "need a look: all are listed in Table 10" in cs.sentence(block([AGE] * 3), NUMBERS)
+    assert cs.sentence(block([AGE] * 3), NUMBERS).endswith(
+        "need a look: all are listed in Table 10 and in changes.csv beside this report.")
     many = block([AGE] * 20, n=523)
     assert "523 data changes" in cs.sentence(many, NUMBERS)
-    assert "the first 20 are listed in Table 10" in cs.sentence(many, NUMBERS)
+    assert cs.sentence(many, NUMBERS).endswith(
+        "the first 20 are listed in Table 10, and every one is in changes.csv beside this report.")
     footnote = cs.section_tables(many, "closed", "jmir")["changes_data"].footnote
-    assert footnote.endswith("503 more data changes are not shown here; changes.csv lists every one.")
+    assert footnote.endswith("503 more data changes are not shown here; changes.csv beside this report lists every one.")
+    open_footnote = cs.section_tables(block([AGE] * 20, n=21), "open", "jmir")["changes_data"].footnote
+    assert open_footnote.endswith("1 more data change is not shown here; the closed edition's changes.csv lists every one.")
     assert "503 more" not in cs.section_tables(block([AGE] * 3), "closed", "jmir")["changes_data"].footnote
 
 
@@ -76,7 +81,9 @@ def test_data_changes_table_cells_and_the_open_footnote():
     table = cs.section_tables(block([AGE, ARM, removed]), "open", "jmir")["changes_data"]
     cells = [row.cells for row in table.rows]
     assert cells[0] == ("participants.csv", "P001", "age", "51", "52")
-    assert cells[1] == ("participants.csv", "P002", "treatment", "—", "—")  # the open edition's hidden arm
+    assert cells[1] == ("participants.csv", "P002", "treatment", "(withheld)", "(withheld)")  # not an empty cell (—)
+    closed = cs.section_tables(block([dict(AGE, current=None)]), "closed", "jmir")["changes_data"]
+    assert closed.rows[0].cells[3:] == ("51", "—")  # a value emptied since the previous freeze
     assert cells[2][2] == "(row removed)" and len(cells[2][3]) == 60 and cells[2][3].endswith("…")
     assert "Values of the columns that carry the arm" in table.footnote
     assert "carry the arm" not in cs.section_tables(block([AGE]), "closed", "jmir")["changes_data"].footnote
@@ -117,3 +124,10 @@ def test_large_counts_have_thousands_separators():
     key = cs.key_results_table({"previous": PREVIOUS, "key_results": [{"key": "randomized", "previous": 1280,
                                                                       "current": 24500}]}, "jmir")
     assert key.rows[0].cells == ("Randomized", "1,280", "24,500")
+
+
+@pytest.mark.parametrize("added, words", [(1, "1 row was added"), (0, "0 rows were added"), (2, "2 rows were added")])
+def test_the_count_of_added_rows_agrees_with_its_verb(added, words):
+    changes = block([])
+    changes["totals"] = {"added": added, "removed": 0, "changed": 1, "unchanged": 10}
+    assert f"(cut-off 2016-06-01), {words}, 1 changed and 0 removed (Table 9)." in cs.sentence(changes, NUMBERS)

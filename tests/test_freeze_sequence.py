@@ -175,3 +175,30 @@ def test_an_invalid_previous_freeze_is_reported_without_a_comparison(tmp_path, c
     changes = json.loads((out / "open" / "results.json").read_text())["changes"]
     assert changes["status"] == "not compared" and "failed validation" in changes["reason"]
     assert "previous:" in (out / "build.log").read_text() and "not compared" in (out / "build.log").read_text()
+    # a previous freeze was given: changes.json says it was not compared, and why; changes.csv has no row
+    written = json.loads((out / "changes.json").read_text())
+    assert written == {"previous": None, "files": {}, "data_changes": [], "not_compared": changes["reason"]}
+    assert (out / "changes.csv").read_text().splitlines() == ["file,key,column,previous,current"]
+
+
+def test_a_corrected_re_export_is_the_previous_freeze_of_the_next_cut_off(tmp_path):
+    """Two exports with the same cut-off date: the later export (a correction) is built after the
+    one it corrects, and is the previous freeze of the next cut-off; the folder name does not decide."""
+    from alliance_report.build_all import _previous_of, in_cutoff_order
+
+    def freeze(folder: str, cutoff: str, exported: str) -> Path:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "manifest.json").write_text(json.dumps(
+            {"study": "BeMind", "cutoff_date": cutoff, "exported_at": exported}))
+        return tmp_path / folder
+
+    corrected = freeze("a-corrected", "2015-04-01", "2015-04-20T09:00:00Z")
+    first = freeze("b-first", "2015-04-01", "2015-04-02T09:00:00Z")
+    later = freeze("c-later", "2015-07-01", "2015-07-02T09:00:00Z")
+    earliest = freeze("z-earliest", "2015-01-01", "2015-01-02T09:00:00Z")
+    ordered = in_cutoff_order([later, corrected, earliest, first])
+    assert ordered == [earliest, first, corrected, later]
+    built = [("2015-01-01", earliest), ("2015-04-01", first), ("2015-04-01", corrected)]
+    assert _previous_of(built, "2015-07-01") == corrected
+    assert _previous_of(built, "2015-04-01") == earliest
+    assert _previous_of(built, "2015-01-01") is None

@@ -57,17 +57,60 @@ def test_a_split_table_that_does_not_repeat_its_header_or_leaves_one_row():
     assert problems(laid_out(filler(6) + table(8), kept)) == []
 
 
-def test_a_long_word_in_a_table_cell_breaks_instead_of_leaving_the_page():
-    """A reason or site name typed as one long token (a URL) wraps inside its column (report.css)."""
+def report_table(header: tuple[str, ...], rows: list[tuple[str, ...]], text_columns: int = 1) -> str:
+    """A table as the report writes it (render/markup.py)."""
+    from alliance_report.render.markup import HtmlMarkup
+    from alliance_report.render.tables import Row, Table
+
+    return str(HtmlMarkup().table(Table("t", "A table", header, tuple(Row(r) for r in rows), "", text_columns=text_columns), 1))
+
+
+def report_css() -> str:
     from alliance_report import TEMPLATES_DIR
 
-    css = (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
-    rule = "td:first-child, tbody th, td.text { overflow-wrap: anywhere; }"
-    assert rule in css
-    body = (f'<table id="table-t"><tbody><tr><td>{"https://example.org/" + "x" * 180}</td><td class="num">12</td>'
-            '</tr></tbody></table>')
+    return (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
+
+
+LONG_WORD_RULE = "th.long, td.long { overflow-wrap: anywhere; }"
+
+
+def test_a_long_word_in_a_table_cell_breaks_instead_of_leaving_the_page():
+    """A reason or site name typed as one long token (a URL) wraps inside its column (report.css)."""
+    css = report_css()
+    assert LONG_WORD_RULE in css
+    body = report_table(("Reason", "n"), [("https://example.org/" + "x" * 180, "12")])
     assert problems(laid_out(body, css)) == []
-    assert any("past the right edge of the text block" in f for f in problems(laid_out(body, css.replace(rule, ""))))
+    assert any("past the right edge of the text block" in f for f in problems(laid_out(body, css.replace(LONG_WORD_RULE, ""))))
+
+
+def test_short_names_are_not_broken_beside_a_long_column():
+    """File names, column names and dates never break inside a word, also beside a column of long
+    text (a removed row's cells): a column that may break anywhere was squeezed to a few letters
+    ("questionnaires.c" / "sv", "2014-04-1" / "0")."""
+    removed_row = "P0116,site A,2014-12-22,,,38,female,no,no,high,breast,curative,12 " * 3
+    body = report_table(("File", "Key", "Column", "Previous", "Current"), [
+        ("questionnaires.csv", "P0116|T0|HADS|1", "(row removed)", removed_row, "—"),
+        ("participants.csv", "P0001", "rerandomized_on", "2014-04-09", "2014-04-10")], text_columns=5)
+    css = report_css()
+    assert problems(laid_out(body, css), NAMES) == []
+    words = " ".join(page_text(laid_out(body, css)).split())
+    assert "rerandomized_on" in words and "2014-04-10" in words
+    squeezed = css.replace(LONG_WORD_RULE, "td:first-child, tbody th, td.text { overflow-wrap: anywhere; }")
+    assert any("“questionnaires.csv” is broken" in f for f in problems(laid_out(body, squeezed), NAMES))
+
+
+def page_text(document) -> str:
+    """The text of the laid-out boxes, in order (each box's text once)."""
+    texts = []
+
+    def walk(box):
+        if hasattr(box, "text"):
+            texts.append(box.text)
+        for child in getattr(box, "children", ()):
+            walk(child)
+    for page in document.pages:
+        walk(page._page_box)
+    return " ".join(texts)
 
 
 def test_content_past_the_right_edge_and_a_name_broken_over_two_lines():

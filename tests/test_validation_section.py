@@ -113,3 +113,18 @@ def test_the_pdf_has_the_summary_on_one_page_and_the_html_every_check(built, edi
         assert "All " not in (folder / "report.qmd").read_text(encoding="utf-8").split("Data validation")[-1][:2000]
     else:
         assert "<details" not in html and not (folder / "tables" / "data_validation.csv").exists()
+
+
+def test_the_warnings_of_the_comparison_are_counted_in_the_sentence():
+    """The warnings table of the comparison with the previous freeze sits in this section: the
+    sentence counts it (it said "None gave a warning." above a table of 7 warnings)."""
+    flags = [{"rule": "rows removed", "file": "participants.csv", "n": 1, "examples": ["P0116"]},
+             {"rule": "randomization data changed", "file": "participants.csv", "n": 25, "examples": ["P0003"]}]
+    numbers = {**NUMBERS, "change_warnings": 14}
+    text = vs.sentence(CLEAN, numbers, "closed", flags)
+    assert ("None gave a warning. The comparison with the previous freeze gave 2 warnings, on 26 rows — removed rows "
+            "and changed baseline or randomization data: legal, but a committee should know — listed in Table 14. "
+            "The list of every check") in text
+    one = vs.sentence(CLEAN, numbers, "open", flags[:1])
+    assert "gave 1 warning, on 1 row — " in one
+    assert "comparison" not in vs.sentence(CLEAN, numbers, "closed", [])

@@ -6,6 +6,7 @@ open edition the values of the columns that carry the arm are already gone from 
 
 from __future__ import annotations
 
+from alliance_report.changes import ARM_COLUMNS, WITHHELD
 from alliance_report.render import format as fmt
 from alliance_report.render.tables import Row, Table
 
@@ -28,25 +29,32 @@ def heading(changes: dict) -> str:
 
 def sentence(changes: dict, numbers: dict, edition: str = "closed") -> str:
     if changes["status"] == "no previous freeze":
-        return "This freeze is not compared with a previous one: none was given."
+        return "This freeze is not compared with a previous one: no earlier valid freeze of this study was given."
     if changes["status"] == "not compared":
         return f"The previous freeze is not compared with this one: {changes['reason']}."
     previous, totals = changes["previous"], changes["totals"]
     added, changed, removed = totals["added"], totals["changed"], totals["removed"]
-    text = (f"Compared with freeze {previous['freeze_id']} (cut-off {previous['cutoff_date']}), {fmt.integer(added)} rows "
-            f"were added, {fmt.integer(changed)} changed and {fmt.integer(removed)} removed "
-            f"(Table {numbers['changes_files']}). ")
+    text = (f"Compared with freeze {previous['freeze_id']} (cut-off {previous['cutoff_date']}), {fmt.integer(added)} "
+            f"{fmt.agree(added, 'row was', 'rows were')} added, {fmt.integer(changed)} changed and "
+            f"{fmt.integer(removed)} removed (Table {numbers['changes_files']}). ")
     n = changes["n_data_changes"]
     if n == 0:
         return text + ("There is no data change: no row was removed and no value that was set at the previous "
                        "freeze differs now (values set for the first time, such as a re-randomization, are "
                        "ordinary updates).")
-    shown = len(changes["data_changes"])
-    listed = (("it is listed" if n == 1 else "all are listed") if n <= shown else f"the first {shown} are listed")
-    where = "changes.csv beside this report" if edition == "closed" else "the closed edition's changes.csv"
-    return text + (f"{fmt.integer(n)} data change{'s' if n != 1 else ''} — a removed row, or a value that was set at the previous "
-                   f"freeze and differs now — need{'s' if n == 1 else ''} a look: {listed} in Table "
-                   f"{numbers['changes_data']}, and every one is in {where}.")
+    shown, table = len(changes["data_changes"]), f"Table {numbers['changes_data']}"
+    where = _changes_csv(edition)
+    if n <= shown:
+        listed = f"{'it is' if n == 1 else 'all are'} listed in {table} and in {where}"
+    else:
+        listed = f"the first {shown} are listed in {table}, and every one is in {where}"
+    return text + (f"{fmt.integer(n)} data {fmt.agree(n, 'change', 'changes')} — a removed row, or a value that was set "
+                   f"at the previous freeze and differs now — {fmt.agree(n, 'needs', 'need')} a look: {listed}.")
+
+
+def _changes_csv(edition: str) -> str:
+    """Where the full list of data changes is, for a reader of ``edition``."""
+    return "changes.csv beside this report" if edition == "closed" else "the closed edition's changes.csv"
 
 
 def files_table(changes: dict) -> Table:
@@ -63,16 +71,25 @@ def _cell(value: str | None) -> str:
     return fmt.MISSING if value is None else (value if len(value) <= 60 else value[:59] + "…")
 
 
+def _values(change: dict, edition: str) -> tuple[str, str]:
+    """The previous and current cells of a data change; "(withheld)" for an arm in the open edition."""
+    if edition == "open" and change["column"] in ARM_COLUMNS.get(change["file"], ()):
+        return WITHHELD, WITHHELD
+    return _cell(change["previous"]), _cell(change["current"])
+
+
 def data_changes_table(changes: dict, edition: str) -> Table:
-    rows = tuple(Row((c["file"], c["key"], c["column"] or "(row removed)", _cell(c["previous"]), _cell(c["current"])))
+    rows = tuple(Row((c["file"], c["key"], c["column"] or "(row removed)", *_values(c, edition)))
                  for c in changes["data_changes"])
     footnote = ("A data change is a removed row, or a value that was not empty at the previous freeze and "
                 "differs now (or is empty). Values as written in the files; long ones are cut (…).")
     if edition == "open":
-        footnote += " Values of the columns that carry the arm (allocation, treatment) are not shown in this edition."
+        footnote += (f" Values of the columns that carry the arm (allocation, treatment) read {WITHHELD} in this "
+                     "edition, in a removed row too.")
     more = changes["n_data_changes"] - len(changes["data_changes"])
     if more > 0:
-        footnote += f" {fmt.integer(more)} more data changes are not shown here; changes.csv lists every one."
+        footnote += (f" {fmt.integer(more)} more data {fmt.agree(more, 'change is', 'changes are')} not shown here; "
+                     f"{_changes_csv(edition)} lists every one.")
     return Table("changes_data", "Data changes since the previous freeze",
                  ("File", "Key", "Column", "Previous", "Current"), rows, footnote, text_columns=5)
 

@@ -21,6 +21,20 @@ STAT_EXPRESSION = re.compile(r"(?<![\w−-])(?:P|p|t|F|n|B|z)(?:\([\d, ]+\))? ?(
 DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
 
 
+LONG_WORD = 30  # characters: a word this long (a URL typed as a reason) may break anywhere (report.css)
+
+
+def _long(cell) -> list[str]:
+    """``["long"]`` for a cell holding a word longer than :data:`LONG_WORD`, else ``[]``: only
+    such a cell may break inside a word, so that a file name, a column name or a date never does
+    (a column that may break anywhere is squeezed to a letter's width by the table's layout)."""
+    return ["long"] if any(len(word) > LONG_WORD for word in str(cell).split()) else []
+
+
+def _classes(names: list[str]) -> Markup:
+    return Markup(' class="{}"').format(" ".join(names)) if names else Markup("")
+
+
 class HtmlMarkup:
     """Markup for the HTML document; returns ``Markup`` (already escaped) strings."""
 
@@ -90,14 +104,14 @@ class HtmlMarkup:
     def _row(self, row, width: int, text_columns: int) -> Markup:
         if not str(row.cells[0]).strip():  # a row under the header of the row above: no header of its own
             first = Markup("<td></td>")
-        elif row.group:
-            first = Markup('<th scope="rowgroup" class="group">{}</th>').format(self.dates(row.cells[0]))
         else:
-            first = Markup('<th scope="row"{}>{}</th>').format(
-                Markup(' class="indent"') if row.indent else Markup(""), self.dates(row.cells[0]))
+            kind = ["group"] if row.group else ["indent"] if row.indent else []
+            first = Markup('<th scope="{}"{}>{}</th>').format(
+                "rowgroup" if row.group else "row", _classes(kind + _long(row.cells[0])), self.dates(row.cells[0]))
         cells = list(row.cells[1:]) + [""] * (width - len(row.cells))
         return Markup("<tr>{}{}</tr>").format(first, Markup("").join(
-            Markup('<td class="{}">{}</td>').format("text" if i < text_columns else "num", self.dates(cell))
+            Markup("<td{}>{}</td>").format(_classes(["text" if i < text_columns else "num", *_long(cell)]),
+                                           self.dates(cell))
             for i, cell in enumerate(cells, start=1)))
 
     def figure(self, figure, number: int) -> Markup:

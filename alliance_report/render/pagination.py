@@ -49,25 +49,42 @@ def _last_content(page_boxes) -> object | None:
     return last
 
 
-def _line_texts(page_boxes) -> list[tuple[object, str]]:
-    lines = []
+def _lines_per_block(page_boxes) -> list[list[str]]:
+    """The text of each line, per block that holds lines (a paragraph, a table cell)."""
+    blocks = []
     for box in page_boxes:
-        if isinstance(box, boxes.LineBox):
-            text = "".join(child.text for child in box.descendants() if isinstance(child, boxes.TextBox))
-            lines.append((box, text))
-    return lines
+        if isinstance(box, boxes.ParentBox) and not isinstance(box, boxes.LineBox):
+            lines = ["".join(child.text for child in line.descendants() if isinstance(child, boxes.TextBox))
+                     for line in box.children if isinstance(line, boxes.LineBox)]
+            if lines:
+                blocks.append(lines)
+    return blocks
 
 
-def _broken_names(lines: list[tuple[object, str]], names: tuple[str, ...]) -> list[str]:
-    """Names cut at a line end: the end of one line and the start of the next in one block."""
+def _continues(text: str) -> bool:
+    """Whether a line ends inside a word (no space at its end)."""
+    return bool(text) and not text.endswith((" ", "\u00a0"))
+
+
+def _broken_names(lines: list[str], names: tuple[str, ...]) -> list[str]:
+    """Names cut at line ends in one block: the end of one line, the start of the next, and of the
+    lines after it while each holds a single piece of the word ("questi" / "onnair" / "es.csv")."""
     found = []
-    for (box, text), (next_box, next_text) in zip(lines, lines[1:]):
-        if not text or text.endswith((" ", "\u00a0")) or not next_text.strip():
-            continue
-        tail, head = text.split()[-1] if text.split() else "", next_text.split()[0]
+    for i, text in enumerate(lines[:-1]):
+        one_piece = len(text.split()) == 1
+        if not _continues(text) or (one_piece and i > 0 and _continues(lines[i - 1])):
+            continue  # no word cut here, or this line is the middle of a word cut before it
+        pieces = [text.split()[-1]]
+        for next_text in lines[i + 1:]:
+            if not next_text.strip():
+                break
+            pieces.append(next_text.split()[0])
+            if len(next_text.split()) > 1 or not _continues(next_text):
+                break
         for name in names:
-            if name not in tail and name not in head and name in tail + head:
-                found.append(f"“{name}” is broken over two lines (“{tail}” / “{head}”)")
+            if name in "".join(pieces) and not any(name in piece for piece in pieces):
+                count = "two" if len(pieces) == 2 else str(len(pieces))
+                found.append(f"“{name}” is broken over {count} lines (“{'” / “'.join(pieces)}”)")
     return found
 
 
@@ -97,7 +114,8 @@ def problems(document, names: tuple[str, ...] = ()) -> list[str]:
             if isinstance(box, (boxes.TextBox, boxes.ReplacedBox)) and box.position_x + box.margin_width() > right:
                 found.append(f"page {number}: “{_text(box)[:40]}” runs {box.position_x + box.margin_width() - right:.0f}"
                              " px past the right edge of the text block")
-        found += [f"page {number}: {message}" for message in _broken_names(_line_texts(body), names)]
+        found += [f"page {number}: {message}"
+                  for lines in _lines_per_block(body) for message in _broken_names(lines, names)]
     for table, pages in rows_per_page.items():
         total = sum(n for _, n, _ in pages)
         caption_page = captions.get(table)

@@ -172,7 +172,7 @@ def context(results: dict, validation: dict, build_date: str,
     ctx |= {"tables": tables, "figures": {name: figures.get(name) for name in FIGURE_ORDER[edition]},
             "numbers": numbers,
             "changes": {"heading": changes_section.heading(changes), "text": changes_section.sentence(changes, numbers, edition)},
-            "validation_text": validation_section.sentence(validation, numbers, edition)}
+            "validation_text": validation_section.sentence(validation, numbers, edition, changes.get("flags") or [])}
     return ctx, tables, figures
 
 

@@ -24,8 +24,9 @@ def findings(validation: dict) -> list[dict]:
     return [check for check in validation["checks"] if check["status"] in FINDINGS]
 
 
-def sentence(validation: dict, numbers: dict, edition: str) -> str:
-    """One paragraph: the checks run, failed and warned, where the counts and the findings are."""
+def sentence(validation: dict, numbers: dict, edition: str, comparison_flags: list[dict] = ()) -> str:
+    """One paragraph: the checks run, failed and warned, the warnings of the comparison with the
+    previous freeze (``changes.flags``), where the counts and the findings are."""
     n_files = sum(1 for name in validation["by_file"] if "+" not in name and name != "manifest.json")
     n_failed = validation["n_failed"]  # 0 in every report: an invalid freeze is not reported
     text = (f"The freeze {'passed' if n_failed == 0 else 'failed'} validation: {validation['n_checks']} checks "
@@ -38,6 +39,11 @@ def sentence(validation: dict, numbers: dict, edition: str) -> str:
         examples = "with up to 5 examples each" if edition == "closed" else "without example values in this edition"
         text += (f"{fmt.plural(n_warnings, 'check', 'checks')} gave a warning — legal but implausible values, which "
                  f"do not stop the build — listed in Table {numbers['validation_findings']} {examples}.")
+    if comparison_flags:
+        rows = sum(flag["n"] for flag in comparison_flags)
+        text += (f" The comparison with the previous freeze gave {fmt.plural(len(comparison_flags), 'warning', 'warnings')}"
+                 f", on {fmt.integer(rows)} {fmt.agree(rows, 'row', 'rows')} — removed rows and changed baseline or "
+                 f"randomization data: legal, but a committee should know — listed in Table {numbers['change_warnings']}.")
     where = (f"the HTML report (under “All {validation['n_checks']} checks”) and in validation.json"
              if edition == "closed" else "the closed edition")
     return text + f" The list of every check is in {where}."
