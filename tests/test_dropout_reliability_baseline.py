@@ -79,6 +79,22 @@ def test_perfect_separation_gives_null_with_reason():
     assert_null_terms(model)
 
 
+def test_a_steep_slope_with_a_large_intercept_is_estimated():
+    """Strong but not perfect prediction (the groups overlap): the intercept, the log-odds at
+    WAI = 0 off the scale, passes 15 while the fit is well determined; it was nulled as separation."""
+    frame = dropout_frame(6, n=300, slope=-5.3)
+    sample = frame.dropna(subset=["wai_w2"]).loc[lambda f: f["treatment_ended"]]
+    dropped = sample["dropout"] == 1
+    assert sample.loc[dropped, "wai_w2"].max() > sample.loc[~dropped, "wai_w2"].min()  # overlap: no separation
+    X = np.column_stack([np.ones(len(sample)), sample["wai_w2"], sample["condition_embct"]])
+    beta, se = newton_raphson_logit(X, sample["dropout"].to_numpy())
+    assert beta[0] > 15 and abs(beta[1]) < 15
+    model = fit_dropout_model(frame)
+    assert model["not_estimable_reason"] is None
+    for i, term in enumerate(["intercept", "wai_w2", "condition_embct"]):
+        assert_logistic_term(model["terms"][term], beta[i], se[i])
+
+
 def assert_null_terms(model):
     for term in model["terms"].values():
         assert term == dict.fromkeys(["b", "se", "z", "p", "or", "ci_low", "ci_high", "or_ci_low", "or_ci_high"])

@@ -41,7 +41,9 @@ from alliance_report.analysis.samples import dropout_sample, treated
 
 TERMS = ("intercept", "wai_w2", "condition_embct")
 TERM_KEYS = ("b", "se", "z", "p", "or", "ci_low", "ci_high", "or_ci_low", "or_ci_high")
-# |B| beyond this on a logit scale (odds ratio > e^15) only arises from separation
+# |B| of a predictor beyond this on a logit scale (odds ratio > e^15 per WAI point, or between the
+# conditions) only arises from separation.  Not the intercept: it is the log-odds at WAI = 0, off
+# the 1-5 scale, and passes 15 in a well-determined fit with a steep WAI slope (B = -5.3, SE 1.1)
 SEPARATION_BOUND = 15.0
 
 
@@ -82,7 +84,7 @@ def fit_dropout_model(data: pd.DataFrame) -> dict:
             result["not_estimable_reason"] = f"the model could not be fitted ({exc})"
             return result
     names = {type(w.message).__name__ for w in caught}
-    if "PerfectSeparationWarning" in names or np.any(np.abs(fit.params) > SEPARATION_BOUND):
+    if "PerfectSeparationWarning" in names or np.any(np.abs(fit.params[1:]) > SEPARATION_BOUND):
         result["not_estimable_reason"] = "separation: the predictors (almost) perfectly predict dropout"
         return result
     if not fit.mle_retvals.get("converged", False) or not np.all(np.isfinite(fit.bse)):
