@@ -294,3 +294,22 @@ def test_each_broken_box_is_caught(hand):
             broken[key][arm] += 1
         with pytest.raises(ConsortError):
             check_consort(broken, {})
+
+
+def test_a_partial_t1_form_counts_as_lost_only_once_t1_is_due():
+    """A T1 form returned incomplete while its window is still open is "not yet due", like no form
+    (the window may still bring a scorable form); once the window has closed it is lost to
+    follow-up (treatment ended) or overdue (still in treatment).  It was lost at once."""
+    from alliance_report.analysis.consort import _t1_follow_up
+
+    ids = ["closed-ended", "open-ended", "open-in-treatment", "closed-in-treatment", "missing", "complete-early"]
+    treated = pd.DataFrame({"condition": ["MBCT", "eMBCT", "eMBCT", "MBCT", "eMBCT", "MBCT"],
+                            "treatment_ended": [True, True, False, False, True, True]}, index=ids)
+    status = pd.DataFrame({"participant_id": ids, "timepoint": "T1", "instrument": "HADS",
+                           "status": ["partial", "partial", "partial", "partial", "missing", "complete"],
+                           "window_closed": [True, False, False, True, True, False]})
+    groups = _t1_follow_up(treated, status, ("MBCT", "eMBCT"))
+    assert groups["lost_to_follow_up_t1"] == {"MBCT": 1, "eMBCT": 1}      # closed-ended | missing
+    assert groups["t1_not_yet_due"] == {"MBCT": 0, "eMBCT": 2}            # open-ended, open-in-treatment
+    assert groups["t1_overdue_in_treatment"] == {"MBCT": 1, "eMBCT": 0}   # closed-in-treatment
+    assert groups["t1_assessed"] == {"MBCT": 1, "eMBCT": 0}               # a complete form counts when it comes

@@ -273,19 +273,18 @@ def _counts(columns: list[np.ndarray]) -> dict:
     return out
 
 
-def completeness_status(status: pd.DataFrame, cutoff_date: str) -> np.ndarray:
+def completeness_status(status: pd.DataFrame) -> np.ndarray:
     """The visit status of each form, but ``RECEIVED_BEFORE_DUE`` for a form that is there
     (complete or partial) while its window is still open at the cut-off, or that has no planned
     date (T1–T3 rows of someone never treated): not due."""
     there = status["status"].isin((COMPLETE, PARTIAL)).to_numpy()
-    due_on = _days(status["due_on"])
-    window_open = np.isnat(due_on) | (due_on > np.datetime64(cutoff_date, "D"))
-    return np.where(there & window_open, RECEIVED_BEFORE_DUE, status["status"].to_numpy(dtype=object))
+    return np.where(there & ~status["window_closed"].to_numpy(), RECEIVED_BEFORE_DUE,
+                    status["status"].to_numpy(dtype=object))
 
 
-def completeness(status: pd.DataFrame, cutoff_date: str, arm: pd.Series | None = None) -> dict:
+def completeness(status: pd.DataFrame, arm: pd.Series | None = None) -> dict:
     columns = [status["timepoint"].to_numpy(dtype=object), status["instrument"].to_numpy(dtype=object),
-               completeness_status(status, cutoff_date)]
+               completeness_status(status)]
     block = _completeness_block(_counts(columns))
     if arm is not None:
         counts = _counts([_arm_of(status["participant_id"], arm), *columns])
@@ -395,7 +394,7 @@ def trial_conduct(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule:
         "accrual": accrual_block,
         "sites": site_rows,
         "sites_total": site_total,
-        "completeness": completeness(status, cutoff_date, arm),
+        "completeness": completeness(status, arm),
         "timeliness": timeliness(tables["questionnaires"], schedule, arm),
         "disposition": disposition(tables["disposition"], arm),
         "disposition_monthly": disposition_monthly(tables["disposition"], months),

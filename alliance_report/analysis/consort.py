@@ -54,17 +54,20 @@ def _reasons_by_arm(rows: pd.DataFrame, condition: pd.Series, arms: tuple[str, .
 
 
 def _t1_follow_up(treated: pd.DataFrame, status: pd.DataFrame, arms: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """The per-arm partition of the treated participants at T1, from the T1 HADS status."""
-    t1 = status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")]
-    t1_status = t1.set_index("participant_id")["status"].reindex(treated.index)
-    no_score = t1_status.isin((visits.PARTIAL, visits.MISSING))
+    """The per-arm partition of the treated participants at T1, from the T1 HADS status.  No
+    score counts against the follow-up only once T1 is due: a partial form returned while the
+    window is still open is "not yet due", like no form."""
+    t1 = status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")].set_index("participant_id")
+    t1_status = t1["status"].reindex(treated.index)
+    partial_early = (t1_status == visits.PARTIAL) & ~t1["window_closed"].reindex(treated.index, fill_value=False)
+    no_score_due = t1_status.isin((visits.PARTIAL, visits.MISSING)) & ~partial_early
     ended = treated["treatment_ended"]
     groups = {
         "t1_assessed": t1_status == visits.COMPLETE,
-        "lost_to_follow_up_t1": no_score & ended,
+        "lost_to_follow_up_t1": no_score_due & ended,
         "withdrawn_before_t1": t1_status == visits.NOT_APPLICABLE,
-        "t1_not_yet_due": t1_status == visits.NOT_YET_DUE,
-        "t1_overdue_in_treatment": no_score & ~ended,
+        "t1_not_yet_due": (t1_status == visits.NOT_YET_DUE) | partial_early,
+        "t1_overdue_in_treatment": no_score_due & ~ended,
     }
     return {key: _per_condition(treated.loc[mask], arms) for key, mask in groups.items()}
 

@@ -108,9 +108,13 @@ def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) 
 
 
 def diagnostics(fit, design: pd.DataFrame) -> dict:
-    """Breusch–Pagan P, max VIF, fitted values and residuals of an OLS fit."""
+    """Breusch–Pagan P, max VIF, fitted values and residuals of an OLS fit.
+
+    Breusch–Pagan: the studentized (Koenker 1981) LM test, n·R² of the squared residuals on the
+    model's predictors, χ² with k−1 df (statsmodels' default, as R's ``lmtest::bptest``); the
+    original 1979 test, which assumes normal errors, can give a different P."""
     exog = design.to_numpy()
-    _, bp_p, _, _ = het_breuschpagan(fit.resid, exog)
+    _, bp_p, _, _ = het_breuschpagan(fit.resid, exog, robust=True)
     vifs = [variance_inflation_factor(exog, j) for j in range(1, exog.shape[1])]
     return {
         "breusch_pagan_p": float(bp_p),

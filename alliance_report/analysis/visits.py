@@ -34,7 +34,8 @@ Status of each participant × timepoint × instrument of that timepoint at the c
     (``withdrew_from_study`` with event_on before the planned date).
 
 A form that is there is complete or partial whether or not its window has closed (the CONSORT
-counts take it as assessed).  The completeness table of the trial conduct
+counts take a complete one as assessed; a partial one counts as lost to follow-up only once its
+window has closed, ``window_closed``).  The completeness table of the trial conduct
 (:func:`alliance_report.analysis.conduct.completeness`) counts such a form as due only once its
 window has closed, as committee-reports.md defines *due*, and lists it apart until then.
 """
@@ -122,7 +123,7 @@ def visit_status(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, data: pd
 
     The status table has one row per participant × timepoint × instrument of that timepoint:
     ``participant_id``, ``timepoint``, ``instrument``, ``planned_on``, ``due_on`` (planned +
-    window) and ``status`` (see the module docstring).
+    window), ``window_closed`` (``due_on`` ≤ cut-off) and ``status`` (see the module docstring).
     """
     cutoff = np.datetime64(cutoff_date, "D")
     schedule = participant_schedule(tables, data, study, cutoff)
@@ -155,7 +156,8 @@ def visit_status(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, data: pd
                 default=MISSING)
             parts.append(pd.DataFrame({
                 "participant_id": index, "timepoint": timepoint, "instrument": instrument,
-                "planned_on": planned, "due_on": due_on, "status": status}))
+                "planned_on": planned, "due_on": due_on, "window_closed": ~np.isnat(due_on) & (due_on <= cutoff),
+                "status": status}))
     return schedule, pd.concat(parts, ignore_index=True)
 
 

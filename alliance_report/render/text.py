@@ -389,6 +389,6 @@ def analyses(results: dict) -> list[str]:
         "the condition difference at the mean week.",
         "Aim 3: linear regression of post-treatment HADS and MHC-SF on baseline, early alliance and "
         "condition; moderation by condition with the centred early alliance × condition interaction "
-        "and simple slopes per condition; diagnostics: Breusch–Pagan test, variance inflation factors, "
+        "and simple slopes per condition; diagnostics: studentized (Koenker) Breusch–Pagan test, variance inflation factors, "
         "residual plots.",
     ]
