@@ -29,6 +29,7 @@ class FreezeOutcome:
     message: str = ""
     detail: str = ""  # e.g. "2 of 120 checks failed", shown in the summary table
     previous: Path | None = None  # the freeze it was compared with
+    validation: dict | None = None  # {"checks", "failed", "warnings"} of a freeze that failed validation
 
 
 def find_freezes(folder: Path) -> list[Path]:
@@ -90,10 +91,11 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
                                           detail=str(exc)))
         except BuildError as exc:
             print(f"alliance-report: {exc}", file=err, flush=True)
-            detail = (f"{exc.failed_checks[0]} of {exc.failed_checks[1]} checks failed" if exc.failed_checks
+            counts = exc.validation
+            detail = (f"{counts['failed']} of {counts['checks']} checks failed" if counts
                       else str(exc).splitlines()[0].removeprefix(f"{freeze_dir}: "))
             outcomes.append(FreezeOutcome(freeze_dir, "invalid" if exc.exit_code == EXIT_INVALID else "error", None,
-                                          exc.exit_code, str(exc), detail=detail))
+                                          exc.exit_code, str(exc), detail=detail, validation=counts))
         except Exception as exc:  # noqa: BLE001 - one broken build must not stop the others
             if os.environ.get("ALLIANCE_REPORT_DEBUG"):
                 traceback.print_exc(file=err)

@@ -16,9 +16,9 @@ class BuildError(Exception):
     """A freeze that cannot be built; ``exit_code`` as in cli.md (1: the freeze is invalid;
     2: an output that may not or cannot be written, a study without its configuration;
     3: a report that must not be published).  A freeze that failed validation carries its
-    counts, ``failed_checks`` = (checks failed, checks run), for build-all's summary."""
+    counts, ``validation`` = {"checks", "failed", "warnings"}, for build-all's summary and index."""
 
-    def __init__(self, message: str, exit_code: int, failed_checks: tuple[int, int] | None = None):
+    def __init__(self, message: str, exit_code: int, validation: dict[str, int] | None = None):
         super().__init__(message)
         self.exit_code = exit_code
-        self.failed_checks = failed_checks
+        self.validation = validation

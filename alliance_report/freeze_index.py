@@ -58,7 +58,7 @@ def index_row(outcome, manifest: dict | None, out_root: Path) -> dict:
            "study": manifest.get("study") if isinstance(manifest.get("study"), str) else None,
            "outcome": {"unreadable": "invalid", "error": "failed"}.get(outcome.outcome, outcome.outcome),
            "detail": outcome.detail, "randomized": None, "treated": None, "pct_of_target": None,
-           "validation": None, "changes": None,
+           "validation": outcome.validation, "changes": None,
            "links": dict.fromkeys(("closed_html", "closed_pdf", "open_html", "open_pdf"))}
     out = outcome.output
     if out is None or not Path(out).is_dir():

@@ -44,7 +44,8 @@ def validate(freeze, timings: Timings):
         info["detail"] = f"{len(report.checks)} checks, {n_failed} failed, {n_warnings} warnings"
         if not report.ok:
             raise BuildError(f"the freeze {freeze.path} failed validation; no report was written\n"
-                             + format_report(report), exit_code=1, failed_checks=(n_failed, len(report.checks)))
+                             + format_report(report), exit_code=1,
+                             validation={"checks": len(report.checks), "failed": n_failed, "warnings": n_warnings})
     return report
 
 

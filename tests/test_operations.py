@@ -333,6 +333,9 @@ def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, cap
     assert sorted(p.name for p in out_root.iterdir()) == sorted([f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b",
                                                                  "index.html", "index.md"])
     assert f"index of the freezes: {out_root / 'index.html'}" in captured.err
+    # the invalid freeze's row of the index has its validation counts (checks / failed / warnings)
+    broken_row = next(line for line in (out_root / "index.md").read_text().splitlines() if "ops-broken" in line)
+    assert re.search(r"\| \d+ / 1 / \d+ \|", broken_row), broken_row
     for name in (f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b"):
         assert (out_root / name / "report.pdf").is_file()
 
