@@ -321,6 +321,18 @@ def flagged(changes: dict) -> list[dict]:
             for category in CATEGORIES if keys[category]]
 
 
+def is_flagged(change: dict) -> bool:
+    """Whether a data change is in a category of :data:`CATEGORIES` (a warning)."""
+    return any(_in_category(change, category) for category in CATEGORIES if category.file == change["file"])
+
+
+def reported_first(data_changes: list[dict], n: int) -> list[dict]:
+    """The ``n`` data changes a report lists: the flagged ones (removed rows, changed
+    randomization and baseline data) first, then the others, each in the list's order (which
+    does not depend on the values, so neither does this one)."""
+    return sorted(data_changes, key=lambda change: not is_flagged(change))[:n]
+
+
 # ------------------------------------------------------------------------------- changes.csv
 
 

@@ -11,8 +11,8 @@ Three steps, in the build's order:
 2. The build validates the previous freeze (like any input); an invalid one is reported without
    the comparison.
 3. :func:`add_changes` puts the ``changes`` block into each edition's results: per file the
-   rows added / removed / changed / unchanged, the number of data changes and the first
-   :data:`REPORTED` of them, the changes flagged for the validation summary; in the open edition
+   rows added / removed / changed / unchanged, the number of data changes and :data:`REPORTED`
+   of them (the flagged ones first), the changes flagged for the validation summary; in the open edition
    without the values of the columns that carry the arm; in the closed edition with the key
    results previous → current.  The full list goes to ``changes.json`` / ``changes.csv``.
 """
@@ -102,7 +102,7 @@ def _block(changes: dict) -> dict:
     totals = {key: sum(counts[key] for counts in changes["files"].values())
               for key in ("added", "removed", "changed", "unchanged")}
     return {"files": changes["files"], "totals": totals, "n_data_changes": len(changes["data_changes"]),
-            "data_changes": changes["data_changes"][:REPORTED],
+            "data_changes": changes_module.reported_first(changes["data_changes"], REPORTED),
             "flags": changes_module.flagged(changes)}
 
 

@@ -386,3 +386,15 @@ def test_a_freeze_of_another_study_is_named_as_such(trial, tmp_path):
     fc.edit_manifest(other, lambda m: m.update(study="OtherStudy"))
     fc.refresh_manifest(other)
     assert prepare(other, read_freeze(final), Settings())["problem"] == "it is a freeze of another study (OtherStudy)"
+
+
+def test_the_report_lists_the_flagged_data_changes_first(compared):
+    """Removed rows and changed randomization or baseline data come before the other data changes
+    (a W5 item, a disposition reason), each group in the list's order."""
+    unflagged = [c for c in EXPECTED_DATA_CHANGES if (c["file"], c["key"]) in
+                 {("questionnaires.csv", "P004|W5|WAI|3"), ("disposition.csv", "P003")}]
+    flagged = [c for c in EXPECTED_DATA_CHANGES if c not in unflagged]
+    assert len(unflagged) == 2
+    assert ch.reported_first(compared["data_changes"], 100) == flagged + unflagged
+    assert ch.reported_first(compared["data_changes"], 3) == flagged[:3]
+

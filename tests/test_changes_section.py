@@ -67,7 +67,8 @@ def test_all_data_changes_listed_and_only_the_first_of_many():
     many = block([AGE] * 20, n=523)
     assert "523 data changes" in cs.sentence(many, NUMBERS)
     assert cs.sentence(many, NUMBERS).endswith(
-        "the first 20 are listed in Table 10, and every one is in changes.csv beside this report.")
+        "20 are listed in Table 10 (removed rows and changed randomization or baseline data first), and every "
+        "one is in changes.csv beside this report.")
     footnote = cs.section_tables(many, "closed", "jmir")["changes_data"].footnote
     assert footnote.endswith("503 more data changes are not shown here; changes.csv beside this report lists every one.")
     open_footnote = cs.section_tables(block([AGE] * 20, n=21), "open", "jmir")["changes_data"].footnote

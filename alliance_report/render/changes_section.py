@@ -47,7 +47,8 @@ def sentence(changes: dict, numbers: dict, edition: str = "closed") -> str:
     if n <= shown:
         listed = f"{'it is' if n == 1 else 'all are'} listed in {table} and in {where}"
     else:
-        listed = f"the first {shown} are listed in {table}, and every one is in {where}"
+        listed = (f"{shown} are listed in {table} (removed rows and changed randomization or baseline data "
+                  f"first), and every one is in {where}")
     return text + (f"{fmt.integer(n)} data {fmt.agree(n, 'change', 'changes')} — a removed row, or a value that was set "
                    f"at the previous freeze and differs now — {fmt.agree(n, 'needs', 'need')} a look: {listed}.")
 
