@@ -27,7 +27,7 @@ def all_models(results):
 
 @pytest.mark.parametrize("kwargs", [
     {"n_randomized": 3, "seed": 1},  # (n=9, seed=3: test_tiny_freeze_builds_end_to_end)
-    {"n_randomized": 245, "seed": 4, "cutoff_date": "2014-06-01"},
+    {"n_randomized": 245, "seed": 1, "cutoff_date": "2014-06-01"},  # separation in the dropout model (n=14)
     {"n_randomized": 245, "seed": 4, "cutoff_date": "2014-03-01"},
 ])
 def test_degenerate_freeze_gives_nulls_with_reasons(tmp_path, kwargs):

@@ -34,6 +34,17 @@ def test_table1_test_columns_only_when_asked(demo_results):
     assert age_row.cells[-1] == fmt.p_value(age["test"]["p"])
 
 
+def test_table1_footnote_says_how_each_smd_is_computed(demo_results):
+    """The SMD of months since diagnosis comes from its means, though the row shows its median:
+    the footnote says so; the tests' names only when their columns are there."""
+    plain = tables.table1(demo_results).footnote
+    assert ("SMD: standardized difference, eMBCT − MBCT: of the means over the root mean of the two variances "
+            "(months since diagnosis too, though shown as median and quartiles), or of a level's proportions") in plain
+    assert "Student t test" not in plain
+    assert "Test: Student t test (continuous) or Pearson χ² (categorical)." in tables.table1(
+        with_settings(demo_results, table1_tests=True)).footnote
+
+
 def test_apa_style_changes_every_sentence(demo_results):
     apa = with_settings(demo_results, style="apa")
     hads = text.outcome(apa, "hads", "HADS total")

@@ -140,7 +140,9 @@ def table1(results: dict) -> Table:
     footnote = ("Treated population; baseline questionnaire scores at each participant's own "
                 "pre-treatment assessment (T0b for re-randomized participants, T0 otherwise). "
                 "Percentages of participants with a known value. "
-                + ("SMD: standardized difference, eMBCT − MBCT (|SMD| < 0.1 is commonly taken as negligible). "
+                + ("SMD: standardized difference, eMBCT − MBCT: of the means over the root mean of the two "
+                   "variances (months since diagnosis too, though shown as median and quartiles), or of a level's "
+                   "proportions (|SMD| < 0.1 is commonly taken as negligible). "
                    if by_condition else "Pooled over the treatment arms. ")
                 + ("Test: Student t test (continuous) or Pearson χ² (categorical). " if with_tests else "")
                 + ABBREVIATIONS)
