@@ -467,11 +467,44 @@ def test_mixed_model_single_scores_only():
     assert "random intercept is not identifiable" in result["not_estimable_reason"]
 
 
-def test_mixed_model_boundary_fit_that_does_not_converge_is_not_estimable():
-    """No between-participant variance at all (each participant's deviations sum to zero):
-    the REML optimum is at τ² = 0 and statsmodels' optimisers stop short of it without
-    converging → null with the warnings (boundary fits that converge are reported, see
-    test_model_based_se.py)."""
+def dense_reml(long, X, y):
+    """The profile REML log-likelihood as a function of ψ = τ²/σ², with the dense N × N
+    V = I + ψ·S (S_rs = 1 for two scores of one participant); β and σ² profiled out (Harville 1977)."""
+    pid = long["participant_id"].to_numpy()
+    same_participant = (pid[:, None] == pid[None, :]).astype(float)
+    n, k = X.shape
+
+    def reml(ratio):
+        V_inv = np.linalg.inv(np.eye(n) + ratio * same_participant)
+        beta = np.linalg.solve(X.T @ V_inv @ X, X.T @ V_inv @ y)
+        r = y - X @ beta
+        return -0.5 * ((n - k) * np.log(r @ V_inv @ r / (n - k)) - np.linalg.slogdet(V_inv)[1]
+                       + np.linalg.slogdet(X.T @ V_inv @ X)[1])
+    return reml
+
+
+def test_the_profile_reml_by_participant_sums_is_the_dense_one():
+    """``reml_profile`` (sums per participant) decides whether a failed fit's optimum is at τ² = 0."""
+    import pandas as pd
+
+    from alliance_report.analysis.alliance import reml_profile
+
+    long = long_frame(alliance_frame(seed=3, n_mbct=30, n_embct=25, missing=0.3))
+    week, embct = long["week"].to_numpy(float), long["condition_embct"].to_numpy(float)
+    X = np.column_stack([np.ones(len(long)), week, embct, week * embct])
+    y = long["wai"].to_numpy(float)
+    codes, _ = pd.factorize(long["participant_id"])
+    reml = dense_reml(long, X, y)
+    for ratio in (0.0, 1e-4, 0.3, 2.0, 10.0):
+        assert reml_profile(y, X, codes, ratio) == pytest.approx(reml(ratio), rel=1e-10)
+
+
+def test_mixed_model_with_its_reml_optimum_at_zero_variance_is_reported_as_ols():
+    """No between-participant variance at all (each participant's deviations sum to zero): the
+    REML optimum is at τ² = 0, where statsmodels' optimisers stop short without converging.  The
+    spec reports a boundary fit with its estimates and a note: the τ² = 0 solution, B by OLS
+    (np.linalg.lstsq), σ̂² = RSS/(N − 4), SE = √(σ̂²·diag((X'X)⁻¹)).  That the optimum is at 0 is
+    checked on the REML log-likelihood computed with the dense N × N covariance."""
     rng = np.random.default_rng(17)
     frame = alliance_frame(seed=17, n_mbct=25, n_embct=25, n_untreated=0)
     noise = rng.normal(0, 0.3, (len(frame), 3))
@@ -480,12 +513,20 @@ def test_mixed_model_boundary_fit_that_does_not_converge_is_not_estimable():
     with warnings.catch_warnings():
         warnings.simplefilter("error")   # the module must capture, not leak, the warnings
         result = alliance_mixed(frame)
-    assert all(v is None for v in result["terms"]["week"].values())
-    assert all(v is None for row in result["contrasts"].values() for v in row.values())
-    assert result["variance_components"] == {"tau2": None, "sigma2": None}
-    assert result["note"] is None
-    assert "Gradient optimization failed" in result["not_estimable_reason"]
-    assert "boundary" in result["not_estimable_reason"]
+    assert result["not_estimable_reason"] is None
+    assert result["note"].startswith("the random-intercept variance is estimated at zero (τ̂²=0")
+    long = long_frame(frame)
+    week, embct = long["week"].to_numpy(float), long["condition_embct"].to_numpy(float)
+    X = np.column_stack([np.ones(len(long)), week, embct, week * embct])
+    y = long["wai"].to_numpy(float)
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    sigma2 = float(((y - X @ b) ** 2).sum()) / (len(y) - 4)
+    assert result["variance_components"] == {"tau2": 0.0, "sigma2": pytest.approx(sigma2, rel=1e-10)}
+    se = np.sqrt(sigma2 * np.diag(np.linalg.inv(X.T @ X)))
+    for i, term in enumerate(["intercept", "week", "condition_embct", "week_x_condition_embct"]):
+        assert_wald(result["terms"][term], b[i], se[i], 1e-8)
+    reml = dense_reml(long, X, y)
+    assert all(reml(ratio) < reml(0.0) for ratio in (1e-3, 0.05, 0.5, 5.0))
     assert_json_plain(result)
 
 

@@ -89,12 +89,16 @@ Biometrics 1982; 38:963–74), statsmodels ``MixedLM``, REML
     covariance is singular" from the optimiser's path near τ² = 0).  Such a fit is *reported*,
     with its estimates and a ``note`` (null otherwise): the model-based SE does not use the
     Hessian, and at ψ̂ → 0 it tends to the OLS one, σ̂²(X'X)⁻¹.  When the REML optimum is at
-    τ² = 0 itself, statsmodels' optimisers often stop short of it without converging: such a
-    fit is not estimable (below), like any other fit that did not converge.
+    τ² = 0 itself, statsmodels' optimisers often stop short of it without converging; a fit
+    that failed is then checked against the profile REML log-likelihood (``reml_profile``):
+    when it is highest at ψ = 0 among ψ = 0 and a grid up to 10, the τ² = 0 solution is
+    reported with a note (``at_zero_variance``): B by OLS, σ̂² = RSS/(N − 4), SE from
+    σ̂²(X'X)⁻¹.
     Not estimable (null estimates plus reason): no scores, a rank-deficient fixed-effects
     design (e.g. one condition or one week only), no participant with more than one score
     (τ² not identifiable), fewer observations than fixed + variance parameters, a fit that
-    reports ``converged=False`` (with statsmodels' warnings as the reason), any other
+    reports ``converged=False`` (with statsmodels' warnings as the reason) and whose REML
+    optimum is not at τ² = 0, any other
     ``ConvergenceWarning`` or ``SingularMatrixWarning`` (the Hessian and singularity warnings
     above count as failures unless the fit is on the boundary), ψ̂ < 1e-10 (statsmodels then
     computes the GLS fixed effects with a pseudo-inverse that drops the random intercept's
@@ -406,6 +410,7 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
         return result
 
     wai, participant = long["wai"].to_numpy(dtype=float), long["participant_id"].to_numpy()
+    codes, _ = pd.factorize(participant)
     model = MixedLM(wai, X, groups=participant, exog_re=np.ones((len(long), 1)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -436,7 +441,6 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
                         f"{PSI_PINV_TOL:g}, where statsmodels' fixed effects are not the GLS estimate")
     fixed_cov = None
     if not problems:
-        codes, _ = pd.factorize(participant)
         fixed_cov = model_based_cov(X, codes, psi)
         if fixed_cov is None:
             problems.append("singular X'V⁻¹X at the REML estimates")
@@ -446,22 +450,85 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
                 and np.all(se > 0)):
             problems.append("non-finite or zero standard errors of the fixed effects")
     if problems:
-        result["not_estimable_reason"] = "mixed model not estimable: " + "; ".join(problems)
+        at_zero = at_zero_variance(model, wai, X, codes)
+        if at_zero is None:
+            result["not_estimable_reason"] = "mixed model not estimable: " + "; ".join(problems)
+            return result
+        _fill_mixed(result, at_zero, X.shape[1], tau2=0.0)
+        result["note"] = ("the random-intercept variance is estimated at zero (τ̂²=0: the REML optimum is on the "
+                          "boundary, where the optimiser stopped short of it): the model reduces to ordinary "
+                          "regression; estimates are reported")
         return result
 
-    results = model_based_results(fit, fixed_cov)
-    k = X.shape[1]
-    result["terms"] = dict(zip(MIXED_TERMS, _wald_rows(results, np.eye(k))))
-    result["contrasts"] = dict(zip(MIXED_CONTRASTS, _wald_rows(
-        results, np.vstack(list(MIXED_CONTRASTS.values())))))
-    tau2 = float(np.asarray(fit.cov_re, dtype=float)[0, 0])
-    result["variance_components"] = {"tau2": tau2, "sigma2": sigma2}
+    _fill_mixed(result, model_based_results(fit, fixed_cov), X.shape[1],
+                tau2=float(np.asarray(fit.cov_re, dtype=float)[0, 0]))
     if boundary:
+        tau2 = result["variance_components"]["tau2"]
         result["note"] = (
             f"the random-intercept variance is estimated at (or near) zero (τ̂²={tau2:.2g}; "
             "statsmodels flags τ̂² < 0.01 as a boundary fit): the model reduces to (nearly) "
             "ordinary regression; estimates are reported")
     return result
+
+
+def _fill_mixed(result: dict, results: MixedLMResults, k: int, tau2: float) -> None:
+    """The terms, contrasts and variance components of a fit into ``result`` (in place)."""
+    result["terms"] = dict(zip(MIXED_TERMS, _wald_rows(results, np.eye(k))))
+    result["contrasts"] = dict(zip(MIXED_CONTRASTS, _wald_rows(
+        results, np.vstack(list(MIXED_CONTRASTS.values())))))
+    result["variance_components"] = {"tau2": tau2, "sigma2": float(results.scale)}
+
+
+def _v_inverse_product(codes: np.ndarray, psi: float, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A'Ṽ⁻¹B for Ṽ = blockdiag(I + ψ·J): Ṽ_i⁻¹ = I − ψ/(1 + n_i·ψ)·J, so A'Ṽ⁻¹B = A'B − Σ_i
+    w_i·a_i b_i', with a_i, b_i the column sums of participant i's rows and w_i = ψ/(1 + n_i·ψ)."""
+    n_scores = np.bincount(codes)
+    weight = psi / (1.0 + n_scores * psi)
+
+    def sums(M: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.bincount(codes, M[:, j], minlength=len(n_scores)) for j in range(M.shape[1])])
+    return A.T @ B - sums(A).T @ (sums(B) * weight[:, None])
+
+
+def reml_profile(wai: np.ndarray, X: np.ndarray, codes: np.ndarray, psi: float) -> float:
+    """The REML log-likelihood of the random-intercept model at ψ = τ²/σ², with β and σ²
+    profiled out, up to a constant (Harville 1977; Pinheiro & Bates 2000, §2.2.5):
+
+        l_R(ψ) = −½ [(N − k)·log σ̂²(ψ) + Σ_i log(1 + n_i·ψ) + log|X'Ṽ⁻¹X|],
+        σ̂²(ψ) = r'Ṽ⁻¹r / (N − k),  r = y − Xβ̂(ψ), β̂(ψ) the GLS estimate.
+    """
+    y = wai[:, None]
+    xtvx, xtvy = _v_inverse_product(codes, psi, X, X), _v_inverse_product(codes, psi, X, y)
+    residual = y - X @ np.linalg.solve(xtvx, xtvy)
+    n, k = X.shape
+    sigma2 = float(_v_inverse_product(codes, psi, residual, residual)[0, 0]) / (n - k)
+    log_det_v = float(np.log1p(np.bincount(codes) * psi).sum())
+    return -0.5 * ((n - k) * np.log(sigma2) + log_det_v + np.linalg.slogdet(xtvx)[1])
+
+
+# ψ where the profile REML log-likelihood must be below its value at 0 for a failed fit's optimum
+# to be taken as the boundary τ² = 0
+BOUNDARY_GRID = (1e-6, 1e-4, 1e-2, 0.1, 1.0, 10.0)
+
+
+def at_zero_variance(model: MixedLM, wai: np.ndarray, X: np.ndarray, codes: np.ndarray) -> MixedLMResults | None:
+    """The fit at τ² = 0 (B by OLS, σ̂² = RSS/(N − k), Cov(B) = σ̂²(X'X)⁻¹) when the REML optimum is
+    there (:data:`BOUNDARY_GRID`), else None."""
+    at_zero = reml_profile(wai, X, codes, 0.0)
+    if not all(reml_profile(wai, X, codes, psi) <= at_zero for psi in BOUNDARY_GRID):
+        return None
+    fixed_cov = model_based_cov(X, codes, 0.0)
+    if fixed_cov is None:
+        return None
+    b, *_ = np.linalg.lstsq(X, wai, rcond=None)
+    k = X.shape[1]
+    normalized = np.zeros((k + 1, k + 1))
+    normalized[:k, :k] = fixed_cov
+    results = MixedLMResults(model, np.append(b, 0.0), normalized)
+    results.scale = float(((wai - X @ b) ** 2).sum() / (len(wai) - k))
+    results.fe_params = b
+    results.k_fe, results.k_re, results.k_re2, results.k_vc = k, 1, 1, 0
+    return results
 
 
 def model_based_cov(X: np.ndarray, codes: np.ndarray, psi: float) -> np.ndarray | None:
@@ -470,11 +537,7 @@ def model_based_cov(X: np.ndarray, codes: np.ndarray, psi: float) -> np.ndarray 
     ``codes`` numbers the participants 0..n−1 (one per row of X).  O(N·k + n·k²): the column
     sums per participant come from ``np.bincount``.  None when X'Ṽ⁻¹X is not positive definite.
     """
-    n_scores = np.bincount(codes)
-    weight = psi / (1.0 + n_scores * psi)
-    sums = np.column_stack([np.bincount(codes, X[:, j], minlength=len(n_scores))
-                            for j in range(X.shape[1])])
-    xtvx = X.T @ X - sums.T @ (sums * weight[:, None])
+    xtvx = _v_inverse_product(codes, psi, X, X)
     try:
         np.linalg.cholesky(xtvx)
         return np.linalg.inv(xtvx)
