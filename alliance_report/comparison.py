@@ -12,9 +12,9 @@ Three steps, in the build's order:
    the comparison.
 3. :func:`add_changes` puts the ``changes`` block into each edition's results: per file the
    rows added / removed / changed / unchanged, the number of data changes and :data:`REPORTED`
-   of them (the flagged ones first), the changes flagged for the validation summary; in the open edition
-   without the values of the columns that carry the arm; in the closed edition with the key
-   results previous → current.  The full list goes to ``changes.json`` / ``changes.csv``.
+   of them (the flagged ones first), the changes flagged for the validation summary; in the
+   open edition without the values of the columns that carry the arm; in the closed edition
+   with the key results previous → current.  The full list goes to ``changes.json`` / ``changes.csv``.
 """
 
 from __future__ import annotations

@@ -49,8 +49,9 @@ def sentence(changes: dict, numbers: dict, edition: str = "closed") -> str:
     else:
         listed = (f"{shown} are listed in {table} (removed rows and changed randomization or baseline data "
                   f"first), and every one is in {where}")
-    return text + (f"{fmt.integer(n)} data {fmt.agree(n, 'change', 'changes')} — a removed row, or a value that was set "
-                   f"at the previous freeze and differs now — {fmt.agree(n, 'needs', 'need')} a look: {listed}.")
+    return text + (f"{fmt.integer(n)} data {fmt.agree(n, 'change', 'changes')} — a removed row, or a value that "
+                   f"was set at the previous freeze and differs now — {fmt.agree(n, 'needs', 'need')} a look: "
+                   f"{listed}.")
 
 
 def _changes_csv(edition: str) -> str:
