@@ -52,11 +52,13 @@ Also here:
   (keys), ``examples`` up to 5 keys in the order of the data changes.
 * :func:`changes_csv` — ``changes.csv``: every data change, columns file, key, column, previous,
   current (an empty cell for None).
-* :func:`open_changes` — the object for the open edition, which must show no arm: the values of
-  the columns in :data:`ARM_COLUMNS` are None, the arm cells of a removed row's text read
-  :data:`WITHHELD` (whatever they held, empty or not),
-  and the SHA-256 of the files that hold an arm column is None (it depends on the arms).  It is
-  the same (==) for two freezes and for the same two freezes with MBCT and eMBCT swapped in both.
+* :func:`open_changes` — the object for the open edition, which must show no arm: every data
+  change keeps its file, key and column, and its values are None — not only those of the
+  columns that carry the arm (``design.ARM_COLUMNS``): other cells follow the arm too (an MBCT
+  participant's session dates fall a week apart on one weekday) or are outcome data — and the
+  SHA-256 of the files that hold an arm column is None (with a guessed allocation list, it would
+  confirm it).  It is the same (==) for two freezes and for the same two freezes with MBCT and
+  eMBCT swapped in both.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import BASELINE_TIMEPOINTS
+from alliance_report.design import ARM_COLUMNS, BASELINE_TIMEPOINTS
 from alliance_report.freeze import COLUMNS, FREEZE_FILES, Freeze
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -82,8 +84,6 @@ KEYS: dict[str, tuple[str, ...]] = {
 KEY_SEPARATOR = "|"
 
 # The columns that carry the arm: their values never reach the open edition.
-ARM_COLUMNS: dict[str, tuple[str, ...]] = {"participants.csv": ("allocation", "treatment")}
-WITHHELD = "(withheld)"  # an arm cell in the open edition: not a value, and not an empty cell
 
 BASELINE_COLUMNS = ("age", "sex", "partner", "children", "education", "cancer_type", "treatment_intent",
                     "months_since_diagnosis")
@@ -237,11 +237,6 @@ class _RowWriter:
         return self.buffer.getvalue()
 
 
-def _row_cells(text: str) -> list[str]:
-    """The cells of a row written by :class:`_RowWriter` (a cell may hold a line break)."""
-    return next(csv.reader(io.StringIO(text, newline="")), [])
-
-
 # ------------------------------------------------------------------------------ flags (warnings)
 
 
@@ -354,21 +349,9 @@ def changes_csv(changes: dict) -> str:
 
 
 def open_changes(changes: dict) -> dict:
-    """The object for the open edition: no value of a column that carries the arm (see the
-    module docstring).  A new object; ``changes`` is not modified."""
-    writer = _RowWriter()
-    data_changes = []
-    for change in changes["data_changes"]:
-        arm_columns = ARM_COLUMNS.get(change["file"], ())
-        change = dict(change)
-        if change["column"] is None and arm_columns and change["previous"] is not None:
-            cells = _row_cells(change["previous"])
-            names = COLUMNS[change["file"]]
-            change["previous"] = writer.text([WITHHELD if i < len(names) and names[i] in arm_columns else cell
-                                              for i, cell in enumerate(cells)])
-        elif change["column"] in arm_columns:
-            change["previous"] = change["current"] = None
-        data_changes.append(change)
+    """The object for the open edition: the data changes without their values, no SHA-256 of a
+    file with an arm column (see the module docstring).  A new object; ``changes`` is not modified."""
+    data_changes = [{**change, "previous": None, "current": None} for change in changes["data_changes"]]
     previous = changes["previous"]
     if previous is not None:
         previous = {**previous, "files": {file: None if file in ARM_COLUMNS else sha

@@ -121,9 +121,10 @@ def add_changes(results: dict[str, dict], comparison: dict | None, problem: str 
             block = {"status": "not compared", "previous": None, "reason": problem_here}
         else:
             full = comparison["changes"] if edition == "closed" else changes_module.open_changes(comparison["changes"])
-            block = {"status": "compared",
-                     "previous": {key: comparison[key] for key in ("freeze_id", "cutoff_date", "input_sha256")},
-                     **_block(full)}
+            previous = {key: comparison[key] for key in ("freeze_id", "cutoff_date", "input_sha256")}
+            if edition == "open":  # the manifest lists the SHA-256 of participants.csv: it depends on the arms
+                previous["input_sha256"] = None
+            block = {"status": "compared", "previous": previous, **_block(full)}
             if edition == "closed":
                 current = key_results(edition_results)
                 block["key_results"] = [{"key": key, "previous": comparison["key_results"][key],

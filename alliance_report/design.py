@@ -12,6 +12,8 @@ CONDITIONS: tuple[str, ...] = ("MBCT", "eMBCT")
 # first randomization (column `allocation`)
 ALLOCATIONS: tuple[str, ...] = ("MBCT", "eMBCT", "TAU")
 WAITING_LIST = "TAU"
+# the columns that carry a participant's treatment arm, per file (the open edition has none of them)
+ARM_COLUMNS: dict[str, tuple[str, ...]] = {"participants.csv": ("allocation", "treatment")}
 N_SESSIONS = 8
 
 TIMEPOINTS: tuple[str, ...] = ("T0", "T0b", "W2", "W5", "W9", "T1", "T2", "T3")

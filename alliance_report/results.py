@@ -24,6 +24,7 @@ from alliance_report.analysis.outcome import fit_outcome_models
 from alliance_report.analysis.pooled import POOLED, participant_flow, pool_arms
 from alliance_report.analysis.reliability import reliability
 from alliance_report.analysis.visits import interim_state, status_counts, visit_status
+from alliance_report.design import ARM_COLUMNS
 from alliance_report.freeze import Freeze, typed_tables
 from alliance_report.provenance import NOT_RECORDED, provenance
 from alliance_report.results_schema import check_results
@@ -80,13 +81,6 @@ def analysis_inputs(freeze: Freeze, settings: Settings, study: Study) -> tuple:
     return tables, data, schedule, status
 
 
-def arm_counts(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
-    """The CONSORT counts by arm without the models: what the open edition's guard checks
-    against when the closed edition is not built."""
-    tables, data, schedule, status = analysis_inputs(freeze, settings, study or load_study(freeze.manifest["study"]))
-    return consort_counts(tables, data, schedule, status, analysed=False)
-
-
 def _closed_results(tables: dict, scores, common: dict, settings: Settings, study: Study) -> dict:
     """Analysis table and visit status → every analysis of the plan, by arm."""
     data = build_dataset(tables, scores, settings.dropout_threshold)
@@ -129,7 +123,7 @@ def _open_results(tables: dict, scores, common: dict, settings: Settings, study:
     consort = consort_counts(tables, data, schedule, status, (POOLED,), analysed=False)
     check_consort(consort, {})
     return {
-        **common,
+        **_without_arm_digests(common),
         "edition": "open",
         "interim": interim_state(data, schedule, status),
         "visit_status": status_counts(status),
@@ -137,6 +131,16 @@ def _open_results(tables: dict, scores, common: dict, settings: Settings, study:
         "participant_flow": participant_flow(consort),
         "baseline_characteristics": baseline_characteristics(data, conditions=()),
     }
+
+
+def _without_arm_digests(common: dict) -> dict:
+    """The common block for the open edition: no SHA-256 that depends on the arms — of a file with
+    an arm column (``design.ARM_COLUMNS``) or of the manifest, which lists it.  A digest of a few
+    low-entropy cells confirms a guessed allocation list: 13 randomized, 7 treated, 2⁷ tries."""
+    files = common["provenance"]["input_files"]
+    return {**common, "input_sha256": None,
+            "provenance": {**common["provenance"],
+                           "input_files": {file: None if file in ARM_COLUMNS else digest for file, digest in files.items()}}}
 
 
 def _clean(value):

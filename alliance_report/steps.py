@@ -74,17 +74,13 @@ def validate_previous(previous: Path, timings: Timings, notes: list[str]) -> str
 
 
 def analyse(freeze, settings: Settings) -> dict[str, dict]:
-    """The results of each edition the settings ask for, and (key ``"arm_counts"``) the closed
-    CONSORT counts that the open edition's guard checks against."""
+    """The results of each edition the settings ask for."""
     from alliance_report.analysis.consort import ConsortError
     from alliance_report.provenance import build_metadata
-    from alliance_report.results import arm_counts, compute_editions
+    from alliance_report.results import compute_editions
 
     try:
-        results = compute_editions(freeze, settings, settings.editions(), build_metadata=build_metadata())
-        if "open" in results:
-            results["arm_counts"] = results["closed"]["consort"] if "closed" in results else arm_counts(freeze, settings)
-        return results
+        return compute_editions(freeze, settings, settings.editions(), build_metadata=build_metadata())
     except ConsortError as exc:
         raise BuildError(f"{freeze.path}: {exc}; no report was written", exit_code=1) from None
 
@@ -113,8 +109,7 @@ def add_changes(results: dict, comparison: dict | None, previous_problem: str | 
 
 
 def editions(results: dict[str, dict]) -> dict[str, dict]:
-    """The results of each edition built, in the order of EDITIONS (without ``arm_counts`` and
-    ``comparison``)."""
+    """The results of each edition built, in the order of EDITIONS (without ``comparison``)."""
     return {edition: results[edition] for edition in EDITIONS if edition in results}
 
 
@@ -186,9 +181,9 @@ def render_reports(results: dict[str, dict], figures: dict[str, tuple], validati
     reports = {edition: build_report(edition_results, validation, date, figures[edition])
                for edition, edition_results in editions(results).items()}
     if "open" in reports:
-        mentions = arm_mentions(reports["open"], results["arm_counts"])
+        mentions = arm_mentions(reports["open"])
         if mentions:
-            raise BuildError("the open edition mentions an arm with one of its counts ("
+            raise BuildError("the open edition writes an arm with a number ("
                              + "; ".join(mentions[:5]) + "): a template or table puts data by arm into "
                              "the edition that must have none; nothing was published", exit_code=3)
     return reports

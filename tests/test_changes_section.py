@@ -79,15 +79,21 @@ def test_all_data_changes_listed_and_only_the_first_of_many():
 def test_data_changes_table_cells_and_the_open_footnote():
     removed = {"file": "questionnaires.csv", "key": "P003|T1|HADS|1", "column": None,
                "previous": "P003,T1,HADS,1," + "x" * 80, "current": None}
-    table = cs.section_tables(block([AGE, ARM, removed]), "open", "jmir")["changes_data"]
-    cells = [row.cells for row in table.rows]
+    closed = cs.section_tables(block([AGE, dict(AGE, current=None), removed]), "closed", "jmir")["changes_data"]
+    cells = [row.cells for row in closed.rows]
+    assert closed.header == ("File", "Key", "Column", "Previous", "Current")
     assert cells[0] == ("participants.csv", "P001", "age", "51", "52")
-    assert cells[1] == ("participants.csv", "P002", "treatment", "(withheld)", "(withheld)")  # not an empty cell (—)
-    closed = cs.section_tables(block([dict(AGE, current=None)]), "closed", "jmir")["changes_data"]
-    assert closed.rows[0].cells[3:] == ("51", "—")  # a value emptied since the previous freeze
+    assert cells[1][3:] == ("51", "—")  # a value emptied since the previous freeze
     assert cells[2][2] == "(row removed)" and len(cells[2][3]) == 60 and cells[2][3].endswith("…")
-    assert "Values of the columns that carry the arm" in table.footnote
-    assert "carry the arm" not in cs.section_tables(block([AGE]), "closed", "jmir")["changes_data"].footnote
+    assert "not shown in this edition" not in closed.footnote
+    # the open edition: file, key and column; no value (the open results hold none either)
+    hidden = [dict(c, previous=None, current=None) for c in (AGE, ARM, removed)]
+    opened = cs.section_tables(block(hidden), "open", "jmir")["changes_data"]
+    assert opened.header == ("File", "Key", "Column")
+    assert [row.cells for row in opened.rows] == [("participants.csv", "P001", "age"),
+                                                  ("participants.csv", "P002", "treatment"),
+                                                  ("questionnaires.csv", "P003|T1|HADS|1", "(row removed)")]
+    assert "Their values are not shown in this edition: they may carry the arm" in opened.footnote
 
 
 def test_key_results_and_flags_tables():

@@ -60,9 +60,19 @@ def relabel(src: Path, dst: Path, how: str, seed: int = 1) -> Path:
     return dst
 
 
+def closed_counts(freeze) -> dict:
+    """The CONSORT counts by arm of the closed edition (without the models)."""
+    from alliance_report.analysis.consort import consort_counts
+    from alliance_report.results import analysis_inputs
+    from alliance_report.study import load_study
+
+    tables, data, schedule, status = analysis_inputs(freeze, Settings(), load_study(freeze.manifest["study"]))
+    return consort_counts(tables, data, schedule, status, analysed=False)
+
+
 def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None) -> dict:
     """The build's steps for the open edition into ``out/open`` (compared with ``previous`` when
-    given); returns the CONSORT counts by arm that the build's guard checks the open edition against."""
+    given); returns the closed edition's CONSORT counts by arm."""
     freeze = read_freeze(freeze_dir)
     report = validate_freeze(freeze)
     assert report.ok
@@ -77,7 +87,7 @@ def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None
     out.mkdir(parents=True)
     steps.write_files(results, reports, validation, out)
     steps.write_pdfs(reports, out)
-    return results["arm_counts"]
+    return closed_counts(freeze)
 
 
 def masked(data: bytes) -> str:
@@ -189,7 +199,7 @@ def test_a_leaking_template_is_refused_by_the_build(tmp_path, monkeypatch):
     with pytest.raises(BuildError) as error:
         build_open_edition(DEMO_FREEZE, tmp_path / "out")
     assert error.value.exit_code == 3
-    assert "the open edition mentions an arm with one of its counts" in str(error.value)
+    assert "the open edition writes an arm with a number" in str(error.value)
     assert "Treated in MBCT (n=" in str(error.value)
     assert not (tmp_path / "out" / "open").exists()
 
@@ -199,7 +209,7 @@ def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
     import alliance_report.render.open_guard as guard
     from alliance_report import results as results_module
 
-    monkeypatch.setattr(guard, "arm_mentions", lambda report, consort: [])
+    monkeypatch.setattr(guard, "arm_mentions", lambda report: [])
     # and the results.json schema, which refuses the unknown key "leak" (the developer who adds a
     # key to the open results adds it to the schema too): only the leak test is left
     monkeypatch.setattr(results_module, "check_results", lambda results: None)
@@ -209,15 +219,18 @@ def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
     assert given["report.html"] != swapped["report.html"]
 
 
-def test_the_guard_finds_counts_by_arm_in_every_form():
+def test_the_guard_finds_an_arm_with_a_number_in_every_form():
+    """Any number, whatever the counts by arm: whether the open edition is published must not
+    depend on them.  Pooled phrases are not an arm."""
     class Report:
         def __init__(self, text):
             self.html, self.qmd, self.tables = f"<p>{text}</p>", "", ()
 
-    consort = {"treated": {"MBCT": 56, "eMBCT": 63}, "analysed": {"hads_model": {"MBCT": 18, "eMBCT": 26}}}
     for text in ("Treated in MBCT (n=56)", "eMBCT: n=63", "eMBCT, n = 63", "MBCT n=18", "eMBCT: 26",
-                 "56 in MBCT", "26 in eMBCT"):
-        assert arm_mentions(Report(text), consort), text
+                 "56 in MBCT", "26 in eMBCT", "MBCT (n=57)", "eMBCT: 630", "eMBCT: 4 modules were enough",
+                 "1,204 in eMBCT"):
+        assert arm_mentions(Report(text)), text
     for text in ("Treated in MBCT or eMBCT (n=119)", "randomized to MBCT, eMBCT or TAU (n=56 screened)",
-                 "56 participants in MBCT or eMBCT", "MBCT (n=57)", "eMBCT: 630"):
-        assert not arm_mentions(Report(text), consort), text
+                 "56 participants in MBCT or eMBCT", "pooled over MBCT and eMBCT: 245",
+                 "MBCT/eMBCT (n=245)", "MBCT consisted of 8 weekly sessions", "MBCT: mindfulness-based"):
+        assert not arm_mentions(Report(text)), text

@@ -35,8 +35,11 @@ def test_results_copy_the_build_metadata_and_run_no_git(freeze, no_subprocess, g
     block = compute_editions(freeze, Settings(), ("open",), build_metadata=given)["open"]["provenance"]
     assert list(block) == KEYS  # the order of results.json
     assert {key: block[key] for key in expected} == expected
-    assert block["input_files"] == dict(sorted(freeze.file_sha256.items()))
+    # the open edition: no digest of participants.csv (it would confirm a guessed allocation)
+    assert block["input_files"] == dict(sorted(freeze.file_sha256.items())) | {"participants.csv": None}
     assert block["manifest_exported_at"] == freeze.manifest["exported_at"]
+    closed = compute_editions(freeze, Settings(), ("closed",), build_metadata=given)["closed"]
+    assert closed["provenance"]["input_files"] == dict(sorted(freeze.file_sha256.items()))
 
 
 def test_build_metadata_holds_the_commit_and_every_direct_dependency(monkeypatch):

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from alliance_report.design import CONDITIONS
+from alliance_report.design import ARM_COLUMNS, CONDITIONS
 
 POOLED = "MBCT or eMBCT"
-ARM_COLUMNS = ("allocation", "treatment")
 
 
 def pool_arms(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The typed freeze tables with MBCT and eMBCT replaced by :data:`POOLED` in ``allocation``
     and ``treatment`` (a copy; the other tables are shared, they hold no arm)."""
     participants = tables["participants"].copy()
-    for column in ARM_COLUMNS:
+    for column in ARM_COLUMNS["participants.csv"]:
         participants[column] = participants[column].where(~participants[column].isin(CONDITIONS), POOLED)
     return {**tables, "participants": participants}
 

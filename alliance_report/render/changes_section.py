@@ -6,7 +6,6 @@ open edition the values of the columns that carry the arm are already gone from 
 
 from __future__ import annotations
 
-from alliance_report.changes import ARM_COLUMNS, WITHHELD
 from alliance_report.render import format as fmt
 from alliance_report.render.tables import Row, Table
 
@@ -73,27 +72,24 @@ def _cell(value: str | None) -> str:
     return fmt.MISSING if value is None else (value if len(value) <= 60 else value[:59] + "…")
 
 
-def _values(change: dict, edition: str) -> tuple[str, str]:
-    """The previous and current cells of a data change; "(withheld)" for an arm in the open edition."""
-    if edition == "open" and change["column"] in ARM_COLUMNS.get(change["file"], ()):
-        return WITHHELD, WITHHELD
-    return _cell(change["previous"]), _cell(change["current"])
-
-
 def data_changes_table(changes: dict, edition: str) -> Table:
-    rows = tuple(Row((c["file"], c["key"], c["column"] or "(row removed)", *_values(c, edition)))
+    """File, key, column, and in the closed edition the previous and current values of each data change."""
+    closed = edition == "closed"
+    rows = tuple(Row((c["file"], c["key"], c["column"] or "(row removed)",
+                      *((_cell(c["previous"]), _cell(c["current"])) if closed else ())))
                  for c in changes["data_changes"])
     footnote = ("A data change is a removed row, or a value that was not empty at the previous freeze and "
-                "differs now (or is empty). Values as written in the files; long ones are cut (…).")
-    if edition == "open":
-        footnote += (f" Values of the columns that carry the arm (allocation, treatment) read {WITHHELD} in this "
-                     "edition, in a removed row too.")
+                "differs now (or is empty). "
+                + ("Values as written in the files; long ones are cut (…)." if closed else
+                   "Their values are not shown in this edition: they may carry the arm (allocation and treatment, "
+                   "and cells that follow it, such as session dates) or outcome data."))
     more = changes["n_data_changes"] - len(changes["data_changes"])
     if more > 0:
         footnote += (f" {fmt.integer(more)} more data {fmt.agree(more, 'change is', 'changes are')} not shown here; "
                      f"{_changes_csv(edition)} lists every one.")
-    return Table("changes_data", "Data changes since the previous freeze",
-                 ("File", "Key", "Column", "Previous", "Current"), rows, footnote, text_columns=5)
+    header = ("File", "Key", "Column", "Previous", "Current") if closed else ("File", "Key", "Column")
+    return Table("changes_data", "Data changes since the previous freeze", header, rows, footnote,
+                 text_columns=len(header))
 
 
 def key_results_table(changes: dict, style: str) -> Table:

@@ -364,15 +364,20 @@ def build_tables(results: dict) -> dict[str, Table]:
     }
 
 
+WITHHELD = "withheld in the open edition"  # a SHA-256 that depends on the arms
+
+
 def provenance_table(results: dict) -> Table:
     provenance = results["provenance"]
-    rows = [Row((name, "SHA-256", digest)) for name, digest in provenance["input_files"].items()]
+    digests = [(name, "SHA-256", digest) for name, digest in provenance["input_files"].items()]
     previous = (results.get("changes") or {}).get("previous") or {}
     if previous.get("freeze_id"):
-        rows.append(Row((f"previous freeze {previous['freeze_id']}", "manifest SHA-256", previous["input_sha256"])))
+        digests.append((f"previous freeze {previous['freeze_id']}", "manifest SHA-256", previous["input_sha256"]))
+    rows = [Row((item, kind, digest or WITHHELD)) for item, kind, digest in digests]
     rows.append(Row(("alliance-report", "version", f"{provenance['alliance_report']} ({provenance['git_commit']})")))
     rows.append(Row(("Python", "version", provenance["python"])))
     rows += [Row((name, "version", version)) for name, version in provenance["packages"].items()]
+    withheld = " A SHA-256 that depends on the arms is withheld." if any(d is None for *_, d in digests) else ""
     return Table("provenance", "Provenance of this report", ("Item", "Kind", "Value"), tuple(rows),
-                 f"Input hashes of the freeze files; manifest exported at {provenance['manifest_exported_at']}.",
-                 text_columns=3)
+                 f"Input hashes of the freeze files; manifest exported at {provenance['manifest_exported_at']}."
+                 + withheld, text_columns=3)
