@@ -201,3 +201,12 @@ def test_the_abstract_reports_both_outcomes_with_their_moderation(demo_build):
     positions = [abstract.find(sentence) for sentence in expected]
     assert -1 not in positions, (positions, abstract)
     assert positions == sorted(positions)
+
+
+def test_each_edition_describes_itself_in_its_metadata(demo_build):
+    """The HTML's description (the PDF's Subject): the open edition has no analysis of the alliance."""
+    def description(folder):
+        return re.search(r'<meta name="description" content="([^"]*)"', (folder / "report.html").read_text()).group(1)
+    assert description(demo_build).startswith("Secondary analysis of the therapeutic alliance in the BeMind trial")
+    assert description(demo_build / "open") == ("Trial conduct of the BeMind trial, pooled over the treatment arms, "
+                                                "data freeze 2018-03-01 (SIMULATED DATA)")
