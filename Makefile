@@ -19,7 +19,15 @@ FORCE ?=
 QUIET ?=
 JOBS  ?=
 EDITION ?= both
-BUILD_OPTIONS = --renderer $(RENDERER) --edition $(EDITION) $(if $(FORCE),--force) $(if $(QUIET),--quiet) $(if $(JOBS),--jobs $(JOBS))
+# the analysis settings (README "Settings"): STYLE=apa, DROPOUT_THRESHOLD=N, TABLE1_TESTS=1, BUILD_DATE=YYYY-MM-DD;
+# FORCE, QUIET and TABLE1_TESTS are on with any non-empty value (FORCE=0 too)
+STYLE ?=
+DROPOUT_THRESHOLD ?=
+TABLE1_TESTS ?=
+BUILD_DATE ?=
+BUILD_OPTIONS = --renderer $(RENDERER) --edition $(EDITION) $(if $(FORCE),--force) $(if $(QUIET),--quiet) $(if $(JOBS),--jobs $(JOBS)) \
+	$(if $(STYLE),--style $(STYLE)) $(if $(DROPOUT_THRESHOLD),--dropout-threshold $(DROPOUT_THRESHOLD)) \
+	$(if $(TABLE1_TESTS),--table1-tests) $(if $(BUILD_DATE),--build-date $(BUILD_DATE))
 # a path as one shell word, whatever it holds (spaces, quotes, $, ;): 'a b' -> 'a b', it's -> 'it'\''s'
 quote = '$(subst ','\'',$(1))'
 

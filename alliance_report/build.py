@@ -48,7 +48,7 @@ from alliance_report.progress import Progress, Timings
 from alliance_report.publish import note_leftovers, publish
 from alliance_report.quarto import RENDERERS, effective_settings, quarto_executable, render_quarto
 from alliance_report.settings import Settings
-from alliance_report.worker import Worker, default_jobs, fork_is_safe
+from alliance_report.worker import Worker, fork_is_safe, processes
 
 __all__ = ["INTERRUPTED", "BuildError", "BuildOutcome", "Interrupted", "build", "interruptible"]
 
@@ -114,7 +114,7 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
     progress = progress or Progress(quiet=True)
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}")
-    jobs = default_jobs() if jobs is None else max(1, jobs)
+    jobs = processes(jobs)
     job = BuildJob(Path(freeze_dir), out, settings, renderer, reports_root, command, previous, Timings(progress))
     if renderer == "quarto" and quarto_executable() is None:
         job.notes.append("Quarto is not installed (no quarto on PATH): report.pdf was made with WeasyPrint, "
@@ -126,7 +126,7 @@ def _build_freeze(freeze_dir, out, settings, *, force, progress, jobs, renderer,
     frozen_by_caller = gc.get_freeze_count() > 0
     try:
         if job.out is not None:  # an output location that cannot be written: said now, not after validation
-            with writing(job.out):
+            with writing(job.out, any_error=True):
                 job.staging.make(Path(job.out))
         _start_worker(job, jobs)
         return _build(job)
@@ -194,7 +194,7 @@ def _build(job: BuildJob) -> BuildOutcome:
     the staging folder (by the worker, or here), then build.log and the fingerprint; publish."""
     freeze = _read(job)
     validation = steps.validate(freeze, job.timings).to_dict()
-    previous_problem = (steps.validate_previous(job.previous, job.timings, job.notes)
+    previous_problem = (steps.validate_previous(job.previous, freeze, job.timings, job.notes)
                         if job.previous is not None else None)
     date = job.settings.build_date  # the report date of the title block (--build-date), or None
 

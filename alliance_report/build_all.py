@@ -20,6 +20,9 @@ from alliance_report.progress import Progress
 from alliance_report.settings import Settings
 
 
+OUTCOME_WORDS = {"unreadable": "invalid", "error": "failed"}  # as the summary table and the index show them
+
+
 @dataclass
 class FreezeOutcome:
     freeze: Path
@@ -30,6 +33,12 @@ class FreezeOutcome:
     detail: str = ""  # e.g. "2 of 120 checks failed", shown in the summary table
     previous: Path | None = None  # the freeze it was compared with
     validation: dict | None = None  # {"checks", "failed", "warnings"} of a freeze that failed validation
+
+    @property
+    def shown(self) -> str:
+        """The outcome in the words of the summary table and the index: built, up to date, invalid,
+        failed, interrupted, not built."""
+        return OUTCOME_WORDS.get(self.outcome, self.outcome)
 
 
 def find_freezes(folder: Path) -> list[Path]:
@@ -148,11 +157,12 @@ def _previous_of(valid: list[tuple[str, Path]], cutoff: str | None) -> Path | No
 def summary_table(outcomes: list[FreezeOutcome]) -> str:
     rows = [("freeze", "outcome", "output")]
     for o in outcomes:
-        rows.append((str(o.freeze), o.outcome + (f" ({o.detail})" if o.detail else ""),
+        rows.append((str(o.freeze), o.shown + (f" ({o.detail})" if o.detail else ""),
                      f"{o.output}/" if o.output else "—"))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
     lines.insert(1, f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * max(len(r[2]) for r in rows)}")
     failed = sum(1 for o in outcomes if o.exit_code)
-    lines.append(f"{len(outcomes)} freezes: {len(outcomes) - failed} ok, {failed} failed")
+    lines.append(f"{len(outcomes)} {'freeze' if len(outcomes) == 1 else 'freezes'}: {len(outcomes) - failed} ok, "
+                 f"{failed} failed")
     return "\n".join(lines)

@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="validate, analyse and render a freeze")
     build.add_argument("freeze", type=Path, nargs="?", default=DEMO_FREEZE,
-                       help="freeze folder (default: the embedded demo freeze)")
+                       help="freeze folder (default: the demo freeze of a checkout, data/demo-freeze; an "
+                            "installed copy has none)")
     build.add_argument("--out", type=Path, default=None,
                        help="output folder (default: reports/<study>-<freeze_id>/)")
     build.add_argument("--previous", type=Path, default=None, metavar="FREEZE",
@@ -42,24 +43,32 @@ def _parser() -> argparse.ArgumentParser:
     _build_options(build)
 
     build_all = commands.add_parser(
-        "build-all", help="build every freeze in a folder, each into its own output; a summary table at the end")
+        "build-all", help="build every freeze in a folder, each into its own output and compared with the valid "
+                          "freeze of its study with the latest earlier cut-off; DIR/index.html lists them all, and "
+                          "a summary table ends the run")
     build_all.add_argument("folder", type=Path, help="a folder of freeze folders (or one freeze)")
     build_all.add_argument("--out-root", type=Path, default=Path("reports"), metavar="DIR",
                            help="outputs go to DIR/<study>-<freeze_id>/ (default: %(default)s)")
     _build_options(build_all)
 
     validate = commands.add_parser("validate", help="validate a freeze only")
-    validate.add_argument("freeze", type=Path)
+    validate.add_argument("freeze", type=Path, help="freeze folder (manifest.json and the five CSV files)")
     validate.add_argument("--json", type=Path, default=None, metavar="FILE",
                           help="also write every check with its outcome as JSON")
 
     simulate = commands.add_parser("simulate", help="write a synthetic freeze (simulated: true)")
-    simulate.add_argument("--out", type=Path, required=True)
-    simulate.add_argument("--seed", type=int, default=None)
-    simulate.add_argument("--n-screened", type=int, default=None)
-    simulate.add_argument("--n-randomized", type=int, default=245)
+    simulate.add_argument("--out", type=Path, required=True, metavar="DIR",
+                          help="the freeze folder to write (new, empty, or a simulated freeze with --force)")
+    simulate.add_argument("--seed", type=int, default=None,
+                          help="random seed (default: the demo freeze's; with the other defaults, the demo "
+                               "freeze byte for byte)")
+    simulate.add_argument("--n-screened", type=int, default=None, metavar="N",
+                          help="persons screened (default: 1.75 per randomized participant)")
+    simulate.add_argument("--n-randomized", type=int, default=245, metavar="N",
+                          help="participants randomized (default: %(default)s, as the demo freeze)")
     simulate.add_argument("--cutoff", default=None, metavar="YYYY-MM-DD",
-                          help="cut-off date; earlier than the default gives an interim freeze")
+                          help="cut-off date (default: the demo freeze's, when every follow-up is complete); "
+                               "earlier gives an interim freeze of the same simulated trial")
     simulate.add_argument("--force", action="store_true",
                           help="replace the simulated freeze in --out (never a real one: \"simulated\": false)")
     return parser
@@ -90,7 +99,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="processes: 2 analyses while the freeze is validated, 1 runs every step in "
-                             "one process (default: 2 on a machine with two or more cores)")
+                             "one process; more than 2 run as 2 (default: 2 on a machine with two or more cores)")
     parser.add_argument("--renderer", choices=("weasyprint", "quarto"), default="weasyprint",
                         help="quarto: also run `quarto render report.qmd` into quarto/ of the output, when "
                              "the Quarto CLI is installed (default: %(default)s)")

@@ -62,11 +62,9 @@ def prepare(previous_dir: Path, current: Freeze, settings: Settings) -> dict:
     try:
         previous = read_freeze(previous_dir)
         manifest = previous.manifest
-        if manifest.get("study") != current.manifest.get("study"):
-            return {"folder": folder, "problem": f"it is a freeze of another study ({manifest.get('study')})"}
-        not_earlier = _not_earlier(manifest, current.manifest)
-        if not_earlier:
-            return {"folder": folder, "problem": not_earlier}
+        problem = not_comparable(manifest, current.manifest)
+        if problem:
+            return {"folder": folder, "problem": problem}
         study = load_study(str(manifest.get("study")))
         compared = changes_module.compare_freezes(previous, current)
         analysed = key_analyses(previous, settings, study)
@@ -76,6 +74,14 @@ def prepare(previous_dir: Path, current: Freeze, settings: Settings) -> dict:
         return {"folder": folder, "problem": f"it cannot be analysed ({type(exc).__name__}: {exc})"}
     return {"freeze_id": manifest["freeze_id"], "cutoff_date": manifest["cutoff_date"], "folder": folder,
             "input_sha256": previous.manifest_sha256, "changes": compared, "key_results": key_results(analysed)}
+
+
+def not_comparable(previous: dict, current: dict) -> str | None:
+    """Why a freeze (its manifest ``previous``) cannot be the previous freeze of ``current``: it is
+    of another study, or not an earlier one; None when it can be."""
+    if previous.get("study") != current.get("study"):
+        return f"it is a freeze of another study ({previous.get('study')})"
+    return _not_earlier(previous, current)
 
 
 def _not_earlier(previous: dict, current: dict) -> str | None:

@@ -56,7 +56,7 @@ def index_row(outcome, manifest: dict | None, out_root: Path) -> dict:
            "cutoff_date": manifest.get("cutoff_date") if isinstance(manifest.get("cutoff_date"), str) else None,
            "folder": Path(outcome.freeze).name,  # no absolute path: the page is shared and must not vary by machine
            "study": manifest.get("study") if isinstance(manifest.get("study"), str) else None,
-           "outcome": {"unreadable": "invalid", "error": "failed"}.get(outcome.outcome, outcome.outcome),
+           "outcome": outcome.shown,
            "detail": outcome.detail, "randomized": None, "treated": None, "pct_of_target": None,
            "validation": outcome.validation, "changes": None,
            "links": dict.fromkeys(("closed_html", "closed_pdf", "open_html", "open_pdf"))}

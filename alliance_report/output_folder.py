@@ -129,13 +129,15 @@ OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES
 
 
 @contextmanager
-def writing(out: Path):
+def writing(out: Path, any_error: bool = False):
     """An output location that cannot be written (read-only, no permission, full) is the
-    user's to fix: exit 2 with one line naming it, instead of an internal error."""
+    user's to fix: exit 2 with one line naming it, instead of an internal error.  ``any_error``:
+    every OSError is (making the staging folder and its probe, where a location such as /proc
+    refuses a folder with "no such file")."""
     try:
         yield
     except OSError as exc:
-        if exc.errno not in OUTPUT_ERRNOS:
+        if exc.errno not in OUTPUT_ERRNOS and not (any_error and exc.errno is not None):
             raise
         hint = ("free some space there or name another --out" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
                 else "name a folder you can write to with --out")

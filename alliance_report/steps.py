@@ -49,21 +49,26 @@ def validate(freeze, timings: Timings):
     return report
 
 
-def validate_previous(previous: Path, timings: Timings, notes: list[str]) -> str | None:
+def validate_previous(previous: Path, freeze, timings: Timings, notes: list[str]) -> str | None:
     """Validate the previous freeze like any input; the reason it is not compared, or None.
 
-    An invalid or unreadable previous freeze does not stop the build: the report says why it has
-    no comparison (a note here, a line in the build log, the changes section of the report)."""
+    A previous freeze that is unreadable, of another study, not earlier than ``freeze`` or
+    invalid does not stop the build: the report says why it has no comparison (a note here, a
+    line in the build log, the changes section of the report)."""
+    from alliance_report.comparison import not_comparable
     from alliance_report.freeze import FreezeError, read_freeze
     from alliance_report.validation import validate_freeze
 
     problem = None
     with timings.step("validate previous") as info:
         try:
-            report = validate_freeze(read_freeze(previous))
+            earlier = read_freeze(previous)
         except FreezeError as exc:
             problem = f"it cannot be read ({Path(exc.file).name}: {exc.reason})"
         else:
+            problem = not_comparable(earlier.manifest, freeze.manifest)
+        if problem is None:
+            report = validate_freeze(earlier)
             info["detail"] = f"{len(report.checks)} checks, {len(report.failed())} failed"
             if not report.ok:
                 problem = (f"it failed validation ({len(report.failed())} of {len(report.checks)} checks "

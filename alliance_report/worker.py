@@ -37,6 +37,12 @@ def default_jobs() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+def processes(jobs: int | None) -> int:
+    """The processes of a build asked for ``--jobs``: :func:`default_jobs` without it, else 1 or 2
+    (a build has two processes at most: more than 2 run as 2, and build.log says 2)."""
+    return default_jobs() if jobs is None else min(2, max(1, jobs))
+
+
 # threads that may run when the worker forks: ours, and tqdm's monitor, which Great Expectations
 # starts in the main process (it only sleeps and checks tqdm's bars; the worker uses no tqdm)
 FORK_SAFE_THREADS = ("interrupt-watchdog", "worker-listener", "progress", "tqdm_monitor")

@@ -393,3 +393,20 @@ def test_the_report_lists_the_flagged_data_changes_first(compared):
     assert ch.reported_first(compared["data_changes"], 100) == flagged + unflagged
     assert ch.reported_first(compared["data_changes"], 3) == flagged[:3]
 
+
+
+def test_a_later_freeze_given_as_previous_is_noted_for_the_log_and_stderr(trial):
+    """The build's check of the previous freeze names the reason like that of an invalid one (a
+    note for stderr, the 'previous:' line of build.log, the report): before, only the report did."""
+    import io
+
+    from alliance_report import steps
+    from alliance_report.progress import Progress, Timings
+
+    interim, final = trial
+    notes: list[str] = []
+    problem = steps.validate_previous(final, read_freeze(interim), Timings(Progress(io.StringIO(), quiet=True)), notes)
+    assert problem == ("its cut-off date (2018-03-01) is after this freeze's (2015-03-01); the previous freeze "
+                       "must be an earlier one")
+    assert notes == [f"the previous freeze {final}: {problem}; the report has no comparison with it"]
+    assert steps.validate_previous(interim, read_freeze(final), Timings(Progress(io.StringIO(), quiet=True)), []) is None

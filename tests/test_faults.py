@@ -285,6 +285,17 @@ def test_a_read_only_output_folder_is_a_usage_error_before_validation(built, tmp
         assert state(folder) == before
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc")
+def test_a_location_that_refuses_a_folder_is_a_usage_error(built, capsys):
+    """/proc refuses a new folder with "no such file or directory" (not a permission error): still
+    the user's to fix, exit 2 with one line, not an internal error (exit 3)."""
+    freeze, _ = built
+    assert main(["build", str(freeze), "--out", "/proc/alliance-report-out", "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "alliance-report: cannot write the output /proc/alliance-report-out/ in /proc (No such file or directory); "
+        "nothing was published, name a folder you can write to with --out"]
+
+
 @contextmanager
 def small_disk(tmp_path: Path, size: str = "4m"):
     """A tmpfs of ``size`` mounted in tmp_path (skip, saying why, where that is not permitted)."""

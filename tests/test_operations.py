@@ -362,6 +362,8 @@ def test_summary_table_format():
         "f/bad   invalid (2 of 120 checks failed)  —",
         "2 freezes: 1 ok, 1 failed",
     ]
+    one = summary_table([FreezeOutcome(Path("f/a"), "unreadable", None, 2, detail="manifest.json: not JSON")])
+    assert one.splitlines()[2:] == ["f/a     invalid (manifest.json: not JSON)  —", "1 freeze: 0 ok, 1 failed"]
 
 
 # ------------------------------------------------------------------------------------ Quarto
@@ -453,8 +455,15 @@ def test_make_passes_paths_and_options_to_the_cli_as_given(tmp_path):
     assert make_runs(tmp_path / "defaults", "report") == [  # no option the user did not ask for
         "build", "data/demo-freeze", "--renderer", "weasyprint", "--edition", "both"]
 
-    argv = make_runs(tmp_path / "all", "reports", "FREEZES=it's $here", "REPORTS_ROOT=r s", "EDITION=closed")
-    assert argv == ["build-all", "it's $here", "--out-root", "r s", "--renderer", "weasyprint", "--edition", "closed"]
+    settings = ("STYLE=apa", "DROPOUT_THRESHOLD=5", "TABLE1_TESTS=1", "BUILD_DATE=2026-12-01")
+    argv = make_runs(tmp_path / "settings", "report", *settings)
+    assert argv[-7:] == ["--style", "apa", "--dropout-threshold", "5", "--table1-tests", "--build-date", "2026-12-01"]
+    args = _parser().parse_args(argv)
+    assert (args.style, args.dropout_threshold, args.table1_tests, args.build_date) == ("apa", 5, True, "2026-12-01")
+
+    argv = make_runs(tmp_path / "all", "reports", "FREEZES=it's $here", "REPORTS_ROOT=r s", "EDITION=closed", "STYLE=apa")
+    assert argv == ["build-all", "it's $here", "--out-root", "r s", "--renderer", "weasyprint", "--edition", "closed",
+                    "--style", "apa"]
     args = _parser().parse_args(argv)
     assert (args.command, args.folder, args.out_root, args.edition) == ("build-all", Path("it's $here"), Path("r s"),
                                                                        "closed")
@@ -518,7 +527,8 @@ def test_the_report_workflow_builds_every_freeze_and_fails_when_one_fails(tmp_pa
     (schedule,) = triggers["schedule"]
     day_of_month, month, weekday = schedule["cron"].split()[2:]
     assert day_of_month == month == "*" and weekday in tuple("0123456")
-    assert "freezes" in triggers["workflow_dispatch"]["inputs"]
+    # a run on demand without a folder falls back on the variable: the input has no default of its own
+    assert triggers["workflow_dispatch"]["inputs"]["freezes"]["default"] == ""
     expression = workflow["jobs"]["reports"]["env"]["FREEZES"]  # the input, else the variable, else data
     assert [part.strip() for part in expression.strip("${} ").split("||")] == [
         "inputs.freezes", "vars.REPORT_FREEZES", "'data'"]
@@ -573,6 +583,14 @@ def test_the_open_artifact_holds_no_data_by_arm(built, tmp_path):
         assert name in header, name
     days = {s["with"]["retention-days"] for s in (closed, opened)}
     assert len(days) == 1 and f"{days.pop()} days" in header and "reports-open-" in header
+
+
+def test_a_build_has_one_or_two_processes(monkeypatch):
+    """--jobs 5 runs (and logs) 2 processes: a build has no third; without --jobs, the default."""
+    from alliance_report import worker
+
+    monkeypatch.setattr(worker, "default_jobs", lambda: 2)
+    assert [worker.processes(jobs) for jobs in (None, 1, 2, 3, 5)] == [2, 1, 2, 2, 2]
 
 
 def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
