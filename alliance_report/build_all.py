@@ -5,6 +5,7 @@ that fails does not stop the others, and the summary table lists every one.
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 import traceback
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alliance_report import build as pipeline  # pipeline.build: looked up at each call (tests replace it)
-from alliance_report import interrupts
+from alliance_report import dates, interrupts
 from alliance_report.errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, BuildError
 from alliance_report.interrupts import INTERRUPTED, Interrupted
 from alliance_report.output_folder import manifest_of, output_name
@@ -134,16 +135,20 @@ def _not_built(freezes: list[Path]) -> list[FreezeOutcome]:
 
 
 def in_cutoff_order(freezes: list[Path]) -> list[Path]:
-    """The freezes ordered by study and cut-off date, then time of export (``exported_at``: a
-    re-export after a correction comes after the export it corrects), then folder; unreadable
-    manifests last."""
+    """The freezes ordered by study and cut-off date, then moment of export (``exported_at`` in
+    UTC, ``dates.instant``: a re-export after a correction comes after the export it corrects;
+    one without a readable time first), then folder; unreadable manifests last."""
     def key(freeze_dir: Path):
         manifest = manifest_of(freeze_dir) or {}
-        study, cutoff, exported = (manifest.get(name) for name in ("study", "cutoff_date", "exported_at"))
+        study, cutoff = manifest.get("study"), manifest.get("cutoff_date")
         readable = isinstance(study, str) and isinstance(cutoff, str)
+        exported = dates.instant(manifest.get("exported_at"))
         return (not readable, study if readable else "", cutoff if readable else "",
-                exported if isinstance(exported, str) else "", str(freeze_dir))
+                exported is not None, exported or EPOCH, str(freeze_dir))
     return sorted(freezes, key=key)
+
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)  # the sort key of an unreadable time
 
 
 def _previous_of(valid: list[tuple[str, Path]], cutoff: str | None) -> Path | None:
@@ -164,5 +169,5 @@ def summary_table(outcomes: list[FreezeOutcome]) -> str:
     lines.insert(1, f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * max(len(r[2]) for r in rows)}")
     failed = sum(1 for o in outcomes if o.exit_code)
     lines.append(f"{len(outcomes)} {'freeze' if len(outcomes) == 1 else 'freezes'}: {len(outcomes) - failed} ok, "
-                 f"{failed} failed")
+                 f"{failed} not published")
     return "\n".join(lines)

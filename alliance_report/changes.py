@@ -71,8 +71,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import ARM_COLUMNS, BASELINE_TIMEPOINTS
+from alliance_report.design import BASELINE_TIMEPOINTS
 from alliance_report.freeze import COLUMNS, FREEZE_FILES, Freeze
+from alliance_report.provenance import open_digests
 
 KEYS: dict[str, tuple[str, ...]] = {
     "screening.csv": ("screening_id",),
@@ -82,8 +83,6 @@ KEYS: dict[str, tuple[str, ...]] = {
     "disposition.csv": ("participant_id",),
 }
 KEY_SEPARATOR = "|"
-
-# The columns that carry the arm: their values never reach the open edition.
 
 BASELINE_COLUMNS = ("age", "sex", "partner", "children", "education", "cancer_type", "treatment_intent",
                     "months_since_diagnosis")
@@ -354,7 +353,6 @@ def open_changes(changes: dict) -> dict:
     data_changes = [{**change, "previous": None, "current": None} for change in changes["data_changes"]]
     previous = changes["previous"]
     if previous is not None:
-        previous = {**previous, "files": {file: None if file in ARM_COLUMNS else sha
-                                          for file, sha in previous["files"].items()}}
+        previous = {**previous, "files": open_digests(previous["files"])}
     return {**changes, "previous": previous, "files": {file: dict(c) for file, c in changes["files"].items()},
             "data_changes": data_changes}

@@ -13,8 +13,9 @@ Three steps, in the build's order:
 3. :func:`add_changes` puts the ``changes`` block into each edition's results: per file the
    rows added / removed / changed / unchanged, the number of data changes and :data:`REPORTED`
    of them (the flagged ones first), the changes flagged for the validation summary; in the
-   open edition without the values of the columns that carry the arm; in the closed edition
-   with the key results previous → current.  The full list goes to ``changes.json`` / ``changes.csv``.
+   open edition without the values of the data changes and without a SHA-256 that depends on
+   the arms; in the closed edition with the key results previous → current.  The full list
+   goes to ``changes.json`` / ``changes.csv``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alliance_report import changes as changes_module
-from alliance_report import values
+from alliance_report import dates
 from alliance_report.analysis.alliance import alliance_manova
 from alliance_report.analysis.consort import consort_counts
 from alliance_report.analysis.outcome import SCALES, fit_outcome_model
@@ -78,8 +79,12 @@ def prepare(previous_dir: Path, current: Freeze, settings: Settings) -> dict:
 
 def not_comparable(previous: dict, current: dict) -> str | None:
     """Why a freeze (its manifest ``previous``) cannot be the previous freeze of ``current``: it is
-    of another study, or not an earlier one; None when it can be."""
-    if previous.get("study") != current.get("study"):
+    of another study, or not an earlier one; None when it can be, or when a manifest does not say
+    (its validation fails and says why)."""
+    studies = previous.get("study"), current.get("study")
+    if not all(isinstance(study, str) for study in studies):
+        return None
+    if studies[0] != studies[1]:
         return f"it is a freeze of another study ({previous.get('study')})"
     return _not_earlier(previous, current)
 
@@ -87,17 +92,17 @@ def not_comparable(previous: dict, current: dict) -> str | None:
 def _not_earlier(previous: dict, current: dict) -> str | None:
     """Why the freeze given as previous is not an earlier one: its cut-off date is later, or it is
     the same and the freeze was exported later (a corrected re-export of the same cut-off may be
-    compared with the export it corrects, not the other way round).  None when it is earlier, or
-    when a date cannot be read (validation says so)."""
-    then, now = values.day(previous.get("cutoff_date")), values.day(current.get("cutoff_date"))
+    compared with the export it corrects, not the other way round; the moments of export in UTC,
+    as build-all orders them).  None when it is earlier, or when a date cannot be read (validation
+    says so)."""
+    then, now = dates.day(previous.get("cutoff_date")), dates.day(current.get("cutoff_date"))
     if then is None or now is None or then < now:
         return None
     if then > now:
         return (f"its cut-off date ({then.isoformat()}) is after this freeze's ({now.isoformat()}); "
                 "the previous freeze must be an earlier one")
-    exported_then, exported_now = (values.date_time(m.get("exported_at")) for m in (previous, current))
-    if (exported_then is None or exported_now is None
-            or (exported_then.tzinfo is None) != (exported_now.tzinfo is None) or exported_then <= exported_now):
+    exported_then, exported_now = (dates.instant(m.get("exported_at")) for m in (previous, current))
+    if exported_then is None or exported_now is None or exported_then <= exported_now:
         return None
     return (f"it has the same cut-off date ({then.isoformat()}) and was exported after this freeze "
             f"({previous['exported_at']}, this freeze {current['exported_at']}); the previous freeze must be an "

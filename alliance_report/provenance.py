@@ -7,6 +7,7 @@ import subprocess
 from importlib import metadata
 
 from alliance_report import PACKAGES, REPO_ROOT, __version__, in_checkout
+from alliance_report.design import ARM_COLUMNS
 from alliance_report.freeze import Freeze
 
 
@@ -52,3 +53,9 @@ def provenance(freeze: Freeze, build: dict) -> dict:
         "input_files": dict(sorted(freeze.file_sha256.items())),
         "manifest_exported_at": freeze.manifest.get("exported_at"),
     }
+
+
+def open_digests(digests: dict[str, str]) -> dict[str, str | None]:
+    """The SHA-256 of each freeze file as the open edition may show it: None for a file with an
+    arm column (``design.ARM_COLUMNS``) — with a guessed allocation list, it would confirm it."""
+    return {file: None if file in ARM_COLUMNS else digest for file, digest in digests.items()}

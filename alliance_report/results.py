@@ -24,9 +24,8 @@ from alliance_report.analysis.outcome import fit_outcome_models
 from alliance_report.analysis.pooled import POOLED, participant_flow, pool_arms
 from alliance_report.analysis.reliability import reliability
 from alliance_report.analysis.visits import interim_state, status_counts, visit_status
-from alliance_report.design import ARM_COLUMNS
 from alliance_report.freeze import Freeze, typed_tables
-from alliance_report.provenance import NOT_RECORDED, provenance
+from alliance_report.provenance import NOT_RECORDED, open_digests, provenance
 from alliance_report.results_schema import check_results
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import EDITIONS, Settings
@@ -135,12 +134,10 @@ def _open_results(tables: dict, scores, common: dict, settings: Settings, study:
 
 def _without_arm_digests(common: dict) -> dict:
     """The common block for the open edition: no SHA-256 that depends on the arms — of a file with
-    an arm column (``design.ARM_COLUMNS``) or of the manifest, which lists it.  A digest of a few
+    an arm column (``provenance.open_digests``) or of the manifest, which lists it.  A digest of a few
     low-entropy cells confirms a guessed allocation list: 13 randomized, 7 treated, 2⁷ tries."""
-    files = common["provenance"]["input_files"]
     return {**common, "input_sha256": None,
-            "provenance": {**common["provenance"],
-                           "input_files": {file: None if file in ARM_COLUMNS else digest for file, digest in files.items()}}}
+            "provenance": {**common["provenance"], "input_files": open_digests(common["provenance"]["input_files"])}}
 
 
 def _clean(value):

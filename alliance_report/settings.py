@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import asdict, dataclass
+
+from alliance_report.dates import calendar_date
 
 # the editions of the report (committee-reports.md, "Editions"), in the order they are built
 EDITIONS = ("closed", "open")
@@ -12,14 +12,9 @@ EDITION_CHOICES = ("both", *EDITIONS)
 
 
 def is_date(text: str) -> bool:
-    """True for a real calendar date written ``YYYY-MM-DD`` (not "2026-13-01", "2026-02-30", "20260101")."""
-    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return False
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+    """True for a real calendar date written ``YYYY-MM-DD`` (not "2026-13-01", "2026-02-30",
+    "20260101"), as a freeze writes its dates (:func:`alliance_report.dates.calendar_date`)."""
+    return calendar_date(text) is not None
 
 
 @dataclass(frozen=True)

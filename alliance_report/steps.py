@@ -180,13 +180,13 @@ def load_pdf_writer() -> None:
 
 def render_reports(results: dict[str, dict], figures: dict[str, tuple], validation: dict, date: str) -> dict:
     """Each edition's report; the open one is checked for counts by arm before anything is written."""
-    from alliance_report.render.open_guard import arm_mentions
+    from alliance_report.render.open_guard import arm_mentions, data_texts
     from alliance_report.render.report import build_report
 
     reports = {edition: build_report(edition_results, validation, date, figures[edition])
                for edition, edition_results in editions(results).items()}
     if "open" in reports:
-        mentions = arm_mentions(reports["open"])
+        mentions = arm_mentions(reports["open"], data_texts(results["open"]))
         if mentions:
             raise BuildError("the open edition writes an arm with a number ("
                              + "; ".join(mentions[:5]) + "): a template or table puts data by arm into "

@@ -7,6 +7,9 @@
   as infinity (or, past 4,300 digits, not convert at all);
 * the manifest's ``exported_at`` is an ISO 8601 date and time.
 
+The dates and times themselves are read by :mod:`alliance_report.dates` (no numpy or pandas: the
+command line's no-change path uses them too); this module adds the column parsers.
+
 A text that does not follow the syntax parses to None / NaT / NaN: validation's typed views
 (``age__int`` ...) are empty where the cell is empty *or unparseable*, and a check on the view
 then fails.  ``freeze.typed_tables`` uses the same column parsers on a freeze that passed
@@ -15,7 +18,6 @@ validation, where every non-empty cell parses.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from typing import Any, Callable
@@ -23,32 +25,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATE_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*")
+from alliance_report.dates import date_time, day  # noqa: F401  (the dates of the syntax; also values.day ...)
+
 _INT_RE = re.compile(r"-?[0-9]+")
 _NUM_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _NAT = np.datetime64("NaT", "ns")
-
-
-def day(value: Any) -> dt.date | None:
-    """``value`` as a date when it is text written YYYY-MM-DD, a real calendar date in 1900-2199."""
-    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
-        return None
-    try:
-        parsed = dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if 1900 <= parsed.year <= 2199 else None
-
-
-def date_time(value: Any) -> dt.datetime | None:
-    """``value`` as a date and time when it is ISO 8601 text starting YYYY-MM-DDThh:mm (or a space for T)."""
-    if not isinstance(value, str) or not _DATE_TIME_RE.fullmatch(value):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _date(text: str) -> np.datetime64:

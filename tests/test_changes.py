@@ -367,6 +367,13 @@ def test_a_previous_freeze_that_is_not_earlier_is_not_compared(trial, tmp_path):
     assert prepare(re_export, read_freeze(interim), Settings())["problem"] == (
         f"it has the same cut-off date (2015-03-01) and was exported after this freeze (2015-04-30T12:00:00Z, "
         f"this freeze {exported}); the previous freeze must be an earlier one")
+    # moments in UTC: an offset is converted, a time without one is UTC (the two used to be incomparable)
+    fc.edit_manifest(re_export, lambda m: m.update(exported_at="2015-04-30 12:00"))
+    fc.refresh_manifest(re_export)
+    assert "problem" in prepare(re_export, read_freeze(interim), Settings())
+    fc.edit_manifest(re_export, lambda m: m.update(exported_at=exported[:10] + "T00:00:00+14:00"))  # before it
+    fc.refresh_manifest(re_export)
+    assert "problem" not in prepare(re_export, read_freeze(interim), Settings())
 
 
 def test_a_freeze_of_another_study_is_named_as_such(trial, tmp_path):
@@ -410,3 +417,19 @@ def test_a_later_freeze_given_as_previous_is_noted_for_the_log_and_stderr(trial)
                        "must be an earlier one")
     assert notes == [f"the previous freeze {final}: {problem}; the report has no comparison with it"]
     assert steps.validate_previous(interim, read_freeze(final), Timings(Progress(io.StringIO(), quiet=True)), []) is None
+
+
+def test_a_previous_freeze_whose_manifest_names_no_study_is_reported_as_invalid(trial, tmp_path):
+    """A manifest without a readable study is no 'freeze of another study (None)': its validation
+    fails, and that is the reason given."""
+    import io
+
+    from alliance_report import steps
+    from alliance_report.progress import Progress, Timings
+
+    interim, final = trial
+    broken = tmp_path / "no-study"
+    shutil.copytree(interim, broken)
+    fc.edit_manifest(broken, lambda m: m.pop("study"))
+    problem = steps.validate_previous(broken, read_freeze(final), Timings(Progress(io.StringIO(), quiet=True)), [])
+    assert problem.startswith("it failed validation (")

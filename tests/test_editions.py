@@ -166,6 +166,10 @@ def test_the_open_edition_has_no_comparison_and_no_count_by_arm(variants):
             count = closed[key][arm]
             assert not re.search(rf"\b{arm}\b \(n={count}\)|\b{count} in {arm}\b", text)
     assert "by_arm" not in edition["results.json"] and '"MBCT"' not in edition["results.json"]
+    # no SHA-256 that depends on the arms (with a guessed allocation list it would confirm it)
+    flat = " ".join(text.split())
+    assert "The SHA-256 of the manifest and of participants.csv, which holds the allocation, are withheld" in flat
+    assert '"input_sha256": null' in edition["results.json"] and '"participants.csv": null' in edition["results.json"]
 
 
 def leaking_template(tmp_path: Path, monkeypatch) -> None:
@@ -209,7 +213,7 @@ def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
     import alliance_report.render.open_guard as guard
     from alliance_report import results as results_module
 
-    monkeypatch.setattr(guard, "arm_mentions", lambda report: [])
+    monkeypatch.setattr(guard, "arm_mentions", lambda report, data=(): [])
     # and the results.json schema, which refuses the unknown key "leak" (the developer who adds a
     # key to the open results adds it to the schema too): only the leak test is left
     monkeypatch.setattr(results_module, "check_results", lambda results: None)
@@ -221,16 +225,26 @@ def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
 
 def test_the_guard_finds_an_arm_with_a_number_in_every_form():
     """Any number, whatever the counts by arm: whether the open edition is published must not
-    depend on them.  Pooled phrases are not an arm."""
+    depend on them.  A phrase naming both arms is the pooled group (one number after it); the
+    texts of the data (a reason) are not the templates'."""
+    from alliance_report.render.open_guard import data_texts
+
     class Report:
         def __init__(self, text):
             self.html, self.qmd, self.tables = f"<p>{text}</p>", "", ()
 
     for text in ("Treated in MBCT (n=56)", "eMBCT: n=63", "eMBCT, n = 63", "MBCT n=18", "eMBCT: 26",
                  "56 in MBCT", "26 in eMBCT", "MBCT (n=57)", "eMBCT: 630", "eMBCT: 4 modules were enough",
-                 "1,204 in eMBCT"):
+                 "1,204 in eMBCT", "MBCT or TAU (n=86)", "MBCT and eMBCT: 56 and 63", "eMBCT/MBCT (n=56/63)"):
         assert arm_mentions(Report(text)), text
     for text in ("Treated in MBCT or eMBCT (n=119)", "randomized to MBCT, eMBCT or TAU (n=56 screened)",
-                 "56 participants in MBCT or eMBCT", "pooled over MBCT and eMBCT: 245",
-                 "MBCT/eMBCT (n=245)", "MBCT consisted of 8 weekly sessions", "MBCT: mindfulness-based"):
+                 "56 participants in MBCT or eMBCT", "pooled over MBCT and eMBCT: 245", "TAU or eMBCT or MBCT",
+                 "MBCT/eMBCT (n=245)", "MBCT consisted of 8 weekly sessions", "MBCT: mindfulness-based",
+                 "Treated after the first randomization (MBCT or eMBCT) 167 Waiting list (TAU) 78"):
         assert not arm_mentions(Report(text)), text
+    reason = "wants eMBCT: 2 children at home"
+    results = {"participant_flow": {"excluded_reasons": {reason: 1, "declined": 4}}, "edition": "open",
+               "arms": ["MBCT", "eMBCT"]}
+    assert data_texts(results) == {reason}
+    report = Report(f"Not randomized: {reason} (n=1)")
+    assert arm_mentions(report) and not arm_mentions(report, data_texts(results))

@@ -546,6 +546,6 @@ def test_a_signal_stops_build_all_with_the_table_so_far(interrupted):
     # kept from being built says so
     assert rows == {"b": "interrupted", "a-unreadable": "not"}, stdout
     assert "not built (interrupted before it)" in stdout
-    assert stdout.splitlines()[-1] == "2 freezes: 0 ok, 2 failed"
+    assert stdout.splitlines()[-1] == "2 freezes: 0 ok, 2 not published"
     assert run.group_is_gone()
     assert state(out_root) == before and temporary_folders(out_root) == []

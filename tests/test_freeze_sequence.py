@@ -192,8 +192,9 @@ def test_a_corrected_re_export_is_the_previous_freeze_of_the_next_cut_off(tmp_pa
             {"study": "BeMind", "cutoff_date": cutoff, "exported_at": exported}))
         return tmp_path / folder
 
-    corrected = freeze("a-corrected", "2015-04-01", "2015-04-20T09:00:00Z")
-    first = freeze("b-first", "2015-04-01", "2015-04-02T09:00:00Z")
+    # the moment of export decides, in UTC (as text, "…T10:00:00+02:00" would sort after "…T09:00:00Z")
+    corrected = freeze("a-corrected", "2015-04-01", "2015-04-02T09:00:00Z")
+    first = freeze("b-first", "2015-04-01", "2015-04-02T10:00:00+02:00")
     later = freeze("c-later", "2015-07-01", "2015-07-02T09:00:00Z")
     earliest = freeze("z-earliest", "2015-01-01", "2015-01-02T09:00:00Z")
     ordered = in_cutoff_order([later, corrected, earliest, first])
@@ -202,3 +203,6 @@ def test_a_corrected_re_export_is_the_previous_freeze_of_the_next_cut_off(tmp_pa
     assert _previous_of(built, "2015-07-01") == corrected
     assert _previous_of(built, "2015-04-01") == earliest
     assert _previous_of(built, "2015-01-01") is None
+    # a time without an offset is read as UTC; a space for the T sorts by its moment too
+    spaced = freeze("c-spaced", "2015-04-01", "2015-04-02 23:00")
+    assert in_cutoff_order([spaced, corrected, first]) == [first, corrected, spaced]

@@ -345,7 +345,7 @@ def test_build_all_builds_the_others(processes):
     assert " built " in rows["demo"] and (reports / "BeMind-2018-03-01" / "open" / "report.pdf").is_file()
     assert "invalid (sessions.csv: is not a regular file (a FIFO)" in rows["a-fifo_listed_csv"]
     assert "invalid (questionnaires.csv: is a symbolic link (to /dev/zero)" in rows["b-dev_zero_csv"]
-    assert stdout.splitlines()[-1] == "3 freezes: 1 ok, 2 failed"
+    assert stdout.splitlines()[-1] == "3 freezes: 1 ok, 2 not published"
     assert sorted(p.name for p in reports.iterdir()) == ["BeMind-2018-03-01", "index.html", "index.md"]
     assert "Traceback" not in stderr
 

@@ -329,7 +329,7 @@ def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, cap
     assert rows["a"] == ["up", "to", "date", f"{out_root / f'BeMind-{SMALL_FREEZE_ID}'}/"]
     assert rows["b"] == ["built", f"{out_root / 'BeMind-ops-b'}/"]
     assert re.fullmatch(r"invalid \(1 of \d+ checks failed\) —", " ".join(rows["broken"]))
-    assert table[-1] == "3 freezes: 2 ok, 1 failed"
+    assert table[-1] == "3 freezes: 2 ok, 1 not published"
     assert sorted(p.name for p in out_root.iterdir()) == sorted([f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b",
                                                                  "index.html", "index.md"])
     assert f"index of the freezes: {out_root / 'index.html'}" in captured.err
@@ -360,10 +360,10 @@ def test_summary_table_format():
         "------  --------------------------------  ------",
         "f/a     built                             r/A/",
         "f/bad   invalid (2 of 120 checks failed)  —",
-        "2 freezes: 1 ok, 1 failed",
+        "2 freezes: 1 ok, 1 not published",
     ]
     one = summary_table([FreezeOutcome(Path("f/a"), "unreadable", None, 2, detail="manifest.json: not JSON")])
-    assert one.splitlines()[2:] == ["f/a     invalid (manifest.json: not JSON)  —", "1 freeze: 0 ok, 1 failed"]
+    assert one.splitlines()[2:] == ["f/a     invalid (manifest.json: not JSON)  —", "1 freeze: 0 ok, 1 not published"]
 
 
 # ------------------------------------------------------------------------------------ Quarto
@@ -498,7 +498,7 @@ def test_the_test_workflow_runs_make_test_on_every_push(tmp_path):
     assert python["with"]["python-version"] == "3.11"
 
 
-TABLE = "freeze  outcome  output\n------  -------  ------\nf/a     built    reports/BeMind-a/\n1 freezes: 1 ok, 0 failed\n"
+TABLE = "freeze  outcome  output\n------  -------  ------\nf/a     built    reports/BeMind-a/\n1 freeze: 1 ok, 0 not published\n"
 
 
 def report_job_run(tmp_path: Path, make_exit_code: int) -> tuple[dict, Path, dict[str, subprocess.CompletedProcess]]:

@@ -62,3 +62,17 @@ def test_dropout_threshold_setting_reaches_the_analysis_and_the_text():
     assert sum(strict["consort"]["dropout"].values()) > sum(default["consort"]["dropout"].values())
     assert "fewer than 6 of 8 sessions" in text.dropout_summary(strict)
     assert any("< 6 sessions" in line for line in text.analyses(strict))
+
+
+def test_the_open_provenance_table_withholds_the_digests_that_depend_on_the_arms(demo_results):
+    """The open edition's results hold no SHA-256 of participants.csv or of the manifest: its table
+    says so, cell and footnote; the closed one shows every digest."""
+    closed = tables.provenance_table(demo_results)
+    assert all(len(row.cells[2]) == 64 for row in closed.rows if row.cells[1] == "SHA-256")
+    assert "withheld" not in closed.footnote
+    opened = copy.deepcopy(demo_results)
+    opened["provenance"]["input_files"]["participants.csv"] = None
+    table = tables.provenance_table(opened)
+    cells = {row.cells[0]: row.cells[2] for row in table.rows}
+    assert cells["participants.csv"] == "withheld in the open edition" and len(cells["sessions.csv"]) == 64
+    assert table.footnote.endswith(" A SHA-256 that depends on the arms is withheld.")

@@ -90,15 +90,16 @@ Biometrics 1982; 38:963–74), statsmodels ``MixedLM``, REML
     with its estimates and a ``note`` (null otherwise): the model-based SE does not use the
     Hessian, and at ψ̂ → 0 it tends to the OLS one, σ̂²(X'X)⁻¹.  When the REML optimum is at
     τ² = 0 itself, statsmodels' optimisers often stop short of it without converging; a fit
-    that failed is then checked against the profile REML log-likelihood (``reml_profile``):
+    that is not estimable for any of the reasons below is then checked against the profile REML
+    log-likelihood (``reml_profile``):
     when it is highest at ψ = 0 among ψ = 0 and a grid up to 10, the τ² = 0 solution is
     reported with a note (``at_zero_variance``): B by OLS, σ̂² = RSS/(N − 4), SE from
     σ̂²(X'X)⁻¹.
-    Not estimable (null estimates plus reason): no scores, a rank-deficient fixed-effects
+    Not estimable (null estimates plus reason; after a fit, unless its REML optimum is at τ² = 0,
+    above): no scores, a rank-deficient fixed-effects
     design (e.g. one condition or one week only), no participant with more than one score
     (τ² not identifiable), fewer observations than fixed + variance parameters, a fit that
-    reports ``converged=False`` (with statsmodels' warnings as the reason) and whose REML
-    optimum is not at τ² = 0, any other
+    reports ``converged=False`` (with statsmodels' warnings as the reason), any other
     ``ConvergenceWarning`` or ``SingularMatrixWarning`` (the Hessian and singularity warnings
     above count as failures unless the fit is on the boundary), ψ̂ < 1e-10 (statsmodels then
     computes the GLS fixed effects with a pseudo-inverse that drops the random intercept's
@@ -456,7 +457,7 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
             return result
         _fill_mixed(result, at_zero, X.shape[1], tau2=0.0)
         result["note"] = ("the random-intercept variance is estimated at zero (τ̂²=0: the REML optimum is on the "
-                          "boundary, where the optimiser stopped short of it): the model reduces to ordinary "
+                          "boundary, which statsmodels' optimiser did not reach): the model reduces to ordinary "
                           "regression; estimates are reported")
         return result
 

@@ -175,11 +175,13 @@ def status_counts(status: pd.DataFrame) -> dict:
 
 def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFrame) -> dict:
     """Whether the freeze is interim: anyone still in the waiting period, in treatment, or with a
-    follow-up (T1–T3) not yet due at the cut-off; with the counts of each."""
+    follow-up (T1–T3) not yet due at the cut-off (no form, or a partial one, while its window is
+    open: as the CONSORT counts); with the counts of each."""
     treated = data.loc[data["treated"]]
     in_treatment = int((~treated["treatment_ended"]).sum())
     waiting = int((schedule["tau_state"] == WAITING).sum())
-    pending = status.loc[status["timepoint"].isin(FOLLOW_UPS) & (status["status"] == NOT_YET_DUE), "participant_id"]
+    not_due = (status["status"] == NOT_YET_DUE) | ((status["status"] == PARTIAL) & ~status["window_closed"])
+    pending = status.loc[status["timepoint"].isin(FOLLOW_UPS) & not_due, "participant_id"]
     ended = treated.index[treated["treatment_ended"]]
     awaiting_follow_up = int(pd.Index(pending.unique()).isin(ended).sum())
     return {

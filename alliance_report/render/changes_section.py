@@ -1,7 +1,7 @@
 """The "Changes since the previous freeze" section of both editions: its sentence and tables.
 
 A function of the edition's ``results["changes"]`` (:mod:`alliance_report.comparison`); in the
-open edition the values of the columns that carry the arm are already gone from it.
+open edition the values of the data changes are already gone from it (``changes.open_changes``).
 """
 
 from __future__ import annotations

@@ -5,12 +5,16 @@ on data pooled over the arms, :mod:`alliance_report.analysis.pooled`).  This che
 cheap and certain line: after rendering, the visible text of the open edition (HTML text, the
 Quarto source and every table cell) is searched for an arm name written with a number in the
 forms a template would use — "MBCT (n=56)", "MBCT: n=56", "MBCT, n=56", "MBCT n=56",
-"MBCT: 56", "56 in MBCT" — after the pooled phrases ("MBCT or eMBCT", "MBCT, eMBCT or TAU",
-"MBCT and eMBCT", "MBCT/eMBCT") are set aside.  The build refuses to publish when it finds one.
+"MBCT: 56", "56 in MBCT" — and for two numbers after both arms named together ("MBCT and
+eMBCT: 56 and 63").  The build refuses to publish when it finds one.
 
-Any number, not only the counts by arm of the closed results: whether the open edition is
-published must not depend on the data by arm (a check against the real counts fails for
-"eMBCT: 4 modules" in a free-text reason only when an eMBCT count is 4, and so tells it).
+* Any number, not only the counts by arm of the closed results: whether the open edition is
+  published must not depend on the data by arm (a check against the real counts fails for a
+  reason "eMBCT: 4 modules" only when an eMBCT count is 4, and so tells it).
+* A phrase naming both arms ("MBCT or eMBCT (n=245)", "MBCT, eMBCT or TAU") is the pooled group,
+  followed by one number; "MBCT or TAU" names one arm.
+* Text of the data is not a template's: the free text the open results hold (a reason, a site
+  name: "wants eMBCT: 2 children at home") is set aside before the search (``data_texts``).
 """
 
 from __future__ import annotations
@@ -24,11 +28,17 @@ _INLINE_TAG = re.compile(r"</?(?:span|em|strong|i|b|sub|sup|a)\b[^>]*>")
 _TAG = re.compile(r"<[^>]+>")
 _STYLE = re.compile(r"<(style|script)\b.*?</\1>", re.S)
 _ARM = "|".join(re.escape(arm) for arm in sorted(CONDITIONS, key=len, reverse=True))
-# two or more arms named together: a pooled group, not an arm ("MBCT or eMBCT", "MBCT, eMBCT or TAU")
-_POOLED = re.compile(rf"\b(?:{_ARM})(?:(?:,| or| and|/) ?(?:{_ARM}|TAU)\b)+")
+_ARM_WORD = re.compile(rf"\b(?:{_ARM})\b")
+_JOIN = r"(?:,| or| and|/) ?"
+_A, _B = (re.escape(arm) for arm in CONDITIONS)
+# both arms named together, in either order, perhaps with TAU: the pooled group
+_POOLED = re.compile(rf"\b(?:{_A}{_JOIN}{_B}|{_B}{_JOIN}{_A})\b(?:{_JOIN}TAU\b)?")
+_PLACEHOLDER = "(pooled arms)"
 _NUMBER = r"\d[\d,]*(?:\.\d+)?"
-_MENTIONS = (re.compile(rf"\b(?:{_ARM})\b ?(?:\( ?n ?= ?{_NUMBER} ?\)|[:,]? n ?= ?{_NUMBER}|: {_NUMBER})"),
-             re.compile(rf"\b{_NUMBER} in (?:{_ARM})\b"))
+_COUNT = rf"(?:\( ?n ?= ?{_NUMBER} ?\)|[:,]? n ?= ?{_NUMBER}|: {_NUMBER})"  # "(n=56)", ": n=56", ", n=56", ": 56"
+_MENTIONS = (re.compile(rf"\b(?:{_ARM})\b(?:{_JOIN}TAU\b)? ?{_COUNT}"),
+             re.compile(rf"\b{_NUMBER} in (?:{_ARM})\b"),
+             re.compile(rf"{re.escape(_PLACEHOLDER)}\W{{0,4}}(?:n ?= ?)?{_NUMBER} ?(?:and|,|/) ?(?:n ?= ?)?{_NUMBER}"))
 
 
 def visible_text(report) -> str:
@@ -39,9 +49,32 @@ def visible_text(report) -> str:
     return "\n".join((page, report.qmd, headers, cells))
 
 
-def arm_mentions(report) -> list[str]:
-    """The places where the edition's text writes an arm with a number (empty: none)."""
-    text = _POOLED.sub("(pooled arms)", " ".join(visible_text(report).split()))
+def data_texts(results: dict) -> set[str]:
+    """The texts of the data in the open results that name an arm (keys and values; a reason, a
+    site name), whitespace as the search sees it; not an arm's name alone."""
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and value not in CONDITIONS and _ARM_WORD.search(value):
+            found.add(" ".join(value.split()))
+    walk(results)
+    return found
+
+
+def arm_mentions(report, data: set[str] = frozenset()) -> list[str]:
+    """The places where the edition's text writes an arm with a number (empty: none); the texts
+    of the data in ``data`` (:func:`data_texts`) set aside."""
+    text = " ".join(visible_text(report).split())
+    for piece in sorted(data, key=len, reverse=True):
+        text = text.replace(piece, " ")
+    text = _POOLED.sub(_PLACEHOLDER, text)
     found = []
     for pattern in _MENTIONS:
         for match in pattern.finditer(text):

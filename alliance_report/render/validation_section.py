@@ -39,11 +39,11 @@ def sentence(validation: dict, numbers: dict, edition: str, comparison_flags: li
         examples = "with up to 5 examples each" if edition == "closed" else "without example values in this edition"
         text += (f"{fmt.plural(n_warnings, 'check', 'checks')} gave a warning — legal but implausible values, which "
                  f"do not stop the build — listed in Table {numbers['validation_findings']} {examples}.")
-    if comparison_flags:
-        rows = sum(flag["n"] for flag in comparison_flags)
-        text += (f" The comparison with the previous freeze gave {fmt.plural(len(comparison_flags), 'warning', 'warnings')}"
-                 f", on {fmt.integer(rows)} {fmt.agree(rows, 'row', 'rows')} — removed rows and changed baseline or "
-                 f"randomization data: legal, but a committee should know — listed in Table {numbers['change_warnings']}.")
+    if comparison_flags:  # (their rows are not added up: one row may be in two of them)
+        warnings = fmt.plural(len(comparison_flags), "warning", "warnings")
+        text += (f" The comparison with the previous freeze gave {warnings} — changes that are legal but that a "
+                 "committee should know of — listed in Table "
+                 f"{numbers['change_warnings']}.")
     where = (f"the HTML report (under “All {validation['n_checks']} checks”) and in validation.json"
              if edition == "closed" else "the closed edition")
     return text + f" The list of every check is in {where}."
