@@ -13,20 +13,25 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, Callable
 
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*")
 
 
-def calendar_date(value: Any) -> dt.date | None:
-    """``value`` as a date when it is text written YYYY-MM-DD and a real calendar date."""
-    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
+def _iso(value: Any, pattern: re.Pattern, parse: Callable[[str], Any]) -> Any:
+    """``parse(value)`` when ``value`` is text matching ``pattern`` that ``parse`` accepts, else None."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return parse(value)
     except ValueError:
         return None
+
+
+def calendar_date(value: Any) -> dt.date | None:
+    """``value`` as a date when it is text written YYYY-MM-DD and a real calendar date."""
+    return _iso(value, _DATE_RE, dt.date.fromisoformat)
 
 
 def day(value: Any) -> dt.date | None:
@@ -37,12 +42,7 @@ def day(value: Any) -> dt.date | None:
 
 def date_time(value: Any) -> dt.datetime | None:
     """``value`` as a date and time when it is ISO 8601 text starting YYYY-MM-DDThh:mm (or a space for T)."""
-    if not isinstance(value, str) or not _DATE_TIME_RE.fullmatch(value):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
+    return _iso(value, _DATE_TIME_RE, dt.datetime.fromisoformat)
 
 
 def instant(value: Any) -> dt.datetime | None:
