@@ -82,7 +82,10 @@ def check_out(out: Path) -> None:
     empty or holds an earlier report (report.html, build.log or .fingerprint.json).
     """
     out = Path(out)
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink():
+        raise BuildError(f"--out {out}: is a symbolic link (to {os.readlink(out)}); a build replaces its output "
+                         "folder as a whole, never through a link, so name the folder itself", exit_code=2)
+    if out.exists() and not out.is_dir():
         raise BuildError(f"--out {out}: exists and is not a folder", exit_code=2)
     if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in REPORT_MARKERS):
         raise BuildError(f"--out {out}: is a folder that holds no earlier report (no "

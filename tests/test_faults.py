@@ -549,3 +549,20 @@ def test_a_signal_stops_build_all_with_the_table_so_far(interrupted):
     assert stdout.splitlines()[-1] == "2 freezes: 0 ok, 2 not published"
     assert run.group_is_gone()
     assert state(out_root) == before and temporary_folders(out_root) == []
+
+
+def test_an_output_that_is_a_symbolic_link_is_named_as_one(tmp_path):
+    """A link to a folder was refused as "exists and is not a folder", which it seems to be."""
+    from alliance_report.errors import BuildError
+    from alliance_report.output_folder import check_out
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "reports")
+    with pytest.raises(BuildError) as refused:
+        check_out(tmp_path / "link")
+    assert refused.value.exit_code == 2
+    assert str(refused.value) == (f"--out {tmp_path / 'link'}: is a symbolic link (to {tmp_path / 'reports'}); a build "
+                                  "replaces its output folder as a whole, never through a link, so name the folder itself")
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(BuildError, match="exists and is not a folder"):
+        check_out(tmp_path / "a-file")
