@@ -313,3 +313,16 @@ def test_a_partial_t1_form_counts_as_lost_only_once_t1_is_due():
     assert groups["t1_not_yet_due"] == {"MBCT": 0, "eMBCT": 2}            # open-ended, open-in-treatment
     assert groups["t1_overdue_in_treatment"] == {"MBCT": 1, "eMBCT": 0}   # closed-in-treatment
     assert groups["t1_assessed"] == {"MBCT": 1, "eMBCT": 0}               # a complete form counts when it comes
+
+
+def test_a_partial_follow_up_form_in_its_window_is_awaited_like_no_form():
+    """The interim notice counts, as the CONSORT counts do, a follow-up form returned incomplete
+    while its window is open as still to come; once the window has closed it is not awaited."""
+    ids = ["partial-open", "partial-closed", "complete-early", "not-due"]
+    data = pd.DataFrame({"treated": True, "treatment_ended": True}, index=ids)
+    schedule = pd.DataFrame({"tau_state": ""}, index=ids)
+    status = pd.DataFrame({"participant_id": ids, "timepoint": "T2", "instrument": "HADS",
+                           "status": ["partial", "partial", "complete", "not yet due"],
+                           "window_closed": [False, True, False, False]})
+    state = visits.interim_state(data, schedule, status)
+    assert state["awaiting_follow_up"] == 2 and state["is_interim"]  # partial-open, not-due
