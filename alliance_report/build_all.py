@@ -84,7 +84,7 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
                                           detail=f"same study and freeze_id as {claimed[out]}"))
             continue
         claimed[out] = freeze_dir
-        study, cutoff = _study_and_cutoff(freeze_dir)
+        study, cutoff = _study_and_cutoff(manifest_of(freeze_dir) or {})
         previous = _previous_of(built.get(study, []), cutoff)
         try:
             result = pipeline.build(freeze_dir, out, settings, force=force, progress=progress, jobs=jobs,
@@ -123,8 +123,8 @@ def build_all(folder: Path, out_root: Path, settings: Settings | None = None, *,
     return outcomes
 
 
-def _study_and_cutoff(freeze_dir: Path) -> tuple[str | None, str | None]:
-    manifest = manifest_of(freeze_dir) or {}
+def _study_and_cutoff(manifest: dict) -> tuple[str | None, str | None]:
+    """The manifest's study and cut-off date, each None when it is not text."""
     study, cutoff = manifest.get("study"), manifest.get("cutoff_date")
     return (study if isinstance(study, str) else None), (cutoff if isinstance(cutoff, str) else None)
 
@@ -140,10 +140,9 @@ def in_cutoff_order(freezes: list[Path]) -> list[Path]:
     one without a readable time first), then folder; unreadable manifests last."""
     def key(freeze_dir: Path):
         manifest = manifest_of(freeze_dir) or {}
-        study, cutoff = manifest.get("study"), manifest.get("cutoff_date")
-        readable = isinstance(study, str) and isinstance(cutoff, str)
+        study, cutoff = _study_and_cutoff(manifest)
         exported = dates.instant(manifest.get("exported_at"))
-        return (not readable, study if readable else "", cutoff if readable else "",
+        return (study is None or cutoff is None, study or "", cutoff or "",
                 exported is not None, exported or EPOCH, str(freeze_dir))
     return sorted(freezes, key=key)
 

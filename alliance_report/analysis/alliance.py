@@ -350,7 +350,7 @@ GTOL = 1e-7
 LOG_PSI_BOUNDS = (-25.0, 5.0)
 
 
-def mixed_start(wai: np.ndarray, X: np.ndarray, participant: np.ndarray) -> MixedLMParams | None:
+def mixed_start(wai: np.ndarray, X: np.ndarray, codes: np.ndarray) -> MixedLMParams | None:
     """Where statsmodels' REML optimiser starts: the maximum of the profile REML log-likelihood
     over the variance ratio ψ = τ²/σ² (:func:`reml_profile`, a function of ψ alone once β and σ²
     are profiled out; Brent's bounded search on log ψ, scipy's ``minimize_scalar``), with the GLS
@@ -361,7 +361,6 @@ def mixed_start(wai: np.ndarray, X: np.ndarray, participant: np.ndarray) -> Mixe
     None (statsmodels' own start, ψ = 1) when the search ends at ψ ≤ 0.01, where statsmodels
     flags the boundary anyway, or at its upper bound.
     """
-    codes, _ = pd.factorize(participant)
     if codes.max(initial=-1) < 1 or len(wai) <= codes.max() + 1:
         return None
     search = optimize.minimize_scalar(lambda log_psi: -reml_profile(wai, X, codes, float(np.exp(log_psi))),
@@ -413,7 +412,7 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = model.fit(reml=True, start_params=mixed_start(wai, X, participant),
+            fit = model.fit(reml=True, start_params=mixed_start(wai, X, codes),
                             gtol=GTOL)
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
             result["not_estimable_reason"] = f"the mixed model could not be fitted: {exc}"

@@ -59,14 +59,14 @@ def _t1_follow_up(treated: pd.DataFrame, status: pd.DataFrame, arms: tuple[str, 
     window is still open is "not yet due", like no form."""
     t1 = status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")].set_index("participant_id")
     t1_status = t1["status"].reindex(treated.index)
-    partial_early = (t1_status == visits.PARTIAL) & ~t1["window_closed"].reindex(treated.index, fill_value=False)
-    no_score_due = t1_status.isin((visits.PARTIAL, visits.MISSING)) & ~partial_early
+    not_yet_due = visits.awaited(t1).reindex(treated.index, fill_value=False)
+    no_score_due = t1_status.isin((visits.PARTIAL, visits.MISSING)) & ~not_yet_due
     ended = treated["treatment_ended"]
     groups = {
         "t1_assessed": t1_status == visits.COMPLETE,
         "lost_to_follow_up_t1": no_score_due & ended,
         "withdrawn_before_t1": t1_status == visits.NOT_APPLICABLE,
-        "t1_not_yet_due": (t1_status == visits.NOT_YET_DUE) | partial_early,
+        "t1_not_yet_due": not_yet_due,
         "t1_overdue_in_treatment": no_score_due & ~ended,
     }
     return {key: _per_condition(treated.loc[mask], arms) for key, mask in groups.items()}

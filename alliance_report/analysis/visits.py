@@ -173,6 +173,13 @@ def status_counts(status: pd.DataFrame) -> dict:
     }
 
 
+def awaited(status: pd.DataFrame) -> pd.Series:
+    """Forms still to come at the cut-off: no form while the window is open or the anchor is
+    still to come (``not yet due``), or a partial one while its window is open (a scorable form
+    may follow).  What the CONSORT counts and the interim notice take as not yet due."""
+    return (status["status"] == NOT_YET_DUE) | ((status["status"] == PARTIAL) & ~status["window_closed"])
+
+
 def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFrame) -> dict:
     """Whether the freeze is interim: anyone still in the waiting period, in treatment, or with a
     follow-up (T1–T3) not yet due at the cut-off (no form, or a partial one, while its window is
@@ -180,8 +187,7 @@ def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFra
     treated = data.loc[data["treated"]]
     in_treatment = int((~treated["treatment_ended"]).sum())
     waiting = int((schedule["tau_state"] == WAITING).sum())
-    not_due = (status["status"] == NOT_YET_DUE) | ((status["status"] == PARTIAL) & ~status["window_closed"])
-    pending = status.loc[status["timepoint"].isin(FOLLOW_UPS) & not_due, "participant_id"]
+    pending = status.loc[status["timepoint"].isin(FOLLOW_UPS) & awaited(status), "participant_id"]
     ended = treated.index[treated["treatment_ended"]]
     awaiting_follow_up = int(pd.Index(pending.unique()).isin(ended).sum())
     return {
