@@ -32,8 +32,9 @@ BUILD_OPTIONS = --renderer $(RENDERER) --edition $(EDITION) $(if $(FORCE),--forc
 quote = '$(subst ','\'',$(1))'
 
 # Debian packages: pango comes with the image; harfbuzz-subset makes WeasyPrint's font
-# subsetting fast and quiet; poppler-utils (pdftotext) lets the tests read the PDF.
-SYSTEM_LIBS := libharfbuzz-subset0 poppler-utils fonts-dejavu-core
+# subsetting fast and quiet; librsvg2-bin (rsvg-convert) draws the CONSORT diagram's PNG for
+# Quarto; poppler-utils (pdftotext) lets the tests read the PDF.
+SYSTEM_LIBS := libharfbuzz-subset0 librsvg2-bin poppler-utils fonts-dejavu-core
 # the tests also drive the HTML report in a headless browser (tests/test_browser.py)
 TEST_SYSTEM_LIBS := chromium chromium-driver
 

@@ -689,16 +689,17 @@ def test_weasyprint_pdf_has_the_text_on_one_page(name, tmp_path):
     assert re.search(r"^Pages:\s+1$", info, re.MULTILINE)
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+@pytest.mark.skipif(shutil.which("rsvg-convert") is None, reason="librsvg2-bin not installed")
 def test_a_png_for_quarto_while_the_report_pdf_keeps_the_vector_diagram(built):
-    """Quarto's PDF output gets figures/consort.png (no rsvg-convert needed); the report's PDF keeps
-    the diagram as vector text."""
+    """Quarto's PDF output gets figures/consort.png (Quarto then needs no rsvg-convert of its own),
+    drawn on white; the report's PDF keeps the diagram as vector text."""
     import struct
 
     _, out = built
     png = (out / "figures" / "consort.png").read_bytes()
     width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and width == round(170 / 25.4 * 200)  # 170 mm at 200 dpi
+    assert png[25] == 2  # colour type 2, RGB: the diagram on white, no transparency
     assert 1.0 < height / width < 1.6
     assert "](figures/consort){#fig-consort" in (out / "report.qmd").read_text(encoding="utf-8")
     text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], check=True, capture_output=True,
