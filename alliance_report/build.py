@@ -16,8 +16,10 @@ fingerprint, a worker process is forked (worker.py).  It reads the freeze itself
 draws the figures and imports WeasyPrint while the main process reads the freeze and validates
 it (Great Expectations, the longest step of a small freeze).  When the freeze is valid, the main
 process hands the worker the validation results and the staging folder, and the worker renders
-and writes every output file (the main process writes the open edition's PDF meanwhile); the
-main process then writes build.log and publishes.  When the freeze is invalid the worker is
+and writes every output file; when both editions are built, the worker sends the open edition's
+results as soon as it has them and makes only the closed edition, while the main process makes
+the open one (figures, render, files, PDF) once it has validated.  The main process then writes
+build.log and publishes.  When the freeze is invalid the worker is
 stopped and nothing is written.  The worker's work is kept only when both processes read the
 same bytes.  ``jobs=1`` runs every step in one process, in the order above; the outputs are
 byte-identical either way.
@@ -238,26 +240,45 @@ def _read(job: BuildJob):
 
 def _outputs_by_worker(job: BuildJob, freeze, validation: dict, staging: Path, date: str | None,
                        previous_problem: str | None) -> tuple[dict, list[str]]:
-    """The worker renders and writes every file while the main process writes the PDFs of
-    ``steps.pdf_in_main``; each edition's results and the PDFs' pagination problems."""
+    """The worker renders and writes every file (with ``steps.open_in_main``: the closed edition's)
+    while the main process makes the open edition; each edition's results and the PDFs'
+    pagination problems."""
     worker, timings = job.worker, job.timings
-    layout: list[str] = []
-    pdf_in_main = steps.pdf_in_main(job.settings)
-    worker.go(validation, staging, date, previous_problem, pdf_in_main)
-    if pdf_in_main:
-        with timings.step("load", show=False):
-            steps.load_pdf_writer()
+    worker.go(validation, staging, date, previous_problem)
+    opened, layout = {}, []
+    if worker.open_in_main:
         with timings.step("wait", show=False):
-            ready = worker.files_written()
-        for edition in pdf_in_main if ready else ():
-            with timings.step(f"pdf {edition}") as info:
-                layout += steps.write_edition_pdf(staging, edition)
-                info["detail"] = f"{edition}/report.pdf (WeasyPrint)"
+            sent = worker.open_results()
+        if sent is not None:  # else the worker ended first: result() raises what it raised
+            opened = {"open": sent[0]}
+            layout = _open_edition_here(job, opened, sent[1], validation, staging, date, previous_problem)
     with timings.step("wait", show=False):
         written = worker.result()
     if worker.hashes != steps.freeze_hashes(freeze):
         raise BuildError(f"{job.freeze_dir}: the freeze changed during the build; build again", exit_code=1)
-    return written["results"], written["layout"] + layout
+    return steps.editions(written["results"] | opened), written["layout"] + layout
+
+
+def _open_edition_here(job: BuildJob, results: dict, comparison: dict | None, validation: dict, staging: Path,
+                       date: str | None, previous_problem: str | None) -> list[str]:
+    """The open edition made in the main process while the worker makes the closed one (its
+    figures, report, files and PDF); its PDF's pagination problems."""
+    timings = job.timings
+    steps.add_changes(results, comparison, previous_problem)
+    with timings.step("figures open") as info:
+        figures = steps.draw_figures(results)
+        info["detail"] = steps.n_figures(figures)
+    with timings.step("render open"):
+        reports = steps.render_reports(results, figures, validation, date)
+    with timings.step("write open") as info:
+        steps.write_edition_files(results, reports, staging)
+        info["detail"] = "open/: report.html, report.qmd, results.json, figures/, tables/"
+    with timings.step("load", show=False):
+        steps.load_pdf_writer()
+    with timings.step("pdf open") as info:
+        layout = steps.write_pdfs(reports, staging)
+        info["detail"] = "open/report.pdf (WeasyPrint)"
+    return layout
 
 
 def _outputs_here(job: BuildJob, freeze, validation: dict, staging: Path, date: str | None,
@@ -279,7 +300,7 @@ def _outputs_here(job: BuildJob, freeze, validation: dict, staging: Path, date: 
         reports = steps.render_reports(results, figures, validation, date)
     with timings.step("write") as info:
         steps.write_files(results, reports, validation, staging)
-        info["detail"] = steps.WRITE_DETAIL
+        info["detail"] = steps.write_detail(reports)
     with timings.step("load", show=False):
         steps.load_pdf_writer()
     with timings.step("pdf") as info:

@@ -196,9 +196,13 @@ def render_reports(results: dict[str, dict], figures: dict[str, tuple], validati
 
 def write_files(results: dict[str, dict], reports: dict, validation: dict, staging: Path) -> None:
     """Every output file but the PDFs into ``staging`` (build.log and the fingerprint come later)."""
-    from alliance_report.render.report import write_report_files
-    from alliance_report.results import write_results
+    write_build_files(results, validation, staging)
+    write_edition_files(results, reports, staging)
 
+
+def write_build_files(results: dict[str, dict], validation: dict, staging: Path) -> None:
+    """The files of the build rather than of an edition: validation.json, changes.json and
+    changes.csv (at the output's root, with the closed edition)."""
     (staging / "validation.json").write_text(
         json.dumps(validation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if results.get("comparison"):
@@ -208,6 +212,14 @@ def write_files(results: dict[str, dict], reports: dict, validation: dict, stagi
         (staging / "changes.json").write_text(json.dumps(changes, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         (staging / "changes.csv").write_text(changes_csv(changes), encoding="utf-8")
+
+
+def write_edition_files(results: dict[str, dict], reports: dict, staging: Path) -> None:
+    """Each edition's results.json and report files (figures/, tables/, report.html and .qmd)
+    into its folder of ``staging``."""
+    from alliance_report.render.report import write_report_files
+    from alliance_report.results import write_results
+
     for edition, report in reports.items():
         folder = edition_folder(staging, edition)
         folder.mkdir(exist_ok=True)
@@ -215,11 +227,10 @@ def write_files(results: dict[str, dict], reports: dict, validation: dict, stagi
         write_report_files(report, folder)
 
 
-def write_pdfs(reports: dict, staging: Path, leave: tuple[str, ...] = ()) -> list[str]:
-    """Each edition's report.pdf from its report.html (but the editions in ``leave``); after
-    ``write_files``, whose figures/*.png the PDF embeds.  Returns the pagination problems found."""
-    return [problem for edition in reports if edition not in leave
-            for problem in write_edition_pdf(staging, edition)]
+def write_pdfs(reports: dict, staging: Path) -> list[str]:
+    """Each edition's report.pdf from its report.html; after ``write_files``, whose figures/*.png
+    the PDF embeds.  Returns the pagination problems found."""
+    return [problem for edition in reports for problem in write_edition_pdf(staging, edition)]
 
 
 def write_edition_pdf(staging: Path, edition: str) -> list[str]:
@@ -232,12 +243,16 @@ def write_edition_pdf(staging: Path, edition: str) -> list[str]:
             for problem in write_pdf(html, folder / "report.pdf", folder, edition_attachments(edition, folder))]
 
 
-def pdf_in_main(settings: Settings) -> tuple[str, ...]:
-    """The editions whose PDF the main process writes while the worker writes the other's: the
-    open one when both are built (the PDFs are the longest step, and the main process is idle
-    after validating)."""
-    return ("open",) if len(settings.editions()) > 1 else ()
+def open_in_main(settings: Settings) -> bool:
+    """Whether, in a two-process build, the main process makes the open edition (figures, render,
+    files, PDF) from the results the worker sends while the worker makes the closed one: when
+    both are built.  The closed edition alone keeps the worker busy until its PDF is written
+    (analysis, 7 figures, a 14-page PDF), while the main process has only validated."""
+    return len(settings.editions()) > 1
 
 
-WRITE_DETAIL = "report.html, report.qmd, results.json, validation.json, figures/, tables/ (and open/)"
+def write_detail(reports: dict) -> str:
+    """What the write step wrote (build.log)."""
+    return ("report.html, report.qmd, results.json, validation.json, figures/, tables/"
+            + (" (and open/)" if "open" in reports else ""))
 PDF_DETAIL = "report.pdf (WeasyPrint)"

@@ -3,7 +3,9 @@
 After the fingerprint, the main process forks it: it reads the freeze, analyses it (and the
 previous freeze, with ``--previous``), draws the figures and imports WeasyPrint while the main
 process validates; on the main process's order it renders and writes every output file, the
-PDFs last (but the editions whose PDF the main process writes).  Every step's start and end, and
+PDF last.  When both editions are built, it sends the open edition's results to the main
+process as soon as they are computed and makes only the closed edition: the main process makes
+the open one once it has validated (``steps.open_in_main``).  Every step's start and end, and
 the outcome, go back through a pipe; :class:`Worker` is the main process's side of it.
 
 Whether to fork at all: two processes by default where the platform can fork and has two cores
@@ -73,10 +75,12 @@ class RemoteTraceback(Exception):
 
 
 def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settings,
-                 previous_dir: Path | None = None) -> None:
+                 previous_dir: Path | None = None, open_in_main: bool = False) -> None:
     """The forked worker: read, analyse, draw the figures and import WeasyPrint while the main
     process validates; then, on the main process's order (the freeze is valid; here are the
-    validation results and the staging folder), render and write every output file.
+    validation results and the staging folder), render and write every output file.  With
+    ``open_in_main``, the open edition's results and the comparison go to the main process
+    right after the analysis, and the worker makes the closed edition only.
 
     Every step's start and end, and the outcome, go to the main process through ``events``.
     """
@@ -99,20 +103,19 @@ def _worker_main(events, orders, parent_ends, freeze_dir: Path, settings: Settin
         freeze = timed("read", read_freeze, freeze_dir)
         results = timed("analyse", steps.analyse, freeze, settings)
         comparison = timed("compare", steps.compare, previous_dir, freeze, settings) if previous_dir else None
+        if open_in_main:
+            events.send(("open", results.pop("open"), comparison))
         figures = timed("figures", steps.draw_figures, results, detail=steps.n_figures)
         timed("load", steps.load_pdf_writer)
-        # ("go", validation, staging, date, previous_problem, PDFs the main process writes); EOF: we are not needed
-        order = orders.recv()
-        _, validation, staging, date, previous_problem, pdf_in_main = order
+        # ("go", validation, staging, date, previous_problem); EOF: we are not needed
+        _, validation, staging, date, previous_problem = orders.recv()
         steps.add_changes(results, comparison, previous_problem)
         writing = True
         events.send(("hashes", steps.freeze_hashes(freeze)))
         reports = timed("render", steps.render_reports, results, figures, validation, date)
         timed("write", steps.write_files, results, reports, validation, Path(staging),
-              detail=lambda _: steps.WRITE_DETAIL)
-        events.send(("files",))  # the main process may write a PDF from them now
-        layout = timed("pdf", steps.write_pdfs, reports, Path(staging), tuple(pdf_in_main),
-                       detail=lambda _: steps.PDF_DETAIL)
+              detail=lambda _: steps.write_detail(reports))
+        layout = timed("pdf", steps.write_pdfs, reports, Path(staging), detail=lambda _: steps.PDF_DETAIL)
         events.send(("written", {"results": steps.editions(results), "layout": layout}))
     except EOFError:
         pass  # the main process needs nothing more (the freeze was invalid)
@@ -142,11 +145,12 @@ class Worker:
 
         ctx = multiprocessing.get_context("fork")
         self.timings = timings
+        self.open_in_main = steps.open_in_main(settings)
         self.events, child_events = ctx.Pipe(duplex=False)
         child_orders, self.orders = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker_main,
                                    args=(child_events, child_orders, (self.events, self.orders), freeze_dir, settings,
-                                         previous_dir),
+                                         previous_dir, self.open_in_main),
                                    name="alliance-report-worker", daemon=True)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, interrupts.SIGNALS)  # until the worker has its own handlers
         try:
@@ -160,7 +164,8 @@ class Worker:
         self.message = None  # ("written", payload) or ("error", info)
         self.hashes = None
         self.finished = threading.Event()
-        self.files = threading.Event()  # the HTML and figures are written (or the worker has ended)
+        self.open = None  # with open_in_main: (the open edition's results, the comparison)
+        self.open_sent = threading.Event()  # the open edition's results are here (or the worker has ended)
         self._running: set[str] = set()
         self.listener = threading.Thread(target=self._listen, name="worker-listener", daemon=True)
         self.listener.start()
@@ -185,8 +190,9 @@ class Worker:
                         self.timings.progress.done(name, seconds, detail)
                 elif kind == "hashes":
                     self.hashes = message[1]
-                elif kind == "files":
-                    self.files.set()
+                elif kind == "open":
+                    self.open = message[1:]
+                    self.open_sent.set()
                 else:
                     if kind == "error":
                         for name in self._running & set(self.SHOWN):
@@ -195,22 +201,21 @@ class Worker:
                     break
         finally:
             self.finished.set()
-            self.files.set()
+            self.open_sent.set()
 
-    def go(self, validation: dict, staging: Path, date: str, previous_problem: str | None = None,
-           pdf_in_main: tuple[str, ...] = ()) -> None:
+    def go(self, validation: dict, staging: Path, date: str, previous_problem: str | None = None) -> None:
         """The freeze is valid: render and write into ``staging`` (``previous_problem``: why the
-        previous freeze is not compared, e.g. it failed validation; ``pdf_in_main``: the editions
-        whose PDF the main process writes, once :meth:`files_written`)."""
+        previous freeze is not compared, e.g. it failed validation)."""
         try:
-            self.orders.send(("go", validation, str(staging), date, previous_problem, pdf_in_main))
+            self.orders.send(("go", validation, str(staging), date, previous_problem))
         except OSError:
             pass  # the worker has ended already; result() says why
 
-    def files_written(self) -> bool:
-        """Wait until the worker has written the HTML and figures; False if it ended before."""
-        self.files.wait()
-        return self.message is None or self.message[0] == "written"
+    def open_results(self) -> tuple[dict, dict | None] | None:
+        """With ``open_in_main``: wait for (the open edition's results, the comparison); None if
+        the worker ended before sending them (``result`` says why)."""
+        self.open_sent.wait()
+        return self.open
 
     def result(self) -> dict:
         """Wait for the worker to have written every file; raise what it raised."""

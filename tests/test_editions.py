@@ -208,6 +208,22 @@ def test_a_leaking_template_is_refused_by_the_build(tmp_path, monkeypatch):
     assert not (tmp_path / "out" / "open").exists()
 
 
+def test_a_two_process_build_refuses_the_open_edition_its_main_process_made(built, tmp_path, monkeypatch, capsys):
+    """Both editions in two processes: the main process makes the open edition while the worker
+    makes the closed one (steps.open_in_main); the guard there stops the whole build, the worker
+    included, and nothing is published."""
+    from alliance_report.cli import main
+
+    leaking_template(tmp_path, monkeypatch)
+    freeze, _ = built
+    out = tmp_path / "out"
+    assert main(["build", str(freeze), "--out", str(out), "--jobs", "2"]) == 3
+    err = capsys.readouterr().err
+    assert re.search(r"^alliance-report: figures open: 2 figures", err, re.M)  # made in the main process
+    assert "the open edition writes an arm with a number" in err and "Treated in MBCT (n=" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["templates"]
+
+
 def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
     leaking_template(tmp_path, monkeypatch)
     import alliance_report.render.open_guard as guard
