@@ -153,6 +153,41 @@ def test_png_and_texts(built, results):
     assert "P=" in outcome.alt or "P<" in outcome.alt or "P>" in outcome.alt  # via p_statement
 
 
+def test_the_alliance_axis_holds_every_mean_and_interval_within_the_scale():
+    # a mean of 3.5833 (n=1, no CI) just above a quarter step: the top is 3.75, not 3.5 (hand-worked:
+    # 3.5833 + 0.15 = 3.7333, up to the next quarter); the bottom 3.2 - 0.15 = 3.05, down to 3.0
+    assert figures.wai_axis([3.5833, 3.2]) == (3.0, 3.75)
+    assert figures.wai_axis([3.0, 3.5]) == (2.75, 3.75)  # 3.65 up to 3.75; 2.85 down to 2.75
+    assert figures.wai_axis([3.6, 3.35]) == (3.0, 3.75)  # 3.75 is a quarter step: not widened to 4.0
+    assert figures.wai_axis([-1.07, 7.40, 3.1]) == (1.0, 5.0)  # never beyond the scale
+
+
+def trajectory_with(results, **cells) -> str:
+    """The trajectory's caption with the given cells of the complete cases, every other cell
+    within 3–4."""
+    changed = copy.deepcopy(results)
+    for kind in ("complete_cases", "available"):
+        for c in CONDITIONS:
+            for week in ("W2", "W5", "W9"):
+                changed["alliance_descriptives"][kind][c][week] = {"n": 40, "mean": 3.5, "sd": 0.6,
+                                                                   "ci_low": 3.3, "ci_high": 3.7}
+    for week, cell in cells.items():
+        changed["alliance_descriptives"]["complete_cases"]["eMBCT"][week] = cell
+    return figures.alliance_trajectory(changed).caption
+
+
+def test_the_trajectory_caption_says_where_the_axis_starts_and_what_it_cuts(results):
+    within = trajectory_with(results)
+    assert "the y axis does not start at 1." in within and "cut" not in within
+    whole = trajectory_with(results, W2={"n": 2, "mean": 1.3, "sd": 0.4, "ci_low": 1.05, "ci_high": 4.9})
+    assert "does not start at 1" not in whole and "cut" not in whole
+    cut = trajectory_with(results, W2={"n": 2, "mean": 3.2, "sd": 0.9, "ci_low": -1.07, "ci_high": 7.40})
+    assert "does not start at 1" not in cut
+    assert "legibility; error bars that reach beyond the scale (1–5) are cut at its ends." in cut
+    high = trajectory_with(results, W9={"n": 3, "mean": 4.1, "sd": 0.9, "ci_low": 2.5, "ci_high": 6.38})
+    assert "the y axis does not start at 1; error bars that reach beyond the scale (1–5) are cut" in high
+
+
 def test_dropout_threshold_from_settings(results):
     changed = copy.deepcopy(results)
     changed["settings"]["dropout_threshold"] = 3

@@ -36,6 +36,7 @@ Decisions:
 from __future__ import annotations
 
 import io
+import math
 import re
 import textwrap
 from dataclasses import dataclass
@@ -215,6 +216,23 @@ def _white_outline(width: float = 3.0) -> list:
 # ----------------------------------------------------------------------------- 1 trajectory
 
 TRAJECTORY_PANELS = (("complete_cases", "Complete cases"), ("available", "All available data"))
+WAI_SCALE = (1.0, 5.0)  # the WAI mean item score
+
+
+def wai_axis(values: list[float]) -> tuple[float, float]:
+    """The y axis of the alliance trajectory: every mean and CI bound with 0.15 to spare, widened
+    to quarter steps (display arithmetic) and kept within the scale, 1–5."""
+    low = max(WAI_SCALE[0], math.floor(round((min(values) - 0.15) * 4, 9)) / 4)
+    high = min(WAI_SCALE[1], math.ceil(round((max(values) + 0.15) * 4, 9)) / 4)
+    return low, high
+
+
+def _trajectory_axis_note(values: list[float], low: float) -> str:
+    """What the caption says of the y axis: where it starts, and error bars cut at the scale's ends."""
+    notes = ["the y axis does not start at 1"] if low > WAI_SCALE[0] else []
+    if min(values) < WAI_SCALE[0] or max(values) > WAI_SCALE[1]:
+        notes.append("error bars that reach beyond the scale (1–5) are cut at its ends")
+    return "; ".join(notes)
 
 
 def alliance_trajectory(results: dict) -> Figure | None:
@@ -227,9 +245,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
         return None
     limits = [v for cell in drawable for v in (cell.get("ci_low"), cell.get("ci_high"), cell["mean"])
               if v is not None]
-    low = max(1.0, min(limits) - 0.15)
-    high = min(5.0, max(limits) + 0.15)
-    low, high = max(1.0, int(low * 4) / 4), min(5.0, -int(-high * 4) / 4)  # quarter steps
+    low, high = wai_axis(limits)
     dodge = {"MBCT": -0.14, "eMBCT": 0.14}
 
     with plt.rc_context(STYLE):
@@ -294,11 +310,12 @@ def alliance_trajectory(results: dict) -> Figure | None:
             return f"{c} n={_n(None)}"
         return f"{c} n={_n(ns[0])}" if ns[0] == ns[-1] else f"{c} n={_n(ns[0])}–{_n(ns[-1])}"
 
+    axis_note = _trajectory_axis_note(limits, low)
     caption = ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
                "1–5) at weeks 2, 5 and 9 of treatment by condition, for participants with all three "
                "measurements (complete cases, left) and for every treated participant with a score at that "
                "week (all available data, right). Conditions are offset slightly on the time axis for "
-               "legibility; the y axis does not start at 1. Error bars are 95% CIs of the mean; n per "
+               f"legibility{'; ' + axis_note if axis_note else ''}. Error bars are 95% CIs of the mean; n per "
                "condition and week is given below each panel (complete cases "
                f"{n_range('complete_cases', 'MBCT')}, {n_range('complete_cases', 'eMBCT')}; "
                f"all available data {n_range('available', 'MBCT')}, {n_range('available', 'eMBCT')}).")
