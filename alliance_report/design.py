@@ -23,6 +23,9 @@ ALLIANCE_WEEKS: tuple[str, ...] = ("W2", "W5", "W9")
 # the week of treatment of each alliance timepoint ("W2" → 2)
 ALLIANCE_WEEK_NUMBERS: dict[str, int] = {week: int(week[1:]) for week in ALLIANCE_WEEKS}
 FOLLOW_UPS: tuple[str, ...] = ("T1", "T2", "T3")
+# the timepoints the analyses use: baseline, the alliance weeks and the post-treatment follow-up
+# (T2 and T3 are collected, and counted in the trial conduct, but no analysis of the plan uses them)
+ANALYSED_TIMEPOINTS: tuple[str, ...] = (*BASELINE_TIMEPOINTS, *ALLIANCE_WEEKS, "T1")
 # the events of disposition.csv (column `event`), in the order the report lists them
 DISPOSITION_EVENTS: tuple[str, ...] = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
 INSTRUMENTS: tuple[str, ...] = ("WAI", "HADS", "MHCSF")

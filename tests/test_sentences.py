@@ -376,12 +376,25 @@ def test_final_freeze_has_no_interim_notice(demo):
 ])
 def test_interim_notice(demo, state, words):
     def edit(r):
-        r["interim"] = {"is_interim": True, **state}
+        r["interim"] = {"is_interim": True, **state, "analysed_data_complete": False}
     results = edited(demo, edit)
     notice = text.interim_notice(results)
-    assert words in notice
+    assert words + " so these results will change as data accrue." in notice
     assert "re-tests at α=.05 without correction for repeated looks" in notice
     assert "complete follow-up" not in text.conclusion(results)
+
+
+def test_interim_notice_when_only_follow_ups_no_analysis_uses_are_awaited(demo):
+    """A late interim freeze: nobody waiting or in treatment, only T2/T3 forms to come — the
+    analyses' data are complete, and the notice does not say their results will change."""
+    def edit(r):
+        r["interim"] = {"is_interim": True, "waiting_period": 0, "in_treatment": 0, "awaiting_follow_up": 38,
+                        "analysed_data_complete": True}
+    notice = text.interim_notice(edited(demo, edit))
+    assert notice.startswith("At the cut-off there were 38 participants awaiting a follow-up assessment, "
+                             "only at T2 or T3, which these analyses do not use: their results will not "
+                             "change as those data accrue. Every freeze re-tests")
+    assert "so these results will change" not in notice
 
 
 def test_flow_sentence_at_an_interim_cut_off(demo):

@@ -279,7 +279,7 @@ def test_interim_state_by_hand(hand):
     # awaiting follow-up: ended with T1, T2 or T3 not yet due — P01 (T2), P02 (T3), P03 (T2),
     # P07 (T1), P09 (T3: T1 planned 2014-12-15 → T3 2015-09-14), P11 (T3); P08 withdrew
     assert hand[0]["interim"] == {"is_interim": True, "waiting_period": 1, "in_treatment": 2,
-                                  "awaiting_follow_up": 6}
+                                  "awaiting_follow_up": 6, "analysed_data_complete": False}
 
 
 def test_each_broken_box_is_caught(hand):
@@ -326,3 +326,27 @@ def test_a_partial_follow_up_form_in_its_window_is_awaited_like_no_form():
                            "window_closed": [False, True, False, False]})
     state = visits.interim_state(data, schedule, status)
     assert state["awaiting_follow_up"] == 2 and state["is_interim"]  # partial-open, not-due
+    assert state["analysed_data_complete"]  # T2 only: no analysis uses it
+
+
+def test_the_analysed_data_are_complete_only_when_no_analysed_form_can_still_come():
+    """Nobody waiting or in treatment, and no form of baseline, W2/W5/W9 or T1 still to come
+    (no form or a partial one in its open window); forms of T2/T3 and closed windows do not count."""
+    ids = ["a", "b"]
+    data = pd.DataFrame({"treated": True, "treatment_ended": True}, index=ids)
+    schedule = pd.DataFrame({"tau_state": ""}, index=ids)
+
+    def state(timepoints, statuses, window_closed, data=data, schedule=schedule):
+        status = pd.DataFrame({"participant_id": ids, "timepoint": timepoints, "instrument": "HADS",
+                               "status": statuses, "window_closed": window_closed})
+        return visits.interim_state(data, schedule, status)["analysed_data_complete"]
+
+    assert state(["T2", "T3"], ["not yet due", "partial"], [False, False])
+    assert state(["T1", "T1"], ["partial", "missing"], [True, True])       # windows closed: nothing to come
+    assert not state(["T1", "T3"], ["not yet due", "complete"], [False, True])
+    assert not state(["T1", "T3"], ["partial", "complete"], [False, True])  # a scorable T1 may follow
+    assert not state(["W9", "T3"], ["not yet due", "complete"], [False, True])
+    in_treatment = pd.DataFrame({"treated": True, "treatment_ended": [True, False]}, index=ids)
+    assert not state(["T3", "T3"], ["complete", "complete"], [True, True], data=in_treatment)
+    waiting = pd.DataFrame({"tau_state": ["", visits.WAITING]}, index=ids)
+    assert not state(["T3", "T3"], ["complete", "complete"], [True, True], schedule=waiting)

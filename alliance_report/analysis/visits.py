@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import (ALLIANCE_WEEKS, DISPOSITION_EVENTS, FOLLOW_UPS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS,
+from alliance_report.design import (ALLIANCE_WEEKS, ANALYSED_TIMEPOINTS, DISPOSITION_EVENTS, FOLLOW_UPS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS,
                                     WAITING_LIST)
 from alliance_report.study import Study, planned_dates
 
@@ -183,16 +183,20 @@ def awaited(status: pd.DataFrame) -> pd.Series:
 def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFrame) -> dict:
     """Whether the freeze is interim: anyone still in the waiting period, in treatment, or with a
     follow-up (T1–T3) not yet due at the cut-off (no form, or a partial one, while its window is
-    open: as the CONSORT counts); with the counts of each."""
+    open: as the CONSORT counts); with the counts of each.  ``analysed_data_complete``: nobody is
+    waiting or in treatment and no form of a timepoint the analyses use (``ANALYSED_TIMEPOINTS``)
+    is still to come — a later freeze can then change the trial conduct, not the analyses' data."""
     treated = data.loc[data["treated"]]
     in_treatment = int((~treated["treatment_ended"]).sum())
     waiting = int((schedule["tau_state"] == WAITING).sum())
     pending = status.loc[status["timepoint"].isin(FOLLOW_UPS) & awaited(status), "participant_id"]
     ended = treated.index[treated["treatment_ended"]]
     awaiting_follow_up = int(pd.Index(pending.unique()).isin(ended).sum())
+    analysed_awaited = bool((status["timepoint"].isin(ANALYSED_TIMEPOINTS) & awaited(status)).any())
     return {
         "is_interim": bool(waiting or in_treatment or awaiting_follow_up),
         "waiting_period": waiting,
         "in_treatment": in_treatment,
         "awaiting_follow_up": awaiting_follow_up,
+        "analysed_data_complete": not (waiting or in_treatment or analysed_awaited),
     }

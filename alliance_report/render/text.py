@@ -10,7 +10,7 @@ the absence of an effect; an estimate that is null (not estimable) is only expla
 
 from __future__ import annotations
 
-from alliance_report.design import CONDITIONS
+from alliance_report.design import ANALYSED_TIMEPOINTS, CONDITIONS, FOLLOW_UPS
 from alliance_report.render import format as fmt
 from alliance_report.render.conduct_text import pending_participants
 
@@ -124,9 +124,15 @@ def interim_notice(results: dict) -> str:
         return ""
     state = results["interim"]
     alpha = fmt.number(results["findings"]["alpha"]).removeprefix("0")
-    return (f"At the cut-off there {pending_participants(state)}, so these results will "
-            f"change as data accrue. Every freeze re-tests at α={alpha} without correction for repeated looks, "
-            "so over several freezes the chance of a false-positive finding is higher than 5%.")
+    if state["analysed_data_complete"]:  # only follow-ups no analysis uses are still to come
+        unused = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)
+        change = (f", only at {unused}, which these analyses do not use: their results will not change "
+                  "as those data accrue")
+    else:
+        change = ", so these results will change as data accrue"
+    return (f"At the cut-off there {pending_participants(state)}{change}. Every freeze re-tests at "
+            f"α={alpha} without correction for repeated looks, so over several freezes the chance of a "
+            "false-positive finding is higher than 5%.")
 
 
 # ------------------------------------------------------------------ Aim 1
