@@ -266,7 +266,10 @@ def test_too_few_cases(n_mbct, n_embct):
     assert result["n"] == n_mbct + n_embct
     for key in ("time", "time_x_condition", "condition"):
         assert all(v is None for v in result[key].values()), key
-    assert "too few complete cases" in result["not_estimable_reason"]
+    present = (n_mbct > 0) + (n_embct > 0)
+    assert result["not_estimable_reason"] == (f"too few complete cases: n={n_mbct + n_embct} in {present} "
+                                              f"condition{'s' if present == 2 else ''}; the MANOVA needs "
+                                              f"at least {present + 2}")
     assert_json_plain(result)
 
 

@@ -75,7 +75,7 @@ def test_perfect_separation_gives_null_with_reason():
     frame["dropout"] = np.where(frame["treatment_ended"], (frame["wai_w2"] < 3.5).astype(float), np.nan)
     model = fit_dropout_model(frame)
     assert model["terms"]["wai_w2"]["b"] is None
-    assert "separation" in model["not_estimable_reason"]
+    assert model["not_estimable_reason"] == "separation: the predictors perfectly or almost perfectly predict dropout"
     assert_null_terms(model)
 
 

@@ -226,6 +226,11 @@ def test_not_estimable_models_do_not_crash(results):
     assert outcome is not None and residuals is not None
     assert "HADS model could not be estimated" in outcome.caption
     assert "Fitted lines of the MHC-SF moderation model could not be estimated" in outcome.caption
+    models["hads"] = results["outcome_models"]["hads"]
+    models["hads_moderation"] = not_estimable(models["hads_moderation"], "singular design")
+    lines = figures.alliance_outcome(broken).caption
+    assert "Fitted lines of the HADS and MHC-SF moderation models could not be estimated." in lines
+
     assert "too few cases" in outcome.alt and "too few cases" in residuals.alt
     for figure in (outcome, residuals):
         ET.fromstring(figure.svg)

@@ -347,11 +347,20 @@ def test_outcome_not_estimable(demo):
         for name in ("hads", "hads_moderation"):
             null_terms(r["outcome_models"][name]["terms"])
             r["outcome_models"][name]["not_estimable_reason"] = "too few cases: n=3 for 4 parameters"
+            r["outcome_models"][name]["n"] = 3
         for slope in r["outcome_models"]["hads_moderation"]["simple_slopes"].values():
             for key in slope:
                 slope[key] = None
     results = edited(demo, edit)
-    assert text.outcome(results, "hads", "HADS total").startswith("The HADS total model could not be estimated (too few")
+    # the reason gives the n: not twice
+    assert text.outcome(results, "hads", "HADS total") == ("The HADS total model could not be estimated "
+                                                           "(too few cases: n=3 for 4 parameters).")
+
+    def singular(r):
+        edit(r)
+        r["outcome_models"]["hads"]["not_estimable_reason"] = "singular design"
+    assert text.outcome(edited(demo, singular), "hads", "HADS total") == (
+        "The HADS total model could not be estimated (singular design; n=3).")
     assert text.moderation(results, "hads", "HADS total").startswith("The HADS total moderation model could not be")
     assert "association of early alliance with post-treatment distress could not be estimated" in text.conclusion(results)
     assert "similarly" not in text.conclusion(results)

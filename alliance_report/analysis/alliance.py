@@ -279,7 +279,8 @@ def alliance_manova(data: pd.DataFrame) -> dict:
     df_error = n - len(present)
     if df_error < 2:
         result["not_estimable_reason"] = (
-            f"too few complete cases: n={n} in {len(present)} condition(s); the MANOVA needs "
+            f"too few complete cases: n={n} in {len(present)} condition{'' if len(present) == 1 else 's'}; "
+            "the MANOVA needs "
             f"at least {len(present) + 2}")
         return result
 

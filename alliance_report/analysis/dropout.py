@@ -85,7 +85,7 @@ def fit_dropout_model(data: pd.DataFrame) -> dict:
             return result
     names = {type(w.message).__name__ for w in caught}
     if "PerfectSeparationWarning" in names or np.any(np.abs(fit.params[1:]) > SEPARATION_BOUND):
-        result["not_estimable_reason"] = "separation: the predictors (almost) perfectly predict dropout"
+        result["not_estimable_reason"] = "separation: the predictors perfectly or almost perfectly predict dropout"
         return result
     if not fit.mle_retvals.get("converged", False) or not np.all(np.isfinite(fit.bse)):
         result["not_estimable_reason"] = "the maximum-likelihood fit did not converge"

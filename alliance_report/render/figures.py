@@ -136,6 +136,10 @@ def _export(fig, name: str, caption: str, alt: str) -> Figure:
 
 # ----------------------------------------------------------------------------- helpers
 
+def _models(names: list[str]) -> str:
+    return "model" if len(names) == 1 else "models"
+
+
 def _get(mapping, *keys):
     """mapping[k1][k2]… or None when any level is missing or null."""
     for key in keys:
@@ -481,9 +485,10 @@ def alliance_outcome(results: dict) -> Figure | None:
         how.append("Points are participants (transparency increases with n).")
     not_drawn = [SCALES[s]["short"] for s in SCALES if not panels[s][0]]
     if not_drawn:
-        how.append(f"The {' and '.join(not_drawn)} model could not be estimated.")
+        how.append(f"The {' and '.join(not_drawn)} {_models(not_drawn)} could not be estimated.")
     if no_lines:
-        how.append(f"Fitted lines of the {' and '.join(no_lines)} moderation model could not be estimated.")
+        how.append(f"Fitted lines of the {' and '.join(no_lines)} moderation {_models(no_lines)} could not be "
+                   "estimated.")
     ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
     if len(no_lines) + sum(not panels[s][0] for s in SCALES) < len(SCALES):
         how.append("Lines are the values predicted by the moderation model (alliance × condition) per "
@@ -559,7 +564,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
         how.append("Points are participants.")
     not_drawn = [SCALES[s]["short"] for s in SCALES if not panels[s][0]]
     if not_drawn:
-        how.append(f"The {' and '.join(not_drawn)} model could not be estimated.")
+        how.append(f"The {' and '.join(not_drawn)} {_models(not_drawn)} could not be estimated.")
     ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
     caption = ("Residuals against fitted values of the main outcome models (post-treatment score on baseline "
                "score, early alliance and condition): HADS total (left) and MHC-SF mean (right); panel "

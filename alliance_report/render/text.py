@@ -242,7 +242,9 @@ def outcome(results: dict, scale: str, label: str) -> str:
     model, style = results["outcome_models"][scale], _style(results)
     sample = fmt.count("n", model["n"], style)
     if model["not_estimable_reason"]:
-        return f"The {label} model could not be estimated {_parenthesized(model['not_estimable_reason'], sample)}."
+        reason = model["not_estimable_reason"]
+        given = f"n={model['n']} " in reason  # "too few cases: n=3 for 4 parameters" says it already
+        return f"The {label} model could not be estimated {_parenthesized(reason, *([] if given else [sample]))}."
     term = model["terms"]["wai_w2"]
     finding = results["findings"]["outcome"][scale]
     numbers = (f"{_coefficient(term, style, 't', model['df_resid'])}; "
