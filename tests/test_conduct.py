@@ -626,3 +626,40 @@ def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
     assert f"{n} {was} still in the waiting period" in flow and f"{n} {was} not re-randomized" in flow
     assert conduct_text.interim(results).startswith(
         f"At the cut-off there {was} {n} {participant} still in their waiting period and 3 awaiting")
+
+
+# ------------------------------------------------------------------------------ the open flow table
+
+def flow_rows_add_up(table) -> None:
+    """Every row's rows one level under it add up to it (the indentation shows what is a part of what)."""
+    rows = [(int(row.indent), row.cells[0], int(row.cells[1])) for row in table.rows]
+    for i, (level, label, n) in enumerate(rows):
+        parts = []
+        for part_level, _, part_n in rows[i + 1:]:
+            if part_level <= level:
+                break
+            if part_level == level + 1:
+                parts.append(part_n)
+        assert not parts or sum(parts) == n, (label, n, parts)
+
+
+@pytest.mark.parametrize("cutoff", [None, "2015-03-01"])
+def test_the_open_flow_table_indents_the_parts_under_their_whole(demo_built, sequence_built, cutoff):
+    from alliance_report.render.tables import participant_flow_table
+
+    if cutoff is None:
+        folder = demo_built / "open"
+    else:
+        freezes, reports = sequence_built
+        freeze_id = json.loads((freezes / f"cut-{cutoff}" / "manifest.json").read_text())["freeze_id"]
+        folder = reports / f"BeMind-{freeze_id}" / "open"
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    flow = results["participant_flow"]
+    table = participant_flow_table(flow, results["settings"]["dropout_threshold"])
+    flow_rows_add_up(table)
+    levels = {row.cells[0].split(" (")[0]: int(row.indent) for row in table.rows}
+    assert levels["Randomized"] == 0 and levels["Waiting list"] == 1
+    assert levels["Re-randomized and treated after the waiting period"] == 2
+    assert levels["Treatment ended"] == 1 and levels["received ≥ 4 sessions"] == 2
+    if cutoff:
+        assert flow["tau_waiting"] > 0  # the interim freeze has every part of the waiting list

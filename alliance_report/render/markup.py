@@ -105,7 +105,8 @@ class HtmlMarkup:
         if not str(row.cells[0]).strip():  # a row under the header of the row above: no header of its own
             first = Markup("<td></td>")
         else:
-            kind = ["group"] if row.group else ["indent"] if row.indent else []
+            kind = ["group"] if row.group else [f"indent-{int(row.indent)}"] if row.indent > 1 else \
+                ["indent"] if row.indent else []
             first = Markup('<th scope="{}"{}>{}</th>').format(
                 "rowgroup" if row.group else "row", _classes(kind + _long(row.cells[0])), self.dates(row.cells[0]))
         cells = list(row.cells[1:]) + [""] * (width - len(row.cells))
@@ -211,7 +212,7 @@ class MarkdownMarkup:
         for row in table.rows:
             cells = list(row.cells) + [""] * (len(header) - len(row.cells))
             first = self.escape(cells[0])
-            first = f"**{first}**" if row.group else (f"\u2003{first}" if row.indent else first)
+            first = f"**{first}**" if row.group else "\u2003" * int(row.indent) + first
             lines.append("| " + " | ".join([first] + [self.escape(c) for c in cells[1:]]) + " |")
         label = f" {{#{_crossref_id('Table', table.name)}}}" if number else ""
         caption = f": {self.escape(table.caption)}{label}"

@@ -52,7 +52,7 @@ ABBREVIATIONS = ("MBCT: mindfulness-based cognitive therapy; eMBCT: internet-bas
 @dataclass(frozen=True)
 class Row:
     cells: tuple[str, ...]
-    indent: bool = False      # a level under a group row
+    indent: int = 0           # levels under the row it belongs to (True: one)
     group: bool = False       # a group label spanning the row
 
 
@@ -153,41 +153,41 @@ def table1(results: dict) -> Table:
 
 # ---------------------------------------------------------------- open edition
 
-FLOW_ROWS = (  # key of the pooled participant_flow, label, indented
-    ("assessed", "Assessed for eligibility", False),
-    ("excluded", "Not randomized", False),
-    ("excluded_reasons", None, True),
-    ("randomized", "Randomized", False),
-    ("first_round", "Treated after the first randomization (MBCT or eMBCT)", True),
-    ("waiting_list", "Waiting list (TAU)", True),
-    ("rerandomized", "Re-randomized and treated after the waiting period", True),
-    ("tau_waiting", "Waiting period still running", True),
-    ("tau_not_rerandomized", "Not re-randomized", True),
-    ("tau_not_rerandomized_reasons", None, True),
-    ("treated", "Treated (MBCT or eMBCT)", False),
-    ("in_treatment", "Still in treatment at the cut-off", True),
-    ("treatment_ended", "Treatment ended", True),
-    ("received_min_sessions", "received ≥ {k} sessions", True),
-    ("dropout", "dropout, < {k} sessions", True),
-    ("discontinued", "Discontinued treatment", False),
-    ("discontinued_reasons", None, True),
-    ("t1_assessed", "Assessed at T1 (HADS score)", False),
-    ("lost_to_follow_up_t1", "Lost to follow-up at T1 (T1 due, no HADS score)", False),
-    ("withdrawn_before_t1", "Withdrew from the study before T1", False),
-    ("withdrawn_before_t1_reasons", None, True),
-    ("t1_not_yet_due", "T1 not yet due", False),
-    ("t1_overdue_in_treatment", "T1 due, treatment not recorded as ended", False),
+FLOW_ROWS = (  # key of the pooled participant_flow, label, level (the rows one level under a row add up to it)
+    ("assessed", "Assessed for eligibility", 0),
+    ("excluded", "Not randomized", 0),
+    ("excluded_reasons", None, 1),
+    ("randomized", "Randomized", 0),
+    ("first_round", "Treated after the first randomization (MBCT or eMBCT)", 1),
+    ("waiting_list", "Waiting list (TAU)", 1),
+    ("rerandomized", "Re-randomized and treated after the waiting period", 2),
+    ("tau_waiting", "Waiting period still running", 2),
+    ("tau_not_rerandomized", "Not re-randomized", 2),
+    ("tau_not_rerandomized_reasons", None, 3),
+    ("treated", "Treated (MBCT or eMBCT)", 0),
+    ("in_treatment", "Still in treatment at the cut-off", 1),
+    ("treatment_ended", "Treatment ended", 1),
+    ("received_min_sessions", "received ≥ {k} sessions", 2),
+    ("dropout", "dropout, < {k} sessions", 2),
+    ("discontinued", "Discontinued treatment", 0),
+    ("discontinued_reasons", None, 1),
+    ("t1_assessed", "Assessed at T1 (HADS score)", 0),
+    ("lost_to_follow_up_t1", "Lost to follow-up at T1 (T1 due, no HADS score)", 0),
+    ("withdrawn_before_t1", "Withdrew from the study before T1", 0),
+    ("withdrawn_before_t1_reasons", None, 1),
+    ("t1_not_yet_due", "T1 not yet due", 0),
+    ("t1_overdue_in_treatment", "T1 due, treatment not recorded as ended", 0),
 )
 
 
 def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
     """The pooled participant flow of the open edition (CONSORT up to randomization, pooled after)."""
     rows = []
-    for key, label, indent in FLOW_ROWS:
+    for key, label, level in FLOW_ROWS:
         if label is None:
-            rows += [Row((f"– {reason}", str(n)), indent=True) for reason, n in flow[key].items()]
+            rows += [Row((f"– {reason}", str(n)), indent=level) for reason, n in flow[key].items()]
         else:
-            rows.append(Row((label.format(k=dropout_threshold), str(flow[key])), indent=indent))
+            rows.append(Row((label.format(k=dropout_threshold), str(flow[key])), indent=level))
     footnote = ("Counts at the cut-off date, pooled over the two treatment arms (MBCT and eMBCT). Treated = "
                 "still in treatment + treatment ended; treated = assessed at T1 + lost to follow-up + withdrew "
                 "before T1 + T1 not yet due + T1 due with the treatment not recorded as ended. TAU: treatment "
