@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import io
 import dataclasses
 import datetime as dt
 import json
@@ -511,12 +512,13 @@ def test_tables_show_the_numbers_of_the_dict(cases):
         arms = "by_arm" in conduct["disposition"]
         tables = conduct_tables(conduct, "jmir")
         assert {role: t.name for role, t in tables.items()} == {
-            role: f"conduct_{role}" for role in ("accrual", "sites", "completeness", "timeliness", "disposition")}
+            role: f"conduct_{role}" for role in ("accrual", "sites", "completeness", "timeliness", "disposition",
+                                                 "accrual_monthly", "disposition_monthly")}
         for table in tables.values():
             assert all(len(row.cells) == len(table.header) for row in table.rows), table.name
 
         a = conduct["accrual"]
-        cells = {row.cells[0]: row.cells[1:] for row in tables["accrual"].rows}
+        cells = {row.cells[0].split(" (to ")[0]: row.cells[1:] for row in tables["accrual"].rows}  # "2015-03 (to …)"
         assert cells["Randomized"][0] == _n(a["randomized"]) == "128"
         assert cells["Target"][0] == "245"
         assert cells["Randomized, % of target"][0] == fmt.percent(a["pct_of_target"], 245) == "52.2"
@@ -663,3 +665,47 @@ def test_the_open_flow_table_indents_the_parts_under_their_whole(demo_built, seq
     assert levels["Treatment ended"] == 1 and levels["received ≥ 4 sessions"] == 2
     if cutoff:
         assert flow["tau_waiting"] > 0  # the interim freeze has every part of the waiting list
+
+
+# ------------------------------------------------------------------------------ monthly tables
+
+@pytest.mark.parametrize("name", ("demo", "interim"))
+def test_the_accrual_table_shows_recruitment_and_the_csvs_every_month(cases, name):
+    """The printed accrual table ends at the month the target was reached (after it nobody is
+    recruited) or, while recruiting, at the cut-off month (marked when it ends before the month
+    does); the CSV-only tables hold every month, recounted here from the CSV files."""
+    from alliance_report.render.conduct_tables import conduct_tables
+
+    case = cases[name]
+    participants = case.records("participants.csv")
+    months = Counter(p["randomized_on"][:7] for p in participants)
+    expected = month_range(min(load_study("BeMind").recruitment_start.isoformat()[:7], min(months)), case.cutoff[:7])
+    cumulative = list(np.cumsum([months.get(m, 0) for m in expected]))
+    tables = conduct_tables(case.closed, "jmir")
+
+    rows = list(csv.reader(io.StringIO(tables["accrual_monthly"].to_csv())))
+    assert rows[0] == ["Month", "Randomized", "Cumulative", "Target line (cumulative)",
+                       "Randomized, MBCT", "Randomized, eMBCT", "Randomized, TAU"]
+    assert [row[:3] for row in rows[1:]] == [[m, str(months.get(m, 0)), str(c)] for m, c in zip(expected, cumulative)]
+    by_arm = [[str(sum(1 for p in participants if p["randomized_on"][:7] == m and p["allocation"] == arm))
+               for arm in ARMS] for m in expected]
+    assert [row[4:] for row in rows[1:]] == by_arm
+
+    reached = next((m for m, c in zip(expected, cumulative) if c >= 245), None)
+    end = reached or expected[-1]
+    shown = expected[:expected.index(end) + 1][-12:]
+    printed = tables["accrual"].rows
+    group = next(i for i, row in enumerate(printed) if row.group)
+    labels = [row.cells[0] for row in printed[group + 1:]]
+    assert [label.split(" (")[0] for label in labels] == shown
+    if name == "demo":
+        assert reached == "2016-03" and printed[group].cells[0].endswith("to the target, reached in 2016-03")
+    else:
+        assert reached is None and labels[-1] == f"{case.cutoff[:7]} (to {case.cutoff})"  # cut on the 1st
+
+    disposition = [r for r in case.records("disposition.csv") if r["event_on"] <= case.cutoff]
+    rows = list(csv.reader(io.StringIO(tables["disposition_monthly"].to_csv())))
+    assert rows[0] == ["Month", "Discontinued treatment (cumulative)", "Withdrew from the study (cumulative)",
+                       "Lost to follow-up (cumulative)"]
+    assert rows[1:] == [[m, *(str(sum(1 for r in disposition if r["event"] == e and r["event_on"][:7] <= m))
+                              for e in EVENTS)] for m in expected]

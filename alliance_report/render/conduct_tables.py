@@ -1,13 +1,17 @@
 """Tables of the "Trial conduct" section, from the ``conduct`` object of results.json only.
 
 ``conduct_tables(conduct, style)`` returns, by role, the tables ``accrual``, ``sites``,
-``completeness``, ``timeliness`` and ``disposition`` (written to ``tables/conduct_<role>.csv``).
+``completeness``, ``timeliness`` and ``disposition`` (written to ``tables/conduct_<role>.csv``),
+and the monthly series behind the figures, ``accrual_monthly`` and ``disposition_monthly`` (cumulative)
+(CSV files only: the report shows them as figures).
 Pooled when ``conduct`` has no ``by_arm`` (the open edition); the closed edition's dict has
 ``by_arm`` beside each pooled block and its tables add the arms (MBCT, eMBCT, TAU).  Every
 number is formatted by :mod:`alliance_report.render.format`; nothing is computed here.
 """
 
 from __future__ import annotations
+
+import calendar
 
 from alliance_report.design import ALLOCATIONS, DISPOSITION_EVENTS as EVENTS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
 from alliance_report.render import format as fmt
@@ -79,13 +83,14 @@ def accrual_table(conduct: dict, style: str) -> Table:
         Row((rate_label, fmt.number(accrual["rate_last_3_months"], 1), *blank)),
         Row(("Projected date the target is reached", _projection(accrual), *blank)),
     ]
-    monthly = accrual["monthly"][-MONTHS_SHOWN:]
-    arm_monthly = {a: arms[a]["monthly"][-MONTHS_SHOWN:] for a in ARMS} if arms else {}
-    label = f"last {len(monthly)} months" if len(monthly) > 1 else "the cut-off month"
-    rows.append(Row((f"Randomized per month, {label}", "", *blank), group=True))
-    for i, month in enumerate(monthly):
-        rows.append(Row((month["month"], count(month["randomized"]),
-                         *(count(arm_monthly[a][i]["randomized"]) for a in arm_monthly)), indent=True))
+    end = _last_month_shown(accrual)
+    shown = range(max(0, end + 1 - MONTHS_SHOWN), end + 1)
+    rows.append(Row((f"Randomized per month, {_months_label(accrual, len(shown), end)}", "", *blank), group=True))
+    for i in shown:
+        month = accrual["monthly"][i]
+        rows.append(Row((_month_label(accrual, i), count(month["randomized"]),
+                         *((count(arms[a]["monthly"][i]["randomized"]) for a in ARMS) if arms else ())),
+                        indent=True))
     header = ("", "Overall", *ARMS) if arms else ("", "Value")
     footnote = (f"Randomized participants at the cut-off {accrual['cutoff_date']}. The target line runs "
                 f"linearly from 0 at the start of recruitment ({accrual['recruitment_start']}) to the target "
@@ -95,6 +100,59 @@ def accrual_table(conduct: dict, style: str) -> Table:
                 + (" By arm: the first randomization (allocation). " + ABBREVIATIONS if arms else ""))
     return Table("conduct_accrual", "Accrual: randomized participants against the target", header,
                  tuple(rows), footnote)
+
+
+def _last_month_shown(accrual: dict) -> int:
+    """The index of the last month of the accrual table: the month the target was reached once it
+    is (the months after it hold no recruitment), else the cut-off month."""
+    monthly = accrual["monthly"]
+    if accrual["target_reached"]:
+        return next(i for i, month in enumerate(monthly) if month["cumulative"] >= accrual["target"])
+    return len(monthly) - 1
+
+
+def _months_label(accrual: dict, n_months: int, end: int) -> str:
+    last = f"the last {n_months} months" if n_months > 1 else "the month"
+    if accrual["target_reached"]:
+        return f"{last} to the target, reached in {accrual['monthly'][end]['month']}"
+    return f"{last} to the cut-off" if n_months > 1 else "the cut-off month"
+
+
+def _month_label(accrual: dict, i: int) -> str:
+    """"2014-06", or "2014-06 (to 2014-06-01)" for a cut-off month that ends before the month does."""
+    month = accrual["monthly"][i]["month"]
+    cutoff = accrual["cutoff_date"]
+    is_last = i == len(accrual["monthly"]) - 1
+    year, number = int(month[:4]), int(month[5:7])
+    last_day = calendar.monthrange(year, number)[1]
+    return f"{month} (to {cutoff})" if is_last and cutoff != f"{month}-{last_day:02d}" else month
+
+
+def accrual_monthly_table(conduct: dict) -> Table:
+    """Every month of recruitment to the cut-off: randomized, cumulative, the target line (CSV only)."""
+    accrual = conduct["accrual"]
+    arms = _arms(accrual)
+    header = ("Month", "Randomized", "Cumulative", "Target line (cumulative)",
+              *((f"Randomized, {a}" for a in ARMS) if arms else ()))
+    rows = tuple(Row((month["month"], count(month["randomized"]), count(month["cumulative"]),
+                      fmt.number(month["target_cumulative"], 1),
+                      *((count(arms[a]["monthly"][i]["randomized"]) for a in ARMS) if arms else ())))
+                 for i, month in enumerate(accrual["monthly"]))
+    footnote = (f"Randomized participants per calendar month from the start of recruitment "
+                f"({accrual['recruitment_start']}) to the cut-off ({accrual['cutoff_date']}; the first and last "
+                "months may be partial), cumulative, and the target line at the end of the month."
+                + (" By arm: the first randomization (allocation)." if arms else ""))
+    return Table("conduct_accrual_monthly", "Accrual per month", header, rows, footnote)
+
+
+def disposition_monthly_table(conduct: dict) -> Table:
+    """Disposition events to the end of each month, pooled (CSV only; the retention figure draws them)."""
+    header = ("Month", *(f"{EVENT_LABELS[event]} (cumulative)" for event in EVENTS))
+    rows = tuple(Row((month["month"], *(count(month[event]) for event in EVENTS)))
+                 for month in conduct["disposition_monthly"])
+    footnote = ("Disposition events recorded up to the end of each calendar month (the last row: up to the "
+                "cut-off), pooled over the arms.")
+    return Table("conduct_disposition_monthly", "Disposition events, cumulative by month", header, rows, footnote)
 
 
 # ----------------------------------------------------------------------------- sites
@@ -212,4 +270,6 @@ def conduct_tables(conduct: dict, style: str) -> dict[str, Table]:
         "completeness": completeness_table(conduct, style),
         "timeliness": timeliness_table(conduct, style),
         "disposition": disposition_table(conduct, style),
+        "accrual_monthly": accrual_monthly_table(conduct),
+        "disposition_monthly": disposition_monthly_table(conduct),
     }

@@ -49,7 +49,10 @@ TABLE_ORDER = {
     "open": (*CONDUCT_TABLES, *CHANGES_TABLES, "participant_flow", "table1", "validation_summary",
              "validation_findings", "change_warnings", "provenance"),
 }
-UNNUMBERED = ("validation",)  # tables of the HTML and the CSVs only (the list of every check), after the numbered ones
+# tables of the CSVs only: the monthly series the conduct figures draw
+CSV_ONLY = ("conduct_accrual_monthly", "conduct_disposition_monthly")
+# tables of the HTML and the CSVs only (the list of every check) and of the CSVs only, after the numbered ones
+UNNUMBERED = ("validation", *CSV_ONLY)
 NO_PREVIOUS = {"status": "no previous freeze", "previous": None}
 FIGURE_ORDER = {
     "closed": (*CONDUCT_FIGURES, "consort", "sessions_attended", "alliance_trajectory", "alliance_outcome",
