@@ -29,9 +29,10 @@ def _link(out: Path, root: Path, relative: str) -> str | None:
     return (out.relative_to(root) / relative).as_posix() if (out / relative).is_file() else None
 
 
-def _totals(out: Path) -> tuple[int | None, int | None, float | None, dict | None]:
+def _totals(out: Path) -> tuple[int | None, int | None, float | None, dict | None, int]:
     """Randomized and treated (arm-free), randomized as % of the target (the trial conduct's
-    ``pct_of_target``), and the change counts, from the published results."""
+    ``pct_of_target``), the change counts and the warnings of the comparison (``changes.flags``),
+    from the published results."""
     open_results, closed = _json(out / "open" / "results.json"), _json(out / "results.json")
     if open_results:
         flow = open_results["participant_flow"]
@@ -40,13 +41,13 @@ def _totals(out: Path) -> tuple[int | None, int | None, float | None, dict | Non
         randomized, treated = closed["consort"]["randomized"], sum(closed["consort"]["treated"].values())
         changes = closed.get("changes")
     else:
-        return None, None, None, None
+        return None, None, None, None, 0
     pct_of_target = (open_results or closed)["conduct"]["accrual"]["pct_of_target"]
     counts = None
     if changes and changes.get("status") == "compared":
         counts = {"previous_freeze_id": changes["previous"]["freeze_id"],
                   **{key: changes["totals"][key] for key in ("added", "changed", "removed")}}
-    return randomized, treated, pct_of_target, counts
+    return randomized, treated, pct_of_target, counts, len((changes or {}).get("flags") or [])
 
 
 def index_row(outcome, manifest: dict | None, out_root: Path) -> dict:
@@ -64,11 +65,11 @@ def index_row(outcome, manifest: dict | None, out_root: Path) -> dict:
     if out is None or not Path(out).is_dir():
         return row
     out, root = Path(out), Path(out_root)
-    row["randomized"], row["treated"], row["pct_of_target"], row["changes"] = _totals(out)
+    row["randomized"], row["treated"], row["pct_of_target"], row["changes"], comparison_warnings = _totals(out)
     validation = _json(out / "validation.json")
-    if validation:
+    if validation:  # warnings: of the checks, and of the comparison with the previous freeze (as the report's)
         row["validation"] = {"checks": validation["n_checks"], "failed": validation["n_failed"],
-                             "warnings": validation["n_warnings"]}
+                             "warnings": validation["n_warnings"] + comparison_warnings}
     row["links"] = {"closed_html": _link(out, root, "report.html"), "closed_pdf": _link(out, root, "report.pdf"),
                     "open_html": _link(out, root, "open/report.html"), "open_pdf": _link(out, root, "open/report.pdf")}
     return row

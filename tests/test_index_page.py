@@ -269,3 +269,31 @@ def test_markdown_summary_has_one_line_per_freeze_in_cutoff_order():
     assert "<script>" not in summary and r"\<script\>" in summary
     piped = dict(copy.deepcopy(ROWS[0]), freeze_id="a|b\nc")
     assert len(re.split(r"(?<!\\)\|", index_summary([piped]).split("\n")[2])) == 9  # still 7 cells on one line
+
+
+def test_a_row_counts_the_warnings_of_the_checks_and_of_the_comparison(tmp_path):
+    """The index's warnings are the report's: validation.json's warnings plus the comparison's
+    (changes.flags: removed rows, changed baseline or randomization data); it showed 0 beside a
+    report that listed 4."""
+    import json
+    from pathlib import Path
+
+    from alliance_report.build_all import FreezeOutcome
+    from alliance_report.freeze_index import index_row
+
+    out = tmp_path / "reports" / "BeMind-f2"
+    (out / "open").mkdir(parents=True)
+    changes = {"status": "compared", "previous": {"freeze_id": "f1"},
+               "totals": {"added": 5, "changed": 2, "removed": 1}, "flags": [{"kind": "removed"}] * 3}
+    results = {"participant_flow": {"randomized": 40, "treated": 20},
+               "conduct": {"accrual": {"pct_of_target": 16.3}}, "changes": changes}
+    (out / "open" / "results.json").write_text(json.dumps(results))
+    (out / "validation.json").write_text(json.dumps({"n_checks": 120, "n_failed": 0, "n_warnings": 2}))
+    manifest = {"freeze_id": "f2", "cutoff_date": "2014-06-01", "study": "BeMind"}
+    row = index_row(FreezeOutcome(Path("freezes/f2"), "built", out, 0), manifest, tmp_path / "reports")
+    assert row["validation"] == {"checks": 120, "failed": 0, "warnings": 5}
+    assert row["changes"] == {"previous_freeze_id": "f1", "added": 5, "changed": 2, "removed": 1}
+    results["changes"] = {"status": "no previous freeze", "previous": None}
+    (out / "open" / "results.json").write_text(json.dumps(results))
+    row = index_row(FreezeOutcome(Path("freezes/f2"), "built", out, 0), manifest, tmp_path / "reports")
+    assert row["validation"]["warnings"] == 2 and row["changes"] is None

@@ -44,7 +44,7 @@ OLD = check("participants.csv", "warning", ["age"], 1, ['row 7: "94"'], rule="ag
 def test_a_clean_freeze():
     text = vs.sentence(CLEAN, NUMBERS, "closed")
     assert text == ("The freeze passed validation: 4 checks were run on the manifest, the 2 data files and the rules "
-                    "across them (Table 12), and none failed. None gave a warning. The list of every check is in "
+                    "across them (Table 12), and none failed. No check gave a warning. The list of every check is in "
                     "the HTML report (under “All 4 checks”) and in validation.json.")
     assert vs.sentence(CLEAN, NUMBERS, "open").endswith("The list of every check is in the closed edition.")
     assert list(vs.section_tables(CLEAN, "closed")) == ["validation_summary", "validation"]
@@ -122,7 +122,7 @@ def test_the_warnings_of_the_comparison_are_counted_in_the_sentence():
              {"rule": "randomization data changed", "file": "participants.csv", "n": 25, "examples": ["P0003"]}]
     numbers = {**NUMBERS, "change_warnings": 14}
     text = vs.sentence(CLEAN, numbers, "closed", flags)
-    assert ("None gave a warning. The comparison with the previous freeze gave 2 warnings — changes that are legal "
+    assert ("No check gave a warning. The comparison with the previous freeze gave 2 warnings — changes that are legal "
             "but that a committee should know of — listed in Table 14. The list of every check") in text
     one = vs.sentence(CLEAN, numbers, "open", flags[:1])
     assert "gave 1 warning — " in one

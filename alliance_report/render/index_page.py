@@ -397,7 +397,8 @@ count checks and records.</p>
 <li id="closed-note"><strong>closed</strong>: the closed edition (results by arm) is for the data monitoring
 committee only (closed session); <strong>open</strong>: the open edition holds no comparative data (open session,
 steering committee, sponsor).</li>
-<li>Validation: checks run on the freeze, how many failed and how many gave a warning.</li>
+<li>Validation: checks run on the freeze, how many failed and how many gave a warning (with the warnings of
+the comparison with the previous freeze: removed rows, changed baseline or randomization data).</li>
 <li>Changes: records added, changed and removed since the previous valid freeze of the same study (compared
 with), over all its files; {MISSING} when there is no earlier freeze to compare with.</li>
 <li>Treated: randomized or re-randomized to a treatment, over all treatment arms; {MISSING} when the freeze

@@ -34,7 +34,7 @@ def sentence(validation: dict, numbers: dict, edition: str, comparison_flags: li
             f"{numbers['validation_summary']}), and {'none' if n_failed == 0 else n_failed} failed. ")
     n_warnings = validation["n_warnings"]
     if n_warnings == 0:
-        text += "None gave a warning."
+        text += "No check gave a warning."
     else:
         examples = "with up to 5 examples each" if edition == "closed" else "without example values in this edition"
         text += (f"{fmt.plural(n_warnings, 'check', 'checks')} gave a warning — legal but implausible values, which "
