@@ -44,15 +44,16 @@ def key_analyses(freeze: Freeze, settings: Settings, study: Study) -> dict:
 
 
 def key_results(results: dict) -> dict:
-    """Randomized, treated, Aim 2 time (Λ, P) and early alliance (B, P) per outcome model, from
-    closed results (or :func:`key_analyses`)."""
-    time = results["alliance_manova"]["time"]
+    """Randomized, treated, Aim 2 time (n, Λ, P) and early alliance (n, B, P) per outcome model,
+    from closed results (or :func:`key_analyses`)."""
+    manova = results["alliance_manova"]
     out = {"randomized": results["consort"]["randomized"],
            "treated": sum(results["consort"]["treated"].values()),
-           "time_wilks": time["wilks"], "time_p": time["p"]}
+           "time_n": manova["n"], "time_wilks": manova["time"]["wilks"], "time_p": manova["time"]["p"]}
     for scale in SCALES:
-        term = results["outcome_models"][scale]["terms"]["wai_w2"]
-        out[f"{scale}_wai_w2_b"], out[f"{scale}_wai_w2_p"] = term["b"], term["p"]
+        model = results["outcome_models"][scale]
+        term = model["terms"]["wai_w2"]
+        out[f"{scale}_n"], out[f"{scale}_wai_w2_b"], out[f"{scale}_wai_w2_p"] = model["n"], term["b"], term["p"]
     return out
 
 

@@ -50,6 +50,33 @@ def test_each_freeze_is_compared_with_the_one_before(sequence):
         assert changes["n_data_changes"] == 0 and changes["data_changes"] == []
 
 
+def test_key_results_are_those_of_each_freeze_own_report(sequence):
+    """Previous and current key results, the n of each analysis included, read from the previous
+    freeze's own report and this one's (built separately by build-all)."""
+    freezes, out = sequence
+    ids = [json.loads((freezes / f"cut-{c}" / "manifest.json").read_text())["freeze_id"] for c in CUTOFFS]
+    reports = [json.loads((out / f"BeMind-{i}" / "results.json").read_text()) for i in ids]
+
+    def keyed(r: dict) -> dict:
+        manova, models = r["alliance_manova"], r["outcome_models"]
+        values = {"randomized": r["consort"]["randomized"], "treated": sum(r["consort"]["treated"].values()),
+                  "time_n": manova["n"], "time_wilks": manova["time"]["wilks"], "time_p": manova["time"]["p"]}
+        for scale in ("hads", "mhcsf"):
+            values |= {f"{scale}_n": models[scale]["n"], f"{scale}_wai_w2_b": models[scale]["terms"]["wai_w2"]["b"],
+                       f"{scale}_wai_w2_p": models[scale]["terms"]["wai_w2"]["p"]}
+        return values
+
+    for before, after in zip(reports, reports[1:]):
+        rows = after["changes"]["key_results"]
+        assert [row["key"] for row in rows] == list(keyed(after))
+        previous, expected = {row["key"]: row["previous"] for row in rows}, keyed(before)
+        for key, value in expected.items():  # analysed again at the later build: equal to rounding
+            assert (previous[key] is None) == (value is None), key
+            assert value is None or previous[key] == pytest.approx(value, rel=1e-9), key
+        assert {row["key"]: row["current"] for row in rows} == keyed(after)
+    assert reports[0]["alliance_manova"]["n"] < reports[1]["alliance_manova"]["n"]
+
+
 def test_the_simulated_trial_is_valid_at_every_cutoff(sequence):
     """Validated by the build (validation.json): every check passes, without a warning, from early
     recruitment on; the interim freezes hold participants still waiting and still in treatment."""

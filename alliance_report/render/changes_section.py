@@ -12,10 +12,13 @@ from alliance_report.render.tables import Row, Table
 KEY_RESULT_LABELS = {
     "randomized": ("Randomized", 0),
     "treated": ("Treated (MBCT or eMBCT)", 0),
+    "time_n": ("Aim 2, time: n (complete cases)", 0),
     "time_wilks": ("Aim 2, time: Wilks Λ", 3),
     "time_p": ("Aim 2, time: P", None),
+    "hads_n": ("Early alliance and HADS total: n", 0),
     "hads_wai_w2_b": ("Early alliance and HADS total: B", 2),
     "hads_wai_w2_p": ("Early alliance and HADS total: P", None),
+    "mhcsf_n": ("Early alliance and MHC-SF: n", 0),
     "mhcsf_wai_w2_b": ("Early alliance and MHC-SF: B", 2),
     "mhcsf_wai_w2_p": ("Early alliance and MHC-SF: P", None),
 }
@@ -107,7 +110,8 @@ def key_results_table(changes: dict, style: str) -> Table:
     return Table("changes_key_results", "Key results, previous and current freeze",
                  ("Result", f"Freeze {changes['previous']['freeze_id']}", "This freeze"), tuple(rows),
                  "The previous freeze analysed with the same code. Aim 2: repeated-measures MANOVA, time effect; "
-                 "early alliance: the WAI week-2 term of each main outcome model.")
+                 "early alliance: the WAI week-2 term of each main outcome model; n: the participants each "
+                 f"analysis used. {fmt.MISSING}: not estimable in that freeze (its report says why).")
 
 
 def flags_table(changes: dict) -> Table:
