@@ -76,15 +76,19 @@ def fake_report(folder: Path) -> Path:
 
 
 def signal_dispositions(pid: int) -> dict[int, tuple[int, int]]:
-    """The children of ``pid`` (the forked worker) with their (ignored, caught) signal masks, from /proc."""
+    """The forked children of ``pid`` (the worker: the same executable) with their (ignored, caught)
+    signal masks, from /proc.  Not another program the process runs for a moment (WeasyPrint's
+    import runs gcc through ctypes.util.find_library, looking for an optional library)."""
     masks = {}
+    exe = os.readlink(f"/proc/{pid}/exe")
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            if fields.get("PPid", "").strip() != str(pid) or os.readlink(status.parent / "exe") != exe:
+                continue
         except OSError:
             continue
-        if fields.get("PPid", "").strip() == str(pid):
-            masks[int(status.parent.name)] = (int(fields["SigIgn"], 16), int(fields["SigCgt"], 16))
+        masks[int(status.parent.name)] = (int(fields["SigIgn"], 16), int(fields["SigCgt"], 16))
     return masks
 
 
