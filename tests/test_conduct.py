@@ -14,6 +14,7 @@ import io
 import dataclasses
 import datetime as dt
 import json
+import re
 import shutil
 import sys
 from collections import Counter
@@ -625,6 +626,7 @@ def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
     assert f"and {n} {was} recorded as lost to follow-up." in disposition
     flow = conduct_text.flow(results)
     assert f"In all, {n} {participant} {was} treated in MBCT or eMBCT" in flow
+    assert not any(start.isdigit() for start in re.findall(r"(?:^|[.!?] )(\S)", flow)), flow  # no numeral first
     assert f"{n} {was} still in the waiting period" in flow and f"{n} {was} not re-randomized" in flow
     assert conduct_text.interim(results).startswith(
         f"At the cut-off there {was} {n} {participant} still in their waiting period and 3 awaiting")

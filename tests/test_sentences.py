@@ -7,6 +7,8 @@ states the expected words from the edited P value itself (P < .05), not from ``f
 
 from __future__ import annotations
 
+import re
+
 import copy
 
 import pytest
@@ -416,6 +418,10 @@ def test_flow_sentence_at_an_interim_cut_off(demo):
     assert "4 were still in their waiting period at the cut-off" in flow
     assert "2 in MBCT and 3 in eMBCT were still in treatment" in flow
     assert "for 5 in MBCT and 6 in eMBCT T1 was not yet due" in flow
+    assert "in eMBCT. Of the treated participants, 98 in MBCT and 96 in eMBCT had a post-treatment (T1) HADS" \
+        in text.flow(demo)
+    for sentence_start in re.findall(r"(?:^|[.!?] )(\S)", flow + " " + text.flow(demo)):
+        assert not sentence_start.isdigit(), flow  # APA: a sentence never starts with a numeral
     assert "0 in MBCT and 1 in eMBCT had withdrawn from the study before T1" in flow
     assert "1 in MBCT and 0 in eMBCT had no T1 score although T1 was due" in flow
     final = text.flow(demo)

@@ -107,7 +107,7 @@ def flow(results: dict) -> str:
                     f"{f['tau_not_rerandomized']} {fmt.agree(f['tau_not_rerandomized'], 'was', 'were')} not "
                     "re-randomized" if f["tau_not_rerandomized"] else ""])
     text += f"; {waiting}." if waiting else "."
-    text += (f" {f['treatment_ended']} had ended treatment ({f['dropout']} of them after fewer than "
+    text += (f" Of the treated participants, {f['treatment_ended']} had ended treatment ({f['dropout']} of them after fewer than "
              f"{results['settings']['dropout_threshold']} sessions) and {f['in_treatment']} were still in treatment; "
              f"{f['t1_assessed']} had a post-treatment (T1) HADS score and {f['lost_to_follow_up_t1']} were lost to "
              "follow-up at T1")

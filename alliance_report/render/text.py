@@ -101,7 +101,7 @@ def flow(results: dict) -> str:
     if any(c["t1_overdue_in_treatment"].values()):
         follow_up.append(f"{_per_arm(c['t1_overdue_in_treatment'])} had no T1 score although T1 was due, "
                          "with their treatment not recorded as ended")
-    return text + " " + _and(follow_up)[0].upper() + _and(follow_up)[1:] + "."
+    return f"{text} Of the treated participants, {_and(follow_up)}."  # (a sentence never starts with a numeral)
 
 
 def flow_short(results: dict) -> str:
