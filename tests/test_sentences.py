@@ -278,6 +278,22 @@ def test_outcome_sentence(demo, p, b, words, interaction_p):
     assert ("on average over the two conditions" in sentence) == (interaction_p < 0.05)
 
 
+@pytest.mark.parametrize("n, df, caution", [
+    (5, 1, " With 5 participants for 4 parameters (1 residual degree of freedom), the estimates are very imprecise."),
+    (13, 9, " With 13 participants for 4 parameters (9 residual degrees of freedom), the estimates are very "
+            "imprecise."),
+    (14, 10, ""),  # 10 residual df: no caution
+])
+@pytest.mark.parametrize("p", [SIG, NONSIG])
+def test_an_outcome_model_with_few_residual_degrees_of_freedom_is_called_imprecise(demo, n, df, caution, p):
+    def edit(r):
+        r["outcome_models"]["hads"].update(n=n, df_resid=df)
+        set_term(r["outcome_models"]["hads"]["terms"]["wai_w2"], p=p, b=-6.6)
+    sentence = text.outcome(edited(demo, edit), "hads", "HADS total")
+    assert sentence.endswith(f"n={n}).{caution}")
+    assert text.outcome(demo, "hads", "HADS total").endswith(f"n={demo['outcome_models']['hads']['n']}).")
+
+
 @pytest.mark.parametrize("slopes, words, conclusion_words", [
     ({"MBCT": (SIG, -5.4), "eMBCT": (NONSIG, 1.2)},
      "higher early alliance was associated with lower post-treatment HADS total in MBCT",

@@ -28,6 +28,11 @@ from __future__ import annotations
 from alliance_report.design import ALLIANCE_WEEKS, CONDITIONS
 
 ALPHA = 0.05
+# fewer residual degrees of freedom than this: a model's estimates are flagged as very imprecise
+# (t quantiles with < 10 df are heavy-tailed: t(0.975; 9) = 2.26, t(0.975; 1) = 12.7; residual
+# diagnostics say little) — the report says so beside the estimate instead of letting
+# "no evidence" stand alone
+FEW_RESIDUAL_DF = 10
 WEEK_NUMBERS = {"W2": 2.0, "W5": 5.0, "W9": 9.0}
 
 
@@ -113,6 +118,7 @@ def outcome_finding(main: dict, moderation: dict) -> dict:
         "describe_by_condition": by_condition,
         "significant_in": [c for c in CONDITIONS if slopes[c]["significant"]] if by_condition else None,
         "stronger_in": stronger_slope(moderation["simple_slopes"]),
+        "few_residual_df": main["df_resid"] is not None and main["df_resid"] < FEW_RESIDUAL_DF,
     }
 
 

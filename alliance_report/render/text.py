@@ -251,10 +251,21 @@ def outcome(results: dict, scale: str, label: str) -> str:
                f"{fmt.stat('β', term['beta'], style=style)}; {sample}")
     pooled = ", on average over the two conditions" if finding["describe_by_condition"] else ""
     if finding["main"]["significant"]:
-        return (f"Higher early alliance was associated with {_higher_lower(finding['main']['direction'])} "
+        text = (f"Higher early alliance was associated with {_higher_lower(finding['main']['direction'])} "
                 f"post-treatment {label}, adjusted for baseline and condition{pooled} ({numbers}).")
-    return (f"There was no evidence that early alliance was associated with post-treatment {label}, "
-            f"adjusted for baseline and condition{pooled} ({numbers}).")
+    else:
+        text = (f"There was no evidence that early alliance was associated with post-treatment {label}, "
+                f"adjusted for baseline and condition{pooled} ({numbers}).")
+    return text + (_imprecise(model) if finding["few_residual_df"] else "")
+
+
+def _imprecise(model: dict) -> str:
+    """The caution after a model with few residual degrees of freedom (" With 5 participants for 4
+    parameters (1 residual degree of freedom), the estimates are very imprecise.")."""
+    df = model["df_resid"]
+    return (f" With {fmt.plural(model['n'], 'participant', 'participants')} for {model['n'] - df} parameters "
+            f"({fmt.plural(df, 'residual degree', 'residual degrees')} of freedom), the estimates are very "
+            "imprecise.")
 
 
 def moderation(results: dict, scale: str, label: str) -> str:
