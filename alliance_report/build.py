@@ -263,22 +263,8 @@ def _open_edition_here(job: BuildJob, results: dict, comparison: dict | None, va
                        date: str | None, previous_problem: str | None) -> list[str]:
     """The open edition made in the main process while the worker makes the closed one (its
     figures, report, files and PDF); its PDF's pagination problems."""
-    timings = job.timings
     steps.add_changes(results, comparison, previous_problem)
-    with timings.step("figures open") as info:
-        figures = steps.draw_figures(results)
-        info["detail"] = steps.n_figures(figures)
-    with timings.step("render open"):
-        reports = steps.render_reports(results, figures, validation, date)
-    with timings.step("write open") as info:
-        steps.write_edition_files(results, reports, staging)
-        info["detail"] = "open/: report.html, report.qmd, results.json, figures/, tables/"
-    with timings.step("load", show=False):
-        steps.load_pdf_writer()
-    with timings.step("pdf open") as info:
-        layout = steps.write_pdfs(reports, staging)
-        info["detail"] = "open/report.pdf (WeasyPrint)"
-    return layout
+    return _editions_made(job, results, validation, staging, date, beside_worker=True)
 
 
 def _outputs_here(job: BuildJob, freeze, validation: dict, staging: Path, date: str | None,
@@ -293,17 +279,30 @@ def _outputs_here(job: BuildJob, freeze, validation: dict, staging: Path, date: 
         with timings.step("compare"):
             comparison = steps.compare(job.previous, freeze, job.settings)
     steps.add_changes(results, comparison, previous_problem)
-    with timings.step("figures") as info:
+    return steps.editions(results), _editions_made(job, results, validation, staging, date)
+
+
+def _editions_made(job: BuildJob, results: dict, validation: dict, staging: Path, date: str | None,
+                   beside_worker: bool = False) -> list[str]:
+    """Figures, report, files and PDF of each edition in ``results``; the PDFs' pagination problems.
+    ``beside_worker``: the open edition, made by the main process while the worker makes the closed
+    one and writes the build's own files (validation.json, changes.*): steps named "… open"."""
+    timings, suffix = job.timings, " open" if beside_worker else ""
+    with timings.step(f"figures{suffix}") as info:
         figures = steps.draw_figures(results)
         info["detail"] = steps.n_figures(figures)
-    with timings.step("render"):
+    with timings.step(f"render{suffix}"):
         reports = steps.render_reports(results, figures, validation, date)
-    with timings.step("write") as info:
-        steps.write_files(results, reports, validation, staging)
-        info["detail"] = steps.write_detail(reports)
+    with timings.step(f"write{suffix}") as info:
+        if beside_worker:
+            steps.write_edition_files(results, reports, staging)
+            info["detail"] = "open/: report.html, report.qmd, results.json, figures/, tables/"
+        else:
+            steps.write_files(results, reports, validation, staging)
+            info["detail"] = steps.write_detail(reports)
     with timings.step("load", show=False):
         steps.load_pdf_writer()
-    with timings.step("pdf") as info:
+    with timings.step(f"pdf{suffix}") as info:
         layout = steps.write_pdfs(reports, staging)
-        info["detail"] = steps.PDF_DETAIL
-    return steps.editions(results), layout
+        info["detail"] = "open/report.pdf (WeasyPrint)" if beside_worker else steps.PDF_DETAIL
+    return layout
