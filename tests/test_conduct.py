@@ -362,15 +362,17 @@ def _independent_status(case: Case, timepoint: str) -> Counter:
             planned = start + dt.timedelta(days=63)
         else:
             planned = None
-        if pid in forms and (planned is None or planned + dt.timedelta(days=30) > cutoff):
-            counts["received_before_due"] += 1  # there, but its window is still open: not due yet
+        withdrew_before = (event.get("event") == "withdrew_from_study" and planned is not None
+                           and day(event["event_on"]) < planned)
+        if pid in forms and (planned is None or planned + dt.timedelta(days=30) > cutoff or withdrew_before):
+            counts["received_before_due"] += 1  # there, but not due: its window is still open, or withdrawn
         elif pid in forms:
             counts["complete" if _hads_complete(forms[pid]) else "partial"] += 1
         elif planned is None:
             waiting = (p["allocation"] == "TAU" and not event
                        and cutoff < day(p["randomized_on"]) + dt.timedelta(days=91 + 30))
             counts["not_yet_due" if waiting else "not_applicable"] += 1
-        elif event.get("event") == "withdrew_from_study" and day(event["event_on"]) < planned:
+        elif withdrew_before:
             counts["not_applicable"] += 1
         elif planned + dt.timedelta(days=30) <= cutoff:
             counts["missing"] += 1
@@ -711,3 +713,48 @@ def test_the_accrual_table_shows_recruitment_and_the_csvs_every_month(cases, nam
                        "Lost to follow-up (cumulative)"]
     assert rows[1:] == [[m, *(str(sum(1 for r in disposition if r["event"] == e and r["event_on"][:7] <= m))
                               for e in EVENTS)] for m in expected]
+
+
+def test_a_form_returned_early_by_someone_who_then_withdrew_is_not_due(cases, tmp_path):
+    """committee-reports.md: due = planned date + window ≤ cut-off and no withdrew_from_study
+    before the planned date.  A T1 form returned before its planned date, then a withdrawal
+    before that date: received, never due (it was counted due and complete)."""
+    from alliance_report.validation import validate_freeze
+
+    folder = tmp_path / "freeze"
+    shutil.copytree(cases["interim"].folder, folder)
+    case = cases["interim"]
+    day = dt.date.fromisoformat
+    attended = {}
+    for s in case.records("sessions.csv"):
+        if s["attended"] == "yes":
+            attended[s["participant_id"]] = min(attended.get(s["participant_id"], s["session_on"]), s["session_on"])
+    with_event = {r["participant_id"] for r in case.records("disposition.csv")}
+    last = {}  # the participant's last session or form: the withdrawal comes the day after
+    for s in case.records("sessions.csv"):
+        last[s["participant_id"]] = max(last.get(s["participant_id"], ""), s["session_on"])
+    for q in case.records("questionnaires.csv"):
+        last[q["participant_id"]] = max(last.get(q["participant_id"], ""), q["completed_on"])
+    early = None
+    for q in case.records("questionnaires.csv"):
+        pid = q["participant_id"]
+        if q["timepoint"] != "T1" or q["instrument"] != "HADS" or pid in with_event or pid not in attended:
+            continue
+        withdrawn_on = day(last[pid]) + dt.timedelta(days=1)
+        if withdrawn_on < day(attended[pid]) + dt.timedelta(days=63):  # before T1's planned date
+            early = (pid, withdrawn_on)
+            break
+    assert early, "the interim freeze has a T1 form returned before its planned date"
+    rows = fc.read_rows(folder, "disposition.csv")
+    rows.append([early[0], "withdrew_from_study", early[1].isoformat(), "no longer wishes to participate"])
+    fc.write_rows(folder, "disposition.csv", rows)
+    fc.refresh_manifest(folder)
+    assert validate_freeze(read_freeze(folder)).ok
+    edited = Case(folder)
+    for timepoint in ("T0", "T1"):
+        counts = _independent_status(edited, timepoint)
+        got = edited.open["completeness"][timepoint]["HADS"]
+        assert {key: got[key] for key in STATUS_KEYS} == {key: counts.get(key, 0) for key in STATUS_KEYS}
+    before, after = case.open["completeness"]["T1"]["HADS"], edited.open["completeness"]["T1"]["HADS"]
+    assert after["received_before_due"] == before["received_before_due"] + 1
+    assert after["due"] == before["due"] - 1 and after["complete"] + after["partial"] == before["complete"] + before["partial"] - 1

@@ -31,7 +31,8 @@ period); ``complete``, ``partial`` and ``missing`` count the due forms in each s
 ``due`` = complete + partial + missing and ``pct_complete`` = 100 · complete / due (null when
 due = 0).  A form that is there before its window has closed is not due yet: it is counted
 apart, as ``received_before_due`` (in the percentage once its window has closed), beside
-``not_yet_due`` (no form, window still open) and ``not_applicable``.
+``not_yet_due`` (no form, window still open) and ``not_applicable``; so is a form returned
+before its planned date by a participant who withdrew before that date (never due).
 
 **Timeliness**, per timepoint: for each participant × timepoint with rows in
 questionnaires.csv, days = (earliest ``completed_on`` over the instruments of that
@@ -275,11 +276,12 @@ def _counts(columns: list[np.ndarray]) -> dict:
 
 def completeness_status(status: pd.DataFrame) -> np.ndarray:
     """The visit status of each form, but ``RECEIVED_BEFORE_DUE`` for a form that is there
-    (complete or partial) while its window is still open at the cut-off, or that has no planned
-    date (T1–T3 rows of someone never treated): not due."""
+    (complete or partial) and is not due: its window is still open at the cut-off, it has no
+    planned date (T1–T3 rows of someone never treated), or the participant withdrew from the
+    study before its planned date."""
     there = status["status"].isin((COMPLETE, PARTIAL)).to_numpy()
-    return np.where(there & ~status["window_closed"].to_numpy(), RECEIVED_BEFORE_DUE,
-                    status["status"].to_numpy(dtype=object))
+    not_due = ~status["window_closed"].to_numpy() | status["withdrew_before_planned"].to_numpy()
+    return np.where(there & not_due, RECEIVED_BEFORE_DUE, status["status"].to_numpy(dtype=object))
 
 
 def completeness(status: pd.DataFrame, arm: pd.Series | None = None) -> dict:

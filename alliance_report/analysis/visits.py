@@ -35,9 +35,11 @@ Status of each participant × timepoint × instrument of that timepoint at the c
 
 A form that is there is complete or partial whether or not its window has closed (the CONSORT
 counts take a complete one as assessed; a partial one counts as lost to follow-up only once its
-window has closed, ``window_closed``).  The completeness table of the trial conduct
-(:func:`alliance_report.analysis.conduct.completeness`) counts such a form as due only once its
-window has closed, as committee-reports.md defines *due*, and lists it apart until then.
+window has closed, ``window_closed``), and whether or not the participant withdrew before its
+planned date (``withdrew_before_planned``: a form returned early, then a withdrawal).  The
+completeness table of the trial conduct (:func:`alliance_report.analysis.conduct.completeness`)
+counts such a form as due only once its window has closed and only when the participant had not
+withdrawn before the planned date, as committee-reports.md defines *due*, and lists it apart.
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ def visit_status(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, data: pd
 
     The status table has one row per participant × timepoint × instrument of that timepoint:
     ``participant_id``, ``timepoint``, ``instrument``, ``planned_on``, ``due_on`` (planned +
-    window), ``window_closed`` (``due_on`` ≤ cut-off) and ``status`` (see the module docstring).
+    window), ``window_closed`` (``due_on`` ≤ cut-off), ``withdrew_before_planned`` and ``status``
+    (see the module docstring).
     """
     cutoff = np.datetime64(cutoff_date, "D")
     schedule = participant_schedule(tables, data, study, cutoff)
@@ -157,7 +160,7 @@ def visit_status(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, data: pd
             parts.append(pd.DataFrame({
                 "participant_id": index, "timepoint": timepoint, "instrument": instrument,
                 "planned_on": planned, "due_on": due_on, "window_closed": ~np.isnat(due_on) & (due_on <= cutoff),
-                "status": status}))
+                "withdrew_before_planned": withdrawn, "status": status}))
     return schedule, pd.concat(parts, ignore_index=True)
 
 

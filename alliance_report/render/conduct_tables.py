@@ -207,7 +207,8 @@ def completeness_table(conduct: dict, style: str) -> Table:
                 "(and the participant had not withdrawn from the study before the planned date); complete: a "
                 "scale score; partial: rows but too many items skipped for a score; missing: due without rows. "
                 "% complete = complete / due. Before due: forms already there while their window is still open, "
-                "not yet counted as due."
+                "not yet counted as due (and forms returned before the planned date by a participant who then "
+                "withdrew, never due)."
                 + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms
                    else " WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety and Depression "
                         "Scale; MHC-SF: Mental Health Continuum–Short Form."))

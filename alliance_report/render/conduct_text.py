@@ -43,10 +43,11 @@ def completeness(results: dict) -> str:
     windows = sorted({visit["window_days"] for visit in results["study_configuration"]["schedule"].values()})
     window = str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
     return ("Per timepoint and questionnaire, a form counts as due at the cut-off once its planned date "
-            f"(the visit schedule of the study) plus a window of {window} days has passed; of the due forms, "
-            "complete ones have a scale score, partial ones rows but no score. Forms returned while their window "
-            "is still open are listed apart (before due) and join the due forms once it has closed. Timeliness "
-            "is the number of days from the planned date to the completion of the forms that are there.")
+            f"(the visit schedule of the study) plus a window of {window} days has passed, unless the participant "
+            "withdrew from the study before the planned date; of the due forms, complete ones have a scale score, "
+            "partial ones rows but no score. Forms returned while their window is still open are listed apart "
+            "(before due) and join the due forms once it has closed. Timeliness is the number of days from the "
+            "planned date to the first form completed at that timepoint, per participant.")
 
 
 def disposition(results: dict) -> str:
