@@ -173,6 +173,28 @@ def test_the_conclusion_falls_back_on_the_mixed_model(demo, time_p):
                      f"sensitivity analysis {development}, with no evidence of a difference between the conditions")
 
 
+@pytest.mark.parametrize("case", ["agree", "manova missing", "disagree", "neither"])
+def test_the_abstract_gives_the_mixed_model_when_the_conclusion_rests_on_it(demo, case):
+    def edit(r):
+        for effect in ("time", "time_x_condition", "condition"):
+            r["alliance_manova"][effect]["p"] = NONSIG
+            mixed_estimate(r, effect)["p"] = NONSIG
+        if case in ("manova missing", "neither"):
+            for key in ("time", "time_x_condition", "condition"):
+                null_terms({key: r["alliance_manova"][key]})
+            r["alliance_manova"]["not_estimable_reason"] = "no alliance complete cases"
+        if case == "neither":
+            for effect in ("time", "time_x_condition", "condition"):
+                mixed_estimate(r, effect)["p"] = None
+        if case == "disagree":
+            mixed_estimate(r, "time")["p"] = SIG
+    results = edited(demo, edit)
+    abstract, mixed = text.alliance_abstract(results), text.alliance_mixed(results)
+    assert abstract.startswith(text.alliance_development(results))
+    assert (mixed in abstract) == (case in ("manova missing", "disagree"))
+    assert ("mixed-model" in text.conclusion(results)) == (case in ("manova missing", "disagree"))
+
+
 def test_alliance_development_not_testable_in_either_model(demo):
     def edit(r):
         for key in ("time", "time_x_condition", "condition"):

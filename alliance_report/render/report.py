@@ -107,6 +107,7 @@ def sentences(results: dict) -> dict[str, str]:
         "flow": text.flow(results), "flow_short": text.flow_short(results),
         "dropout_summary": text.dropout_summary(results), "dropout_model": text.dropout_model(results),
         "alliance_development": text.alliance_development(results),
+        "alliance_abstract": text.alliance_abstract(results),
         "alliance_mixed": text.alliance_mixed(results),
         "hads": text.outcome(results, "hads", "HADS total"),
         "mhcsf": text.outcome(results, "mhcsf", "MHC-SF"),

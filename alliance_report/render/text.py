@@ -205,6 +205,17 @@ def _disagreement(effect: str, comparison: dict, style: str) -> str:
     return f"On {label}, both were significant but the two estimates point in opposite directions."
 
 
+def alliance_abstract(results: dict) -> str:
+    """The alliance results of the abstract: the MANOVA's, and the mixed model's as well when the
+    conclusion rests on it (the MANOVA could not be estimated, or the two disagree on an effect)."""
+    alliance = results["findings"]["alliance"]
+    manova_missing = alliance["time"]["manova"]["significant"] is None
+    mixed_needed = ((manova_missing and alliance["time"]["mixed"]["significant"] is not None)
+                    or (not manova_missing and any(alliance[e]["agree"] is False for e in EFFECT_LABELS)))
+    development = alliance_development(results)
+    return f"{development} {alliance_mixed(results)}" if mixed_needed else development
+
+
 def alliance_mixed(results: dict) -> str:
     mixed, style = results["alliance_mixed"], _style(results)
     if mixed["not_estimable_reason"]:
