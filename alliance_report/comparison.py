@@ -24,11 +24,8 @@ from pathlib import Path
 
 from alliance_report import changes as changes_module
 from alliance_report import dates
-from alliance_report.analysis.alliance import alliance_manova
-from alliance_report.analysis.consort import consort_counts
-from alliance_report.analysis.outcome import SCALES, fit_outcome_model
+from alliance_report.design import OUTCOME_SCALES
 from alliance_report.freeze import Freeze, FreezeError, read_freeze
-from alliance_report.results import analysis_inputs
 from alliance_report.settings import Settings
 from alliance_report.study import Study, StudyError, load_study
 
@@ -36,11 +33,18 @@ REPORTED = 20  # data changes shown in the report (all of them are in changes.cs
 
 
 def key_analyses(freeze: Freeze, settings: Settings, study: Study) -> dict:
-    """The part of the closed results that the key results read (no mixed model, no figures)."""
+    """The part of the closed results that the key results read (no mixed model, no figures).
+    The analysis is imported here: :func:`add_changes`, which the main process runs for the open
+    edition, needs none of it (statsmodels alone takes 0.3–0.4 s to import)."""
+    from alliance_report.analysis.alliance import alliance_manova
+    from alliance_report.analysis.consort import consort_counts
+    from alliance_report.analysis.outcome import fit_outcome_model
+    from alliance_report.results import analysis_inputs
+
     tables, data, schedule, status = analysis_inputs(freeze, settings, study)
     return {"consort": consort_counts(tables, data, schedule, status, analysed=False),
             "alliance_manova": alliance_manova(data),
-            "outcome_models": {scale: fit_outcome_model(data, scale) for scale in SCALES}}
+            "outcome_models": {scale: fit_outcome_model(data, scale) for scale in OUTCOME_SCALES}}
 
 
 def key_results(results: dict) -> dict:
@@ -50,7 +54,7 @@ def key_results(results: dict) -> dict:
     out = {"randomized": results["consort"]["randomized"],
            "treated": sum(results["consort"]["treated"].values()),
            "time_n": manova["n"], "time_wilks": manova["time"]["wilks"], "time_p": manova["time"]["p"]}
-    for scale in SCALES:
+    for scale in OUTCOME_SCALES:
         model = results["outcome_models"][scale]
         term = model["terms"]["wai_w2"]
         out[f"{scale}_n"], out[f"{scale}_wai_w2_b"], out[f"{scale}_wai_w2_p"] = model["n"], term["b"], term["p"]

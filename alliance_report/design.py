@@ -29,6 +29,8 @@ ANALYSED_TIMEPOINTS: tuple[str, ...] = (*BASELINE_TIMEPOINTS, *ALLIANCE_WEEKS, "
 # the events of disposition.csv (column `event`), in the order the report lists them
 DISPOSITION_EVENTS: tuple[str, ...] = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
 INSTRUMENTS: tuple[str, ...] = ("WAI", "HADS", "MHCSF")
+# the outcomes of Aim 3, as results.json names their models (outcome_models.<scale>, .<scale>_moderation)
+OUTCOME_SCALES: tuple[str, ...] = ("hads", "mhcsf")
 # the instruments of each timepoint (an instrument at another timepoint is a validation error)
 TIMEPOINT_INSTRUMENTS: dict[str, tuple[str, ...]] = {
     tp: ("WAI",) if tp in ALLIANCE_WEEKS else ("HADS", "MHCSF") for tp in TIMEPOINTS

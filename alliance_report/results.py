@@ -9,10 +9,6 @@ Rendering reads these dicts and nothing else.
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
-
 from alliance_report.analysis.alliance import alliance_descriptives, alliance_manova, alliance_mixed
 from alliance_report.analysis.baseline import baseline_characteristics
 from alliance_report.analysis.conduct import trial_conduct
@@ -26,7 +22,6 @@ from alliance_report.analysis.reliability import reliability
 from alliance_report.analysis.visits import interim_state, status_counts, visit_status
 from alliance_report.freeze import Freeze, typed_tables
 from alliance_report.provenance import NOT_RECORDED, open_digests, provenance
-from alliance_report.results_schema import check_results
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import EDITIONS, Settings
 from alliance_report.study import Study, load_study
@@ -138,27 +133,3 @@ def _without_arm_digests(common: dict) -> dict:
     low-entropy cells confirms a guessed allocation list: 13 randomized, 7 treated, 2⁷ tries."""
     return {**common, "input_sha256": None,
             "provenance": {**common["provenance"], "input_files": open_digests(common["provenance"]["input_files"])}}
-
-
-def _clean(value):
-    """NaN/inf are not JSON: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(item) for item in value]
-    return value
-
-
-def results_json(results: dict) -> str:
-    """Deterministic JSON text (stable key order as built, full float precision)."""
-    return json.dumps(_clean(results), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def write_results(results: dict, path: Path) -> None:
-    """Write ``results.json`` once its text matches the schema (:mod:`alliance_report.results_schema`);
-    otherwise raise ``ResultsSchemaError`` (a bug: exit 3) and write nothing."""
-    text = results_json(results)
-    check_results(json.loads(text))
-    path.write_text(text, encoding="utf-8")

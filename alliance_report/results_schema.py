@@ -1,4 +1,5 @@
-"""The schema of ``results.json`` (``alliance_report/schemas/results.schema.json``) and its check.
+"""The schema of ``results.json`` (``alliance_report/schemas/results.schema.json``), its check, and
+the writing of the file (:func:`write_results`: deterministic JSON text, checked before it is written).
 
 The schema (JSON Schema draft 2020-12) says which keys each edition's ``results.json`` has and
 what each value is: every object has a fixed set of keys, all required (a renamed, missing or
@@ -8,8 +9,8 @@ value of ``edition`` selects the closed rules (every analysis, trial conduct ``b
 open ones (pooled: no ``by_arm``, no arm column in Table 1, no model, no key result), so an
 open ``results.json`` holding a section by arm fails.
 
-:func:`check_results` runs on the very text :func:`alliance_report.results.write_results`
-writes.  A mismatch is a bug of the tool, not of the freeze: :class:`ResultsSchemaError` is an
+:func:`check_results` runs on the very text :func:`write_results` writes.  Nothing here imports the
+analysis: the main process writes the open edition's file without statsmodels.  A mismatch is a bug of the tool, not of the freeze: :class:`ResultsSchemaError` is an
 internal error (exit 3), and the build publishes nothing (the previous output stays as it was).
 
 One deviation from the JSON Schema standard, on purpose: ``"integer"`` means a JSON number
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "results.schema.json"
@@ -110,3 +112,27 @@ def check_results(results: dict) -> None:
     which = f"the {edition} edition's results.json" if edition in ("closed", "open") else "results.json"
     raise ResultsSchemaError(f"{which} does not match its schema at {path}: {message}{more} "
                              f"(schema: alliance_report/schemas/{SCHEMA_FILE.name})", path)
+
+
+def _clean(value):
+    """NaN/inf are not JSON: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    return value
+
+
+def results_json(results: dict) -> str:
+    """Deterministic JSON text (stable key order as built, full float precision)."""
+    return json.dumps(_clean(results), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_results(results: dict, path: Path) -> None:
+    """Write ``results.json`` once its text matches the schema;
+    otherwise raise ``ResultsSchemaError`` (a bug: exit 3) and write nothing."""
+    text = results_json(results)
+    check_results(json.loads(text))
+    path.write_text(text, encoding="utf-8")

@@ -218,7 +218,7 @@ def write_edition_files(results: dict[str, dict], reports: dict, staging: Path) 
     """Each edition's results.json and report files (figures/, tables/, report.html and .qmd)
     into its folder of ``staging``."""
     from alliance_report.render.report import write_report_files
-    from alliance_report.results import write_results
+    from alliance_report.results_schema import write_results
 
     for edition, report in reports.items():
         folder = edition_folder(staging, edition)

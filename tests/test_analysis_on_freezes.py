@@ -28,7 +28,8 @@ from alliance_report.analysis.dataset import build_dataset
 from alliance_report.analysis.dropout import fit_dropout_model
 from alliance_report.analysis.outcome import fit_outcome_model
 from alliance_report.freeze import read_freeze, typed_tables
-from alliance_report.results import compute_results, results_json
+from alliance_report.results import compute_results
+from alliance_report.results_schema import results_json
 from alliance_report.scoring import score_questionnaires
 from alliance_report.settings import Settings
 from alliance_report.simulation import simulate_freeze

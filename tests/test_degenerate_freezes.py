@@ -12,7 +12,8 @@ import pytest
 from alliance_report.cli import main
 from alliance_report.freeze import read_freeze
 from alliance_report.render.report import build_report
-from alliance_report.results import compute_results, results_json
+from alliance_report.results import compute_results
+from alliance_report.results_schema import results_json
 from alliance_report.settings import Settings
 from alliance_report.simulation import simulate_freeze
 from alliance_report.validation import validate_freeze

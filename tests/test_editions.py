@@ -227,12 +227,12 @@ def test_a_two_process_build_refuses_the_open_edition_its_main_process_made(buil
 def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
     leaking_template(tmp_path, monkeypatch)
     import alliance_report.render.open_guard as guard
-    from alliance_report import results as results_module
+    from alliance_report import results_schema
 
     monkeypatch.setattr(guard, "arm_mentions", lambda report, data=(): [])
     # and the results.json schema, which refuses the unknown key "leak" (the developer who adds a
     # key to the open results adds it to the schema too): only the leak test is left
-    monkeypatch.setattr(results_module, "check_results", lambda results: None)
+    monkeypatch.setattr(results_schema, "check_results", lambda results: None)
     build_open_edition(DEMO_FREEZE, tmp_path / "given")
     build_open_edition(relabel(DEMO_FREEZE, tmp_path / "swapped", "swap"), tmp_path / "swap")
     given, swapped = open_edition(tmp_path / "given"), open_edition(tmp_path / "swap")

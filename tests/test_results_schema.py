@@ -20,7 +20,8 @@ from alliance_report.comparison import add_changes, prepare
 from alliance_report.design import ALLOCATIONS, CONDITIONS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
 from alliance_report.freeze import FREEZE_FILES, read_freeze
 from alliance_report.provenance import build_metadata
-from alliance_report.results import compute_editions, results_json, write_results
+from alliance_report.results import compute_editions
+from alliance_report.results_schema import results_json, write_results
 from alliance_report.results_schema import ResultsSchemaError, check_results, schema
 from alliance_report.settings import Settings
 from alliance_report.simulation import simulate_freeze

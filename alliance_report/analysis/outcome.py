@@ -29,9 +29,7 @@ from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from alliance_report.analysis.samples import outcome_sample
-from alliance_report.design import CONDITIONS
-
-SCALES = ("hads", "mhcsf")
+from alliance_report.design import CONDITIONS, OUTCOME_SCALES
 
 
 def design_matrix(sample: pd.DataFrame, scale: str, moderation: bool) -> pd.DataFrame:
@@ -160,7 +158,7 @@ def simple_slopes(fit, columns: list[str]) -> dict:
 def fit_outcome_models(data: pd.DataFrame) -> dict:
     """All four Aim 3 models, keyed as in results.json."""
     models = {}
-    for scale in SCALES:
+    for scale in OUTCOME_SCALES:
         models[scale] = fit_outcome_model(data, scale, moderation=False)
         models[f"{scale}_moderation"] = fit_outcome_model(data, scale, moderation=True)
     return models
