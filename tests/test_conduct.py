@@ -696,7 +696,7 @@ def test_the_accrual_table_shows_recruitment_and_the_csvs_every_month(cases, nam
     assert [row[4:] for row in rows[1:]] == by_arm
 
     reached = next((m for m, c in zip(expected, cumulative) if c >= 245), None)
-    end = reached or expected[-1]
+    end = max(m for m in expected if months.get(m) or m == reached) if reached else expected[-1]
     shown = expected[:expected.index(end) + 1][-12:]
     printed = tables["accrual"].rows
     group = next(i for i, row in enumerate(printed) if row.group)
@@ -758,3 +758,22 @@ def test_a_form_returned_early_by_someone_who_then_withdrew_is_not_due(cases, tm
     before, after = case.open["completeness"]["T1"]["HADS"], edited.open["completeness"]["T1"]["HADS"]
     assert after["received_before_due"] == before["received_before_due"] + 1
     assert after["due"] == before["due"] - 1 and after["complete"] + after["partial"] == before["complete"] + before["partial"] - 1
+
+
+def test_the_accrual_table_goes_on_to_the_last_randomization_past_the_target(tmp_path):
+    """A trial that randomizes past its target: the printed months end at the last randomization
+    (they ended at the target's month and hid the later ones), and the label says both months."""
+    from alliance_report.render.conduct_tables import conduct_tables
+
+    case = Case(simulate_freeze(tmp_path / "over", n_randomized=270))
+    months = Counter(p["randomized_on"][:7] for p in case.records("participants.csv"))
+    ordered = sorted(months)
+    cumulative = dict(zip(ordered, np.cumsum([months[m] for m in ordered])))
+    reached, last = next(m for m in ordered if cumulative[m] >= 245), ordered[-1]
+    assert reached < last  # randomized past the target
+    printed = conduct_tables(case.open, "jmir")["accrual"].rows
+    group = next(i for i, row in enumerate(printed) if row.group)
+    assert printed[group].cells[0] == (f"Randomized per month, the last 12 months to the last randomization, in "
+                                       f"{last} (the target was reached in {reached})")
+    assert printed[-1].cells == (last, str(months[last]))
+    assert [row.cells[0] for row in printed[group + 1:]] == month_range(ordered[0], last)[-12:]

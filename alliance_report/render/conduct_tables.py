@@ -102,19 +102,28 @@ def accrual_table(conduct: dict, style: str) -> Table:
                  tuple(rows), footnote)
 
 
+def _target_month(accrual: dict) -> int:
+    """The index of the month the cumulative count reached the target (the target is reached)."""
+    return next(i for i, month in enumerate(accrual["monthly"]) if month["cumulative"] >= accrual["target"])
+
+
 def _last_month_shown(accrual: dict) -> int:
-    """The index of the last month of the accrual table: the month the target was reached once it
-    is (the months after it hold no recruitment), else the cut-off month."""
+    """The index of the last month of the accrual table: once the target is reached, the last
+    month with a randomization (recruitment may go on past the target; the months after it hold
+    none), else the cut-off month."""
     monthly = accrual["monthly"]
     if accrual["target_reached"]:
-        return next(i for i, month in enumerate(monthly) if month["cumulative"] >= accrual["target"])
+        return max(i for i, month in enumerate(monthly) if month["randomized"] or i == _target_month(accrual))
     return len(monthly) - 1
 
 
 def _months_label(accrual: dict, n_months: int, end: int) -> str:
     last = f"the last {n_months} months" if n_months > 1 else "the month"
     if accrual["target_reached"]:
-        return f"{last} to the target, reached in {accrual['monthly'][end]['month']}"
+        target, month = accrual["monthly"][_target_month(accrual)]["month"], accrual["monthly"][end]["month"]
+        if month == target:
+            return f"{last} to the target, reached in {target}"
+        return f"{last} to the last randomization, in {month} (the target was reached in {target})"
     return f"{last} to the cut-off" if n_months > 1 else "the cut-off month"
 
 
