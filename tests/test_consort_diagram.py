@@ -700,6 +700,8 @@ def test_a_png_for_quarto_while_the_report_pdf_keeps_the_vector_diagram(built):
     width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and width == round(170 / 25.4 * 200)  # 170 mm at 200 dpi
     assert png[25] == 2  # colour type 2, RGB: the diagram on white, no transparency
+    # its resolution, for pandoc and LaTeX: the pHYs chunk, 200 dpi = 7874 pixels per metre (unit 1)
+    assert png[37:41] == b"pHYs" and struct.unpack(">IIB", png[41:50]) == (7874, 7874, 1)
     assert 1.0 < height / width < 1.6
     assert "](figures/consort){#fig-consort" in (out / "report.qmd").read_text(encoding="utf-8")
     text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], check=True, capture_output=True,
