@@ -53,10 +53,14 @@ def test_a_clean_freeze():
 
 def test_one_warning_and_several():
     one = validation(CLEAN["checks"] + [OLD])
-    assert "none failed. 1 check gave a warning — legal but implausible values, which do not stop the build — " \
-           "listed in Table 13 with up to 5 examples each." in vs.sentence(one, NUMBERS, "closed")
+    assert "none failed. Of the checks, 1 gave a warning — legal but implausible values, which do not stop the " \
+           "build — listed in Table 13 with up to 5 examples each." in vs.sentence(one, NUMBERS, "closed")
     two = validation(CLEAN["checks"] + [OLD, LATE])
-    assert "2 checks gave a warning" in vs.sentence(two, NUMBERS, "closed")
+    assert "Of the checks, 2 gave a warning" in vs.sentence(two, NUMBERS, "closed")
+    for sentence in (vs.sentence(one, NUMBERS, "closed"), vs.sentence(two, NUMBERS, "open"), vs.sentence(
+            CLEAN, {**NUMBERS, "change_warnings": 14}, "closed", [{"rule": "rows removed"}] * 3)):  # APA: no numeral first
+        assert not any(start.isdigit() for start in re.findall(r"(?:^|[.!?] )(\S)", sentence)), sentence
+    assert not vs.summary_table(two).footnote[0].isdigit()
     assert "listed in Table 13 without example values in this edition." in vs.sentence(two, NUMBERS, "open")
 
 
@@ -98,7 +102,7 @@ def test_the_pdf_has_the_summary_on_one_page_and_the_html_every_check(built, edi
     pages = pdf_pages(folder / "report.pdf")
     text = "\f".join(pages)
     heading = re.search(r"^\s*Data validation\s*$", text, re.M).start()
-    footnote = text.index(f"{validation_json['n_checks']} checks: the manifest, the Great Expectations suites")
+    footnote = text.index(f"The {validation_json['n_checks']} checks: the manifest, the Great Expectations suites")
     section = [line for line in text[heading:footnote].split("\n") if line.strip() and "\f" not in line]
     assert len(section) < 40  # a clean freeze: the section is shorter than a page (~60 lines of text)
     caption = text.index("Data validation of the freeze, per file")

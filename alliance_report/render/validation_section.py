@@ -37,7 +37,7 @@ def sentence(validation: dict, numbers: dict, edition: str, comparison_flags: li
         text += "No check gave a warning."
     else:
         examples = "with up to 5 examples each" if edition == "closed" else "without example values in this edition"
-        text += (f"{fmt.plural(n_warnings, 'check', 'checks')} gave a warning — legal but implausible values, which "
+        text += (f"Of the checks, {n_warnings} gave a warning — legal but implausible values, which "
                  f"do not stop the build — listed in Table {numbers['validation_findings']} {examples}.")
     if comparison_flags:  # (their rows are not added up: one row may be in two of them)
         warnings = fmt.plural(len(comparison_flags), "warning", "warnings")
@@ -54,7 +54,7 @@ def summary_table(validation: dict) -> Table:
     rows = tuple(Row((_file(file), str(c["checks"]), str(c.get("passed", 0)), str(c.get("failed", 0)),
                       str(c.get("warning", 0)), str(c.get("not checked", 0))))
                  for file, c in validation["by_file"].items())
-    footnote = (f"{validation['n_checks']} checks: the manifest, the Great Expectations suites of each file "
+    footnote = (f"The {validation['n_checks']} checks: the manifest, the Great Expectations suites of each file "
                 "(expectations/) and the rules across files (a + b).")
     return Table("validation_summary", "Data validation of the freeze, per file",
                  ("File", "Checks", "Passed", "Failed", "Warnings", "Not checked"), rows, footnote)
@@ -83,7 +83,7 @@ def checks_table(validation: dict) -> Table:
         Row((_file(check["file"]), ", ".join(check["columns"]) or "—", check["rule"], check["status"],
              str(check["n_failing"]) if check["n_failing"] else ""))
         for check in validation["checks"])
-    footnote = (f"{validation['n_checks']} checks: the manifest, the Great Expectations suites of each file "
+    footnote = (f"The {validation['n_checks']} checks: the manifest, the Great Expectations suites of each file "
                 "(expectations/) and the rules across files. Warnings flag legal but implausible values; "
                 "they do not stop the build.")
     return Table("data_validation", f"All {validation['n_checks']} checks of the data validation",
