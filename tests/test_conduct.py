@@ -398,24 +398,30 @@ def test_completeness_recomputed_from_the_csv(cases, name, timepoint):
 
 def test_timeliness_of_the_hand_freeze(cases):
     t = cases["hand"].closed["timeliness"]
-    # T1: P01 planned 03-16 done 03-18; P02 02-09 → 02-10; P03 03-16 → 03-17; P11 12-15 → 12-16
-    t1 = [2, 1, 1, 1]
-    assert t["T1"] == {"n": 4, "median_days": float(np.percentile(t1, 50)), "q1_days": float(np.percentile(t1, 25)),
+    forms = {(q["participant_id"], q["timepoint"], q["instrument"]): dt.date.fromisoformat(q["completed_on"])
+             for q in cases["hand"].records("questionnaires.csv")}
+    # T1 planned: P01 03-16, P02 02-09, P03 03-16, P11 12-15 (done 03-18, 02-10, 03-17, 12-16; both forms)
+    planned_t1 = {"P01": "2015-03-16", "P02": "2015-02-09", "P03": "2015-03-16", "P11": "2014-12-15"}
+    t1 = [(done - dt.date.fromisoformat(planned_t1[pid])).days for (pid, tp, _), done in forms.items() if tp == "T1"]
+    assert sorted(t1) == [1, 1, 1, 1, 1, 1, 2, 2]  # each form counts: HADS and MHC-SF of each participant
+    assert t["T1"] == {"n": 8, "median_days": float(np.percentile(t1, 50)), "q1_days": float(np.percentile(t1, 25)),
                        "q3_days": float(np.percentile(t1, 75))}
-    assert t["T1"]["q3_days"] == 1.25
-    # T0: completed 1–3 days before randomization (P01 … P11)
-    t0 = [-3, -3, -1, -2, -2, -3, -2, -3, -3, -2, -3]
-    assert t["T0"] == {"n": 11, "median_days": float(np.percentile(t0, 50)), "q1_days": float(np.percentile(t0, 25)),
-                       "q3_days": float(np.percentile(t0, 75))}
-    assert t["by_arm"]["MBCT"]["T1"]["n"] == 2 and t["by_arm"]["MBCT"]["T1"]["median_days"] == 1.5   # P01, P03
-    assert t["by_arm"]["TAU"]["T0"] == {"n": 2, "median_days": -2.0, "q1_days": -2.0, "q3_days": -2.0}  # P04, P05
-    assert t["T0b"] == {"n": 1, "median_days": -3.0, "q1_days": -3.0, "q3_days": -3.0}                  # P02
+    # T0: completed 1–3 days before randomization (P01 … P11), HADS and MHC-SF each
+    t0 = [-3, -3, -1, -2, -2, -3, -2, -3, -3, -2, -3] * 2
+    n_t0 = sum(1 for (_, tp, _) in forms if tp == "T0")
+    assert n_t0 == 22 and t["T0"] == {"n": 22, "median_days": float(np.percentile(t0, 50)),
+                                      "q1_days": float(np.percentile(t0, 25)), "q3_days": float(np.percentile(t0, 75))}
+    assert t["by_arm"]["MBCT"]["T1"]["n"] == 4 and t["by_arm"]["MBCT"]["T1"]["median_days"] == 1.5   # P01, P03
+    assert t["by_arm"]["TAU"]["T0"] == {"n": 4, "median_days": -2.0, "q1_days": -2.0, "q3_days": -2.0}  # P04, P05
+    assert t["T0b"] == {"n": 2, "median_days": -3.0, "q1_days": -3.0, "q3_days": -3.0}                  # P02
     assert t["W2"]["median_days"] == 0.0 and t["W2"]["n"] == 9                                           # on the day
     assert t["T3"] == {"n": 0, "median_days": None, "q1_days": None, "q3_days": None}
 
 
-def test_timeliness_takes_the_earliest_form_of_a_timepoint():
-    """Two instruments of one timepoint completed on different days, rows interleaved and unsorted."""
+def test_timeliness_counts_each_form():
+    """committee-reports.md: days from the planned date to completed_on, which each form has: a
+    questionnaire returned late counts as late beside an early one of the same timepoint (it took
+    the earliest of the timepoint, which hid the late one).  Rows interleaved and unsorted."""
     rows = [("A", "T1", "HADS", "2015-03-05"), ("A", "T1", "MHCSF", "2015-03-03"), ("B", "T1", "HADS", "2015-03-01"),
             ("A", "T1", "HADS", "2015-03-05"), ("B", "T1", "MHCSF", "2015-03-09"), ("C", "T1", "MHCSF", "2015-02-20"),
             ("A", "T0", "HADS", "2014-12-30")]
@@ -427,19 +433,20 @@ def test_timeliness_takes_the_earliest_form_of_a_timepoint():
     schedule["planned_T1"] = pd.to_datetime(["2015-03-01", "2015-03-02", "2015-02-25"])
     arm = pd.Series(["MBCT", "MBCT", "TAU"], index=schedule.index)
     t = timeliness(questionnaires, schedule, arm)
-    # A: 03-03 − 03-01 = 2; B: 03-01 − 03-02 = −1; C: 02-20 − 02-25 = −5
-    days = [2, -1, -5]
-    assert t["T1"] == {"n": 3, "median_days": -1.0, "q1_days": float(np.percentile(days, 25)),
+    # A: HADS 03-05 − 03-01 = 4, MHC-SF 2; B: HADS −1, MHC-SF 03-09 − 03-02 = 7; C: 02-20 − 02-25 = −5
+    days = [4, 2, -1, 7, -5]
+    assert t["T1"] == {"n": 5, "median_days": 2.0, "q1_days": float(np.percentile(days, 25)),
                        "q3_days": float(np.percentile(days, 75))}
+    assert (t["T1"]["q1_days"], t["T1"]["q3_days"]) == (-1.0, 4.0)
     assert t["T0"] == {"n": 1, "median_days": -2.0, "q1_days": -2.0, "q3_days": -2.0}
-    assert t["by_arm"]["MBCT"]["T1"] == {"n": 2, "median_days": 0.5, "q1_days": -0.25, "q3_days": 1.25}
+    assert t["by_arm"]["MBCT"]["T1"] == {"n": 4, "median_days": 3.0, "q1_days": 1.25, "q3_days": 4.75}
     assert t["by_arm"]["TAU"]["T1"]["median_days"] == -5.0
 
 
 @pytest.mark.parametrize("name", ("demo", "interim"))
-def test_timeliness_n_is_the_participants_with_forms(cases, name):
-    present = Counter(tp for _, tp in {(q["participant_id"], q["timepoint"])
-                                       for q in cases[name].records("questionnaires.csv")})
+def test_timeliness_n_is_the_forms_there(cases, name):
+    present = Counter(tp for _, tp, _ in {(q["participant_id"], q["timepoint"], q["instrument"])
+                                          for q in cases[name].records("questionnaires.csv")})
     for tp in INSTRUMENTS:
         assert cases[name].open["timeliness"][tp]["n"] == present.get(tp, 0)
 

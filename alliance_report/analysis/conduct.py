@@ -34,10 +34,12 @@ apart, as ``received_before_due`` (in the percentage once its window has closed)
 ``not_yet_due`` (no form, window still open) and ``not_applicable``; so is a form returned
 before its planned date by a participant who withdrew before that date (never due).
 
-**Timeliness**, per timepoint: for each participant × timepoint with rows in
-questionnaires.csv, days = (earliest ``completed_on`` over the instruments of that
-timepoint) − planned date (negative: completed before the planned date); ``n``, median,
-first and third quartile (linear interpolation, R type 7 = pandas' default; null when n = 0).
+**Timeliness**, per timepoint: for each form (participant × timepoint × instrument with rows
+in questionnaires.csv; the format gives a form one ``completed_on``), days = ``completed_on``
+− planned date (negative: completed before the planned date); ``n`` (forms), median, first
+and third quartile (linear interpolation, R type 7 = pandas' default; null when n = 0).  Per
+form, as committee-reports.md defines it: a questionnaire returned late counts as late even
+when the other one of its timepoint came on time.
 Forms without a planned date (T1–T3 rows of a participant who was never treated, which the
 format allows) have no delay and are left out.
 
@@ -296,18 +298,21 @@ def completeness(status: pd.DataFrame, arm: pd.Series | None = None) -> dict:
 
 # ----------------------------------------------------------------------------- timeliness
 
-def _first_completed(questionnaires: pd.DataFrame) -> pd.DataFrame:
-    """One row per participant × timepoint with forms: the earliest completed_on."""
+def _forms_completed(questionnaires: pd.DataFrame) -> pd.DataFrame:
+    """One row per form (participant × timepoint × instrument) with its completed_on."""
     pid = questionnaires["participant_id"].to_numpy(dtype=object)
     timepoint = questionnaires["timepoint"].to_numpy(dtype=object)
+    instrument = questionnaires["instrument"].to_numpy(dtype=object)
     completed = _days(questionnaires["completed_on"])
-    # a row repeating the previous row's participant, timepoint and date cannot change a
-    # minimum: drop it first (the items of one form are usually adjacent; 3 M rows → 0.1 M)
+    # a row repeating the previous row's form and date adds nothing: drop it first (the items of
+    # one form are usually adjacent; 3 M rows → 0.1 M)
     keep = np.ones(len(pid), dtype=bool)
     if len(pid) > 1:
-        keep[1:] = (pid[1:] != pid[:-1]) | (timepoint[1:] != timepoint[:-1]) | (completed[1:] != completed[:-1])
-    frame = pd.DataFrame({"participant_id": pid[keep], "timepoint": timepoint[keep], "completed_on": completed[keep]})
-    return frame.groupby(["participant_id", "timepoint"], sort=False, as_index=False)["completed_on"].min()
+        keep[1:] = ((pid[1:] != pid[:-1]) | (timepoint[1:] != timepoint[:-1]) | (instrument[1:] != instrument[:-1])
+                    | (completed[1:] != completed[:-1]))
+    frame = pd.DataFrame({"participant_id": pid[keep], "timepoint": timepoint[keep], "instrument": instrument[keep],
+                          "completed_on": completed[keep]})
+    return frame.drop_duplicates(["participant_id", "timepoint", "instrument"], ignore_index=True)
 
 
 def _quartiles(days: pd.Series) -> dict:
@@ -319,7 +324,7 @@ def _quartiles(days: pd.Series) -> dict:
 
 
 def timeliness(questionnaires: pd.DataFrame, schedule: pd.DataFrame, arm: pd.Series | None = None) -> dict:
-    forms = _first_completed(questionnaires)
+    forms = _forms_completed(questionnaires)
     rows = schedule.index.get_indexer(pd.Index(forms["participant_id"]))
     forms = forms.loc[rows >= 0]
     rows = rows[rows >= 0]

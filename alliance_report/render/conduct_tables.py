@@ -238,21 +238,20 @@ def timeliness_table(conduct: dict, style: str) -> Table:
     timeliness = conduct["timeliness"]
     arms = _arms(timeliness)
     if arms:
-        header = ("Timepoint", *(("n", "Median (Q1, Q3)") * (1 + len(ARMS))))
+        header = ("Timepoint", *(("Forms", "Median (Q1, Q3)") * (1 + len(ARMS))))
         rows = tuple(Row((TIMEPOINT_LABELS[tp], count(timeliness[tp]["n"]), _median_q(timeliness[tp]),
                           *(cell for a in ARMS for cell in (count(arms[a][tp]["n"]), _median_q(arms[a][tp])))))
                      for tp in TIMEPOINTS)
         groups = (("", 1), ("Overall", 2), *((a, 2) for a in ARMS))
     else:
-        header = ("Timepoint", "n", "Median", "Q1", "Q3")
+        header = ("Timepoint", "Forms", "Median", "Q1", "Q3")
         rows = tuple(Row((TIMEPOINT_LABELS[tp], count(timeliness[tp]["n"]), _days(timeliness[tp]["median_days"]),
                           _days(timeliness[tp]["q1_days"]), _days(timeliness[tp]["q3_days"])))
                      for tp in TIMEPOINTS)
         groups = ()
-    footnote = ("Days from the planned date of the timepoint to the completion of its forms (the earliest "
-                "completion date over the questionnaires of the timepoint), for the participants whose forms "
-                "are there (n); negative: completed before the planned date. Q1, Q3: first and third "
-                "quartile (linear interpolation)." + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms else ""))
+    footnote = ("Days from the planned date of the timepoint to the completion of each form (each "
+                "questionnaire of a participant at that timepoint) that is there; negative: completed before "
+                "the planned date. Q1, Q3: first and third quartile (linear interpolation)." + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms else ""))
     return Table("conduct_timeliness", "Timeliness of the questionnaires", header, rows, footnote,
                  header_groups=groups)
 

@@ -47,7 +47,7 @@ def completeness(results: dict) -> str:
             "withdrew from the study before the planned date; of the due forms, complete ones have a scale score, "
             "partial ones rows but no score. Forms returned while their window is still open are listed apart "
             "(before due) and join the due forms once it has closed. Timeliness is the number of days from the "
-            "planned date to the first form completed at that timepoint, per participant.")
+            "planned date to the completion of each form.")
 
 
 def disposition(results: dict) -> str:
