@@ -37,5 +37,5 @@ EXPECTATIONS_DIR = data_folder("expectations")
 STUDIES_DIR = data_folder("studies")
 # the direct dependencies (pyproject.toml), in the order the provenance table lists their versions;
 # requirements.lock pins the whole resolved set
-PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "great-expectations", "jsonschema", "matplotlib", "jinja2",
-            "weasyprint")
+PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "great-expectations", "jsonschema", "matplotlib", "pillow",
+            "jinja2", "weasyprint")
