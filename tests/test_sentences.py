@@ -482,7 +482,8 @@ def test_counts_of_one_take_the_singular(demo):
     flow = text.flow(results)
     assert ("1 was re-randomized to MBCT and 2 to eMBCT after the waiting period, 1 was still in their waiting "
             "period at the cut-off and 1 was not re-randomized. In all, 1 participant was treated in MBCT") in flow
-    assert text.flow_short(results).startswith("1 participant was randomized; 1 was treated in MBCT")
+    assert text.flow_short(results).startswith("By the cut-off, 1 participant was randomized; 1 was treated in MBCT")
+    assert text.flow_short(demo).startswith("By the cut-off, 245 participants were randomized;")  # no numeral first
     assert ", 1 dropout)" in text.dropout_model(results) or ", 1 dropout;" in text.dropout_model(results)
     assert "alliance scores of 1 participant " in text.alliance_mixed(results)
     # and the plural for every other count (the demo's)

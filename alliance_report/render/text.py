@@ -106,7 +106,7 @@ def flow(results: dict) -> str:
 
 def flow_short(results: dict) -> str:
     c = results["consort"]
-    text = (f"{fmt.plural(c['randomized'], 'participant was', 'participants were')} randomized; "
+    text = (f"By the cut-off, {fmt.plural(c['randomized'], 'participant was', 'participants were')} randomized; "
             f"{c['treated']['MBCT']} {fmt.agree(c['treated']['MBCT'], 'was', 'were')} treated in MBCT "
             f"and {c['treated']['eMBCT']} in eMBCT")
     if results["findings"]["interim"]:
