@@ -296,10 +296,9 @@ def _editions_made(job: BuildJob, results: dict, validation: dict, staging: Path
     with timings.step(f"write{suffix}") as info:
         if beside_worker:
             steps.write_edition_files(results, reports, staging)
-            info["detail"] = "open/: report.html, report.qmd, results.json, figures/, tables/"
         else:
             steps.write_files(results, reports, validation, staging)
-            info["detail"] = steps.write_detail(reports)
+        info["detail"] = steps.write_detail(reports, build_files=not beside_worker)
     with timings.step("load", show=False):
         steps.load_pdf_writer()
     with timings.step(f"pdf{suffix}") as info:

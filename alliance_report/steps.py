@@ -251,8 +251,11 @@ def open_in_main(settings: Settings) -> bool:
     return len(settings.editions()) > 1
 
 
-def write_detail(reports: dict) -> str:
-    """What the write step wrote (build.log)."""
+def write_detail(reports: dict, build_files: bool = True) -> str:
+    """What the write step wrote (build.log); ``build_files``: validation.json and changes.* too
+    (not the open edition made beside the worker, which writes only open/)."""
+    if not build_files:
+        return "open/: report.html, report.qmd, results.json, figures/, tables/"
     return ("report.html, report.qmd, results.json, validation.json, figures/, tables/"
             + (" (and open/)" if "open" in reports else ""))
 PDF_DETAIL = "report.pdf (WeasyPrint)"

@@ -47,8 +47,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import (ALLIANCE_WEEKS, ANALYSED_TIMEPOINTS, DISPOSITION_EVENTS, FOLLOW_UPS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS,
-                                    WAITING_LIST)
+from alliance_report.design import (ALLIANCE_WEEKS, ANALYSED_TIMEPOINTS, DISPOSITION_EVENTS, FOLLOW_UPS,
+                                    TIMEPOINT_INSTRUMENTS, TIMEPOINTS, WAITING_LIST)
 from alliance_report.study import Study, planned_dates
 
 COMPLETE, PARTIAL, MISSING, NOT_YET_DUE, NOT_APPLICABLE = (

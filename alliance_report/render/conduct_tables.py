@@ -111,10 +111,10 @@ def _last_month_shown(accrual: dict) -> int:
     """The index of the last month of the accrual table: once the target is reached, the last
     month with a randomization (recruitment may go on past the target; the months after it hold
     none), else the cut-off month."""
-    monthly = accrual["monthly"]
     if accrual["target_reached"]:
-        return max(i for i, month in enumerate(monthly) if month["randomized"] or i == _target_month(accrual))
-    return len(monthly) - 1
+        return max((i for i, month in enumerate(accrual["monthly"]) if month["randomized"]),
+                   default=_target_month(accrual))
+    return len(accrual["monthly"]) - 1
 
 
 def _months_label(accrual: dict, n_months: int, end: int) -> str:
@@ -251,7 +251,8 @@ def timeliness_table(conduct: dict, style: str) -> Table:
         groups = ()
     footnote = ("Days from the planned date of the timepoint to the completion of each form (each "
                 "questionnaire of a participant at that timepoint) that is there; negative: completed before "
-                "the planned date. Q1, Q3: first and third quartile (linear interpolation)." + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms else ""))
+                "the planned date. Q1, Q3: first and third quartile (linear interpolation)."
+                + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms else ""))
     return Table("conduct_timeliness", "Timeliness of the questionnaires", header, rows, footnote,
                  header_groups=groups)
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import matplotlib
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
-from alliance_report.render.format import integer, number, p_statement, percent, plain_number, stat
+from alliance_report.render.format import agree, integer, number, p_statement, percent, plain_number, stat
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -135,10 +135,6 @@ def _export(fig, name: str, caption: str, alt: str) -> Figure:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def _models(names: list[str]) -> str:
-    return "model" if len(names) == 1 else "models"
-
 
 def _get(mapping, *keys):
     """mapping[k1][k2]… or None when any level is missing or null."""
@@ -485,10 +481,11 @@ def alliance_outcome(results: dict) -> Figure | None:
         how.append("Points are participants (transparency increases with n).")
     not_drawn = [SCALES[s]["short"] for s in SCALES if not panels[s][0]]
     if not_drawn:
-        how.append(f"The {' and '.join(not_drawn)} {_models(not_drawn)} could not be estimated.")
-    if no_lines:
-        how.append(f"Fitted lines of the {' and '.join(no_lines)} moderation {_models(no_lines)} could not be "
+        how.append(f"The {' and '.join(not_drawn)} {agree(len(not_drawn), 'model', 'models')} could not be "
                    "estimated.")
+    if no_lines:
+        models = agree(len(no_lines), "model", "models")
+        how.append(f"Fitted lines of the {' and '.join(no_lines)} moderation {models} could not be estimated.")
     ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
     if len(no_lines) + sum(not panels[s][0] for s in SCALES) < len(SCALES):
         how.append("Lines are the values predicted by the moderation model (alliance × condition) per "
@@ -564,7 +561,8 @@ def residual_diagnostics(results: dict) -> Figure | None:
         how.append("Points are participants.")
     not_drawn = [SCALES[s]["short"] for s in SCALES if not panels[s][0]]
     if not_drawn:
-        how.append(f"The {' and '.join(not_drawn)} {_models(not_drawn)} could not be estimated.")
+        how.append(f"The {' and '.join(not_drawn)} {agree(len(not_drawn), 'model', 'models')} could not be "
+                   "estimated.")
     ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
     caption = ("Residuals against fitted values of the main outcome models (post-treatment score on baseline "
                "score, early alliance and condition): HADS total (left) and MHC-SF mean (right); panel "
