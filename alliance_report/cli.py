@@ -17,8 +17,9 @@ import warnings
 from pathlib import Path
 
 from alliance_report import DEMO_FREEZE, __version__
+from alliance_report.design import N_SESSIONS
 from alliance_report.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from alliance_report.settings import EDITION_CHOICES, Settings, is_date
+from alliance_report.settings import EDITION_CHOICES, STYLES, Settings, is_date
 from alliance_report.study import StudyError
 
 # Nothing heavy is imported here (no pandas, Great Expectations, matplotlib, WeasyPrint): a
@@ -81,10 +82,10 @@ def _report_date(text: str) -> str:
 
 
 def _build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--style", choices=("jmir", "apa"), default=Settings.style,
+    parser.add_argument("--style", choices=STYLES, default=Settings.style,
                         help="reporting style of statistics (default: %(default)s)")
     parser.add_argument("--dropout-threshold", type=int, default=Settings.dropout_threshold,
-                        metavar="N", help="dropout = fewer than N of 8 sessions (default: %(default)s)")
+                        metavar="N", help=f"dropout = fewer than N of {N_SESSIONS} sessions (default: %(default)s)")
     parser.add_argument("--table1-tests", action="store_true",
                         help="add the paper-style chi-square / t-test columns to Table 1")
     parser.add_argument("--build-date", default=None, metavar="YYYY-MM-DD", type=_report_date,

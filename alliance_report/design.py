@@ -9,6 +9,10 @@ from __future__ import annotations
 
 # treatment conditions (column `treatment`); the alliance analysis compares these two
 CONDITIONS: tuple[str, ...] = ("MBCT", "eMBCT")
+# the analyses' 0/1 code of the condition (``condition_embct``): MBCT is the reference (0), so a
+# condition term or contrast is eMBCT − MBCT
+REFERENCE_CONDITION, COMPARED_CONDITION = CONDITIONS
+CONDITION_CODE: dict[str, float] = {REFERENCE_CONDITION: 0.0, COMPARED_CONDITION: 1.0}
 # first randomization (column `allocation`)
 ALLOCATIONS: tuple[str, ...] = ("MBCT", "eMBCT", "TAU")
 WAITING_LIST = "TAU"
@@ -22,12 +26,17 @@ BASELINE_TIMEPOINTS: tuple[str, ...] = ("T0", "T0b")
 ALLIANCE_WEEKS: tuple[str, ...] = ("W2", "W5", "W9")
 # the week of treatment of each alliance timepoint ("W2" → 2)
 ALLIANCE_WEEK_NUMBERS: dict[str, int] = {week: int(week[1:]) for week in ALLIANCE_WEEKS}
+# the analysis table's WAI total of each alliance week ("W2" → "wai_w2")
+WAI_COLUMNS: dict[str, str] = {week: f"wai_{week.lower()}" for week in ALLIANCE_WEEKS}
 FOLLOW_UPS: tuple[str, ...] = ("T1", "T2", "T3")
 # the timepoints the analyses use: baseline, the alliance weeks and the post-treatment follow-up
 # (T2 and T3 are collected, and counted in the trial conduct, but no analysis of the plan uses them)
 ANALYSED_TIMEPOINTS: tuple[str, ...] = (*BASELINE_TIMEPOINTS, *ALLIANCE_WEEKS, "T1")
 # the events of disposition.csv (column `event`), in the order the report lists them
 DISPOSITION_EVENTS: tuple[str, ...] = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
+# each event in words (CONSORT's reason keys: "withdrew from study: moved")
+DISPOSITION_EVENT_WORDS: dict[str, str] = dict(zip(DISPOSITION_EVENTS, ("discontinued treatment", "withdrew from study",
+                                                                       "lost to follow-up")))
 INSTRUMENTS: tuple[str, ...] = ("WAI", "HADS", "MHCSF")
 # the outcomes of Aim 3, as results.json names their models (outcome_models.<scale>, .<scale>_moderation)
 OUTCOME_SCALES: tuple[str, ...] = ("hads", "mhcsf")

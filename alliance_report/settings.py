@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from alliance_report.dates import calendar_date
+from alliance_report.design import N_SESSIONS
 
 # the editions of the report (committee-reports.md, "Editions"), in the order they are built
 EDITIONS = ("closed", "open")
 EDITION_CHOICES = ("both", *EDITIONS)
+# the reporting styles of statistics (render/format.py writes each)
+STYLES = ("jmir", "apa")
 
 
 def is_date(text: str) -> bool:
@@ -22,7 +25,7 @@ class Settings:
     """Options of a build (documented in the README, "Settings").
 
     dropout_threshold: a participant whose treatment has ended with fewer than this many
-        attended sessions (of 8) is a dropout (analysis plan: 4).
+        attended sessions (of design.N_SESSIONS, 8) is a dropout (analysis plan: 4).
     style: reporting style of statistics, ``"jmir"`` (default) or ``"apa"``.
     table1_tests: add the paper-style χ²/t-test columns to Table 1.
     build_date: the report date printed in the title block ("Report date"), a real date
@@ -40,10 +43,10 @@ class Settings:
     edition: str = "both"
 
     def __post_init__(self) -> None:
-        if not 1 <= self.dropout_threshold <= 8:
-            raise ValueError("dropout_threshold must be between 1 and 8 sessions")
-        if self.style not in ("jmir", "apa"):
-            raise ValueError("style must be 'jmir' or 'apa'")
+        if not 1 <= self.dropout_threshold <= N_SESSIONS:
+            raise ValueError(f"dropout_threshold must be between 1 and {N_SESSIONS} sessions")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be {' or '.join(repr(style) for style in STYLES)}")
         if self.build_date is not None and not is_date(self.build_date):
             raise ValueError(f"build_date must be a real date YYYY-MM-DD, not {self.build_date!r}")
         if self.edition not in EDITION_CHOICES:

@@ -174,7 +174,12 @@ def test_target_line_rate_and_projection_worked_by_hand():
     assert block["rate_months"] == ["2015-02", "2015-03", "2015-04"]
     assert block["rate_last_3_months"] == 3.0
     assert block["projected_target_date"] == "2015-08-10"
+    assert block["projection"] == "projected"
     assert block["pct_of_target"] == pytest.approx(55.0)
+    # the cut-off (10 May) ends its month early; 11 of 20: no month reached the target
+    assert block["cutoff_month_partial"] is True
+    assert block["target_reached_month"] is None
+    assert block["last_randomization_month"] == "2015-05"
 
 
 @pytest.mark.parametrize("start, cutoff, months, rate, projected", [
@@ -197,6 +202,7 @@ def test_rate_windows(start, cutoff, months, rate, projected):
     assert block["rate_last_3_months"] == rate
     # 14 to go at 2 per month: 7 × 30.4375 = 213.06 days → 214 days after the cut-off
     assert block["projected_target_date"] == projected
+    assert block["cutoff_month_partial"] is (cutoff != "2015-04-30")  # the last day of April completes it
     if projected:
         assert dt.date.fromisoformat(projected) == dt.date.fromisoformat(cutoff) + dt.timedelta(days=214)
 
@@ -215,6 +221,10 @@ def test_target_reached_and_early_randomization():
     assert block["rate_last_3_months"] == pytest.approx(2 / 3)
     assert block["projected_target_date"] is None        # 4 ≥ 3: reached
     assert block["target_reached"] is True
+    assert block["projection"] == "target_reached"
+    # cumulative 1 (Feb), 2 (Mar), 3 (Apr): reached in April; the last randomization in June
+    assert block["target_reached_month"] == "2015-04"
+    assert block["last_randomization_month"] == "2015-06"
 
 
 # start, cut-off, target: two randomized a month from February to April 2015 (6 in all)
@@ -238,8 +248,11 @@ def test_every_branch_of_the_projection_says_what_the_accrual_block_says(case):
     block = accrual(pd.Series(pd.to_datetime(dates)), study, cutoff)
     assert block["target_reached"] is (case == "target reached")
     assert (block["projected_target_date"] is not None) == (case == "projected")
+    assert block["projection"] == {"projected": "projected", "target reached": "target_reached",
+                                   "fewer than 3 complete months": "too_few_complete_months",
+                                   "nobody in the last 3 complete months": "no_recent_randomization"}[case]
     sentence = conduct_text.accrual({"cutoff_date": cutoff, "conduct": {"accrual": block}})
-    cells = {row.cells[0]: row.cells[1] for row in accrual_table({"accrual": block}, "jmir").rows}
+    cells = {row.cells[0]: row.cells[1] for row in accrual_table({"accrual": block}).rows}
     caption = accrual_figure({"accrual": block}).caption
     projected = block["projected_target_date"]
     expected = {
@@ -520,7 +533,7 @@ def _n(value) -> str:
 def test_tables_show_the_numbers_of_the_dict(cases):
     for conduct in (cases["interim"].open, cases["interim"].closed):
         arms = "by_arm" in conduct["disposition"]
-        tables = conduct_tables(conduct, "jmir")
+        tables = conduct_tables(conduct)
         assert {role: t.name for role, t in tables.items()} == {
             role: f"conduct_{role}" for role in ("accrual", "sites", "completeness", "timeliness", "disposition",
                                                  "accrual_monthly", "disposition_monthly")}
@@ -584,11 +597,11 @@ def test_tables_show_the_numbers_of_the_dict(cases):
 
 def test_tables_are_deterministic_and_pooled_without_arms(cases):
     conduct = cases["demo"].open
-    first = {role: t.to_csv() for role, t in conduct_tables(conduct, "jmir").items()}
-    assert first == {role: t.to_csv() for role, t in conduct_tables(json.loads(json.dumps(conduct)), "jmir").items()}
+    first = {role: t.to_csv() for role, t in conduct_tables(conduct).items()}
+    assert first == {role: t.to_csv() for role, t in conduct_tables(json.loads(json.dumps(conduct))).items()}
     for text in first.values():
         assert "MBCT" not in text and "TAU" not in text
-    closed = conduct_tables(cases["demo"].closed, "apa")
+    closed = conduct_tables(cases["demo"].closed)
     assert closed["completeness"].header[-3:] == ARMS and closed["disposition"].header[-3:] == ARMS
 
 
@@ -692,7 +705,7 @@ def test_the_accrual_table_shows_recruitment_and_the_csvs_every_month(cases, nam
     months = Counter(p["randomized_on"][:7] for p in participants)
     expected = month_range(min(load_study("BeMind").recruitment_start.isoformat()[:7], min(months)), case.cutoff[:7])
     cumulative = list(np.cumsum([months.get(m, 0) for m in expected]))
-    tables = conduct_tables(case.closed, "jmir")
+    tables = conduct_tables(case.closed)
 
     rows = list(csv.reader(io.StringIO(tables["accrual_monthly"].to_csv())))
     assert rows[0] == ["Month", "Randomized", "Cumulative", "Target line (cumulative)",
@@ -778,7 +791,7 @@ def test_the_accrual_table_goes_on_to_the_last_randomization_past_the_target(tmp
     cumulative = dict(zip(ordered, np.cumsum([months[m] for m in ordered])))
     reached, last = next(m for m in ordered if cumulative[m] >= 245), ordered[-1]
     assert reached < last  # randomized past the target
-    printed = conduct_tables(case.open, "jmir")["accrual"].rows
+    printed = conduct_tables(case.open)["accrual"].rows
     group = next(i for i, row in enumerate(printed) if row.group)
     assert printed[group].cells[0] == (f"Randomized per month, the last 12 months to the last randomization, in "
                                        f"{last} (the target was reached in {reached})")

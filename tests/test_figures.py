@@ -218,8 +218,8 @@ def test_session_bars_are_the_percentages_of_the_results(results, monkeypatch):
 def test_not_estimable_models_do_not_crash(results):
     broken = copy.deepcopy(results)
     models = broken["outcome_models"]
-    models["hads"] = not_estimable(models["hads"], "too few cases: n=3 for 4 parameters")
-    models["hads_moderation"] = not_estimable(models["hads_moderation"], "too few cases: n=3 for 5 parameters")
+    models["hads"] = not_estimable(models["hads"], "too few cases for 4 parameters")
+    models["hads_moderation"] = not_estimable(models["hads_moderation"], "too few cases for 5 parameters")
     models["mhcsf_moderation"] = not_estimable(models["mhcsf_moderation"], "singular design")
     outcome = figures.alliance_outcome(broken)
     residuals = figures.residual_diagnostics(broken)

@@ -147,9 +147,10 @@ def test_manova_not_estimable(demo):
         for key in ("time", "time_x_condition", "condition"):
             null_terms({key: r["alliance_manova"][key]})
         r["alliance_manova"]["not_estimable_reason"] = "no alliance complete cases (treated with WAI at W2, W5 and W9)"
+        r["alliance_manova"]["n"] = 0
     results = edited(demo, edit)
     assert text.alliance_development(results) == ("The repeated-measures MANOVA could not be estimated "
-                                                   "(no alliance complete cases [treated with WAI at W2, W5 and W9]).")
+                                                   "(no alliance complete cases [treated with WAI at W2, W5 and W9]; n=0).")
     # the mixed model (the sensitivity analysis) was estimated: the conclusion gives its answer
     mixed_time = mixed_estimate(results, "time")["p"] < 0.05
     assert text.conclusion(results).startswith(
@@ -386,15 +387,17 @@ def test_outcome_not_estimable(demo):
     def edit(r):
         for name in ("hads", "hads_moderation"):
             null_terms(r["outcome_models"][name]["terms"])
-            r["outcome_models"][name]["not_estimable_reason"] = "too few cases: n=3 for 4 parameters"
+            r["outcome_models"][name]["not_estimable_reason"] = "too few cases for 4 parameters"
             r["outcome_models"][name]["n"] = 3
         for slope in r["outcome_models"]["hads_moderation"]["simple_slopes"].values():
             for key in slope:
                 slope[key] = None
     results = edited(demo, edit)
-    # the reason gives the n: not twice
+    # the n comes from its key, in the report's style (the reason has no number of cases)
     assert text.outcome(results, "hads", "HADS total") == ("The HADS total model could not be estimated "
-                                                           "(too few cases: n=3 for 4 parameters).")
+                                                           "(too few cases for 4 parameters; n=3).")
+    apa = edited(results, lambda r: r["settings"].update(style="apa"))
+    assert text.outcome(apa, "hads", "HADS total").endswith("(too few cases for 4 parameters; n = 3).")
 
     def singular(r):
         edit(r)

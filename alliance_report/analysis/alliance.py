@@ -123,9 +123,8 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWa
 
 from alliance_report.analysis import samples
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, WAI_COLUMNS
 
-WAI_COLUMNS = dict(zip(WEEKS, samples.WAI_WEEKS))
 WEEK_NUMBERS = {week: float(number) for week, number in ALLIANCE_WEEK_NUMBERS.items()}  # "W2" → 2.0
 
 # Y = [W2, W5, W9];  Y @ TIME_CONTRAST = [W5 − W2, W9 − W5]
@@ -279,9 +278,8 @@ def alliance_manova(data: pd.DataFrame) -> dict:
     df_error = n - len(present)
     if df_error < 2:
         result["not_estimable_reason"] = (
-            f"too few complete cases: n={n} in {len(present)} condition{'' if len(present) == 1 else 's'}; "
-            "the MANOVA needs "
-            f"at least {len(present) + 2}")
+            f"too few complete cases in {len(present)} condition{'' if len(present) == 1 else 's'}; "
+            f"the MANOVA needs at least {len(present) + 2}")
         return result
 
     Y = cases[list(WAI_COLUMNS.values())].to_numpy(dtype=float)

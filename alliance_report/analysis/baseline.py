@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alliance_report.analysis.dataset import CONDITIONS
+from alliance_report.design import COMPARED_CONDITION, CONDITIONS, REFERENCE_CONDITION
 from alliance_report.analysis.samples import treated
 
 MEDIAN_IQR = ("months_since_diagnosis",)
@@ -41,6 +41,8 @@ def _finite(value: float) -> float | None:
 
 
 def standardized_difference_continuous(x1: pd.Series, x0: pd.Series) -> float | None:
+    """d = (m₁ − m₀)/√((s₁² + s₀²)/2), SDs with n − 1 (Austin, Stat Med 2009;28:3083); None with
+    fewer than 2 values in a group or no variance."""
     if len(x1) < 2 or len(x0) < 2:
         return None
     pooled = np.sqrt((x1.var(ddof=1) + x0.var(ddof=1)) / 2)
@@ -48,6 +50,8 @@ def standardized_difference_continuous(x1: pd.Series, x0: pd.Series) -> float | 
 
 
 def standardized_difference_proportion(p1: float, p0: float) -> float | None:
+    """d = (p₁ − p₀)/√((p₁(1−p₁) + p₀(1−p₀))/2) (Austin, Stat Med 2009;28:3083); None when both
+    proportions are 0 or 1."""
     pooled = np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
     return _finite((p1 - p0) / pooled) if pooled > 0 else None
 
@@ -89,8 +93,8 @@ def _continuous_row(sample: pd.DataFrame, variable: str, kind: str, conditions: 
                             "q3": float(values.quantile(0.75)) if n else None}
     row = {"variable": variable, "level": None, "kind": kind, "cells": cells}
     if conditions:
-        mbct, embct = groups["MBCT"], groups["eMBCT"]
-        row |= {"smd": standardized_difference_continuous(embct, mbct), "test": _t_test(embct, mbct)}
+        reference, compared = groups[REFERENCE_CONDITION], groups[COMPARED_CONDITION]
+        row |= {"smd": standardized_difference_continuous(compared, reference), "test": _t_test(compared, reference)}
     return row
 
 
@@ -107,8 +111,9 @@ def _category_rows(sample: pd.DataFrame, variable: str, levels: tuple[str, ...],
                             "pct": 100 * shares[group] if total else None}
         row = {"variable": variable, "level": level, "kind": "n_pct", "cells": cells}
         if conditions:
-            row["smd"] = (standardized_difference_proportion(shares["eMBCT"], shares["MBCT"])
-                          if shares["eMBCT"] is not None and shares["MBCT"] is not None else None)
+            compared, reference = shares[COMPARED_CONDITION], shares[REFERENCE_CONDITION]
+            row["smd"] = (standardized_difference_proportion(compared, reference)
+                          if compared is not None and reference is not None else None)
             row["test"] = _chi2_test(sample, variable)
         rows.append(row)
     return rows

@@ -146,6 +146,16 @@ def _monthly_counts(randomized_on: np.ndarray, first: np.datetime64, n_months: i
     return np.bincount(_month_index(randomized_on, first), minlength=n_months)[:n_months]
 
 
+def _projection_status(reached: bool, rate: float | None) -> str:
+    """Why there is a projected date or not: ``projected``, ``target_reached``,
+    ``too_few_complete_months`` (fewer than RATE_MONTHS) or ``no_recent_randomization`` (rate 0)."""
+    if reached:
+        return "target_reached"
+    if rate is None:
+        return "too_few_complete_months"
+    return "projected" if rate else "no_recent_randomization"
+
+
 def accrual(randomized_on, study: Study, cutoff_date: str, allocation=None) -> dict:
     """The ``accrual`` block from the randomization dates (and, for ``by_arm``, the allocations
     aligned with them)."""
@@ -178,6 +188,7 @@ def accrual(randomized_on, study: Study, cutoff_date: str, allocation=None) -> d
     if not reached and rate:
         days = (target - randomized) / rate * MONTH_DAYS
         projected = str(cutoff + np.timedelta64(math.ceil(days - 1e-9), "D"))
+    with_randomization = np.flatnonzero(counts)
     block = {
         "randomized": randomized,
         "target": target,
@@ -187,9 +198,14 @@ def accrual(randomized_on, study: Study, cutoff_date: str, allocation=None) -> d
         "recruitment_start": str(start),
         "recruitment_end_planned": str(np.datetime64(study.recruitment_end_planned, "D")),
         "monthly": monthly,
+        "cutoff_month_partial": bool(_month_ends(months[-1:])[0] > cutoff),
+        "target_reached_month": str(months[np.argmax(cumulative >= target)]) if reached else None,
+        "last_randomization_month": str(months[with_randomization[-1]]) if len(with_randomization) else None,
+        "rate_window_months": RATE_MONTHS,
         "rate_months": rate_months,
         "rate_last_3_months": rate,
         "projected_target_date": projected,
+        "projection": _projection_status(reached, rate),
         "target_reached": reached,
     }
     if allocation is not None:

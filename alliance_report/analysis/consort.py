@@ -28,6 +28,8 @@ from alliance_report.analysis import visits
 from alliance_report.analysis.samples import alliance_complete_cases, dropout_sample, outcome_sample
 from alliance_report.design import CONDITIONS, WAITING_LIST
 
+# a disposition or screening row whose reason is empty; "(no reason recorded)" (visits.NO_REASON)
+# is another case: a TAU participant overdue for re-randomization with no disposition row at all
 NO_REASON_GIVEN = "(no reason given)"
 # the per-arm partition of the treated participants at T1 (HADS total)
 T1_PARTITION = ("t1_assessed", "lost_to_follow_up_t1", "withdrawn_before_t1", "t1_not_yet_due",

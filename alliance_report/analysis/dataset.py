@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import ALLIANCE_WEEKS, CONDITIONS, N_SESSIONS, WAITING_LIST
+from alliance_report.design import CONDITION_CODE, N_SESSIONS, WAI_COLUMNS, WAITING_LIST
 from alliance_report.scoring import scale_scores
 
 
@@ -43,8 +43,7 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data["condition"] = participants["treatment"]
     data["treated"] = participants["treatment"].notna()
     data["rerandomized"] = (participants["allocation"] == WAITING_LIST) & data["treated"]
-    data["condition_embct"] = np.where(
-        data["treated"], (data["condition"] == "eMBCT").astype(float), np.nan)
+    data["condition_embct"] = data["condition"].map(CONDITION_CODE).astype(float)  # NaN when not treated
     for key in ("age", "months_since_diagnosis"):
         data[key] = participants[key].astype(float)
     for key in ("sex", "partner", "children", "education", "cancer_type", "treatment_intent"):
@@ -60,8 +59,8 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data["baseline_mhcsf"] = _own_baseline(mhcsf, rerandomized)
     data["hads_t1"] = _timepoint(hads["total"], "T1", index)
     data["mhcsf_t1"] = _timepoint(mhcsf, "T1", index)
-    for week in ALLIANCE_WEEKS:
-        data[f"wai_{week.lower()}"] = _timepoint(wai, week, index)
+    for week, column in WAI_COLUMNS.items():
+        data[column] = _timepoint(wai, week, index)
 
     sessions = tables["sessions"]
     attended = (sessions["attended"] == "yes").groupby(sessions["participant_id"]).sum()

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.discrete.discrete_model import Logit
 
-from alliance_report.analysis.dataset import CONDITIONS, N_SESSIONS
+from alliance_report.design import CONDITIONS, N_SESSIONS
 from alliance_report.analysis.samples import dropout_sample, treated
 
 TERMS = ("intercept", "wai_w2", "condition_embct")
@@ -60,7 +60,7 @@ def _not_estimable(design: np.ndarray, outcome: np.ndarray) -> str | None:
     n, k = design.shape
     events = int(outcome.sum())
     if n <= k:
-        return f"too few cases: n={n} for {k} parameters"
+        return f"too few cases for {k} parameters"
     if events < 2 or n - events < 2:
         return f"too few dropouts or completers ({events} of {n} dropped out)"
     if np.linalg.matrix_rank(design) < k:

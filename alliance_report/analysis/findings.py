@@ -25,7 +25,7 @@ rendering only words a decision and never makes one.
 
 from __future__ import annotations
 
-from alliance_report.design import ALLIANCE_WEEKS, CONDITIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, COMPARED_CONDITION, CONDITIONS, REFERENCE_CONDITION
 
 ALPHA = 0.05
 # fewer residual degrees of freedom than this: a model's estimates are flagged as very imprecise
@@ -33,7 +33,6 @@ ALPHA = 0.05
 # diagnostics say little) — the report says so beside the estimate instead of letting
 # "no evidence" stand alone
 FEW_RESIDUAL_DF = 10
-WEEK_NUMBERS = {"W2": 2.0, "W5": 5.0, "W9": 9.0}
 
 
 def significant(p: float | None) -> bool | None:
@@ -58,8 +57,8 @@ def _trend(means: dict[str, float | None]) -> float | None:
     """Linear trend Σ(w − w̄)·m_w of the weekly means (None when a mean is missing)."""
     if any(means[week] is None for week in ALLIANCE_WEEKS):
         return None
-    centre = sum(WEEK_NUMBERS.values()) / len(WEEK_NUMBERS)
-    return sum((WEEK_NUMBERS[week] - centre) * means[week] for week in ALLIANCE_WEEKS)
+    centre = sum(ALLIANCE_WEEK_NUMBERS.values()) / len(ALLIANCE_WEEK_NUMBERS)
+    return sum((ALLIANCE_WEEK_NUMBERS[week] - centre) * means[week] for week in ALLIANCE_WEEKS)
 
 
 def manova_directions(complete_cases: dict) -> dict[str, int | None]:
@@ -71,8 +70,8 @@ def manova_directions(complete_cases: dict) -> dict[str, int | None]:
     both = None not in trends.values()
     return {
         "time": direction(sum(present) / len(present)) if present else None,
-        "time_x_condition": direction(trends["eMBCT"] - trends["MBCT"]) if both else None,
-        "condition": direction(levels["eMBCT"] - levels["MBCT"]) if both else None,
+        "time_x_condition": direction(trends[COMPARED_CONDITION] - trends[REFERENCE_CONDITION]) if both else None,
+        "condition": direction(levels[COMPARED_CONDITION] - levels[REFERENCE_CONDITION]) if both else None,
     }
 
 

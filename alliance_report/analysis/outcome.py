@@ -29,7 +29,7 @@ from statsmodels.stats.diagnostic import het_breuschpagan
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from alliance_report.analysis.samples import outcome_sample
-from alliance_report.design import CONDITIONS, OUTCOME_SCALES
+from alliance_report.design import CONDITION_CODE, CONDITIONS, OUTCOME_SCALES
 
 
 def design_matrix(sample: pd.DataFrame, scale: str, moderation: bool) -> pd.DataFrame:
@@ -51,7 +51,7 @@ def not_estimable(design: pd.DataFrame, outcome: pd.Series) -> str | None:
     """Why an OLS fit would be meaningless, or None when it can be estimated."""
     n, k = design.shape
     if n <= k:
-        return f"too few cases: n={n} for {k} parameters"
+        return f"too few cases for {k} parameters"
     if np.linalg.matrix_rank(design.to_numpy()) < k:
         constant = [c for c in design.columns[1:] if design[c].nunique() < 2]
         detail = f" ({', '.join(constant)} constant in the sample)" if constant else ""
@@ -126,7 +126,7 @@ def fitted_lines(fit, design: pd.DataFrame, sample: pd.DataFrame) -> dict:
     """Predicted outcome per condition at the mean baseline, at the ends of its wai_w2 range."""
     wai_mean = sample["wai_w2"].mean()
     lines = {}
-    for condition, embct in (("MBCT", 0.0), ("eMBCT", 1.0)):
+    for condition, embct in CONDITION_CODE.items():
         observed = sample.loc[sample["condition_embct"] == embct, "wai_w2"]
         if observed.empty:
             continue
@@ -144,7 +144,7 @@ def simple_slopes(fit, columns: list[str]) -> dict:
     c'b with SE √(c'Σc), its t (residual df), P and 95% CI, from statsmodels' ``t_test``."""
     slope, inter = columns.index("wai_w2_c"), columns.index("wai_w2_c_x_condition_embct")
     slopes = {}
-    for condition, weight in (("MBCT", 0.0), ("eMBCT", 1.0)):
+    for condition, weight in CONDITION_CODE.items():
         contrast = np.zeros((1, len(columns)))
         contrast[0, slope], contrast[0, inter] = 1.0, weight
         test = fit.t_test(contrast)

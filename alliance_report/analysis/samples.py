@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-WAI_WEEKS = ("wai_w2", "wai_w5", "wai_w9")
+from alliance_report.design import WAI_COLUMNS
 
 
 def treated(data: pd.DataFrame) -> pd.DataFrame:
@@ -23,7 +23,7 @@ def early_alliance(data: pd.DataFrame) -> pd.DataFrame:
 
 def alliance_complete_cases(data: pd.DataFrame) -> pd.DataFrame:
     """Treated with WAI totals at weeks 2, 5 and 9."""
-    return treated(data).dropna(subset=list(WAI_WEEKS))
+    return treated(data).dropna(subset=list(WAI_COLUMNS.values()))
 
 
 def dropout_sample(data: pd.DataFrame) -> pd.DataFrame:

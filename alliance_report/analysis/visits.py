@@ -47,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import (ALLIANCE_WEEKS, ANALYSED_TIMEPOINTS, DISPOSITION_EVENTS, FOLLOW_UPS,
+from alliance_report.design import (ALLIANCE_WEEKS, ANALYSED_TIMEPOINTS, DISPOSITION_EVENT_WORDS, FOLLOW_UPS,
                                     TIMEPOINT_INSTRUMENTS, TIMEPOINTS, WAITING_LIST)
 from alliance_report.study import Study, planned_dates
 
@@ -60,7 +60,6 @@ TREATMENT_TIMEPOINTS = (*ALLIANCE_WEEKS, *FOLLOW_UPS)
 # TAU participants' state after the first randomization
 RERANDOMIZED, WAITING, NOT_RERANDOMIZED = "re-randomized", "waiting", "not re-randomized"
 NO_REASON = "(no reason recorded)"
-EVENT_WORDS = dict(zip(DISPOSITION_EVENTS, ("discontinued treatment", "withdrew from study", "lost to follow-up")))
 
 
 def _days(value) -> np.ndarray:
@@ -68,7 +67,7 @@ def _days(value) -> np.ndarray:
 
 
 def _disposition_reason(event: str, reason: str | None) -> str:
-    words = EVENT_WORDS.get(event, event)
+    words = DISPOSITION_EVENT_WORDS.get(event, event)
     return f"{words}: {reason}" if reason else words
 
 

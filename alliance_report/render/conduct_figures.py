@@ -24,7 +24,8 @@ from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, TIME
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, _export,
                                             _n, plt)
-from alliance_report.render.format import agree, number, percent
+from alliance_report.render.conduct_tables import EVENT_LABELS
+from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, number, percent
 # matplotlib is set up (Agg backend) by importing figures
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -37,8 +38,6 @@ ARM_LINESTYLES = {**LINESTYLES, "TAU": "-."}
 ARM_HATCHES = {"MBCT": "", "eMBCT": "////", "TAU": "...."}
 POOLED = "#000000"
 TARGET = "#777777"
-EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment", "withdrew_from_study": "Withdrew from study",
-                "lost_to_follow_up": "Lost to follow-up"}
 EVENT_STYLES = {"discontinued_treatment": ("#000000", "-"), "withdrew_from_study": ("#E69F00", "--"),
                 "lost_to_follow_up": ("#CC79A7", ":")}
 MAIN_INSTRUMENT = {tp: "WAI" if tp in ALLIANCE_WEEKS else "HADS" for tp in TIMEPOINTS}
@@ -164,15 +163,15 @@ def accrual_figure(conduct: dict) -> Figure | None:
 
     pct = percent(accrual.get("pct_of_target"), target)
     rate = accrual.get("rate_last_3_months")
-    if projected:
-        projection = (f"At the rate of the last 3 complete months ({number(rate, 1)} per month) the target is "
-                      f"projected to be reached around {projected} (dotted line).")
-    elif accrual["target_reached"]:
-        projection = "The target has been reached."
-    elif rate is None:
-        projection = "No rate is given before 3 complete months of recruitment."
-    else:
-        projection = "Nobody was randomized in the last 3 complete months: no date can be projected."
+    window = accrual["rate_window_months"]
+    projection = {
+        "projected": (f"At the rate of the last {window} complete months ({number(rate, 1)} per month) the target "
+                      f"is projected to be reached around {projected} (dotted line)."),
+        "target_reached": "The target has been reached.",
+        "too_few_complete_months": f"No rate is given before {window} complete months of recruitment.",
+        "no_recent_randomization": f"Nobody was randomized in the last {window} complete months: no date can be "
+                                   "projected.",
+    }[accrual["projection"]]
     by_arm = (" Coloured lines: cumulative randomized per arm of the first randomization ("
               + ", ".join(f"{arm} {_n(arms[arm]['randomized'])}" for arm in ARMS) + ")." if arms else "")
     caption = (f"Accrual: cumulative number of randomized participants by month up to the cut-off {cutoff}, "
@@ -275,8 +274,8 @@ def retention_figure(conduct: dict) -> Figure | None:
         return ", ".join(f"{tp} {_pct_text(_completeness_cell(block, tp))}" for tp in TIMEPOINTS)
 
     events = ", ".join(f"{_n(disposition.get(event))} {EVENT_LABELS[event].lower()}" for event in EVENTS)
-    main = ("the main questionnaire of each timepoint: HADS at T0, T0b and T1–T3, the WAI at weeks 2, 5 and 9 "
-            "(W2, W5, W9)")
+    main = ("the main questionnaire of each timepoint: HADS at T0, T0b and T1–T3, the WAI at weeks "
+            f"{ALLIANCE_WEEKS_TEXT} ({', '.join(ALLIANCE_WEEKS)})")
     by_arm = (" Bars per arm at the cut-off (the treatment condition of treated participants, TAU for TAU "
               "participants not yet re-randomized; an arm without forms due has no bar); the number due under "
               "each timepoint is over all arms." if arms else "")

@@ -1,6 +1,6 @@
 """Tables of the "Trial conduct" section, from the ``conduct`` object of results.json only.
 
-``conduct_tables(conduct, style)`` returns, by role, the tables ``accrual``, ``sites``,
+``conduct_tables(conduct)`` returns, by role, the tables ``accrual``, ``sites``,
 ``completeness``, ``timeliness`` and ``disposition`` (written to ``tables/conduct_<role>.csv``),
 and the monthly series behind the figures, ``accrual_monthly`` and ``disposition_monthly`` (cumulative)
 (CSV files only: the report shows them as figures).
@@ -11,13 +11,12 @@ number is formatted by :mod:`alliance_report.render.format`; nothing is computed
 
 from __future__ import annotations
 
-import calendar
-
 from alliance_report.design import ALLOCATIONS, DISPOSITION_EVENTS as EVENTS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
 from alliance_report.render import format as fmt
 from alliance_report.render.tables import Row, Table
 
 ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
+# the events' labels in the conduct tables and figures
 EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment",
                 "withdrew_from_study": "Withdrew from the study",
                 "lost_to_follow_up": "Lost to follow-up"}
@@ -33,9 +32,6 @@ ABBREVIATIONS = ("MBCT: mindfulness-based cognitive therapy; eMBCT: internet-bas
                  "and Depression Scale; MHC-SF: Mental Health Continuum–Short Form.")
 
 
-def count(n: int | None) -> str:
-    """A count cell: "245"; an em dash when missing."""
-    return fmt.number(n, 0)
 
 
 def _pct(pct: float | None, denominator: int | None) -> str:
@@ -53,31 +49,29 @@ def _arms(block: dict) -> dict | None:
 # ----------------------------------------------------------------------------- accrual
 
 def _projection(accrual: dict) -> str:
-    if accrual["projected_target_date"] is not None:
-        return accrual["projected_target_date"]
-    if accrual["target_reached"]:
-        return "target reached"
-    if accrual["rate_last_3_months"] is None:
-        return f"{fmt.MISSING} (fewer than 3 complete months)"
-    return f"{fmt.MISSING} (no randomization in the last 3 complete months)"
+    window = accrual["rate_window_months"]
+    return {"projected": accrual["projected_target_date"], "target_reached": "target reached",
+            "too_few_complete_months": f"{fmt.MISSING} (fewer than {window} complete months)",
+            "no_recent_randomization": f"{fmt.MISSING} (no randomization in the last {window} complete months)",
+            }[accrual["projection"]]
 
 
-def accrual_table(conduct: dict, style: str) -> Table:
+def accrual_table(conduct: dict) -> Table:
     accrual = conduct["accrual"]
     arms = _arms(accrual)
     blank = ("",) * (len(ARMS) if arms else 0)
     months = accrual["rate_months"]
-    rate_label = ("Randomized per month, last 3 complete months"
+    rate_label = (f"Randomized per month, last {accrual['rate_window_months']} complete months"
                   + (f" ({months[0]} to {months[-1]})" if months else ""))
     rows = [
-        Row(("Randomized", count(accrual["randomized"]),
-             *((count(arms[a]["randomized"]) for a in ARMS) if arms else ()))),
+        Row(("Randomized", fmt.integer(accrual["randomized"]),
+             *((fmt.integer(arms[a]["randomized"]) for a in ARMS) if arms else ()))),
     ]
     if arms:
         rows.append(Row(("Randomized, % of all randomized", "",
                          *(_pct(arms[a]["pct_of_randomized"], accrual["randomized"]) for a in ARMS))))
     rows += [
-        Row(("Target", count(accrual["target"]), *blank)),
+        Row(("Target", fmt.integer(accrual["target"]), *blank)),
         Row(("Randomized, % of target", _pct(accrual["pct_of_target"], accrual["target"]), *blank)),
         Row(("Planned by the cut-off (target line)", fmt.number(accrual["target_at_cutoff"], 0), *blank)),
         Row((rate_label, fmt.number(accrual["rate_last_3_months"], 1), *blank)),
@@ -85,42 +79,38 @@ def accrual_table(conduct: dict, style: str) -> Table:
     ]
     end = _last_month_shown(accrual)
     shown = range(max(0, end + 1 - MONTHS_SHOWN), end + 1)
-    rows.append(Row((f"Randomized per month, {_months_label(accrual, len(shown), end)}", "", *blank), group=True))
+    rows.append(Row((f"Randomized per month, {_months_label(accrual, len(shown))}", "", *blank), group=True))
     for i in shown:
         month = accrual["monthly"][i]
-        rows.append(Row((_month_label(accrual, i), count(month["randomized"]),
-                         *((count(arms[a]["monthly"][i]["randomized"]) for a in ARMS) if arms else ())),
+        rows.append(Row((_month_label(accrual, i), fmt.integer(month["randomized"]),
+                         *((fmt.integer(arms[a]["monthly"][i]["randomized"]) for a in ARMS) if arms else ())),
                         indent=True))
     header = ("", "Overall", *ARMS) if arms else ("", "Value")
     footnote = (f"Randomized participants at the cut-off {accrual['cutoff_date']}. The target line runs "
                 f"linearly from 0 at the start of recruitment ({accrual['recruitment_start']}) to the target "
-                f"of {count(accrual['target'])} at its planned end ({accrual['recruitment_end_planned']}). "
+                f"of {fmt.integer(accrual['target'])} at its planned end ({accrual['recruitment_end_planned']}). "
                 "Complete months lie wholly between the start of recruitment and the cut-off; the projected "
-                "date assumes the rate of the last 3 complete months (a month = 365.25/12 days)."
+                f"date assumes the rate of the last {accrual['rate_window_months']} complete months (a month = "
+                "365.25/12 days)."
                 + (" By arm: the first randomization (allocation). " + ABBREVIATIONS if arms else ""))
     return Table("conduct_accrual", "Accrual: randomized participants against the target", header,
                  tuple(rows), footnote)
 
 
-def _target_month(accrual: dict) -> int:
-    """The index of the month the cumulative count reached the target (the target is reached)."""
-    return next(i for i, month in enumerate(accrual["monthly"]) if month["cumulative"] >= accrual["target"])
-
-
 def _last_month_shown(accrual: dict) -> int:
-    """The index of the last month of the accrual table: once the target is reached, the last
-    month with a randomization (recruitment may go on past the target; the months after it hold
+    """The index of the last month of the accrual table: once the target is reached, the month
+    of the last randomization (recruitment may go on past the target; the months after it hold
     none), else the cut-off month."""
     if accrual["target_reached"]:
-        return max((i for i, month in enumerate(accrual["monthly"]) if month["randomized"]),
-                   default=_target_month(accrual))
+        months = [month["month"] for month in accrual["monthly"]]
+        return months.index(accrual["last_randomization_month"])
     return len(accrual["monthly"]) - 1
 
 
-def _months_label(accrual: dict, n_months: int, end: int) -> str:
+def _months_label(accrual: dict, n_months: int) -> str:
     last = f"the last {n_months} months" if n_months > 1 else "the month"
     if accrual["target_reached"]:
-        target, month = accrual["monthly"][_target_month(accrual)]["month"], accrual["monthly"][end]["month"]
+        target, month = accrual["target_reached_month"], accrual["last_randomization_month"]
         if month == target:
             return f"{last} to the target, reached in {target}"
         return f"{last} to the last randomization, in {month} (the target was reached in {target})"
@@ -130,11 +120,8 @@ def _months_label(accrual: dict, n_months: int, end: int) -> str:
 def _month_label(accrual: dict, i: int) -> str:
     """"2014-06", or "2014-06 (to 2014-06-01)" for a cut-off month that ends before the month does."""
     month = accrual["monthly"][i]["month"]
-    cutoff = accrual["cutoff_date"]
     is_last = i == len(accrual["monthly"]) - 1
-    year, number = int(month[:4]), int(month[5:7])
-    last_day = calendar.monthrange(year, number)[1]
-    return f"{month} (to {cutoff})" if is_last and cutoff != f"{month}-{last_day:02d}" else month
+    return f"{month} (to {accrual['cutoff_date']})" if is_last and accrual["cutoff_month_partial"] else month
 
 
 def accrual_monthly_table(conduct: dict) -> Table:
@@ -143,9 +130,9 @@ def accrual_monthly_table(conduct: dict) -> Table:
     arms = _arms(accrual)
     header = ("Month", "Randomized", "Cumulative", "Target line (cumulative)",
               *((f"Randomized, {a}" for a in ARMS) if arms else ()))
-    rows = tuple(Row((month["month"], count(month["randomized"]), count(month["cumulative"]),
+    rows = tuple(Row((month["month"], fmt.integer(month["randomized"]), fmt.integer(month["cumulative"]),
                       fmt.number(month["target_cumulative"], 1),
-                      *((count(arms[a]["monthly"][i]["randomized"]) for a in ARMS) if arms else ())))
+                      *((fmt.integer(arms[a]["monthly"][i]["randomized"]) for a in ARMS) if arms else ())))
                  for i, month in enumerate(accrual["monthly"]))
     footnote = (f"Randomized participants per calendar month from the start of recruitment "
                 f"({accrual['recruitment_start']}) to the cut-off ({accrual['cutoff_date']}; the first and last "
@@ -157,7 +144,7 @@ def accrual_monthly_table(conduct: dict) -> Table:
 def disposition_monthly_table(conduct: dict) -> Table:
     """Disposition events to the end of each month, pooled (CSV only; the retention figure draws them)."""
     header = ("Month", *(f"{EVENT_LABELS[event]} (cumulative)" for event in EVENTS))
-    rows = tuple(Row((month["month"], *(count(month[event]) for event in EVENTS)))
+    rows = tuple(Row((month["month"], *(fmt.integer(month[event]) for event in EVENTS)))
                  for month in conduct["disposition_monthly"])
     footnote = ("Disposition events recorded up to the end of each calendar month (the last row: up to the "
                 "cut-off), pooled over the arms.")
@@ -167,14 +154,14 @@ def disposition_monthly_table(conduct: dict) -> Table:
 # ----------------------------------------------------------------------------- sites
 
 def _site_cells(row: dict, with_arms: bool) -> tuple[str, ...]:
-    cells = (count(row["screened"]), count(row["eligible"]), count(row["randomized"]),
+    cells = (fmt.integer(row["screened"]), fmt.integer(row["eligible"]), fmt.integer(row["randomized"]),
              _pct(row["randomized_pct"], row["screened"]))
     if with_arms:
-        cells += tuple(count(row["by_arm"][a]["randomized"]) for a in ARMS)
+        cells += tuple(fmt.integer(row["by_arm"][a]["randomized"]) for a in ARMS)
     return cells
 
 
-def sites_table(conduct: dict, style: str) -> Table:
+def sites_table(conduct: dict) -> Table:
     total = conduct["sites_total"]
     with_arms = "by_arm" in total
     header = ("Site", "Screened", "Eligible", "Randomized", "% of screened", *(ARMS if with_arms else ()))
@@ -194,10 +181,10 @@ def _arm_completeness(cell: dict) -> str:
     """"92.4 (131)": % complete (due); an em dash when nothing was due."""
     if not cell["due"]:
         return fmt.MISSING
-    return f"{_pct(cell['pct_complete'], cell['due'])} ({count(cell['due'])})"
+    return f"{_pct(cell['pct_complete'], cell['due'])} ({fmt.integer(cell['due'])})"
 
 
-def completeness_table(conduct: dict, style: str) -> Table:
+def completeness_table(conduct: dict) -> Table:
     completeness = conduct["completeness"]
     arms = _arms(completeness)
     header = ("Timepoint", "Instrument", "Due", "Complete", "Partial", "Missing", "% complete", "Before due",
@@ -208,8 +195,8 @@ def completeness_table(conduct: dict, style: str) -> Table:
             cell = completeness[timepoint][instrument]
             rows.append(Row((
                 TIMEPOINT_LABELS[timepoint] if i == 0 else "", INSTRUMENT_LABELS[instrument],
-                count(cell["due"]), count(cell["complete"]), count(cell["partial"]), count(cell["missing"]),
-                _pct(cell["pct_complete"], cell["due"]), count(cell["received_before_due"]),
+                fmt.integer(cell["due"]), fmt.integer(cell["complete"]), fmt.integer(cell["partial"]), fmt.integer(cell["missing"]),
+                _pct(cell["pct_complete"], cell["due"]), fmt.integer(cell["received_before_due"]),
                 *((_arm_completeness(arms[a][timepoint][instrument]) for a in ARMS) if arms else ()))))
     groups = (("", 8), ("% complete (due) by arm", len(ARMS))) if arms else ()
     footnote = ("Questionnaires per timepoint at the cut-off. Due: the planned date plus its window has passed "
@@ -234,18 +221,18 @@ def _median_q(cell: dict) -> str:
     return f"{_days(cell['median_days'])} ({_days(cell['q1_days'])}, {_days(cell['q3_days'])})"
 
 
-def timeliness_table(conduct: dict, style: str) -> Table:
+def timeliness_table(conduct: dict) -> Table:
     timeliness = conduct["timeliness"]
     arms = _arms(timeliness)
     if arms:
         header = ("Timepoint", *(("Forms", "Median (Q1, Q3)") * (1 + len(ARMS))))
-        rows = tuple(Row((TIMEPOINT_LABELS[tp], count(timeliness[tp]["n"]), _median_q(timeliness[tp]),
-                          *(cell for a in ARMS for cell in (count(arms[a][tp]["n"]), _median_q(arms[a][tp])))))
+        rows = tuple(Row((TIMEPOINT_LABELS[tp], fmt.integer(timeliness[tp]["n"]), _median_q(timeliness[tp]),
+                          *(cell for a in ARMS for cell in (fmt.integer(arms[a][tp]["n"]), _median_q(arms[a][tp])))))
                      for tp in TIMEPOINTS)
         groups = (("", 1), ("Overall", 2), *((a, 2) for a in ARMS))
     else:
         header = ("Timepoint", "Forms", "Median", "Q1", "Q3")
-        rows = tuple(Row((TIMEPOINT_LABELS[tp], count(timeliness[tp]["n"]), _days(timeliness[tp]["median_days"]),
+        rows = tuple(Row((TIMEPOINT_LABELS[tp], fmt.integer(timeliness[tp]["n"]), _days(timeliness[tp]["median_days"]),
                           _days(timeliness[tp]["q1_days"]), _days(timeliness[tp]["q3_days"])))
                      for tp in TIMEPOINTS)
         groups = ()
@@ -259,12 +246,12 @@ def timeliness_table(conduct: dict, style: str) -> Table:
 
 # ----------------------------------------------------------------------------- disposition
 
-def disposition_table(conduct: dict, style: str) -> Table:
+def disposition_table(conduct: dict) -> Table:
     disposition = conduct["disposition"]
     arms = _arms(disposition)
     header = ("Event", "Overall", *ARMS) if arms else ("Event", "Participants")
-    rows = tuple(Row((EVENT_LABELS[event], count(disposition[event]),
-                      *((count(arms[a][event]) for a in ARMS) if arms else ())))
+    rows = tuple(Row((EVENT_LABELS[event], fmt.integer(disposition[event]),
+                      *((fmt.integer(arms[a][event]) for a in ARMS) if arms else ())))
                  for event in EVENTS)
     footnote = ("Participants who left treatment or the study early, by the event recorded in disposition.csv "
                 "(one event per participant) up to the cut-off."
@@ -272,14 +259,14 @@ def disposition_table(conduct: dict, style: str) -> Table:
     return Table("conduct_disposition", "Retention: disposition events", header, rows, footnote)
 
 
-def conduct_tables(conduct: dict, style: str) -> dict[str, Table]:
+def conduct_tables(conduct: dict) -> dict[str, Table]:
     """The tables of the "Trial conduct" section by role (by arm when ``conduct`` has ``by_arm``)."""
     return {
-        "accrual": accrual_table(conduct, style),
-        "sites": sites_table(conduct, style),
-        "completeness": completeness_table(conduct, style),
-        "timeliness": timeliness_table(conduct, style),
-        "disposition": disposition_table(conduct, style),
+        "accrual": accrual_table(conduct),
+        "sites": sites_table(conduct),
+        "completeness": completeness_table(conduct),
+        "timeliness": timeliness_table(conduct),
+        "disposition": disposition_table(conduct),
         "accrual_monthly": accrual_monthly_table(conduct),
         "disposition_monthly": disposition_monthly_table(conduct),
     }

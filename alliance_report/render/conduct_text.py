@@ -10,38 +10,37 @@ from __future__ import annotations
 from alliance_report.render import format as fmt
 
 
-def _and(items: list[str]) -> str:
-    items = [item for item in items if item]
-    if not items:
-        return ""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def window_days(study: dict) -> str:
+    """The window of the study's visit schedule: "30", or "14–30" when the timepoints differ."""
+    windows = sorted({visit["window_days"] for visit in study["schedule"].values()})
+    return str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
 
 
 def accrual(results: dict) -> str:
     a = results["conduct"]["accrual"]
     text = (f"By the cut-off date {results['cutoff_date']}, "
             f"{fmt.plural(a['randomized'], 'participant', 'participants')} had been randomized, "
-            f"{fmt.percent(a['pct_of_target'], a['target'])}% of the target of {a['target']} (the planned "
+            f"{fmt.percent(a['pct_of_target'], a['target'])}% of the target of {fmt.integer(a['target'])} (the planned "
             f"recruitment line stands at {fmt.number(a['target_at_cutoff'], 0)} on that date).")
-    if a["projected_target_date"] is not None:
+    window = a["rate_window_months"]
+    if a["projection"] == "projected":
         months = a["rate_months"]
-        text += (f" Over the last {len(months)} complete months ({months[0]} to {months[-1]}), "
+        text += (f" Over the last {window} complete months ({months[0]} to {months[-1]}), "
                  f"{fmt.number(a['rate_last_3_months'], 1)} participants were randomized per month; at that rate "
                  f"the target is reached around {a['projected_target_date']} (planned end of recruitment: "
                  f"{a['recruitment_end_planned']}).")
-    elif a["target_reached"]:
+    elif a["projection"] == "target_reached":
         text += " The recruitment target has been reached."
-    elif a["rate_last_3_months"] is None:
-        text += " A recruitment rate is given once 3 complete months of recruitment have passed."
+    elif a["projection"] == "too_few_complete_months":
+        text += f" A recruitment rate is given once {window} complete months of recruitment have passed."
     else:
-        text += (" Nobody was randomized in the last 3 complete months, so no date for reaching the target "
+        text += (f" Nobody was randomized in the last {window} complete months, so no date for reaching the target "
                  "can be projected.")
     return text
 
 
 def completeness(results: dict) -> str:
-    windows = sorted({visit["window_days"] for visit in results["study_configuration"]["schedule"].values()})
-    window = str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
+    window = window_days(results["study_configuration"])
     return ("Per timepoint and questionnaire, a form counts as due at the cut-off once its planned date "
             f"(the visit schedule of the study) plus a window of {window} days has passed, unless the participant "
             "withdrew from the study before the planned date; of the due forms, complete ones have a scale score, "
@@ -53,8 +52,8 @@ def completeness(results: dict) -> str:
 def disposition(results: dict) -> str:
     d = results["conduct"]["disposition"]
     return (f"By the cut-off date, {fmt.plural(d['discontinued_treatment'], 'participant', 'participants')} had "
-            f"discontinued treatment, {d['withdrew_from_study']} had withdrawn from the study and "
-            f"{d['lost_to_follow_up']} {fmt.agree(d['lost_to_follow_up'], 'was', 'were')} recorded "
+            f"discontinued treatment, {fmt.integer(d['withdrew_from_study'])} had withdrawn from the study and "
+            f"{fmt.integer(d['lost_to_follow_up'])} {fmt.agree(d['lost_to_follow_up'], 'was', 'were')} recorded "
             "as lost to follow-up.")
 
 
@@ -85,7 +84,7 @@ def pending_participants(state: dict) -> str:
     parts = [f"{n} {words}" for n, words in present]
     first = present[0][0]
     parts[0] = f"{fmt.plural(first, 'participant', 'participants')} {present[0][1]}"
-    return f"{fmt.agree(first, 'was', 'were')} {_and(parts)}"
+    return f"{fmt.agree(first, 'was', 'were')} {fmt.listing(parts)}"
 
 
 def interim(results: dict) -> str:
@@ -98,22 +97,22 @@ def interim(results: dict) -> str:
 
 def flow(results: dict) -> str:
     f = results["participant_flow"]
-    text = (f"Of {f['assessed']} people assessed for eligibility, {f['excluded']} were not randomized and "
-            f"{f['randomized']} were randomized. In all, "
+    text = (f"Of {fmt.integer(f['assessed'])} people assessed for eligibility, {fmt.integer(f['excluded'])} were not randomized and "
+            f"{fmt.integer(f['randomized'])} were randomized. In all, "
             f"{fmt.plural(f['treated'], 'participant was', 'participants were')} treated in MBCT or eMBCT, "
-            f"{f['first_round']} of them after the first randomization and {f['rerandomized']} after the waiting "
+            f"{fmt.integer(f['first_round'])} of them after the first randomization and {fmt.integer(f['rerandomized'])} after the waiting "
             "period of treatment as usual")
-    waiting = _and([f"{f['tau_waiting']} {fmt.agree(f['tau_waiting'], 'was', 'were')} still in the waiting period"
+    waiting = fmt.listing([f"{fmt.integer(f['tau_waiting'])} {fmt.agree(f['tau_waiting'], 'was', 'were')} still in the waiting period"
                     if f["tau_waiting"] else "",
-                    f"{f['tau_not_rerandomized']} {fmt.agree(f['tau_not_rerandomized'], 'was', 'were')} not "
+                    f"{fmt.integer(f['tau_not_rerandomized'])} {fmt.agree(f['tau_not_rerandomized'], 'was', 'were')} not "
                     "re-randomized" if f["tau_not_rerandomized"] else ""])
     text += f"; {waiting}." if waiting else "."
-    text += (f" Of the treated participants, {f['treatment_ended']} had ended treatment ({f['dropout']} of them after fewer than "
-             f"{results['settings']['dropout_threshold']} sessions) and {f['in_treatment']} were still in treatment; "
-             f"{f['t1_assessed']} had a post-treatment (T1) HADS score and {f['lost_to_follow_up_t1']} were lost to "
+    text += (f" Of the treated participants, {fmt.integer(f['treatment_ended'])} had ended treatment ({fmt.integer(f['dropout'])} of them after fewer than "
+             f"{results['settings']['dropout_threshold']} sessions) and {fmt.integer(f['in_treatment'])} were still in treatment; "
+             f"{fmt.integer(f['t1_assessed'])} had a post-treatment (T1) HADS score and {fmt.integer(f['lost_to_follow_up_t1'])} were lost to "
              "follow-up at T1")
-    later = _and([f"{f['withdrawn_before_t1']} had withdrawn before T1" if f["withdrawn_before_t1"] else "",
-                  f"for {f['t1_not_yet_due']} T1 was not yet due" if f["t1_not_yet_due"] else ""])
+    later = fmt.listing([f"{fmt.integer(f['withdrawn_before_t1'])} had withdrawn before T1" if f["withdrawn_before_t1"] else "",
+                  f"for {fmt.integer(f['t1_not_yet_due'])} T1 was not yet due" if f["t1_not_yet_due"] else ""])
     return text + (f"; {later}." if later else ".")
 
 

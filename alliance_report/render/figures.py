@@ -43,8 +43,8 @@ from dataclasses import dataclass
 
 import matplotlib
 
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
-from alliance_report.render.format import agree, integer, number, p_statement, percent, plain_number, stat
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
+from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, integer, number, p_statement, percent, plain_number, stat
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -298,7 +298,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
         return f"{c} {', '.join(parts)} ({n_text})"
 
     alt = ("Two-panel line chart of the mean Working Alliance Inventory score (scale 1 to 5) with 95% "
-           "confidence intervals at weeks 2, 5 and 9 of treatment, for MBCT (blue circles, solid line) "
+           f"confidence intervals at weeks {ALLIANCE_WEEKS_TEXT} of treatment, for MBCT (blue circles, solid line) "
            "and eMBCT (orange squares, dashed line). "
            + " ".join(f"{title}: {series(kind, 'MBCT')}; {series(kind, 'eMBCT')}."
                       for kind, title in TRAJECTORY_PANELS))
@@ -312,7 +312,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
 
     axis_note = _trajectory_axis_note(limits, low)
     caption = ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
-               "1–5) at weeks 2, 5 and 9 of treatment by condition, for participants with all three "
+               f"1–5) at weeks {ALLIANCE_WEEKS_TEXT} of treatment by condition, for participants with all three "
                "measurements (complete cases, left) and for every treated participant with a score at that "
                "week (all available data, right). Conditions are offset slightly on the time axis for "
                f"legibility{'; ' + axis_note if axis_note else ''}. Error bars are 95% CIs of the mean; n per "
@@ -336,7 +336,7 @@ def sessions_attended(results: dict) -> Figure | None:
             groups[c] = {int(k): v or 0.0 for k, v in percentages.items()}
     if not groups:
         return None
-    sessions = sorted({k for percentages in groups.values() for k in percentages} | set(range(9)))
+    sessions = sorted({k for percentages in groups.values() for k in percentages} | set(range(N_SESSIONS + 1)))
     width = 0.38
     offsets = {"MBCT": -width / 2, "eMBCT": width / 2}
 
@@ -359,7 +359,7 @@ def sessions_attended(results: dict) -> Figure | None:
         ax.set_xlim(-0.6, sessions[-1] + 0.6)
         ax.set_ylim(0, top)
         ax.set_xticks(sessions)
-        ax.set_xlabel("Sessions attended (of 8)")
+        ax.set_xlabel(f"Sessions attended (of {N_SESSIONS})")
         ax.set_ylabel("Participants (%)")
         ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
         handles = [Patch(facecolor=OKABE_ITO[c], edgecolor="white", hatch=HATCHES[c],
@@ -379,12 +379,12 @@ def sessions_attended(results: dict) -> Figure | None:
         return (f"{c}: median {plain_number(d.get('sessions_median'))} sessions "
                 f"(IQR {plain_number(d.get('sessions_q1'))} to {plain_number(d.get('sessions_q3'))})")
 
-    rule = f"fewer than {threshold} of 8 sessions" if threshold is not None else "threshold not set"
-    alt = ("Grouped bar chart of the percentage of participants attending 0 to 8 treatment sessions, "
+    rule = f"fewer than {threshold} of {N_SESSIONS} sessions" if threshold is not None else "threshold not set"
+    alt = (f"Grouped bar chart of the percentage of participants attending 0 to {N_SESSIONS} treatment sessions, "
            "MBCT as plain blue bars and eMBCT as hatched orange bars, with the dropout range "
            f"({rule}) shaded. {summary('MBCT')}; {summary('eMBCT')}. "
            f"Dropout: {dropout_text('MBCT')}; {dropout_text('eMBCT')}.")
-    caption = ("Number of the 8 treatment sessions attended, per condition, in treated participants whose "
+    caption = (f"Number of the {N_SESSIONS} treatment sessions attended, per condition, in treated participants whose "
                f"treatment had ended. The shaded area marks dropout ({rule}): {dropout_text('MBCT')}, "
                f"{dropout_text('eMBCT')}. Bars are percentages of each condition; "
                f"n={_n(_get(description, 'MBCT', 'n'))} (MBCT) and n={_n(_get(description, 'eMBCT', 'n'))} "

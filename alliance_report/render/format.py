@@ -17,6 +17,8 @@ time, up to 4 (".0496"); if that is still not enough (P=.04996), the bound is pr
 
 from __future__ import annotations
 
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS
+
 MINUS = "\u2212"
 MISSING = "\u2014"
 P_THRESHOLDS = (0.05, 0.01, 0.001)
@@ -47,8 +49,17 @@ def number(value: float | None, decimals: int = 2) -> str:
 
 
 def plural(n: int, one: str, many: str) -> str:
-    """"1 participant", "3 participants" (the count as given, then the word that agrees with it)."""
-    return f"{n} {agree(n, one, many)}"
+    """"1 participant", "3 participants", "24,500 participants" (the count, then the word that
+    agrees with it)."""
+    return f"{integer(n)} {agree(n, one, many)}"
+
+
+def listing(items, conjunction: str = "and") -> str:
+    """"2, 5 and 9": the items (empty ones left out) joined as in a sentence; "" for none."""
+    items = [str(item) for item in items if item != ""]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
 
 
 def agree(n: int, one: str, many: str) -> str:
@@ -115,14 +126,19 @@ def stat(symbol: str, value: float | None, decimals: int = 2, style: str = "jmir
     return _equals(symbol, text, style)
 
 
+def alpha(value: float, style: str = "jmir") -> str:
+    """The significance level as given, without a leading zero: "α=.05" (JMIR), "α = .025" (APA)."""
+    return _equals("α", f"{value:g}".removeprefix("0"), style)
+
+
 def integer(value: int | None) -> str:
     """A whole number with thousands separators ("24,500"); an em dash when missing."""
     return MISSING if value is None else f"{int(value):,}"
 
 
 def count(symbol: str, value: int | None, style: str = "jmir") -> str:
-    """"n=93" (JMIR) or "n = 93" (APA)."""
-    return _equals(symbol, MISSING if value is None else str(value), style)
+    """"n=93" (JMIR) or "n = 93" (APA); "n=24,500" with thousands separators."""
+    return _equals(symbol, integer(value), style)
 
 
 def ci(low: float | None, high: float | None, decimals: int = 2, style: str = "jmir") -> str:
@@ -177,3 +193,8 @@ def median_iqr(median: float | None, q1: float | None, q3: float | None, decimal
     if median is None:
         return MISSING
     return f"{number(median, decimals)} ({number(q1, decimals)}\u2013{number(q3, decimals)})"
+
+
+# ----------------------------------------------------------------------------- the design in words
+# (the facts are defined once, in design.py; these are how the report's sentences name them)
+ALLIANCE_WEEKS_TEXT = listing(ALLIANCE_WEEK_NUMBERS.values())  # "2, 5 and 9"

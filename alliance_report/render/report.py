@@ -25,8 +25,10 @@ import jinja2
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
+from alliance_report.design import N_SESSIONS
 from alliance_report.freeze import FREEZE_FILES
 from alliance_report.render import changes_section, conduct_text, text, validation_section
+from alliance_report.render import format as fmt
 from alliance_report.render import tables as tbl
 from alliance_report.render.conduct_figures import conduct_figures
 from alliance_report.render.conduct_tables import conduct_tables
@@ -117,12 +119,6 @@ def sentences(results: dict) -> dict[str, str]:
     }
 
 
-def _window_days(study: dict) -> str:
-    """The window of the schedule: "30", or "14–30" when the timepoints differ."""
-    windows = sorted({visit["window_days"] for visit in study["schedule"].values()})
-    return str(windows[0]) if len(windows) == 1 else f"{windows[0]}–{windows[-1]}"
-
-
 def _numbered(edition: str, tables: dict, figures: dict) -> dict[str, int]:
     """Table and figure numbers in order of appearance (figures that could not be drawn are skipped)."""
     present_tables = [role for role in TABLE_ORDER[edition] if role in tables]
@@ -140,7 +136,7 @@ def _common_context(results: dict, build_date: str) -> dict:
         "cutoff_date": results["cutoff_date"], "report_date": build_date,
         "exported_date": str(results["provenance"]["manifest_exported_at"] or "")[:10] or None,
         "simulated": results["simulated"], "registration": study["registration"],
-        "window_days": _window_days(study),
+        "window_days": conduct_text.window_days(study),
         "input_sha256": results["input_sha256"], "settings": results["settings"],
         "style_name": STYLE_NAMES[results["settings"]["style"]],
         "provenance": results["provenance"], "version": results["provenance"]["alliance_report"],
@@ -158,7 +154,7 @@ def context(results: dict, validation: dict, build_date: str,
     style = results["settings"]["style"]
     drawn = edition_figures(results) if drawn is None else drawn
     figures = {figure.name: figure for figure in drawn}
-    tables = {f"conduct_{role}": table for role, table in conduct_tables(results["conduct"], style).items()}
+    tables = {f"conduct_{role}": table for role, table in conduct_tables(results["conduct"]).items()}
     tables["provenance"] = tbl.provenance_table(results)
     ctx = _common_context(results, build_date)
     if edition == "open":
@@ -168,7 +164,9 @@ def context(results: dict, validation: dict, build_date: str,
         ctx |= {"text": conduct_text.sentences(results)}
     else:
         tables |= tbl.build_tables(results)
-        ctx |= {"text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results)}
+        ctx |= {"text": sentences(results), "measures": text.measures(), "analyses": text.analyses(results),
+                "design": {"n_sessions": N_SESSIONS, "alliance_weeks": fmt.ALLIANCE_WEEKS_TEXT,
+                           "alpha": fmt.alpha(results["findings"]["alpha"], style)}}
     tables |= validation_section.section_tables(validation, edition)
     changes = results.get("changes", NO_PREVIOUS)
     tables |= changes_section.section_tables(changes, edition, style)

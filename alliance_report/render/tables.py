@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from alliance_report.render import format as fmt
 
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
 
 TERM_LABELS = {
     "intercept": "Intercept",
@@ -215,7 +215,7 @@ def alliance_means_table(results: dict) -> Table:
             str(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),
         )))
     footnote = ("WAI mean scores (range 1–5), mean (SD). Complete cases: treated participants with "
-                "WAI scores at weeks 2, 5 and 9 (the MANOVA sample). All available: every treated "
+                f"WAI scores at weeks {fmt.ALLIANCE_WEEKS_TEXT} (the MANOVA sample). All available: every treated "
                 "participant with a WAI score at that week. " + ABBREVIATIONS)
     return Table("alliance_means", "Working alliance by week and condition", header, tuple(rows),
                  footnote, header_groups=(("", 1), ("Complete cases", 2), ("All available data", 4)))
@@ -232,7 +232,7 @@ def manova_table(results: dict) -> Table:
                          fmt.number(effect["f"]), fmt.degrees_of_freedom((effect["df1"], effect["df2"])),
                          fmt.p_value(effect["p"], style), fmt.number(effect["partial_eta_sq"], 3))))
     reason = f" Not estimable: {manova['not_estimable_reason']}." if manova["not_estimable_reason"] else ""
-    footnote = (f"Repeated-measures MANOVA (profile analysis) of the WAI mean score at weeks 2, 5 and 9 in "
+    footnote = (f"Repeated-measures MANOVA (profile analysis) of the WAI mean score at weeks {fmt.ALLIANCE_WEEKS_TEXT} in "
                 f"the alliance complete cases ({fmt.count('n', manova['n'], style)}); condition with sum-to-zero coding "
                 "(type III, as SPSS GLM repeated measures). Time and time × condition: exact F from "
                 "Wilks Λ, partial η² = 1 − Λ; condition: univariate F on the mean of the three weeks."
@@ -254,12 +254,12 @@ def mixed_model_table(results: dict) -> Table:
     reason = f" Not estimable: {mixed['not_estimable_reason']}." if mixed["not_estimable_reason"] else ""
     note = f" Note: {mixed['note']}." if mixed.get("note") else ""
     footnote = ("Linear mixed model of all available WAI scores, wai ~ week × condition + (1 | participant), "
-                f"REML; week in weeks (2, 5, 9); {mixed['n_observations']} scores of "
-                f"{mixed['n_participants']} participants. Model-based standard errors (as SPSS MIXED, R nlme "
+                f"REML; week in weeks ({fmt.ALLIANCE_WEEKS_TEXT}); {fmt.integer(mixed['n_observations'])} scores of "
+                f"{fmt.integer(mixed['n_participants'])} participants. Model-based standard errors (as SPSS MIXED, R nlme "
                 "and lme4), Wald z and 95% CI. Week is the weekly change in MBCT (the reference) and condition "
                 "the eMBCT − MBCT difference at week 0. ᵃLinear combinations of the fixed effects, the "
                 "counterparts of the MANOVA's time and condition effects: the weekly change averaged over "
-                f"the two conditions, and eMBCT − MBCT at the mean of weeks 2, 5 and 9.{reason}{note}")
+                f"the two conditions, and eMBCT − MBCT at the mean of weeks {fmt.ALLIANCE_WEEKS_TEXT}.{reason}{note}")
     return Table("alliance_mixed", "Sensitivity analysis: linear mixed model of the working alliance",
                  header, rows, footnote)
 
@@ -278,7 +278,7 @@ def dropout_model_table(results: dict) -> Table:
         for key, term in model["terms"].items())
     reason = f" Not estimable: {model['not_estimable_reason']}." if model["not_estimable_reason"] else ""
     threshold = results["settings"]["dropout_threshold"]
-    footnote = (f"Logistic regression of dropout (fewer than {threshold} of 8 sessions attended) in "
+    footnote = (f"Logistic regression of dropout (fewer than {threshold} of {N_SESSIONS} sessions attended) in "
                 f"participants with an early alliance score whose treatment has ended; "
                 f"{fmt.count('n', model['n'], style)}, {fmt.plural(model['events'], 'dropout', 'dropouts')}. Wald z and 95% CI of B; "
                 f"OR: odds ratio, exp(B), with its 95% CI, exp of the CI of B.{reason}")

@@ -10,7 +10,7 @@ the absence of an effect; an estimate that is null (not estimable) is only expla
 
 from __future__ import annotations
 
-from alliance_report.design import ANALYSED_TIMEPOINTS, CONDITIONS, FOLLOW_UPS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, ANALYSED_TIMEPOINTS, CONDITIONS, FOLLOW_UPS, N_SESSIONS
 from alliance_report.render import format as fmt
 from alliance_report.render.conduct_text import pending_participants
 
@@ -29,10 +29,6 @@ MANOVA_WORDS = {
 
 def _style(results: dict) -> str:
     return results["settings"]["style"]
-
-
-def _and(items: list[str], conjunction: str = "and") -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
 
 
 def _higher_lower(direction: int | None) -> str:
@@ -87,7 +83,7 @@ def flow(results: dict) -> str:
     text = (f"Of {c['assessed']} people assessed for eligibility, {c['excluded']} were not randomized and "
             f"{c['randomized']} were randomized: {c['allocated']['MBCT']} to MBCT, {c['allocated']['eMBCT']} "
             f"to eMBCT and {c['allocated']['TAU']} to treatment as usual (TAU). Of the TAU participants, "
-            f"{_and(tau)}. In all, {fmt.plural(c['treated']['MBCT'], 'participant was', 'participants were')} "
+            f"{fmt.listing(tau)}. In all, {fmt.plural(c['treated']['MBCT'], 'participant was', 'participants were')} "
             f"treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
     if any(c["in_treatment"].values()):  # each optional clause: only when some arm has a count
         text += (f" At the cut-off, {_per_arm(c['in_treatment'])} were still in treatment; they are "
@@ -101,7 +97,7 @@ def flow(results: dict) -> str:
     if any(c["t1_overdue_in_treatment"].values()):
         follow_up.append(f"{_per_arm(c['t1_overdue_in_treatment'])} had no T1 score although T1 was due, "
                          "with their treatment not recorded as ended")
-    return f"{text} Of the treated participants, {_and(follow_up)}."  # (a sentence never starts with a numeral)
+    return f"{text} Of the treated participants, {fmt.listing(follow_up)}."  # (a sentence never starts with a numeral)
 
 
 def flow_short(results: dict) -> str:
@@ -114,7 +110,7 @@ def flow_short(results: dict) -> str:
         pending = [f"{state['waiting_period']} in the waiting period" if state["waiting_period"] else "",
                    f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
                    f"{state['awaiting_follow_up']} awaiting follow-up" if state["awaiting_follow_up"] else ""]
-        text += f" (at the cut-off {_and([p for p in pending if p])})"
+        text += f" (at the cut-off {fmt.listing([p for p in pending if p])})"
     return text + "."
 
 
@@ -123,7 +119,7 @@ def interim_notice(results: dict) -> str:
     if not results["findings"]["interim"]:
         return ""
     state = results["interim"]
-    alpha = fmt.number(results["findings"]["alpha"]).removeprefix("0")
+    alpha = results["findings"]["alpha"]
     if state["analysed_data_complete"]:  # only follow-ups no analysis uses are still to come
         unused = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)
         change = (f", only at {unused}, which these analyses do not use: their results will not change "
@@ -131,8 +127,8 @@ def interim_notice(results: dict) -> str:
     else:
         change = ", so these results will change as data accrue"
     return (f"At the cut-off there {pending_participants(state)}{change}. Every freeze re-tests at "
-            f"α={alpha} without correction for repeated looks, so over several freezes the chance of a "
-            "false-positive finding is higher than 5%.")
+            f"{fmt.alpha(alpha, _style(results))} without correction for repeated looks, so over several freezes "
+            f"the chance of a false-positive finding is higher than {100 * alpha:g}%.")
 
 
 # ------------------------------------------------------------------ Aim 1
@@ -147,12 +143,12 @@ def dropout_summary(results: dict) -> str:
         if not cell["n"]:
             parts.append(f"none in {condition} (no participant had ended treatment)")
             continue
-        parts.append(f"{cell['dropout_n']} of {cell['n']} in {condition} "
+        parts.append(f"{fmt.integer(cell['dropout_n'])} of {fmt.integer(cell['n'])} in {condition} "
                      f"({fmt.percent(cell['dropout_pct'], cell['n'])}%; median sessions "
                      f"{fmt.plain_number(cell['sessions_median'])}, IQR {fmt.plain_number(cell['sessions_q1'])}"
                      f"–{fmt.plain_number(cell['sessions_q3'])})")
     return (f"Among treated participants whose treatment had ended, {parts[0]} and {parts[1]} "
-            f"dropped out (fewer than {threshold} of 8 sessions).")
+            f"dropped out (fewer than {threshold} of {N_SESSIONS} sessions).")
 
 
 def dropout_model(results: dict) -> str:
@@ -177,7 +173,8 @@ def alliance_development(results: dict) -> str:
     manova, style = results["alliance_manova"], _style(results)
     alliance = results["findings"]["alliance"]
     if manova["time"]["wilks"] is None and manova["condition"]["f"] is None:
-        return f"The repeated-measures MANOVA could not be estimated {_parenthesized(manova['not_estimable_reason'])}."
+        sample = fmt.count("n", manova["n"], style)
+        return f"The repeated-measures MANOVA could not be estimated {_parenthesized(manova['not_estimable_reason'], sample)}."
     statistics = {"time": _wilks, "time_x_condition": _wilks, "condition": _univariate}
     sentences = []
     for effect, (significant_words, no_evidence_words) in MANOVA_WORDS.items():
@@ -185,7 +182,7 @@ def alliance_development(results: dict) -> str:
         if significant is not None:
             words = significant_words if significant else no_evidence_words
             sentences.append(f"{words} ({statistics[effect](manova[effect], style)})")
-    text = f"In the {manova['n']} alliance complete cases, " + ". ".join(
+    text = f"In the {fmt.integer(manova['n'])} alliance complete cases, " + ". ".join(
         s[0].upper() + s[1:] if i else s for i, s in enumerate(sentences)) + "."
     if manova["not_estimable_reason"]:
         text += f" Not estimable: {manova['not_estimable_reason']}."
@@ -227,14 +224,14 @@ def alliance_mixed(results: dict) -> str:
     if not compared:
         verdict = "gave these estimates (the MANOVA has no result to compare them with)"
     elif not disagreed:
-        verdict = f"agreed with the MANOVA on {_and(agreed)}"
+        verdict = f"agreed with the MANOVA on {fmt.listing(agreed)}"
     elif not agreed:
-        verdict = f"did not agree with the MANOVA on {_and([EFFECT_LABELS[e] for e in disagreed], 'or')}"
+        verdict = f"did not agree with the MANOVA on {fmt.listing([EFFECT_LABELS[e] for e in disagreed], 'or')}"
     else:
-        verdict = (f"agreed with the MANOVA on {_and(agreed)} but not on "
-                   f"{_and([EFFECT_LABELS[e] for e in disagreed], 'or')}")
+        verdict = (f"agreed with the MANOVA on {fmt.listing(agreed)} but not on "
+                   f"{fmt.listing([EFFECT_LABELS[e] for e in disagreed], 'or')}")
     contrasts, interaction = mixed["contrasts"], mixed["terms"]["week_x_condition_embct"]
-    text = (f"In the sensitivity analysis, the linear mixed model on all {mixed['n_observations']} available "
+    text = (f"In the sensitivity analysis, the linear mixed model on all {fmt.integer(mixed['n_observations'])} available "
             f"alliance scores of {fmt.plural(mixed['n_participants'], 'participant', 'participants')} {verdict}: "
             "averaged over the conditions "
             f"the alliance changed per week by {_coefficient(contrasts['week_average'], style, decimals=3)}; "
@@ -253,9 +250,7 @@ def outcome(results: dict, scale: str, label: str) -> str:
     model, style = results["outcome_models"][scale], _style(results)
     sample = fmt.count("n", model["n"], style)
     if model["not_estimable_reason"]:
-        reason = model["not_estimable_reason"]
-        given = f"n={model['n']} " in reason  # "too few cases: n=3 for 4 parameters" says it already
-        return f"The {label} model could not be estimated {_parenthesized(reason, *([] if given else [sample]))}."
+        return f"The {label} model could not be estimated {_parenthesized(model['not_estimable_reason'], sample)}."
     term = model["terms"]["wai_w2"]
     finding = results["findings"]["outcome"][scale]
     numbers = (f"{_coefficient(term, style, 't', model['df_resid'])}; "
@@ -338,7 +333,7 @@ def _alliance_conclusion(results: dict) -> str:
     text = _development(time, alliance["time_x_condition"]["manova"]["significant"])
     disagreed = [EFFECT_LABELS[e] for e in EFFECT_LABELS if alliance[e]["agree"] is False]
     if disagreed:
-        text += f" (the mixed-model sensitivity analysis did not agree on {_and(disagreed)})"
+        text += f" (the mixed-model sensitivity analysis did not agree on {fmt.listing(disagreed)})"
     return text
 
 
@@ -392,7 +387,7 @@ def measures() -> list[str]:
     """The instruments and their scoring (freeze-format.md)."""
     return [
         "Working Alliance Inventory–Short Revised (WAI-SR; 12 items, 1–5), at the start of treatment "
-        "weeks 2 (early alliance), 5 and 9: mean of the answered items, missing with more than 2 "
+        f"weeks {fmt.ALLIANCE_WEEKS_TEXT} (early alliance: week {ALLIANCE_WEEK_NUMBERS['W2']}): mean of the answered items, missing with more than 2 "
         "skipped items (subscales goal, task and bond: more than 1).",
         "Hospital Anxiety and Depression Scale (HADS; 14 items, 0–3): anxiety (odd items) and "
         "depression (even items) prorated from the answered items (mean × 7) with at most 1 skipped "
