@@ -640,7 +640,8 @@ def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
     results["conduct"]["accrual"]["randomized"] = n
     results["conduct"]["disposition"] = {"discontinued_treatment": n, "withdrew_from_study": 0, "lost_to_follow_up": n}
     results["participant_flow"].update(treated=n, tau_waiting=n, tau_not_rerandomized=n)
-    results["interim"] = {"is_interim": True, "waiting_period": n, "in_treatment": 0, "awaiting_follow_up": 3}
+    results["interim"] = {"is_interim": True, "waiting_period": n, "in_treatment": 0, "awaiting_follow_up": 3,
+                          "awaiting_analysed_follow_up": 1}
     participant, was = ("participant", "was") if singular else ("participants", "were")
     assert f", {n} {participant} had been randomized," in conduct_text.accrual(results)
     disposition = conduct_text.disposition(results)

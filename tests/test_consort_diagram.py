@@ -299,6 +299,11 @@ OPTIONAL = {  # key → label of its row, drawn (in both arms) exactly when some
 COLUMN_BOXES = ("allocated", "treated", "treatment", "discontinued", "follow_up", "analysis")
 
 
+def shown(reason: str) -> str:
+    """A reason as drawn: a placeholder such as "(no reason recorded)" without its parentheses."""
+    return reason[1:-1] if reason.startswith("(") and reason.endswith(")") else reason
+
+
 def expected(consort: dict, k: int = 4) -> list[tuple[str | None, str, str]]:
     """(column, box, text) of every count that the diagram draws, written independently of
     the module.  Boxes: "assessed", "excluded", "randomized" (column None: the enrollment
@@ -308,7 +313,7 @@ def expected(consort: dict, k: int = 4) -> list[tuple[str | None, str, str]]:
         (None, "excluded", f"Excluded (n={consort['excluded']})"),
         (None, "randomized", f"Randomized (n={consort['randomized']})"),
     ]
-    out += [(None, "excluded", f"{' '.join(reason.split())} (n={n})")
+    out += [(None, "excluded", f"{' '.join(shown(reason).split())} (n={n})")
             for reason, n in consort["excluded_reasons"].items()]
     out += [(arm, "allocated", f"Allocated to {arm} (n={consort['allocated'][arm]})")
             for arm in ("MBCT", "TAU", "eMBCT")]
@@ -316,7 +321,7 @@ def expected(consort: dict, k: int = 4) -> list[tuple[str | None, str, str]]:
     if consort["tau_waiting"] > 0:
         out.append(("TAU", "tau", f"Waiting period still running (n={consort['tau_waiting']})"))
     out.append(("TAU", "tau", f"Not re-randomized (n={consort['tau_not_rerandomized']})"))
-    out += [("TAU", "tau", f"{reason} (n={n})") for reason, n in consort["tau_not_rerandomized_reasons"].items()]
+    out += [("TAU", "tau", f"{shown(reason)} (n={n})") for reason, n in consort["tau_not_rerandomized_reasons"].items()]
     for c in CONDITIONS:
         def n(key):
             return consort[key][c]
@@ -329,13 +334,13 @@ def expected(consort: dict, k: int = 4) -> list[tuple[str | None, str, str]]:
                 (c, "discontinued", f"Discontinued treatment (n={n('discontinued')})"),
                 (c, "follow_up", f"assessed (n={n('t1_assessed')})"),
                 (c, "follow_up", f"lost to follow-up: T1 due, no HADS score (n={n('lost_to_follow_up_t1')})")]
-        out += [(c, "discontinued", f"{reason} (n={count})")
+        out += [(c, "discontinued", f"{shown(reason)} (n={count})")
                 for reason, count in consort["discontinued_reasons_by_arm"][c].items()]
         for key, label in OPTIONAL.items():
             if any(consort[key][arm] > 0 for arm in CONDITIONS):
                 out.append((c, "treatment" if key == "in_treatment" else "follow_up", f"{label} (n={n(key)})"))
         if any(consort["withdrawn_before_t1"][arm] > 0 for arm in CONDITIONS):
-            out += [(c, "follow_up", f"{reason} (n={count})")
+            out += [(c, "follow_up", f"{shown(reason)} (n={count})")
                     for reason, count in consort["withdrawn_before_t1_reasons_by_arm"][c].items()]
         for key, label in (("dropout_model", "Dropout model"), ("alliance_manova", "Alliance MANOVA"),
                            ("hads_model", "HADS model"), ("mhcsf_model", "MHC-SF model")):

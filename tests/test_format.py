@@ -58,3 +58,46 @@ def test_descriptive_cells():
     assert fmt.median_iqr(30, 18.24, 44.56) == "30.0 (18.2\u201344.6)"
     assert fmt.mean_sd(None, None) == "\u2014"
     assert fmt.mean_sd(3.0, None) == "3.00 (\u2014)"
+
+
+@pytest.mark.parametrize("value, decimals, expected", [
+    # ties round away from zero, as SPSS and readers do (Python's own format rounds 32.5 to "32")
+    (27.5, 0, "28"), (32.5, 0, "33"), (2.5, 0, "3"), (-2.5, 0, "−3"), (7.25, 1, "7.3"), (0.125, 2, "0.13"),
+    # the decimal value as printed is rounded: 0.1 + 0.2 prints 0.30000000000000004
+    # and 1.005 (1.00499999999999989… in binary) prints as 1.005, a tie: 1.01, as a reader would round it
+    (0.1 + 0.2, 1, "0.3"), (1.005, 2, "1.01"),
+    (-0.0004, 3, "0.000"),  # no negative zero
+])
+def test_numbers_round_half_away_from_zero(value, decimals, expected):
+    assert fmt.number(value, decimals) == expected
+
+
+def test_percentages_round_half_away_from_zero():
+    assert (fmt.percent(27.5, 40), fmt.percent(32.5, 40), fmt.percent(2.5, 40)) == ("28", "33", "3")
+    assert fmt.percent(12.25, 400) == "12.3"
+
+
+def test_counts_have_thousands_separators():
+    assert fmt.plural(24500, "participant", "participants") == "24,500 participants"
+    assert fmt.plural(1, "participant", "participants") == "1 participant"
+    assert (fmt.count("n", 24500), fmt.count("n", 24500, "apa"), fmt.count("n", None)) == ("n=24,500", "n = 24,500",
+                                                                                          "n=" + fmt.MISSING)
+
+
+def test_bounded_statistics_drop_the_leading_zero_in_apa_only():
+    assert (fmt.bounded_number(0.6134), fmt.bounded_number(0.6134, 3, "apa")) == ("0.613", ".613")
+    assert fmt.bounded_number(-0.0141, 3, "apa") == "−.014"
+    assert fmt.bounded_number(None, 3, "apa") == fmt.MISSING
+    assert fmt.stat("R²", 0.177, 3, "apa", bounded=True) == "R² = .177"
+
+
+def test_alpha_is_printed_as_given():
+    assert (fmt.alpha(0.05), fmt.alpha(0.05, "apa"), fmt.alpha(0.025, "apa")) == ("α=.05", "α = .05", "α = .025")
+
+
+@pytest.mark.parametrize("items, expected", [
+    ([], ""), (["a"], "a"), (["a", "b"], "a and b"), (["a", "", "b", "c"], "a, b and c"), ([2, 5, 9], "2, 5 and 9"),
+])
+def test_listing(items, expected):
+    assert fmt.listing(items) == expected
+    assert fmt.listing(["x", "y"], "or") == "x or y"

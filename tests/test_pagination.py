@@ -46,6 +46,16 @@ def test_a_caption_without_its_rows():
     assert problems(laid_out(filler(9) + table(3), "caption { break-after: avoid; }")) == []
 
 
+def test_a_footnote_apart_from_its_table():
+    """The table fills the page to its last row; its footnote would begin the next page."""
+    tight = "table { border-collapse: collapse; } td, th, caption { padding: 0; line-height: 14pt; }"
+    page = filler(1) + table(8) + '<p class="footnote">A footnote.</p>' + filler(2)
+    assert problems(laid_out(page, tight)) == ["page 2 begins with a table's footnote (“A footnote.”), apart from its rows"]
+    # report.css: the footnote goes with the last rows, and the last 3 rows stay together
+    kept = ".footnote { break-before: avoid; } tbody tr:nth-last-child(-n+2) { break-before: avoid; }"
+    assert problems(laid_out(page, tight + kept)) == []
+
+
 def test_a_split_table_that_does_not_repeat_its_header_or_leaves_one_row():
     doc = laid_out(filler(4) + table(8), "thead { display: table-row-group; }")  # a header that is not repeated
     assert "table-t: page 2 does not repeat the table's header" in problems(doc)
@@ -152,3 +162,21 @@ def test_a_broken_rule_is_reported_and_the_report_still_published(built, tmp_pat
     assert "layout:       1 pagination problem in the PDF\n  open edition, page 2 ends with the heading “Methods”" in log
     assert ("alliance-report: the PDF breaks a pagination rule (open edition, page 2 ends with the heading "
             "“Methods”); the report is published") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, unbroken", [
+    ("(Wilks Λ = .613, partial η² = .061)", ["Λ = .613", "η² = .061"]),  # APA: no leading zero
+    ("adjusted R² = −.264", ["R² = −.264"]),
+    ("tested two-sided at α = .05", ["α = .05"]),
+    ("β=−0.18; OR=0.61; n=24,500", ["β=−0.18", "OR=0.61", "<em>n</em>=24,500"]),
+    ("t(106)=−5.05, P&lt;.001", ["<em>t</em>(106)=−5.05", "<em>P</em>&lt;.001"]),
+])
+def test_a_statistic_is_never_broken_over_two_lines(text, unbroken):
+    """Every "symbol = value" of the running text is in a <span class="stat"> (white-space: nowrap):
+    an APA value such as ".061" would otherwise break after its "."."""
+    from markupsafe import Markup
+
+    from alliance_report.render.markup import HtmlMarkup
+
+    marked = str(HtmlMarkup().stats(Markup(text)))
+    assert [f'<span class="stat">{piece}</span>' in marked for piece in unbroken] == [True] * len(unbroken)

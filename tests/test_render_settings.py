@@ -54,6 +54,16 @@ def test_apa_style_changes_every_sentence(demo_results):
     assert "p " in text.alliance_development(apa) and "P<" not in text.alliance_development(apa)
     manova = tables.manova_table(apa)
     assert manova.rows[0].cells[4] == fmt.p_value(demo_results["alliance_manova"]["time"]["p"], "apa")
+    # the tables follow the style too: no leading zero for Λ, partial η², R² and Cronbach α (APA)
+    time = demo_results["alliance_manova"]["time"]
+    assert manova.rows[0].cells[1] == f"{time['wilks']:.3f}".removeprefix("0")
+    assert manova.rows[0].cells[5] == f"{time['partial_eta_sq']:.3f}".removeprefix("0")
+    assert tables.manova_table(demo_results).rows[0].cells[1] == f"{time['wilks']:.3f}"
+    hads = demo_results["outcome_models"]["hads"]
+    r2_row = next(row for row in tables.outcome_table(apa, "hads", "HADS total").rows if row.cells[0].startswith("R²"))
+    assert r2_row.cells[1] == f"{hads['r2']:.3f} ({hads['adj_r2']:.3f})".replace("0.", ".")
+    alphas = [row.cells[2] for row in tables.reliability_table(apa).rows]
+    assert alphas and all(a.startswith(".") for a in alphas)
 
 
 def test_dropout_threshold_setting_reaches_the_analysis_and_the_text():
@@ -76,3 +86,22 @@ def test_the_open_provenance_table_withholds_the_digests_that_depend_on_the_arms
     cells = {row.cells[0]: row.cells[2] for row in table.rows}
     assert cells["participants.csv"] == "withheld in the open edition" and len(cells["sessions.csv"]) == 64
     assert table.footnote.endswith(" A SHA-256 that depends on the arms is withheld.")
+
+
+def test_the_outcome_tables_give_t_and_its_residual_df(demo_results):
+    """analysis-plan.md: per term B, SE, t, df, P, 95% CI, β.  t = B/SE; the residual df of OLS is
+    n − 4 (intercept, baseline, early alliance, condition) and n − 5 with the interaction."""
+    for scale in ("hads", "mhcsf"):
+        table = tables.outcome_table(demo_results, scale, scale)
+        assert table.header.count("t") == 2
+        main, moderation = (demo_results["outcome_models"][key] for key in (scale, f"{scale}_moderation"))
+        t_main, t_moderation = table.header.index("t"), len(table.header) - 1 - table.header[::-1].index("t")
+        baseline = next(row for row in table.rows if row.cells[0] == "Baseline score")
+        for column, model in ((t_main, main), (t_moderation, moderation)):
+            term = model["terms"]["baseline"]
+            assert abs(float(baseline.cells[column].replace("−", "-")) - term["b"] / term["se"]) < 0.006
+        slope = next(row for row in table.rows if row.cells[0].endswith("MBCT") and "Simple slope" in row.cells[0])
+        b_se = moderation["simple_slopes"]["MBCT"]
+        assert abs(float(slope.cells[t_moderation].replace("−", "-")) - b_se["b"] / b_se["se"]) < 0.006
+        assert (f"with {main['n'] - 4} (main model) and {moderation['n'] - 5} (moderation model) residual "
+                "degrees of freedom") in table.footnote

@@ -418,13 +418,16 @@ def test_final_freeze_has_no_interim_notice(demo):
 
 
 @pytest.mark.parametrize("state, words", [
-    ({"waiting_period": 3, "in_treatment": 0, "awaiting_follow_up": 0},
+    ({"waiting_period": 3, "in_treatment": 0, "awaiting_follow_up": 0, "awaiting_analysed_follow_up": 0},
      "there were 3 participants still in their waiting period,"),
-    ({"waiting_period": 0, "in_treatment": 5, "awaiting_follow_up": 7},
-     "there were 5 participants in treatment and 7 awaiting a follow-up assessment,"),
-    ({"waiting_period": 1, "in_treatment": 0, "awaiting_follow_up": 2},
-     "there was 1 participant still in their waiting period and 2 awaiting a follow-up assessment,"),
-    ({"waiting_period": 0, "in_treatment": 1, "awaiting_follow_up": 0}, "there was 1 participant in treatment,"),
+    ({"waiting_period": 0, "in_treatment": 5, "awaiting_follow_up": 7, "awaiting_analysed_follow_up": 2},
+     "there were 5 participants in treatment and 7 awaiting a follow-up assessment (2 of them at T1),"),
+    ({"waiting_period": 1, "in_treatment": 0, "awaiting_follow_up": 2, "awaiting_analysed_follow_up": 2},
+     "there was 1 participant still in their waiting period and 2 awaiting a follow-up assessment (all of them at T1),"),
+    ({"waiting_period": 0, "in_treatment": 4, "awaiting_follow_up": 3, "awaiting_analysed_follow_up": 0},
+     "there were 4 participants in treatment and 3 awaiting a follow-up assessment (only at T2 or T3),"),
+    ({"waiting_period": 0, "in_treatment": 1, "awaiting_follow_up": 0, "awaiting_analysed_follow_up": 0},
+     "there was 1 participant in treatment,"),
 ])
 def test_interim_notice(demo, state, words):
     def edit(r):
@@ -441,10 +444,10 @@ def test_interim_notice_when_only_follow_ups_no_analysis_uses_are_awaited(demo):
     analyses' data are complete, and the notice does not say their results will change."""
     def edit(r):
         r["interim"] = {"is_interim": True, "waiting_period": 0, "in_treatment": 0, "awaiting_follow_up": 38,
-                        "analysed_data_complete": True}
+                        "awaiting_analysed_follow_up": 0, "analysed_data_complete": True}
     notice = text.interim_notice(edited(demo, edit))
-    assert notice.startswith("At the cut-off there were 38 participants awaiting a follow-up assessment, "
-                             "only at T2 or T3, which these analyses do not use: their results will not "
+    assert notice.startswith("At the cut-off there were 38 participants awaiting a follow-up assessment "
+                             "(only at T2 or T3); these analyses do not use T2 or T3, so their results will not "
                              "change as those data accrue. Every freeze re-tests")
     assert "so these results will change" not in notice
 

@@ -277,9 +277,11 @@ def test_consort_counts_by_hand(hand):
 
 def test_interim_state_by_hand(hand):
     # awaiting follow-up: ended with T1, T2 or T3 not yet due — P01 (T2), P02 (T3), P03 (T2),
-    # P07 (T1), P09 (T3: T1 planned 2014-12-15 → T3 2015-09-14), P11 (T3); P08 withdrew
+    # P07 (T1), P09 (T3: T1 planned 2014-12-15 → T3 2015-09-14), P11 (T3); P08 withdrew.
+    # Of them only P07 awaits T1, the follow-up the analyses use
     assert hand[0]["interim"] == {"is_interim": True, "waiting_period": 1, "in_treatment": 2,
-                                  "awaiting_follow_up": 6, "analysed_data_complete": False}
+                                  "awaiting_follow_up": 6, "awaiting_analysed_follow_up": 1,
+                                  "analysed_data_complete": False}
 
 
 def test_each_broken_box_is_caught(hand):
@@ -327,6 +329,7 @@ def test_a_partial_follow_up_form_in_its_window_is_awaited_like_no_form():
     state = visits.interim_state(data, schedule, status)
     assert state["awaiting_follow_up"] == 2 and state["is_interim"]  # partial-open, not-due
     assert state["analysed_data_complete"]  # T2 only: no analysis uses it
+    assert state["awaiting_analysed_follow_up"] == 0
 
 
 def test_the_analysed_data_are_complete_only_when_no_analysed_form_can_still_come():

@@ -187,18 +187,25 @@ def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFra
     follow-up (T1–T3) not yet due at the cut-off (no form, or a partial one, while its window is
     open: as the CONSORT counts); with the counts of each.  ``analysed_data_complete``: nobody is
     waiting or in treatment and no form of a timepoint the analyses use (``ANALYSED_TIMEPOINTS``)
-    is still to come — a later freeze can then change the trial conduct, not the analyses' data."""
+    is still to come — a later freeze can then change the trial conduct, not the analyses' data.
+    ``awaiting_analysed_follow_up``: of those awaiting a follow-up, the participants awaiting one
+    that the analyses use (T1), not only T2 or T3."""
     treated = data.loc[data["treated"]]
     in_treatment = int((~treated["treatment_ended"]).sum())
     waiting = int((schedule["tau_state"] == WAITING).sum())
-    pending = status.loc[status["timepoint"].isin(FOLLOW_UPS) & awaited(status), "participant_id"]
     ended = treated.index[treated["treatment_ended"]]
-    awaiting_follow_up = int(pd.Index(pending.unique()).isin(ended).sum())
+
+    def awaiting(timepoints) -> int:
+        pending = status.loc[status["timepoint"].isin(timepoints) & awaited(status), "participant_id"]
+        return int(pd.Index(pending.unique()).isin(ended).sum())
+
+    awaiting_follow_up = awaiting(FOLLOW_UPS)
     analysed_awaited = bool((status["timepoint"].isin(ANALYSED_TIMEPOINTS) & awaited(status)).any())
     return {
         "is_interim": bool(waiting or in_treatment or awaiting_follow_up),
         "waiting_period": waiting,
         "in_treatment": in_treatment,
         "awaiting_follow_up": awaiting_follow_up,
+        "awaiting_analysed_follow_up": awaiting([t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS]),
         "analysed_data_complete": not (waiting or in_treatment or analysed_awaited),
     }

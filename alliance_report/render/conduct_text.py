@@ -7,6 +7,7 @@ the open edition's sentences read the open results only (``participant_flow``, `
 
 from __future__ import annotations
 
+from alliance_report.design import ANALYSED_TIMEPOINTS, FOLLOW_UPS
 from alliance_report.render import format as fmt
 
 
@@ -73,11 +74,27 @@ def summary(results: dict) -> str:
             "in the closed report for the data monitoring committee.")
 
 
+ANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS)  # "T1"
+UNANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)  # "T2 or T3"
+
+
+def awaited_follow_ups(state: dict) -> str:
+    """Which follow-ups the participants awaiting one await: "7 of them at T1", "all of them at
+    T1" or "only at T2 or T3" (T1 is the follow-up the analyses use)."""
+    n, analysed = state["awaiting_follow_up"], state["awaiting_analysed_follow_up"]
+    if analysed == 0:
+        return f"only at {UNANALYSED_FOLLOW_UPS}"
+    return f"{'all' if analysed == n else fmt.integer(analysed)} of them at {ANALYSED_FOLLOW_UPS}"
+
+
 def pending_participants(state: dict) -> str:
     """"were 12 participants still in their waiting period, 18 in treatment and 30 awaiting a
-    follow-up assessment" (the verb agrees with the first count; counts of 0 are left out)."""
+    follow-up assessment (7 of them at T1)" (the verb agrees with the first count; counts of 0 are
+    left out)."""
+    awaiting = (f"awaiting a follow-up assessment ({awaited_follow_ups(state)})"
+                if state["awaiting_follow_up"] else "")
     counts = [(state["waiting_period"], "still in their waiting period"), (state["in_treatment"], "in treatment"),
-              (state["awaiting_follow_up"], "awaiting a follow-up assessment")]
+              (state["awaiting_follow_up"], awaiting)]
     present = [(n, words) for n, words in counts if n]
     if not present:
         return ""

@@ -58,6 +58,7 @@ import matplotlib
 from matplotlib.ft2font import FT2Font, LoadFlags
 
 from alliance_report.design import CONDITIONS, WAITING_LIST
+from alliance_report.render import format as fmt
 
 __all__ = ["consort_svg", "measure", "TextMetrics", "METRICS"]
 
@@ -362,7 +363,7 @@ class _Canvas:
 
 # --------------------------------------------------------------------------- diagram
 def _reason_items(reasons: dict[str, int], level: int = 1) -> list[Item]:
-    return [Item(_shorten(reason), n, level=level) for reason, n in reasons.items()]
+    return [Item(_shorten(fmt.reason(reason)), n, level=level) for reason, n in reasons.items()]
 
 
 def _shorten(text: object, limit: int = REASON_DISPLAY_LIMIT) -> str:

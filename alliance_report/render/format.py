@@ -7,7 +7,9 @@ JMIR: capital *P* without leading zero, floor P<.001 (never P=.000), 2 decimals 
 and 3 below; other statistics keep the zero (Λ=0.732); no spaces around "="; a true minus
 sign; "95% CI a to b".  APA 7: italic p with 3 decimals, floor p<.001; spaces around "=";
 no leading zero for statistics that cannot exceed 1 (Λ, partial η², R²); "95% CI [a, b]".
-A missing value (not estimable) is shown as an em dash.
+A missing value (not estimable) is shown as an em dash.  Numbers are rounded half away from
+zero, as SPSS and most readers do (27.5 % → "28", 32.5 % → "33"; Python's own formatting rounds
+half to even): the decimal value as Python prints it (``repr``) is rounded, so 0.1 + 0.2 is .3.
 
 **P at a threshold.**  A P value is never printed on the other side of .05, .01 or .001 than
 its exact value: where rounding would do so (P=.0496 → ".05"), one more decimal is printed at a
@@ -16,6 +18,8 @@ time, up to 4 (".0496"); if that is still not enough (P=.04996), the bound is pr
 """
 
 from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS
 
@@ -42,10 +46,25 @@ def number(value: float | None, decimals: int = 2) -> str:
     """Fixed decimals, true minus sign; no negative zero."""
     if value is None:
         return MISSING
-    text = f"{value:.{decimals}f}"
+    text = _half_away_from_zero(value, decimals)
     if text.lstrip("-").strip("0.") == "":
         text = text.lstrip("-")
     return text.replace("-", MINUS)
+
+
+def _half_away_from_zero(value: float, decimals: int) -> str:
+    """``value`` with ``decimals`` decimals, a tie rounded away from zero ("2.5" → "3")."""
+    if not Decimal(repr(float(value))).is_finite():
+        return f"{value:.{decimals}f}"
+    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{rounded:.{decimals}f}"
+
+
+def reason(key: str) -> str:
+    """A reason of a count as the report shows it: its key in results.json, without the parentheses
+    of a placeholder ("(no reason recorded)" → "no reason recorded", so that "(n=2)" can follow)."""
+    text = str(key)
+    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
 
 
 def plural(n: int, one: str, many: str) -> str:
@@ -120,10 +139,14 @@ def stat(symbol: str, value: float | None, decimals: int = 2, style: str = "jmir
 
     ``bounded``: the statistic cannot exceed 1 in absolute value (Λ, partial η², R²), so APA
     drops the leading zero."""
+    return _equals(symbol, bounded_number(value, decimals, style) if bounded else number(value, decimals), style)
+
+
+def bounded_number(value: float | None, decimals: int = 3, style: str = "jmir") -> str:
+    """A statistic that cannot exceed 1 in absolute value (Λ, partial η², R², Cronbach α):
+    "0.732" (JMIR), ".732" (APA: no leading zero), "−.014"."""
     text = number(value, decimals)
-    if style == "apa" and bounded and value is not None:
-        text = text.replace("0.", ".", 1)
-    return _equals(symbol, text, style)
+    return text.replace("0.", ".", 1) if style == "apa" and value is not None else text
 
 
 def alpha(value: float, style: str = "jmir") -> str:
@@ -173,7 +196,7 @@ def percent(pct: float | None, denominator: int) -> str:
     """A percentage with 1 decimal when its denominator is ≥ 100, none below."""
     if pct is None or denominator == 0:
         return MISSING
-    return f"{pct:.{1 if denominator >= 100 else 0}f}"
+    return _half_away_from_zero(pct, 1 if denominator >= 100 else 0)
 
 
 def n_percent(n: int, pct: float | None, denominator: int) -> str:

@@ -4,7 +4,8 @@
 sentence per broken rule:
 
 * a heading never ends a page (it is kept with the block that follows it);
-* a table's caption stays with the table's first rows;
+* a table's caption stays with the table's first rows, and its footnote with its last rows (a
+  page never begins with a table's footnote);
 * a table split across pages repeats its header on every page;
 * no page carries fewer than 3 rows of a table that is split (or all its rows, if fewer);
 * no content runs outside the text block (the page's content box, ½ px tolerance);
@@ -38,13 +39,21 @@ def _table_id(box) -> str | None:
     return element.get("id") if element is not None else None
 
 
+def _is_content(box) -> bool:
+    """A heading, caption, paragraph, figure or table row: what a page's first or last block is."""
+    return ((box.element_tag in (*HEADINGS, "p", "figure") and isinstance(box, boxes.BlockBox))
+            or isinstance(box, (boxes.TableCaptionBox, boxes.TableRowBox)))
+
+
+def _first_content(page_boxes) -> object | None:
+    return next((box for box in page_boxes if _is_content(box)), None)
+
+
 def _last_content(page_boxes) -> object | None:
     """The last heading, caption, paragraph, figure or table row of the page."""
     last = None
     for box in page_boxes:
-        if box.element_tag in (*HEADINGS, "p", "figure") and isinstance(box, boxes.BlockBox):
-            last = box
-        elif isinstance(box, (boxes.TableCaptionBox, boxes.TableRowBox)):
+        if _is_content(box):
             last = box
     return last
 
@@ -102,6 +111,9 @@ def problems(document, names: tuple[str, ...] = ()) -> list[str]:
             found.append(f"page {number} ends with the heading “{_text(last)}”")
         if isinstance(last, boxes.TableCaptionBox) and number < len(document.pages):
             found.append(f"page {number} ends with the caption “{_text(last)[:60]}”")
+        first = _first_content(body)
+        if first is not None and first.element_tag == "p" and "footnote" in (first.element.get("class") or "").split():
+            found.append(f"page {number} begins with a table's footnote (“{_text(first)[:40]}”), apart from its rows")
         for box in body:
             if getattr(box, "is_table_wrapper", False) and _table_id(box):
                 if any(isinstance(child, boxes.TableCaptionBox) for child in box.children):

@@ -185,7 +185,7 @@ def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
     rows = []
     for key, label, level in FLOW_ROWS:
         if label is None:
-            rows += [Row((f"– {reason}", str(n)), indent=level) for reason, n in flow[key].items()]
+            rows += [Row((f"– {fmt.reason(reason)}", fmt.integer(n)), indent=level) for reason, n in flow[key].items()]
         else:
             rows.append(Row((label.format(k=dropout_threshold), str(flow[key])), indent=level))
     footnote = ("Counts at the cut-off date, pooled over the two treatment arms (MBCT and eMBCT). Treated = "
@@ -228,9 +228,9 @@ def manova_table(results: dict) -> Table:
     rows = []
     for key, label in (("time", "Time"), ("time_x_condition", "Time × condition"), ("condition", "Condition")):
         effect = manova[key]
-        rows.append(Row((label, fmt.number(effect.get("wilks"), 3) if key != "condition" else "",
+        rows.append(Row((label, fmt.bounded_number(effect.get("wilks"), 3, style) if key != "condition" else "",
                          fmt.number(effect["f"]), fmt.degrees_of_freedom((effect["df1"], effect["df2"])),
-                         fmt.p_value(effect["p"], style), fmt.number(effect["partial_eta_sq"], 3))))
+                         fmt.p_value(effect["p"], style), fmt.bounded_number(effect["partial_eta_sq"], 3, style))))
     reason = f" Not estimable: {manova['not_estimable_reason']}." if manova["not_estimable_reason"] else ""
     footnote = (f"Repeated-measures MANOVA (profile analysis) of the WAI mean score at weeks {fmt.ALLIANCE_WEEKS_TEXT} in "
                 f"the alliance complete cases ({fmt.count('n', manova['n'], style)}); condition with sum-to-zero coding "
@@ -287,11 +287,11 @@ def dropout_model_table(results: dict) -> Table:
 
 def _outcome_cells(term: dict | None, style: str) -> tuple[str, ...]:
     if term is None:
-        return ("", "", "", "")
+        return ("", "", "", "", "")
     return (f"{fmt.number(term['b'])} ({fmt.number(term['se'])})",
             fmt.ci_range(term["ci_low"], term["ci_high"], style=style),
             fmt.number(term["beta"]) if term["beta"] is not None else "",
-            fmt.p_value(term["p"], style))
+            fmt.number(term["t"]), fmt.p_value(term["p"], style))
 
 
 def outcome_table(results: dict, scale: str, outcome_label: str) -> Table:
@@ -299,7 +299,7 @@ def outcome_table(results: dict, scale: str, outcome_label: str) -> Table:
     style = results["settings"]["style"]
     main = results["outcome_models"][scale]
     moderation = results["outcome_models"][f"{scale}_moderation"]
-    model_columns = tuple(fmt.header(key, style) for key in ("b_se", "ci", "beta", "p"))
+    model_columns = tuple(fmt.header(key, style) for key in ("b_se", "ci", "beta", "t", "p"))
     header = ("Predictor", *model_columns, *model_columns)
     pairs = (("intercept", "intercept"), ("baseline", "baseline"), ("wai_w2", "wai_w2_c"),
              ("condition_embct", "condition_embct"), (None, "wai_w2_c_x_condition_embct"))
@@ -310,12 +310,12 @@ def outcome_table(results: dict, scale: str, outcome_label: str) -> Table:
                          *_outcome_cells(moderation["terms"][moderation_key], style))))
     for condition in CONDITIONS:
         slope = moderation["simple_slopes"][condition]
-        rows.append(Row((f"Simple slope of early alliance, {condition}", "", "", "", "",
+        rows.append(Row((f"Simple slope of early alliance, {condition}", "", "", "", "", "",
                          f"{fmt.number(slope['b'])} ({fmt.number(slope['se'])})",
                          fmt.ci_range(slope["ci_low"], slope["ci_high"], style=style), "",
-                         fmt.p_value(slope["p"], style))))
-    rows.append(Row(("R² (adjusted R²)", _r2(main), "", "", "", _r2(moderation), "", "", "")))
-    rows.append(Row(("n", str(main["n"]), "", "", "", str(moderation["n"]), "", "", "")))
+                         fmt.number(slope["t"]), fmt.p_value(slope["p"], style))))
+    rows.append(Row(("R² (adjusted R²)", _r2(main, style), "", "", "", "", _r2(moderation, style), "", "", "", "")))
+    rows.append(Row(("n", fmt.integer(main["n"]), "", "", "", "", fmt.integer(moderation["n"]), "", "", "", "")))
     diagnostics = main["diagnostics"]
     diag = (f" Diagnostics of the main model: Breusch–Pagan {fmt.p_statement(diagnostics['breusch_pagan_p'], style)}; "
             f"{fmt.stat('max VIF', diagnostics['max_vif'], style=style)}." if diagnostics["max_vif"] is not None else "")
@@ -324,25 +324,32 @@ def outcome_table(results: dict, scale: str, outcome_label: str) -> Table:
                 "sample mean. Simple slopes: the association of early alliance with the outcome within "
                 f"each condition. Main model: {_model_fit_note(main, style)} Moderation model: "
                 f"{_model_fit_note(moderation, style)}{diag} B: unstandardized coefficient; SE: standard error; "
-                "β: standardized coefficient. " + ABBREVIATIONS)
+                f"β: standardized coefficient; t: B/SE{_residual_df(main, moderation)}. " + ABBREVIATIONS)
     return Table(f"{scale}_models", f"Early alliance and post-treatment {outcome_label}",
                  header, tuple(rows), footnote,
-                 header_groups=(("", 1), ("Main model", 4), ("Moderation model", 4)))
+                 header_groups=(("", 1), ("Main model", 5), ("Moderation model", 5)))
 
 
-def _r2(model: dict) -> str:
+def _residual_df(main: dict, moderation: dict) -> str:
+    """", with 56 (main model) and 55 (moderation model) residual degrees of freedom"; "" when not fitted."""
+    parts = [f"{model['df_resid']} ({which} model)" for model, which in ((main, "main"), (moderation, "moderation"))
+             if model["df_resid"] is not None]
+    return f", with {fmt.listing(parts)} residual degrees of freedom" if parts else ""
+
+
+def _r2(model: dict, style: str) -> str:
     if model["r2"] is None:
         return fmt.MISSING
-    return f"{fmt.number(model['r2'], 3)} ({fmt.number(model['adj_r2'], 3)})"
+    return f"{fmt.bounded_number(model['r2'], 3, style)} ({fmt.bounded_number(model['adj_r2'], 3, style)})"
 
 
 def reliability_table(results: dict) -> Table:
-    alphas, counts = results["reliability"], results["reliability_n"]
+    alphas, counts, style = results["reliability"], results["reliability_n"], results["settings"]["style"]
     labels = {"WAI": "WAI-SR", "HADS": "HADS", "MHCSF": "MHC-SF"}
     timepoint_labels = {"W2": "Week 2", "W5": "Week 5", "W9": "Week 9", "baseline": "Baseline",
                         "T1": "Post-treatment (T1)"}
     rows = tuple(
-        Row((labels[instrument], timepoint_labels[tp], fmt.number(alpha, 2), str(counts[instrument][tp])))
+        Row((labels[instrument], timepoint_labels[tp], fmt.bounded_number(alpha, 2, style), fmt.integer(counts[instrument][tp])))
         for instrument, by_timepoint in alphas.items() for tp, alpha in by_timepoint.items())
     footnote = ("Cronbach α of the total scale in the treated population, on forms with every item "
                 "answered; baseline is each participant's own pre-treatment assessment. " + ABBREVIATIONS)

@@ -10,9 +10,9 @@ the absence of an effect; an estimate that is null (not estimable) is only expla
 
 from __future__ import annotations
 
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, ANALYSED_TIMEPOINTS, CONDITIONS, FOLLOW_UPS, N_SESSIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
 from alliance_report.render import format as fmt
-from alliance_report.render.conduct_text import pending_participants
+from alliance_report.render.conduct_text import UNANALYSED_FOLLOW_UPS, awaited_follow_ups, pending_participants
 
 EFFECT_LABELS = {"time": "time", "condition": "condition", "time_x_condition": "time × condition"}
 CONCLUSION_LABELS = {"hads": "distress", "mhcsf": "mental well-being"}
@@ -109,7 +109,8 @@ def flow_short(results: dict) -> str:
         state = results["interim"]
         pending = [f"{state['waiting_period']} in the waiting period" if state["waiting_period"] else "",
                    f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
-                   f"{state['awaiting_follow_up']} awaiting follow-up" if state["awaiting_follow_up"] else ""]
+                   (f"{fmt.integer(state['awaiting_follow_up'])} awaiting follow-up ({awaited_follow_ups(state)})"
+                    if state["awaiting_follow_up"] else "")]
         text += f" (at the cut-off {fmt.listing([p for p in pending if p])})"
     return text + "."
 
@@ -121,8 +122,7 @@ def interim_notice(results: dict) -> str:
     state = results["interim"]
     alpha = results["findings"]["alpha"]
     if state["analysed_data_complete"]:  # only follow-ups no analysis uses are still to come
-        unused = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)
-        change = (f", only at {unused}, which these analyses do not use: their results will not change "
+        change = (f"; these analyses do not use {UNANALYSED_FOLLOW_UPS}, so their results will not change "
                   "as those data accrue")
     else:
         change = ", so these results will change as data accrue"
