@@ -8,7 +8,11 @@ each call by a SHA-256 of its *complete* input and stores the output on disk, be
 session's temporary folders, so that a build's forked worker and both pytest-xdist processes
 share it:
 
-- figures: ``edition_figures(results)`` — the edition's results (JSON);
+- figures: ``edition_figures(results)`` — the part of the edition's results the figures read
+  (``FIGURE_INPUTS``; not the freeze's id, digests, provenance or changes, which differ between
+  builds of the same data).  A miss draws from that part only, so a figure that came to read
+  another key would draw differently from the real function, and ``test_render_memo`` (which
+  compares the two on a closed and an open edition) would fail;
 - PDF: ``write_pdf(html, path, base_url, attachments)`` — the HTML as WeasyPrint receives it
   (every figure's PNG inlined by ``_raster_figures``, the CSS inlined by the template) and each
   attachment's name, description, relationship and bytes.  The output folder is not part of
@@ -55,8 +59,21 @@ class DiskMemo:
         os.replace(partial, self.folder / key)
 
 
+# what ``edition_figures`` reads of the results (report.edition_figures, render/figures.py,
+# render/conduct_figures.py, report.consort_figure)
+FIGURE_INPUTS = ("edition", "conduct", "consort", "alliance_descriptives", "dropout_description", "outcome_models")
+FIGURE_SETTINGS = ("dropout_threshold", "style")
+
+
+def figure_input(results: dict) -> dict:
+    """The part of ``results`` that the figures read."""
+    part = {key: results[key] for key in FIGURE_INPUTS if key in results}
+    part["settings"] = {key: results["settings"][key] for key in FIGURE_SETTINGS if key in results.get("settings", {})}
+    return part
+
+
 def figures_key(results: dict) -> str:
-    text = json.dumps(results, sort_keys=True, ensure_ascii=False, default=repr)
+    text = json.dumps(figure_input(results), sort_keys=True, ensure_ascii=False, default=repr)
     return "figures-" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -74,7 +91,7 @@ def memoized(memo: DiskMemo):
         key = figures_key(results)
         figures = memo.get(key)
         if figures is None:
-            figures = REAL["edition_figures"](results)
+            figures = REAL["edition_figures"](figure_input(results))
             memo.put(key, figures)
         return figures
 

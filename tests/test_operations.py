@@ -316,10 +316,14 @@ def test_quiet_prints_no_progress():
 
 
 @pytest.fixture(scope="module")
-def freezes(tmp_path_factory, built):
+def freezes(tmp_path_factory, built, demo_built):
+    """a: the small freeze (built before), b: the demo freeze (its figures are in the session's memo
+    once ``demo_built`` is made), a broken freeze and a folder that is no freeze."""
+    from alliance_report import DEMO_FREEZE
+
     root = tmp_path_factory.mktemp("freezes")
     shutil.copytree(built[0], root / "a")
-    small_freeze(root / "b", "ops-b", seed=6)
+    shutil.copytree(DEMO_FREEZE, root / "b")
     break_freeze(small_freeze(root / "broken", "ops-broken", seed=7))
     (root / "notes").mkdir()  # neither manifest nor CSV: not a freeze
     (root / "notes" / "README.txt").write_text("not a freeze")
@@ -338,16 +342,16 @@ def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, cap
     assert table[0].split() == ["freeze", "outcome", "output"]
     rows = {Path(line.split()[0]).name: line.split()[1:] for line in table[2:-1]}
     assert rows["a"] == ["up", "to", "date", f"{out_root / f'BeMind-{SMALL_FREEZE_ID}'}/"]
-    assert rows["b"] == ["built", f"{out_root / 'BeMind-ops-b'}/"]
+    assert rows["b"] == ["built", f"{out_root / 'BeMind-2018-03-01'}/"]
     assert re.fullmatch(r"invalid \(1 of \d+ checks failed\) —", " ".join(rows["broken"]))
     assert table[-1] == "3 freezes: 2 ok, 1 not published"
-    assert sorted(p.name for p in out_root.iterdir()) == sorted([f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b",
+    assert sorted(p.name for p in out_root.iterdir()) == sorted([f"BeMind-{SMALL_FREEZE_ID}", "BeMind-2018-03-01",
                                                                  "index.html", "index.md"])
     assert f"index of the freezes: {out_root / 'index.html'}" in captured.err
     # the invalid freeze's row of the index has its validation counts (checks / failed / warnings)
     broken_row = next(line for line in (out_root / "index.md").read_text().splitlines() if "ops-broken" in line)
     assert re.search(r"\| \d+ / 1 / \d+ \|", broken_row), broken_row
-    for name in (f"BeMind-{SMALL_FREEZE_ID}", "BeMind-ops-b"):
+    for name in (f"BeMind-{SMALL_FREEZE_ID}", "BeMind-2018-03-01"):
         assert (out_root / name / "report.pdf").is_file()
 
     # the scheduled run again: nothing changed, nothing rebuilt
