@@ -38,9 +38,17 @@ DISPOSITION_EVENTS: tuple[str, ...] = ("discontinued_treatment", "withdrew_from_
 DISPOSITION_EVENT_WORDS: dict[str, str] = dict(zip(DISPOSITION_EVENTS, ("discontinued treatment", "withdrew from study",
                                                                        "lost to follow-up")))
 INSTRUMENTS: tuple[str, ...] = ("WAI", "HADS", "MHCSF")
+# each instrument's abbreviation and name (its items, ranges and scoring: scoring.INSTRUMENTS)
+INSTRUMENT_TITLES: dict[str, tuple[str, str]] = {
+    "WAI": ("WAI-SR", "Working Alliance Inventory–Short Revised"),
+    "HADS": ("HADS", "Hospital Anxiety and Depression Scale"),
+    "MHCSF": ("MHC-SF", "Mental Health Continuum–Short Form"),
+}
 # the outcomes of Aim 3, as results.json names their models (outcome_models.<scale>, .<scale>_moderation)
 OUTCOME_SCALES: tuple[str, ...] = ("hads", "mhcsf")
 # the instruments of each timepoint (an instrument at another timepoint is a validation error)
 TIMEPOINT_INSTRUMENTS: dict[str, tuple[str, ...]] = {
     tp: ("WAI",) if tp in ALLIANCE_WEEKS else ("HADS", "MHCSF") for tp in TIMEPOINTS
 }
+# the main questionnaire of each timepoint (the first of its instruments): the retention figure's
+MAIN_INSTRUMENT: dict[str, str] = {tp: instruments[0] for tp, instruments in TIMEPOINT_INSTRUMENTS.items()}

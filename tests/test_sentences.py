@@ -508,3 +508,28 @@ def test_session_medians_are_printed_as_they_are(demo, median, q1, q3, shown):
     cell = demo["dropout_description"]["MBCT"]
     sentence = text.dropout_summary(edited(demo, edit))
     assert f"in MBCT ({fmt.percent(cell['dropout_pct'], cell['n'])}%; {shown})" in sentence
+
+
+def test_the_measures_are_written_from_the_instruments_definitions(monkeypatch):
+    """Methods, "Measures": the items, ranges and missing-item rules come from scoring.INSTRUMENTS
+    (what the scores are computed with), so the text cannot drift from the scoring."""
+    import dataclasses
+
+    from alliance_report.scoring import INSTRUMENTS
+
+    wai, hads, mhcsf = text.measures()
+    assert wai.startswith("Working Alliance Inventory–Short Revised (WAI-SR; 12 items, 1–5), at the start of "
+                          "treatment weeks 2, 5 and 9 (early alliance: week 2): mean of the answered items, "
+                          "missing with more than 2 skipped items (subscales goal, task and bond: more than 1).")
+    assert hads == ("Hospital Anxiety and Depression Scale (HADS; 14 items, 0–3): anxiety (odd items) and depression "
+                    "(even items) prorated from the answered items (mean × 7) with at most 1 skipped item each; "
+                    "total (0–42) = anxiety + depression.")
+    assert "(MHC-SF; 14 items, 0–5)" in mhcsf and "at the start of treatment" not in mhcsf
+    changed = dict(INSTRUMENTS, HADS=dataclasses.replace(INSTRUMENTS["HADS"], n_items=16, subscale_max_missing=2,
+                                                         subscales={"anxiety": (1, 2, 3, 4, 5, 6, 7, 8),
+                                                                    "depression": (9, 11, 13, 16)}))
+    monkeypatch.setattr(text, "SCORED", changed)
+    assert text.measures()[1] == ("Hospital Anxiety and Depression Scale (HADS; 16 items, 0–3): anxiety (items 1–8) "
+                                  "and depression (items 9, 11, 13 and 16) prorated from the answered items (mean × "
+                                  "the number of its items) with at most 2 skipped items each; total (0–48) = "
+                                  "anxiety + depression.")

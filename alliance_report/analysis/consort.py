@@ -25,6 +25,7 @@ from __future__ import annotations
 import pandas as pd
 
 from alliance_report.analysis import visits
+from alliance_report.analysis import samples
 from alliance_report.analysis.samples import alliance_complete_cases, dropout_sample, outcome_sample
 from alliance_report.design import CONDITIONS, WAITING_LIST
 
@@ -86,7 +87,7 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
 
     screening = tables["screening"]
     not_randomized = screening.loc[screening["participant_id"].isna()]
-    treated = data.loc[data["treated"]]
+    treated = samples.treated(data)
     ended = treated.loc[treated["treatment_ended"]]
     disposition = tables["disposition"]
     discontinued = disposition.loc[

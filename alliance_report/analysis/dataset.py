@@ -18,15 +18,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import CONDITION_CODE, N_SESSIONS, WAI_COLUMNS, WAITING_LIST
+from alliance_report.design import BASELINE_TIMEPOINTS, CONDITION_CODE, N_SESSIONS, WAI_COLUMNS, WAITING_LIST
 from alliance_report.scoring import scale_scores
 
 
+def own_baseline_timepoint(rerandomized: pd.Series) -> np.ndarray:
+    """Each participant's baseline: T0b (the second baseline) for the participants re-randomized
+    after the waiting list, T0 for the others — never a fall-back to T0 (analysis plan)."""
+    first, second = BASELINE_TIMEPOINTS
+    return np.where(rerandomized, second, first)
+
+
 def _own_baseline(scores_by_timepoint: pd.DataFrame, rerandomized: pd.Series) -> pd.Series:
-    """T0b for re-randomized participants, T0 for the others (both columns may be absent)."""
-    t0 = scores_by_timepoint.get("T0", pd.Series(dtype=float)).reindex(rerandomized.index)
-    t0b = scores_by_timepoint.get("T0b", pd.Series(dtype=float)).reindex(rerandomized.index)
-    return t0b.where(rerandomized, t0).astype(float)
+    """The score at each participant's own baseline (``own_baseline_timepoint``; the columns may be absent)."""
+    baselines = {tp: scores_by_timepoint.get(tp, pd.Series(dtype=float)).reindex(rerandomized.index)
+                 for tp in BASELINE_TIMEPOINTS}
+    first, second = BASELINE_TIMEPOINTS
+    return baselines[second].where(own_baseline_timepoint(rerandomized) == second, baselines[first]).astype(float)
 
 
 def _timepoint(scores_by_timepoint: pd.DataFrame, timepoint: str, index: pd.Index) -> pd.Series:

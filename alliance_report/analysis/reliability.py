@@ -12,10 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alliance_report.analysis import samples
+from alliance_report.analysis.dataset import own_baseline_timepoint
 from alliance_report.design import ALLIANCE_WEEKS
 from alliance_report.scoring import item_matrix
 
-TIMEPOINTS = {"WAI": ALLIANCE_WEEKS, "HADS": ("baseline", "T1"), "MHCSF": ("baseline", "T1")}
+# the assessments whose α is reported, per instrument ("baseline": each participant's own baseline)
+RELIABILITY_TIMEPOINTS = {"WAI": ALLIANCE_WEEKS, "HADS": ("baseline", "T1"), "MHCSF": ("baseline", "T1")}
 
 
 def cronbach_alpha(items: np.ndarray) -> float | None:
@@ -31,10 +34,10 @@ def cronbach_alpha(items: np.ndarray) -> float | None:
 
 def _forms_at(items: pd.DataFrame, data: pd.DataFrame, timepoint: str) -> pd.DataFrame:
     """Item rows of treated participants at ``timepoint`` (own baseline for "baseline")."""
-    treated = data.loc[data["treated"]]
+    treated = samples.treated(data)
     if timepoint == "baseline":
         wanted = pd.MultiIndex.from_arrays(
-            [treated.index, np.where(treated["rerandomized"], "T0b", "T0")],
+            [treated.index, own_baseline_timepoint(treated["rerandomized"])],
             names=["participant_id", "timepoint"])
     else:
         wanted = pd.MultiIndex.from_arrays(
@@ -46,7 +49,7 @@ def reliability(questionnaires: pd.DataFrame, data: pd.DataFrame) -> tuple[dict,
     """α per instrument and timepoint (the ``reliability`` object of results.json) and the
     number of complete forms behind each α (``reliability_n``)."""
     alphas, counts = {}, {}
-    for instrument, timepoints in TIMEPOINTS.items():
+    for instrument, timepoints in RELIABILITY_TIMEPOINTS.items():
         items = item_matrix(questionnaires, instrument)
         alphas[instrument], counts[instrument] = {}, {}
         for timepoint in timepoints:

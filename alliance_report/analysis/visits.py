@@ -47,6 +47,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alliance_report.analysis import samples
 from alliance_report.design import (ALLIANCE_WEEKS, ANALYSED_TIMEPOINTS, DISPOSITION_EVENT_WORDS, FOLLOW_UPS,
                                     TIMEPOINT_INSTRUMENTS, TIMEPOINTS, WAITING_LIST)
 from alliance_report.study import Study, planned_dates
@@ -190,7 +191,7 @@ def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFra
     is still to come — a later freeze can then change the trial conduct, not the analyses' data.
     ``awaiting_analysed_follow_up``: of those awaiting a follow-up, the participants awaiting one
     that the analyses use (T1), not only T2 or T3."""
-    treated = data.loc[data["treated"]]
+    treated = samples.treated(data)
     in_treatment = int((~treated["treatment_ended"]).sum())
     waiting = int((schedule["tau_state"] == WAITING).sum())
     ended = treated.index[treated["treatment_ended"]]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, TIMEPOINTS, WAITING_LIST
+from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, MAIN_INSTRUMENT, TIMEPOINTS, WAITING_LIST
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, _export,
                                             _n, plt)
@@ -40,7 +40,6 @@ POOLED = "#000000"
 TARGET = "#777777"
 EVENT_STYLES = {"discontinued_treatment": ("#000000", "-"), "withdrew_from_study": ("#E69F00", "--"),
                 "lost_to_follow_up": ("#CC79A7", ":")}
-MAIN_INSTRUMENT = {tp: "WAI" if tp in ALLIANCE_WEEKS else "HADS" for tp in TIMEPOINTS}
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PROJECTION_MONTHS = 24  # the axis reaches a projected date at most this many months after the cut-off
 
@@ -294,4 +293,4 @@ def conduct_figures(conduct: dict) -> tuple[Figure, ...]:
     return tuple(figure for figure in (accrual_figure(conduct), retention_figure(conduct)) if figure is not None)
 
 
-__all__ = ["conduct_figures", "accrual_figure", "retention_figure", "MAIN_INSTRUMENT"]
+__all__ = ["conduct_figures", "accrual_figure", "retention_figure"]

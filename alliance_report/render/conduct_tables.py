@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from alliance_report.design import ALLOCATIONS, DISPOSITION_EVENTS as EVENTS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
 from alliance_report.render import format as fmt
-from alliance_report.render.tables import Row, Table
+from alliance_report.render.tables import Row, Table, abbreviations
 
 ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
 # the events' labels in the conduct tables and figures
@@ -27,9 +27,7 @@ MONTHS_SHOWN = 12
 ARM_AT_CUTOFF = ("By arm: the treatment condition of treated participants (re-randomized TAU participants "
                  "in the condition they were re-randomized to), TAU for TAU participants not (yet) "
                  "re-randomized.")
-ABBREVIATIONS = ("MBCT: mindfulness-based cognitive therapy; eMBCT: internet-based MBCT; TAU: treatment as "
-                 "usual (waiting list); WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety "
-                 "and Depression Scale; MHC-SF: Mental Health Continuum–Short Form.")
+ABBREVIATIONS = abbreviations("MBCT", "eMBCT", "TAU", "WAI", "HADS", "MHC-SF")
 
 
 
@@ -206,8 +204,7 @@ def completeness_table(conduct: dict) -> Table:
                 "not yet counted as due (and forms returned before the planned date by a participant who then "
                 "withdrew, never due)."
                 + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms
-                   else " WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety and Depression "
-                        "Scale; MHC-SF: Mental Health Continuum–Short Form."))
+                   else " " + abbreviations("WAI", "HADS", "MHC-SF")))
     return Table("conduct_completeness", "Completeness of the questionnaires at the cut-off", header,
                  tuple(rows), footnote, header_groups=groups, text_columns=2)
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import matplotlib
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
+from alliance_report.scoring import INSTRUMENTS as SCORED
 from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, integer, number, p_statement, percent, plain_number, stat
 
 matplotlib.use("Agg")
@@ -85,9 +86,11 @@ HATCHES = {"MBCT": "", "eMBCT": "////"}
 WEEKS = tuple(ALLIANCE_WEEK_NUMBERS.items())  # ("W2", 2), …: the week and its number
 WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
+_HADS, _MHCSF, _WAI = (SCORED[name] for name in ("HADS", "MHCSF", "WAI"))
 SCALES = {
-    "hads": {"short": "HADS", "label": "HADS total", "axis": "Post-treatment HADS total (0–42)"},
-    "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean", "axis": "Post-treatment MHC-SF mean (0–5)"},
+    "hads": {"short": "HADS", "label": "HADS total",  # the total: a sum of prorated item scores
+             "axis": f"Post-treatment HADS total ({_HADS.low * _HADS.n_items}–{_HADS.high * _HADS.n_items})"},
+    "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean", "axis": f"Post-treatment MHC-SF mean ({_MHCSF.low}–{_MHCSF.high})"},
 }
 DENSITY_CMAP = ListedColormap(plt.get_cmap("Greys")(
     [0.18 + 0.72 * i / 255 for i in range(256)]), name="alliance_greys")
@@ -216,7 +219,7 @@ def _white_outline(width: float = 3.0) -> list:
 # ----------------------------------------------------------------------------- 1 trajectory
 
 TRAJECTORY_PANELS = (("complete_cases", "Complete cases"), ("available", "All available data"))
-WAI_SCALE = (1.0, 5.0)  # the WAI mean item score
+WAI_SCALE = (float(_WAI.low), float(_WAI.high))  # the WAI mean item score
 
 
 def wai_axis(values: list[float]) -> tuple[float, float]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from alliance_report.render import format as fmt
 
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, INSTRUMENT_TITLES, N_SESSIONS
 
 TERM_LABELS = {
     "intercept": "Intercept",
@@ -44,9 +44,18 @@ VARIABLE_LABELS = {
 }
 MULTI_LEVEL = ("education", "cancer_type")
 
-ABBREVIATIONS = ("MBCT: mindfulness-based cognitive therapy; eMBCT: internet-based MBCT; "
-                 "WAI: Working Alliance Inventory–Short Revised; HADS: Hospital Anxiety and "
-                 "Depression Scale; MHC-SF: Mental Health Continuum–Short Form.")
+# the report's abbreviations, each written out once
+ABBREVIATION_WORDS = {"MBCT": "mindfulness-based cognitive therapy", "eMBCT": "internet-based MBCT",
+                      "TAU": "treatment as usual (waiting list)", "WAI": INSTRUMENT_TITLES["WAI"][1],
+                      "HADS": INSTRUMENT_TITLES["HADS"][1], "MHC-SF": INSTRUMENT_TITLES["MHCSF"][1]}
+
+
+def abbreviations(*names: str) -> str:
+    """"MBCT: mindfulness-based cognitive therapy; …." for the abbreviations ``names``."""
+    return "; ".join(f"{name}: {ABBREVIATION_WORDS[name]}" for name in names) + "."
+
+
+ABBREVIATIONS = abbreviations("MBCT", "eMBCT", "WAI", "HADS", "MHC-SF")
 
 
 @dataclass(frozen=True)

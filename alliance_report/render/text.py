@@ -10,8 +10,10 @@ the absence of an effect; an estimate that is null (not estimable) is only expla
 
 from __future__ import annotations
 
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
+from alliance_report.design import (ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, CONDITIONS, INSTRUMENT_TITLES, INSTRUMENTS,
+                                    N_SESSIONS, TIMEPOINT_INSTRUMENTS)
 from alliance_report.render import format as fmt
+from alliance_report.scoring import INSTRUMENTS as SCORED
 from alliance_report.render.conduct_text import UNANALYSED_FOLLOW_UPS, awaited_follow_ups, pending_participants
 
 EFFECT_LABELS = {"time": "time", "condition": "condition", "time_x_condition": "time × condition"}
@@ -383,18 +385,41 @@ def conclusion(results: dict) -> str:
 
 # ------------------------------------------------------------------ methods
 
+def _item_set(items: tuple[int, ...]) -> str:
+    """"odd items", "even items" or "items 1–3" / "items 1, 4, 7" (a subscale's items)."""
+    if all(i % 2 for i in items) or not any(i % 2 for i in items):
+        return f"{'odd' if items[0] % 2 else 'even'} items"
+    if list(items) == list(range(items[0], items[-1] + 1)):
+        return f"items {items[0]}–{items[-1]}"
+    return f"items {fmt.listing(items)}"
+
+
+def _scoring(spec) -> str:
+    """How an instrument is scored, from its definition (scoring.INSTRUMENTS; freeze-format.md)."""
+    subscales = list(spec.subscales.items())
+    skipped = f"{spec.subscale_max_missing} skipped {fmt.agree(spec.subscale_max_missing, 'item', 'items')}"
+    if spec.total_max_missing is None:  # the total is the sum of the prorated subscales (HADS)
+        sizes = {len(items) for _, items in subscales}
+        factor = sizes.pop() if len(sizes) == 1 else "the number of its items"
+        names = fmt.listing(f"{name} ({_item_set(items)})" for name, items in subscales)
+        total = f"{spec.low * spec.n_items}–{spec.high * spec.n_items}"
+        return (f"{names} prorated from the answered items (mean × {factor}) with at most {skipped} each; "
+                f"total ({total}) = {' + '.join(name for name, _ in subscales)}")
+    names = fmt.listing(name for name, _ in subscales)
+    return (f"mean of the answered items, missing with more than {spec.total_max_missing} skipped items "
+            f"(subscales {names}: more than {spec.subscale_max_missing})")
+
+
 def measures() -> list[str]:
-    """The instruments and their scoring (freeze-format.md)."""
-    return [
-        "Working Alliance Inventory–Short Revised (WAI-SR; 12 items, 1–5), at the start of treatment "
-        f"weeks {fmt.ALLIANCE_WEEKS_TEXT} (early alliance: week {ALLIANCE_WEEK_NUMBERS['W2']}): mean of the answered items, missing with more than 2 "
-        "skipped items (subscales goal, task and bond: more than 1).",
-        "Hospital Anxiety and Depression Scale (HADS; 14 items, 0–3): anxiety (odd items) and "
-        "depression (even items) prorated from the answered items (mean × 7) with at most 1 skipped "
-        "item each; total (0–42) = anxiety + depression.",
-        "Mental Health Continuum–Short Form (MHC-SF; 14 items, 0–5): mean of the answered items, "
-        "missing with more than 2 skipped items (subscales: more than 1).",
-    ]
+    """The instruments and their scoring, written from their definitions (design.INSTRUMENT_TITLES,
+    scoring.INSTRUMENTS); the WAI with the weeks it is administered."""
+    lines = []
+    for name in INSTRUMENTS:
+        spec, (short, title) = SCORED[name], INSTRUMENT_TITLES[name]
+        when = (f", at the start of treatment weeks {fmt.ALLIANCE_WEEKS_TEXT} (early alliance: week "
+                f"{min(ALLIANCE_WEEK_NUMBERS.values())})" if name in TIMEPOINT_INSTRUMENTS[ALLIANCE_WEEKS[0]] else "")
+        lines.append(f"{title} ({short}; {spec.n_items} items, {spec.low}–{spec.high}){when}: {_scoring(spec)}.")
+    return lines
 
 
 def analyses(results: dict) -> list[str]:
