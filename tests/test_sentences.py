@@ -533,3 +533,40 @@ def test_the_measures_are_written_from_the_instruments_definitions(monkeypatch):
                                   "and depression (items 9, 11, 13 and 16) prorated from the answered items (mean × "
                                   "the number of its items) with at most 2 skipped items each; total (0–48) = "
                                   "anxiety + depression.")
+
+
+def _slope(b, p):
+    return {"b": b, "se": 0.1, "t": b / 0.1, "p": p, "ci_low": None, "ci_high": None}
+
+
+@pytest.mark.parametrize("interaction_p, slopes, same", [
+    (0.01, {"MBCT": _slope(-0.5, 0.01), "eMBCT": _slope(-0.2, 0.03)}, True),
+    (0.01, {"MBCT": _slope(-0.5, 0.01), "eMBCT": _slope(0.4, 0.02)}, False),
+    (0.01, {"MBCT": _slope(-0.5, 0.01), "eMBCT": _slope(0.1, 0.40)}, None),   # significant in one only
+    (0.30, {"MBCT": _slope(-0.5, 0.01), "eMBCT": _slope(-0.2, 0.03)}, None),  # described pooled
+])
+def test_the_direction_in_both_conditions_is_a_finding(interaction_p, slopes, same):
+    """findings.outcome.<scale>.same_direction decides the moderation sentence and the conclusion."""
+    from alliance_report.analysis.findings import outcome_finding
+
+    main = {"terms": {"wai_w2": {"b": -1.0, "p": 0.01}}, "df_resid": 50}
+    moderation = {"terms": {"wai_w2_c_x_condition_embct": {"b": 0.3, "p": interaction_p}}, "simple_slopes": slopes}
+    assert outcome_finding(main, moderation)["same_direction"] is same
+
+
+@pytest.mark.parametrize("manova_p, mixed_p, agree, reports_mixed", [
+    (None, 0.01, None, True),    # the MANOVA not estimable, the mixed model is: the conclusion rests on it
+    (None, None, None, False),   # neither
+    (0.01, 0.02, True, False),   # they agree
+    (0.01, 0.40, False, True),   # they disagree on an effect
+])
+def test_the_abstract_gives_the_mixed_model_when_the_conclusion_rests_on_it(manova_p, mixed_p, agree, reports_mixed):
+    from alliance_report.analysis.findings import abstract_reports_mixed
+
+    def effect(p_manova, p_mixed, agrees):
+        return {"manova": {"p": p_manova, "significant": None if p_manova is None else p_manova < 0.05, "direction": 1},
+                "mixed": {"p": p_mixed, "significant": None if p_mixed is None else p_mixed < 0.05, "direction": 1},
+                "agree": agrees}
+    alliance = {"time": effect(manova_p, mixed_p, agree), "condition": effect(manova_p, mixed_p, agree and True),
+                "time_x_condition": effect(manova_p, mixed_p, None if agree is None else True)}
+    assert abstract_reports_mixed(alliance) is reports_mixed

@@ -109,13 +109,17 @@ def outcome_finding(main: dict, moderation: dict) -> dict:
     interaction = _estimate(moderation["terms"]["wai_w2_c_x_condition_embct"])
     slopes = {c: _estimate(moderation["simple_slopes"][c]) for c in CONDITIONS}
     by_condition = bool(interaction["significant"])
+    significant_in = [c for c in CONDITIONS if slopes[c]["significant"]] if by_condition else None
+    both = significant_in is not None and len(significant_in) == len(CONDITIONS)
     return {
         "main": _estimate(main["terms"]["wai_w2"]),
         "interaction": interaction,
         "simple_slopes": slopes,
         # a significant interaction: describe the association per condition, not pooled
         "describe_by_condition": by_condition,
-        "significant_in": [c for c in CONDITIONS if slopes[c]["significant"]] if by_condition else None,
+        "significant_in": significant_in,
+        # significant in both conditions: in the same direction (True) or in opposite ones (False)
+        "same_direction": len({slopes[c]["direction"] for c in CONDITIONS}) == 1 if both else None,
         "stronger_in": stronger_slope(moderation["simple_slopes"]),
         "few_residual_df": main["df_resid"] is not None and main["df_resid"] < FEW_RESIDUAL_DF,
     }
@@ -129,17 +133,28 @@ def stronger_slope(simple_slopes: dict) -> str | None:
     return max(CONDITIONS, key=lambda c: abs(simple_slopes[c]["b"]))
 
 
+def abstract_reports_mixed(alliance: dict) -> bool:
+    """Whether the abstract gives the mixed model's results beside the MANOVA's: when the
+    conclusion rests on it (the MANOVA could not be estimated but the mixed model could, or the
+    two disagree on an effect)."""
+    manova_missing = alliance["time"]["manova"]["significant"] is None
+    if manova_missing:
+        return alliance["time"]["mixed"]["significant"] is not None
+    return any(alliance[effect]["agree"] is False for effect in MIXED_COUNTERPART)
+
+
 def findings(results: dict) -> dict:
     """The ``findings`` object of results.json (computed from the other results)."""
     models = results["outcome_models"]
     mixed = results["alliance_mixed"]
+    alliance = alliance_agreement(results["alliance_manova"], mixed, results["alliance_descriptives"]["complete_cases"])
     return {
         "alpha": ALPHA,
         "interim": results["interim"]["is_interim"],
         "dropout": _estimate(results["dropout_model"]["terms"]["wai_w2"]),
         # per effect (time, time_x_condition, condition): the MANOVA, the mixed model, agreement
-        "alliance": alliance_agreement(
-            results["alliance_manova"], mixed, results["alliance_descriptives"]["complete_cases"]),
+        "alliance": alliance,
+        "abstract_reports_mixed": abstract_reports_mixed(alliance),
         "outcome": {scale: outcome_finding(models[scale], models[f"{scale}_moderation"])
                     for scale in ("hads", "mhcsf")},
     }

@@ -207,12 +207,9 @@ def _disagreement(effect: str, comparison: dict, style: str) -> str:
 def alliance_abstract(results: dict) -> str:
     """The alliance results of the abstract: the MANOVA's, and the mixed model's as well when the
     conclusion rests on it (the MANOVA could not be estimated, or the two disagree on an effect)."""
-    alliance = results["findings"]["alliance"]
-    manova_missing = alliance["time"]["manova"]["significant"] is None
-    mixed_needed = ((manova_missing and alliance["time"]["mixed"]["significant"] is not None)
-                    or (not manova_missing and any(alliance[e]["agree"] is False for e in EFFECT_LABELS)))
     development = alliance_development(results)
-    return f"{development} {alliance_mixed(results)}" if mixed_needed else development
+    return (f"{development} {alliance_mixed(results)}" if results["findings"]["abstract_reports_mixed"]
+            else development)
 
 
 def alliance_mixed(results: dict) -> str:
@@ -292,11 +289,11 @@ def moderation(results: dict, scale: str, label: str) -> str:
     where = finding["significant_in"]
     directions = {c: finding["simple_slopes"][c]["direction"] for c in CONDITIONS}
     text = f"The association with {label} differed between the conditions (interaction {interaction}): "
-    if len(where) == 2 and directions["MBCT"] == directions["eMBCT"]:
-        text += (f"higher early alliance was associated with {_higher_lower(directions['MBCT'])} post-treatment "
+    if finding["same_direction"]:
+        text += (f"higher early alliance was associated with {_higher_lower(directions[where[0]])} post-treatment "
                  f"{label} in both conditions, more strongly in {finding['stronger_in']} ({described['MBCT']}; "
                  f"{described['eMBCT']}).")
-    elif len(where) == 2:
+    elif finding["same_direction"] is False:
         text += (f"the association went in opposite directions in the two conditions ({described['MBCT']}; "
                  f"{described['eMBCT']}).")
     elif len(where) == 1:
@@ -347,10 +344,10 @@ def _outcome_conclusion(results: dict, scale: str) -> str:
     if finding["describe_by_condition"]:
         where = finding["significant_in"]
         directions = {c: finding["simple_slopes"][c]["direction"] for c in CONDITIONS}
-        if len(where) == 2 and directions["MBCT"] == directions["eMBCT"]:
-            return (f"higher early alliance went with {_higher_lower(directions['MBCT'])} post-treatment {label} "
+        if finding["same_direction"]:
+            return (f"higher early alliance went with {_higher_lower(directions[where[0]])} post-treatment {label} "
                     "in both conditions, to a different degree")
-        if len(where) == 2:
+        if finding["same_direction"] is False:
             return f"early alliance went with post-treatment {label} in opposite directions in the two conditions"
         if len(where) == 1:
             (inside,), outside = where, next(c for c in CONDITIONS if c not in where)
