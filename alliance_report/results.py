@@ -61,7 +61,9 @@ def compute_editions(freeze: Freeze, settings: Settings, editions: tuple[str, ..
 
 
 def compute_results(freeze: Freeze, settings: Settings, study: Study | None = None) -> dict:
-    """The closed edition's results: every analysis of the plan (see :func:`compute_editions`)."""
+    """The closed edition's results: every analysis of the plan (see :func:`compute_editions`).
+    The public entry for scripts and notebooks (``compute_results(read_freeze(folder), Settings())``);
+    the build itself calls :func:`compute_editions`."""
     return compute_editions(freeze, settings, ("closed",), study)["closed"]
 
 

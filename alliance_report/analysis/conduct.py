@@ -17,7 +17,10 @@ is T from the start on.  A *complete* month is a calendar month lying wholly wit
 fewer than 3 complete months (``rate_months`` names them).  ``target_reached`` = randomized ≥ T;
 ``projected_target_date`` = c + ⌈(T − randomized) / rate × 365.25/12⌉ days, null when the
 target is reached or the rate is 0 or null.  ``pct_of_target`` = 100 · randomized / T;
-``target_at_cutoff`` = target(c).
+``target_at_cutoff`` = target(c).  What the report says of it is decided here too: ``projection``
+(``projected``, ``target_reached``, ``too_few_complete_months``, ``no_recent_randomization``),
+``rate_window_months`` (3), ``target_reached_month`` (the first month whose cumulative ≥ T, null
+before), ``last_randomization_month`` and ``cutoff_month_partial`` (c before the last day of its month).
 
 **Sites** (screening.csv, by its ``site``, sorted by name): ``screened`` = rows,
 ``eligible`` = rows with eligible = yes, ``randomized`` = rows with a participant_id,
@@ -303,6 +306,8 @@ def completeness_status(status: pd.DataFrame) -> np.ndarray:
 
 
 def completeness(status: pd.DataFrame, arm: pd.Series | None = None) -> dict:
+    """The ``completeness`` block: per timepoint × instrument, due / complete / partial / missing,
+    % complete = 100 · complete / due, and the forms not (yet) due (see the module doc, Completeness)."""
     columns = [status["timepoint"].to_numpy(dtype=object), status["instrument"].to_numpy(dtype=object),
                completeness_status(status)]
     block = _completeness_block(_counts(columns))
@@ -340,6 +345,8 @@ def _quartiles(days: pd.Series) -> dict:
 
 
 def timeliness(questionnaires: pd.DataFrame, schedule: pd.DataFrame, arm: pd.Series | None = None) -> dict:
+    """The ``timeliness`` block: per timepoint, the days from planned date to ``completed_on`` of
+    each form — n, median, quartiles (type 7; see the module doc, Timeliness)."""
     forms = _forms_completed(questionnaires)
     rows = schedule.index.get_indexer(pd.Index(forms["participant_id"]))
     forms = forms.loc[rows >= 0]
@@ -369,6 +376,7 @@ def _event_counts(events: np.ndarray) -> dict:
 
 
 def disposition(rows: pd.DataFrame, arm: pd.Series | None = None) -> dict:
+    """The ``disposition`` block: rows of disposition.csv per event (see the module doc, Retention)."""
     events = rows["event"].to_numpy(dtype=object)
     block = _event_counts(events)
     if arm is not None:
@@ -378,6 +386,8 @@ def disposition(rows: pd.DataFrame, arm: pd.Series | None = None) -> dict:
 
 
 def disposition_monthly(rows: pd.DataFrame, months: list[str]) -> list[dict]:
+    """``disposition_monthly``: per accrual month, the rows per event up to the month's last day
+    (cumulative; see the module doc, Retention)."""
     if not months:
         return []
     first = np.datetime64(months[0], "M")

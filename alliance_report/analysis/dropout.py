@@ -69,7 +69,9 @@ def _not_estimable(design: np.ndarray, outcome: np.ndarray) -> str | None:
 
 
 def fit_dropout_model(data: pd.DataFrame) -> dict:
-    """The ``dropout_model`` object of results.json."""
+    """The ``dropout_model`` object of results.json: logit P(dropout) = b0 + b1·wai_w2 +
+    b2·condition_embct by ML (statsmodels Logit), B, SE, Wald z, P, 95% CI and OR per term (see the
+    module doc; Hosmer, Lemeshow & Sturdivant 2013, §1.3–1.4); null with a reason when not estimable."""
     sample = dropout_sample(data)
     design, outcome = _design(sample), sample["dropout"].to_numpy(float)
     result = {"n": int(len(sample)), "events": int(outcome.sum()), "terms": _null_terms(),
@@ -103,7 +105,8 @@ def fit_dropout_model(data: pd.DataFrame) -> dict:
 
 
 def dropout_description(data: pd.DataFrame) -> dict:
-    """Sessions attended and dropout per condition (treated, treatment ended)."""
+    """Sessions attended and dropout per condition (treated, treatment ended): n, dropouts and
+    their percentage, median and quartiles of the sessions attended (linear interpolation, type 7)."""
     ended = treated(data).loc[lambda frame: frame["treatment_ended"]]
     description = {}
     for condition in CONDITIONS:

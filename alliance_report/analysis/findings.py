@@ -36,10 +36,12 @@ FEW_RESIDUAL_DF = 10
 
 
 def significant(p: float | None) -> bool | None:
+    """P < α (two-sided, α = ALPHA = .05, no correction, as the paper); None when not estimable."""
     return None if p is None else bool(p < ALPHA)
 
 
 def direction(estimate: float | None) -> int | None:
+    """The sign of an estimate: 1, −1 or 0; None when not estimable."""
     if estimate is None:
         return None
     return (estimate > 0) - (estimate < 0)

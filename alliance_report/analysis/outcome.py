@@ -67,7 +67,10 @@ def _empty_terms(columns, with_beta=True) -> dict:
 
 
 def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) -> dict:
-    """Fit one Aim 3 model; return the results.json object of ``outcome_models``."""
+    """One Aim 3 model by OLS (statsmodels): <scale>_t1 on baseline, wai_w2 and condition (with
+    ``moderation``: wai_w2 centred and its product with condition); per term B, SE, t (residual df),
+    P, 95% CI and β = B·SD(x)/SD(y), R², adjusted R² and the diagnostics (see the module doc);
+    the results.json object of ``outcome_models``."""
     sample = outcome_sample(data, scale)
     design = design_matrix(sample, scale, moderation)
     outcome = sample[f"{scale}_t1"].astype(float)

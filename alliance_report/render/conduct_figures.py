@@ -22,10 +22,10 @@ import datetime as dt
 
 from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, MAIN_INSTRUMENT, TIMEPOINTS, WAITING_LIST
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
-from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, _export,
-                                            _n, plt)
+from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, export_figure,
+                                            plt)
 from alliance_report.render.conduct_tables import EVENT_LABELS
-from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, number, percent
+from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, integer, number, percent
 # matplotlib is set up (Agg backend) by importing figures
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -133,7 +133,7 @@ def accrual_figure(conduct: dict) -> Figure | None:
                 linestyle="--", linewidth=1.2, zorder=2)
         handles = [Line2D([], [], color=POOLED, marker="o" if markers else None, markersize=3.5,
                           label="Randomized (cumulative)"),
-                   Line2D([], [], color=TARGET, linestyle="--", label=f"Target line (target {_n(target)})")]
+                   Line2D([], [], color=TARGET, linestyle="--", label=f"Target line (target {integer(target)})")]
         if x_projected is not None:
             ax.plot([x_cut, x_projected], [accrual["randomized"], target], color=POOLED, linestyle=":",
                     linewidth=1.2, zorder=2)
@@ -147,7 +147,7 @@ def accrual_figure(conduct: dict) -> Figure | None:
                         marker=ARM_MARKERS[arm] if markers else None, markersize=3, zorder=3)
                 handles.append(Line2D([], [], color=ARM_COLOURS[arm], linestyle=ARM_LINESTYLES[arm],
                                       marker=ARM_MARKERS[arm] if markers else None, markersize=3,
-                                      label=f"{arm} (n={_n(arms[arm]['randomized'])})"))
+                                      label=f"{arm} (n={integer(arms[arm]['randomized'])})"))
         ax.axvline(x_cut, color=OKABE_ITO["neutral"], linewidth=0.8, linestyle="-", zorder=1)
         top = max(target, accrual["randomized"]) * 1.15  # headroom for the cut-off label above the data
         early = x_cut < right / 2  # the label on the side of the cut-off line with room
@@ -172,20 +172,20 @@ def accrual_figure(conduct: dict) -> Figure | None:
                                    "projected.",
     }[accrual["projection"]]
     by_arm = (" Coloured lines: cumulative randomized per arm of the first randomization ("
-              + ", ".join(f"{arm} {_n(arms[arm]['randomized'])}" for arm in ARMS) + ")." if arms else "")
+              + ", ".join(f"{arm} {integer(arms[arm]['randomized'])}" for arm in ARMS) + ")." if arms else "")
     caption = (f"Accrual: cumulative number of randomized participants by month up to the cut-off {cutoff}, "
-               f"{_n(accrual['randomized'])} of the target of {_n(target)} ({pct}%), against the planned "
-               f"recruitment line (dashed) from 0 at {accrual['recruitment_start']} to {_n(target)} at "
+               f"{integer(accrual['randomized'])} of the target of {integer(target)} ({pct}%), against the planned "
+               f"recruitment line (dashed) from 0 at {accrual['recruitment_start']} to {integer(target)} at "
                f"{accrual['recruitment_end_planned']}, which stood at {number(accrual['target_at_cutoff'], 0)} on "
                f"the cut-off date. {projection}{by_arm}")
     alt = (f"Line chart of the cumulative number of randomized participants per month from {monthly[0]['month']} "
            f"to {monthly[-1]['month']}, with a dashed planned recruitment line rising linearly to the target of "
-           f"{_n(target)} participants at {accrual['recruitment_end_planned']} and a vertical line at the cut-off "
-           f"{cutoff}. At the cut-off, {_n(accrual['randomized'])} "
+           f"{integer(target)} participants at {accrual['recruitment_end_planned']} and a vertical line at the cut-off "
+           f"{cutoff}. At the cut-off, {integer(accrual['randomized'])} "
            f"{agree(accrual['randomized'], 'participant', 'participants')} had been randomized ({pct}% of the "
-           f"target of {_n(target)}); the planned line stood at {number(accrual['target_at_cutoff'], 0)}. "
+           f"target of {integer(target)}); the planned line stood at {number(accrual['target_at_cutoff'], 0)}. "
            f"{projection}{by_arm}")
-    return _export(fig, "accrual", caption, alt)
+    return export_figure(fig, "accrual", caption, alt)
 
 
 # ----------------------------------------------------------------------------- 2 retention
@@ -237,7 +237,7 @@ def retention_figure(conduct: dict) -> Figure | None:
                     left.text(i, cell["pct_complete"] + 1.5, percent(cell["pct_complete"], cell["due"]),
                               ha="center", va="bottom", fontsize=7.5)
         dues = [_completeness_cell(completeness, tp).get("due", 0) for tp in TIMEPOINTS]
-        left.set_xticks(list(positions), [f"{tp}\n{_n(due)}" for tp, due in zip(TIMEPOINTS, dues)],
+        left.set_xticks(list(positions), [f"{tp}\n{integer(due)}" for tp, due in zip(TIMEPOINTS, dues)],
                         fontsize=7 if max(dues) >= 10_000 else 8)  # "24,500" fits under its bars
         left.annotate("due", xy=(0, 0), xycoords="axes fraction", xytext=(-4, -15), textcoords="offset points",
                       ha="right", va="top", fontsize=8)
@@ -257,7 +257,7 @@ def retention_figure(conduct: dict) -> Figure | None:
                 xs, ys = _cumulative_points(axis, monthly, cutoff, event)
                 colour, style = EVENT_STYLES[event]
                 right.plot(xs, ys, color=colour, linestyle=style, linewidth=1.4,
-                           label=f"{EVENT_LABELS[event]} ({_n(disposition.get(event))})")
+                           label=f"{EVENT_LABELS[event]} ({integer(disposition.get(event))})")
                 top = max(top, *ys)
             right.set_xlim(0, axis.day_end(cutoff))
             axis.ticks(right, axis.day_end(cutoff))
@@ -272,7 +272,7 @@ def retention_figure(conduct: dict) -> Figure | None:
     def series(block: dict) -> str:
         return ", ".join(f"{tp} {_pct_text(_completeness_cell(block, tp))}" for tp in TIMEPOINTS)
 
-    events = ", ".join(f"{_n(disposition.get(event))} {EVENT_LABELS[event].lower()}" for event in EVENTS)
+    events = ", ".join(f"{integer(disposition.get(event))} {EVENT_LABELS[event].lower()}" for event in EVENTS)
     main = ("the main questionnaire of each timepoint: HADS at T0, T0b and T1–T3, the WAI at weeks "
             f"{ALLIANCE_WEEKS_TEXT} ({', '.join(ALLIANCE_WEEKS)})")
     by_arm = (" Bars per arm at the cut-off (the treatment condition of treated participants, TAU for TAU "
@@ -285,7 +285,7 @@ def retention_figure(conduct: dict) -> Figure | None:
            f"({main}): {series(completeness)}."
            + ("".join(f" {arm}: {series(arms[arm])}." for arm in ARMS) if arms else "")
            + f" Right: line chart of cumulative disposition events by month; at the cut-off {events}.")
-    return _export(fig, "retention", caption, alt)
+    return export_figure(fig, "retention", caption, alt)
 
 
 def conduct_figures(conduct: dict) -> tuple[Figure, ...]:

@@ -59,6 +59,7 @@ from matplotlib.ft2font import FT2Font, LoadFlags
 
 from alliance_report.design import CONDITIONS, WAITING_LIST
 from alliance_report.render import format as fmt
+from alliance_report.settings import Settings
 
 __all__ = ["consort_svg", "measure", "TextMetrics", "METRICS"]
 
@@ -443,7 +444,7 @@ def _boxes(consort: dict, k: int) -> dict:
     }
 
 
-def consort_svg(consort: dict, *, width_mm: float = 170, dropout_threshold: int = 4,
+def consort_svg(consort: dict, *, width_mm: float = 170, dropout_threshold: int = Settings.dropout_threshold,
                 metrics: TextMetrics = METRICS) -> str:
     """The CONSORT flow diagram of ``consort`` (results.json) as a standalone ``<svg>`` element.
 

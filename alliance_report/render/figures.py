@@ -75,7 +75,7 @@ STYLE = {
     "axes.edgecolor": "#222222",
     "lines.linewidth": 1.3,
     "hatch.linewidth": 0.6,
-    "svg.hashsalt": "alliance-report",  # replaced by the figure name in _export
+    "svg.hashsalt": "alliance-report",  # replaced by the figure name in export_figure
     "svg.fonttype": "path",
     "figure.dpi": 100,
 }
@@ -122,7 +122,7 @@ def _prefix_ids(svg: str, prefix: str) -> str:
     return re.sub(r'(href="#|url\(#)([^")]+)', ref, svg)
 
 
-def _export(fig, name: str, caption: str, alt: str) -> Figure:
+def export_figure(fig, name: str, caption: str, alt: str) -> Figure:
     svg_buffer, png_buffer = io.StringIO(), io.BytesIO()
     with plt.rc_context({**STYLE, "svg.hashsalt": name}):
         # the PNG's draw lays the figure out (constrained layout at the PNG's resolution); the
@@ -148,7 +148,6 @@ def _get(mapping, *keys):
     return mapping
 
 
-_n = integer  # a count as text: "24,500"; an em dash when missing
 
 
 def _condition_handles(markers: bool = True) -> list:
@@ -212,7 +211,7 @@ def _count_colorbar(fig, mappable, axes) -> None:
     bar.ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _white_outline(width: float = 3.0) -> list:
+def white_outline(width: float = 3.0) -> list:
     return [patheffects.Stroke(linewidth=width, foreground="white"), patheffects.Normal()]
 
 
@@ -285,7 +284,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
                 ax.annotate(f"n {c}", xy=(0.0, y), xycoords="axes fraction", ha="right", va="top",
                             fontsize=8, color=TEXT_COLOURS[c], annotation_clip=False)
                 for week, x in WEEKS:
-                    ax.annotate(_n(cells[(kind, c, week)].get("n")), xy=(x, y),
+                    ax.annotate(integer(cells[(kind, c, week)].get("n")), xy=(x, y),
                                 xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
                                 color=TEXT_COLOURS[c], annotation_clip=False)
         axes[0].set_ylabel("WAI mean score (1–5)")
@@ -296,8 +295,8 @@ def alliance_trajectory(results: dict) -> Figure | None:
         parts = [f"{number(mean) if mean is not None else 'not available'} at week {x}"
                  for week, x in WEEKS for mean in [cells[(kind, c, week)].get("mean")]]
         ns = sorted({cells[(kind, c, week)].get("n") for week, _ in WEEKS}, key=lambda v: (v is None, v))
-        n_text = (f"n={_n(ns[0])}" if len(ns) == 1
-                  else f"n={_n(ns[0])} to {_n(ns[-1])}" if None not in ns else "n varies")
+        n_text = (f"n={integer(ns[0])}" if len(ns) == 1
+                  else f"n={integer(ns[0])} to {integer(ns[-1])}" if None not in ns else "n varies")
         return f"{c} {', '.join(parts)} ({n_text})"
 
     alt = ("Two-panel line chart of the mean Working Alliance Inventory score (scale 1 to 5) with 95% "
@@ -310,8 +309,8 @@ def alliance_trajectory(results: dict) -> Figure | None:
         ns = [cells[(kind, c, week)].get("n") for week, _ in WEEKS]
         ns = sorted(v for v in ns if v is not None)
         if not ns:
-            return f"{c} n={_n(None)}"
-        return f"{c} n={_n(ns[0])}" if ns[0] == ns[-1] else f"{c} n={_n(ns[0])}–{_n(ns[-1])}"
+            return f"{c} n={integer(None)}"
+        return f"{c} n={integer(ns[0])}" if ns[0] == ns[-1] else f"{c} n={integer(ns[0])}–{integer(ns[-1])}"
 
     axis_note = _trajectory_axis_note(limits, low)
     caption = ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
@@ -322,7 +321,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
                "condition and week is given below each panel (complete cases "
                f"{n_range('complete_cases', 'MBCT')}, {n_range('complete_cases', 'eMBCT')}; "
                f"all available data {n_range('available', 'MBCT')}, {n_range('available', 'eMBCT')}).")
-    return _export(fig, "alliance_trajectory", caption, alt)
+    return export_figure(fig, "alliance_trajectory", caption, alt)
 
 
 # ----------------------------------------------------------------------------- 2 sessions
@@ -366,14 +365,14 @@ def sessions_attended(results: dict) -> Figure | None:
         ax.set_ylabel("Participants (%)")
         ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
         handles = [Patch(facecolor=OKABE_ITO[c], edgecolor="white", hatch=HATCHES[c],
-                         label=f"{c} (n={_n(_get(description, c, 'n'))})") for c in CONDITIONS]
+                         label=f"{c} (n={integer(_get(description, c, 'n'))})") for c in CONDITIONS]
         _top_legend(fig, handles)
 
     def dropout_text(c: str) -> str:
         n, events = _get(description, c, "n"), _get(description, c, "dropout_n")
         if not n or events is None:
             return f"{c} not available"
-        return f"{c} {_n(events)} of {_n(n)} ({percent(_get(description, c, 'dropout_pct'), n)}%)"
+        return f"{c} {integer(events)} of {integer(n)} ({percent(_get(description, c, 'dropout_pct'), n)}%)"
 
     def summary(c: str) -> str:
         d = description.get(c) or {}
@@ -390,9 +389,9 @@ def sessions_attended(results: dict) -> Figure | None:
     caption = (f"Number of the {N_SESSIONS} treatment sessions attended, per condition, in treated participants whose "
                f"treatment had ended. The shaded area marks dropout ({rule}): {dropout_text('MBCT')}, "
                f"{dropout_text('eMBCT')}. Bars are percentages of each condition; "
-               f"n={_n(_get(description, 'MBCT', 'n'))} (MBCT) and n={_n(_get(description, 'eMBCT', 'n'))} "
+               f"n={integer(_get(description, 'MBCT', 'n'))} (MBCT) and n={integer(_get(description, 'eMBCT', 'n'))} "
                "(eMBCT).")
-    return _export(fig, "sessions_attended", caption, alt)
+    return export_figure(fig, "sessions_attended", caption, alt)
 
 
 # ----------------------------------------------------------------------------- 3 alliance-outcome
@@ -441,7 +440,7 @@ def alliance_outcome(results: dict) -> Figure | None:
                 lx, ly, _ = _pairs(_get(lines, c, "wai_w2"), _get(lines, c, "predicted"))
                 if len(lx) == 2:
                     ax.plot(lx, ly, color=OKABE_ITO[c], linestyle=LINESTYLES[c], linewidth=1.8, zorder=4,
-                            path_effects=_white_outline(3.6))
+                            path_effects=white_outline(3.6))
                     drawn = True
             if not drawn:
                 no_lines.append(meta["short"])
@@ -469,7 +468,7 @@ def alliance_outcome(results: dict) -> Figure | None:
         if not x:
             return f"{meta['label']}: not estimable ({_reason(_model(results, scale))})"
         shown = "hexagonal bins shaded by count" if large[scale] else "points per participant"
-        return f"{meta['label']} ({shown}, n={_n(_model(results, scale).get('n'))}): {slopes(scale)}"
+        return f"{meta['label']} ({shown}, n={integer(_model(results, scale).get('n'))}): {slopes(scale)}"
 
     alt = ("Two-panel chart of post-treatment outcome against early alliance (WAI score at week 2), with "
            "a fitted line per condition (MBCT blue solid, eMBCT orange dashed). "
@@ -477,7 +476,7 @@ def alliance_outcome(results: dict) -> Figure | None:
     how = []
     if any(large[s] for s in SCALES if panels[s][0]):
         which = " and ".join(SCALES[s]["short"] for s in SCALES if large[s] and panels[s][0])
-        how.append(f"Because n>{_n(LARGE_N)}, the {which} panel{'s' if which.count(' and ') else ''} show"
+        how.append(f"Because n>{integer(LARGE_N)}, the {which} panel{'s' if which.count(' and ') else ''} show"
                    f"{'' if which.count(' and ') else 's'} the number of participants per hexagonal bin "
                    "(both conditions pooled, log scale) instead of individual points.")
     if any(not large[s] for s in SCALES if panels[s][0]):
@@ -489,7 +488,7 @@ def alliance_outcome(results: dict) -> Figure | None:
     if no_lines:
         models = agree(len(no_lines), "model", "models")
         how.append(f"Fitted lines of the {' and '.join(no_lines)} moderation {models} could not be estimated.")
-    ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
+    ns = " and ".join(f"n={integer(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
     if len(no_lines) + sum(not panels[s][0] for s in SCALES) < len(SCALES):
         how.append("Lines are the values predicted by the moderation model (alliance × condition) per "
                    f"condition at the mean baseline score, over each condition's observed alliance range; {ns}.")
@@ -497,7 +496,7 @@ def alliance_outcome(results: dict) -> Figure | None:
         how.append(f"Model samples: {ns}.")
     caption = ("Early alliance (WAI at week 2) and post-treatment outcome: HADS total (left; higher is more "
                "distress) and MHC-SF mean (right; higher is more well-being). " + " ".join(how))
-    return _export(fig, "alliance_outcome", caption, alt)
+    return export_figure(fig, "alliance_outcome", caption, alt)
 
 
 # ----------------------------------------------------------------------------- 4 residuals
@@ -539,7 +538,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
                 ax.scatter(x, y, color=OKABE_ITO["neutral"], marker="o", zorder=2, **_point_style(len(x)))
             # a white outline keeps the line visible over dark bins; over points it is not needed
             ax.axhline(0, color="#000000", linewidth=0.9, zorder=3,
-                       path_effects=_white_outline(2.4) if large[scale] else None)
+                       path_effects=white_outline(2.4) if large[scale] else None)
             ax.set_xlabel(f"Fitted {meta['label']}")
             ax.set_ylabel("Residual")
         if density is not None:
@@ -550,7 +549,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
         if not panels[scale][0]:
             return f"{meta['label']} model: not estimable ({_reason(_model(results, scale))})"
         shown = "hexagonal bins shaded by count" if large[scale] else "one point per participant"
-        return (f"{meta['label']} model ({shown}, n={_n(_model(results, scale).get('n'))}): "
+        return (f"{meta['label']} model ({shown}, n={integer(_model(results, scale).get('n'))}): "
                 f"{stats_line(scale)}")
 
     alt = ("Two scatter plots of residuals against fitted values of the main outcome models, with a "
@@ -558,7 +557,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
     how = []
     drawn = [s for s in SCALES if panels[s][0]]
     if any(large[s] for s in drawn):
-        how.append(f"Panels with n>{_n(LARGE_N)} show the number of participants per hexagonal bin (log "
+        how.append(f"Panels with n>{integer(LARGE_N)} show the number of participants per hexagonal bin (log "
                    "scale) instead of individual points.")
     if any(not large[s] for s in drawn):
         how.append("Points are participants.")
@@ -566,13 +565,13 @@ def residual_diagnostics(results: dict) -> Figure | None:
     if not_drawn:
         how.append(f"The {' and '.join(not_drawn)} {agree(len(not_drawn), 'model', 'models')} could not be "
                    "estimated.")
-    ns = " and ".join(f"n={_n(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
+    ns = " and ".join(f"n={integer(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
     caption = ("Residuals against fitted values of the main outcome models (post-treatment score on baseline "
                "score, early alliance and condition): HADS total (left) and MHC-SF mean (right); panel "
                "titles give the Breusch–Pagan test for heteroscedasticity and the largest variance "
                "inflation factor (VIF). " + " ".join(how)
                + f" The horizontal line marks a residual of zero; {ns}.")
-    return _export(fig, "residual_diagnostics", caption, alt)
+    return export_figure(fig, "residual_diagnostics", caption, alt)
 
 
 # ----------------------------------------------------------------------------- all

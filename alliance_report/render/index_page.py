@@ -207,7 +207,7 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
     if not points:
         return None
     from alliance_report.render.conduct_figures import POOLED, TARGET, MonthAxis, randomized_axis
-    from alliance_report.render.figures import STYLE, WIDTH, _export, _white_outline, plt
+    from alliance_report.render.figures import STYLE, WIDTH, export_figure, white_outline, plt
     from matplotlib.lines import Line2D
 
     target = _int(target)
@@ -238,7 +238,7 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
                 for x, p in series:
                     ax.annotate(f"{p.randomized:,}", (x, p.randomized), xytext=(0, 5), textcoords="offset points",
                                 ha="center", va="bottom", fontsize=7.5, color=colour,
-                                path_effects=_white_outline(2.5), zorder=5)
+                                path_effects=white_outline(2.5), zorder=5)
         ax.set_xlim(min(-0.1, min(xs) - 0.5), right)
         ax.set_ylim(0, top)
         axis.ticks(ax, right)
@@ -267,7 +267,7 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
                f"{studies_text}{skipped_text}")
     alt = (f"Line chart of the cumulative number of participants randomized (y axis) at each freeze's cut-off "
            f"date (x axis), {target_text}. Values: {_value_list(points)}.{studies_text}{skipped_text}")
-    return _export(fig, FIGURE_NAME, caption, alt)
+    return export_figure(fig, FIGURE_NAME, caption, alt)
 
 
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
