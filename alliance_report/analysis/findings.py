@@ -25,7 +25,8 @@ rendering only words a decision and never makes one.
 
 from __future__ import annotations
 
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, COMPARED_CONDITION, CONDITIONS, REFERENCE_CONDITION
+from alliance_report.design import (ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, COMPARED_CONDITION, CONDITIONS,
+                                    REFERENCE_CONDITION)
 
 ALPHA = 0.05
 # fewer residual degrees of freedom than this: a model's estimates are flagged as very imprecise

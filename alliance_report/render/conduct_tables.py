@@ -193,7 +193,7 @@ def completeness_table(conduct: dict) -> Table:
             cell = completeness[timepoint][instrument]
             rows.append(Row((
                 TIMEPOINT_LABELS[timepoint] if i == 0 else "", INSTRUMENT_LABELS[instrument],
-                fmt.integer(cell["due"]), fmt.integer(cell["complete"]), fmt.integer(cell["partial"]), fmt.integer(cell["missing"]),
+                *(fmt.integer(cell[status]) for status in ("due", "complete", "partial", "missing")),
                 _pct(cell["pct_complete"], cell["due"]), fmt.integer(cell["received_before_due"]),
                 *((_arm_completeness(arms[a][timepoint][instrument]) for a in ARMS) if arms else ()))))
     groups = (("", 8), ("% complete (due) by arm", len(ARMS))) if arms else ()

@@ -114,22 +114,24 @@ def interim(results: dict) -> str:
 
 def flow(results: dict) -> str:
     f = results["participant_flow"]
-    text = (f"Of {fmt.integer(f['assessed'])} people assessed for eligibility, {fmt.integer(f['excluded'])} were not randomized and "
-            f"{fmt.integer(f['randomized'])} were randomized. In all, "
+    n = {key: fmt.integer(value) for key, value in f.items() if isinstance(value, int)}  # counts as text
+    text = (f"Of {n['assessed']} people assessed for eligibility, {n['excluded']} were not randomized and "
+            f"{n['randomized']} were randomized. In all, "
             f"{fmt.plural(f['treated'], 'participant was', 'participants were')} treated in MBCT or eMBCT, "
-            f"{fmt.integer(f['first_round'])} of them after the first randomization and {fmt.integer(f['rerandomized'])} after the waiting "
-            "period of treatment as usual")
-    waiting = fmt.listing([f"{fmt.integer(f['tau_waiting'])} {fmt.agree(f['tau_waiting'], 'was', 'were')} still in the waiting period"
-                    if f["tau_waiting"] else "",
-                    f"{fmt.integer(f['tau_not_rerandomized'])} {fmt.agree(f['tau_not_rerandomized'], 'was', 'were')} not "
-                    "re-randomized" if f["tau_not_rerandomized"] else ""])
+            f"{n['first_round']} of them after the first randomization and {n['rerandomized']} after the "
+            "waiting period of treatment as usual")
+    waiting = fmt.listing([
+        f"{n['tau_waiting']} {fmt.agree(f['tau_waiting'], 'was', 'were')} still in the waiting period"
+        if f["tau_waiting"] else "",
+        f"{n['tau_not_rerandomized']} {fmt.agree(f['tau_not_rerandomized'], 'was', 'were')} not re-randomized"
+        if f["tau_not_rerandomized"] else ""])
     text += f"; {waiting}." if waiting else "."
-    text += (f" Of the treated participants, {fmt.integer(f['treatment_ended'])} had ended treatment ({fmt.integer(f['dropout'])} of them after fewer than "
-             f"{results['settings']['dropout_threshold']} sessions) and {fmt.integer(f['in_treatment'])} were still in treatment; "
-             f"{fmt.integer(f['t1_assessed'])} had a post-treatment (T1) HADS score and {fmt.integer(f['lost_to_follow_up_t1'])} were lost to "
-             "follow-up at T1")
-    later = fmt.listing([f"{fmt.integer(f['withdrawn_before_t1'])} had withdrawn before T1" if f["withdrawn_before_t1"] else "",
-                  f"for {fmt.integer(f['t1_not_yet_due'])} T1 was not yet due" if f["t1_not_yet_due"] else ""])
+    text += (f" Of the treated participants, {n['treatment_ended']} had ended treatment ({n['dropout']} of them "
+             f"after fewer than {results['settings']['dropout_threshold']} sessions) and {n['in_treatment']} were "
+             f"still in treatment; {n['t1_assessed']} had a post-treatment (T1) HADS score and "
+             f"{n['lost_to_follow_up_t1']} were lost to follow-up at T1")
+    later = fmt.listing([f"{n['withdrawn_before_t1']} had withdrawn before T1" if f["withdrawn_before_t1"] else "",
+                         f"for {n['t1_not_yet_due']} T1 was not yet due" if f["t1_not_yet_due"] else ""])
     return text + (f"; {later}." if later else ".")
 
 

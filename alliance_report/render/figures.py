@@ -45,7 +45,8 @@ import matplotlib
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
 from alliance_report.scoring import INSTRUMENTS as SCORED
-from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, integer, number, p_statement, percent, plain_number, stat
+from alliance_report.render.format import (ALLIANCE_WEEKS_TEXT, agree, integer, number, p_statement, percent,
+                                          plain_number, stat)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -90,7 +91,8 @@ _HADS, _MHCSF, _WAI = (SCORED[name] for name in ("HADS", "MHCSF", "WAI"))
 SCALES = {
     "hads": {"short": "HADS", "label": "HADS total",  # the total: a sum of prorated item scores
              "axis": f"Post-treatment HADS total ({_HADS.low * _HADS.n_items}–{_HADS.high * _HADS.n_items})"},
-    "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean", "axis": f"Post-treatment MHC-SF mean ({_MHCSF.low}–{_MHCSF.high})"},
+    "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean",
+              "axis": f"Post-treatment MHC-SF mean ({_MHCSF.low}–{_MHCSF.high})"},
 }
 DENSITY_CMAP = ListedColormap(plt.get_cmap("Greys")(
     [0.18 + 0.72 * i / 255 for i in range(256)]), name="alliance_greys")

@@ -113,7 +113,8 @@ def problems(document, names: tuple[str, ...] = ()) -> list[str]:
             found.append(f"page {number} ends with the caption “{_text(last)[:60]}”")
         first = _first_content(body)
         if first is not None and first.element_tag == "p" and "footnote" in (first.element.get("class") or "").split():
-            found.append(f"page {number} begins with a table's footnote (“{_text(first)[:40]}”), apart from its rows")
+            found.append(f"page {number} begins with a table's footnote (“{_text(first)[:40]}”), "
+                         "apart from its rows")
         for box in body:
             if getattr(box, "is_table_wrapper", False) and _table_id(box):
                 if any(isinstance(child, boxes.TableCaptionBox) for child in box.children):

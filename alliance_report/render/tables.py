@@ -194,7 +194,8 @@ def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
     rows = []
     for key, label, level in FLOW_ROWS:
         if label is None:
-            rows += [Row((f"– {fmt.reason(reason)}", fmt.integer(n)), indent=level) for reason, n in flow[key].items()]
+            rows += [Row((f"– {fmt.reason(reason)}", fmt.integer(n)), indent=level)
+                     for reason, n in flow[key].items()]
         else:
             rows.append(Row((label.format(k=dropout_threshold), str(flow[key])), indent=level))
     footnote = ("Counts at the cut-off date, pooled over the two treatment arms (MBCT and eMBCT). Treated = "
@@ -358,7 +359,8 @@ def reliability_table(results: dict) -> Table:
     timepoint_labels = {"W2": "Week 2", "W5": "Week 5", "W9": "Week 9", "baseline": "Baseline",
                         "T1": "Post-treatment (T1)"}
     rows = tuple(
-        Row((labels[instrument], timepoint_labels[tp], fmt.bounded_number(alpha, 2, style), fmt.integer(counts[instrument][tp])))
+        Row((labels[instrument], timepoint_labels[tp], fmt.bounded_number(alpha, 2, style),
+             fmt.integer(counts[instrument][tp])))
         for instrument, by_timepoint in alphas.items() for tp, alpha in by_timepoint.items())
     footnote = ("Cronbach α of the total scale in the treated population, on forms with every item "
                 "answered; baseline is each participant's own pre-treatment assessment. " + ABBREVIATIONS)

@@ -176,7 +176,8 @@ def alliance_development(results: dict) -> str:
     alliance = results["findings"]["alliance"]
     if manova["time"]["wilks"] is None and manova["condition"]["f"] is None:
         sample = fmt.count("n", manova["n"], style)
-        return f"The repeated-measures MANOVA could not be estimated {_parenthesized(manova['not_estimable_reason'], sample)}."
+        reason = _parenthesized(manova["not_estimable_reason"], sample)
+        return f"The repeated-measures MANOVA could not be estimated {reason}."
     statistics = {"time": _wilks, "time_x_condition": _wilks, "condition": _univariate}
     sentences = []
     for effect, (significant_words, no_evidence_words) in MANOVA_WORDS.items():
