@@ -215,3 +215,18 @@ def test_table1_with_an_empty_condition_does_not_crash():
     assert table["n"]["eMBCT"] == 0
     assert rows[("age", None)]["smd"] is None and rows[("age", None)]["test"]["p"] is None
     assert rows[("sex", "female")]["cells"]["eMBCT"]["pct"] is None
+
+
+def test_a_percentage_at_a_tie_is_exact_and_prints_rounded_away_from_zero():
+    """23 of 40 is 57.5 % exactly (100·23/40), not 57.49999999999999 (100·(23/40)), so the report
+    prints 58 (half away from zero), as a reader computing it by hand would."""
+    from alliance_report.render import format as fmt
+
+    frame = baseline_frame()
+    mbct = frame.index[frame["condition"] == "MBCT"][:40]
+    frame = frame.loc[list(mbct) + list(frame.index[frame["condition"] == "eMBCT"])]
+    frame.loc[mbct, "sex"] = ["female"] * 23 + ["male"] * 17
+    cell = next(row for row in baseline_characteristics(frame)["rows"]
+                if (row["variable"], row["level"]) == ("sex", "female"))["cells"]["MBCT"]
+    assert (cell["n"], cell["denominator"], cell["pct"]) == (23, 40, 57.5)
+    assert fmt.n_percent(cell["n"], cell["pct"], cell["denominator"]) == "23 (58)"

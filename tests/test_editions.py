@@ -251,11 +251,14 @@ def test_the_guard_finds_an_arm_with_a_number_in_every_form():
 
     for text in ("Treated in MBCT (n=56)", "eMBCT: n=63", "eMBCT, n = 63", "MBCT n=18", "eMBCT: 26",
                  "56 in MBCT", "26 in eMBCT", "MBCT (n=57)", "eMBCT: 630", "eMBCT: 4 modules were enough",
-                 "1,204 in eMBCT", "MBCT or TAU (n=86)", "MBCT and eMBCT: 56 and 63", "eMBCT/MBCT (n=56/63)"):
+                 "1,204 in eMBCT", "MBCT or TAU (n=86)", "MBCT and eMBCT: 56 and 63", "eMBCT/MBCT (n=56/63)",
+                 "MBCT and eMBCT: 1,056, 1,063", "eMBCT: 1,523"):
         assert arm_mentions(Report(text)), text
     for text in ("Treated in MBCT or eMBCT (n=119)", "randomized to MBCT, eMBCT or TAU (n=56 screened)",
                  "56 participants in MBCT or eMBCT", "pooled over MBCT and eMBCT: 245", "TAU or eMBCT or MBCT",
                  "MBCT/eMBCT (n=245)", "MBCT consisted of 8 weekly sessions", "MBCT: mindfulness-based",
+                 # a pooled count with a thousands separator is one number, not two ("1" and "523")
+                 "2,500 participants were treated in MBCT or eMBCT, 1,523 of them after the first randomization",
                  "Treated after the first randomization (MBCT or eMBCT) 167 Waiting list (TAU) 78"):
         assert not arm_mentions(Report(text)), text
     reason = "wants eMBCT: 2 children at home"

@@ -87,6 +87,8 @@ def test_counts_have_thousands_separators():
 def test_bounded_statistics_drop_the_leading_zero_in_apa_only():
     assert (fmt.bounded_number(0.6134), fmt.bounded_number(0.6134, 3, "apa")) == ("0.613", ".613")
     assert fmt.bounded_number(-0.0141, 3, "apa") == "−.014"
+    # only a leading zero: a Cronbach α of a handful of forms can be far below −1
+    assert (fmt.bounded_number(-150.55, 2, "apa"), fmt.bounded_number(-10.5, 2, "apa")) == ("−150.55", "−10.50")
     assert fmt.bounded_number(None, 3, "apa") == fmt.MISSING
     assert fmt.stat("R²", 0.177, 3, "apa", bounded=True) == "R² = .177"
 
@@ -101,3 +103,15 @@ def test_alpha_is_printed_as_given():
 def test_listing(items, expected):
     assert fmt.listing(items) == expected
     assert fmt.listing(["x", "y"], "or") == "x or y"
+
+
+def test_any_magnitude_is_printed():
+    """An odds ratio of a nearly separated fit can be astronomically large: printed, not an error."""
+    assert fmt.number(2.7e26) == "270000000000000000000000000.00"
+    huge = fmt.number(2.6e118)
+    assert huge.startswith("26") and huge.endswith(".00") and len(huge) == 119 + 3
+    assert fmt.number(float("inf")) == "inf" and fmt.number(float("nan")) == "nan"
+
+
+def test_p_values_round_half_away_from_zero_too():
+    assert (fmt.p_value(0.345), fmt.p_value(0.125, "apa")) == (".35", ".125")

@@ -165,8 +165,9 @@ def test_a_broken_rule_is_reported_and_the_report_still_published(built, tmp_pat
 
 
 @pytest.mark.parametrize("text, unbroken", [
-    ("(Wilks Λ = .613, partial η² = .061)", ["Λ = .613", "η² = .061"]),  # APA: no leading zero
-    ("adjusted R² = −.264", ["R² = −.264"]),
+    ("(Wilks Λ = .613, partial η² = .061)", ["Wilks Λ = .613", "partial η² = .061"]),  # APA: no leading zero
+    ("adjusted R² = −.264", ["adjusted R² = −.264"]),
+    ("B=−1.87, 95% CI −3.45 to −0.29", ["95% CI −3.45 to −0.29"]), ("95% CI [−1.89, 2.49]", ["95% CI [−1.89, 2.49]"]),
     ("tested two-sided at α = .05", ["α = .05"]),
     ("β=−0.18; OR=0.61; n=24,500", ["β=−0.18", "OR=0.61", "<em>n</em>=24,500"]),
     ("t(106)=−5.05, P&lt;.001", ["<em>t</em>(106)=−5.05", "<em>P</em>&lt;.001"]),

@@ -102,11 +102,11 @@ def test_dropout_sentence(demo, p, b, words):
 def test_dropout_not_estimable(demo):
     def edit(r):
         null_terms(r["dropout_model"]["terms"])
-        r["dropout_model"]["not_estimable_reason"] = "too few dropouts or completers (1 of 9 dropped out)"
+        r["dropout_model"]["not_estimable_reason"] = "too few dropouts or completers"
+        r["dropout_model"]["n"], r["dropout_model"]["events"] = 9, 1
     results = edited(demo, edit)
-    assert text.dropout_model(results) == ("The dropout model could not be estimated (too few dropouts or completers "
-                                           f"[1 of 9 dropped out]; n={results['dropout_model']['n']}, "
-                                           f"{results['dropout_model']['events']} dropouts).")
+    assert text.dropout_model(results) == ("The dropout model could not be estimated (too few dropouts or completers; "
+                                           "n=9, 1 dropout).")
     assert "association of early alliance with dropout could not be estimated" in text.conclusion(results)
     assert "odds" not in text.conclusion(results)
 
@@ -137,8 +137,10 @@ def test_manova_sentence(demo, time_p, interaction_p, condition_p):
     if None in (interaction_p, condition_p):
         assert "Not estimable: no complete cases in eMBCT" in sentence
     conclusion = text.conclusion(results)
-    assert ("differently in the two conditions" in conclusion) == (interaction_p == SIG)
-    assert ("no evidence of a difference between the conditions" in conclusion) == (interaction_p == NONSIG)
+    assert ("and it developed differently in the two conditions" in conclusion) == (interaction_p == SIG)
+    assert ("no evidence that it developed differently in the two conditions" in conclusion) == (interaction_p == NONSIG)
+    # the mean level by condition (the MANOVA's condition effect) is part of the conclusion when it differed
+    assert ("the mean alliance was higher in" in conclusion) == (condition_p == SIG)
     assert ("similarly" not in conclusion)
 
 
@@ -171,7 +173,8 @@ def test_the_conclusion_falls_back_on_the_mixed_model(demo, time_p):
     development = ("the working alliance changed over treatment" if time_p < 0.05
                    else "there was no evidence that the working alliance changed over treatment")
     assert first == ("In this freeze, the MANOVA of the alliance could not be estimated, but in the mixed-model "
-                     f"sensitivity analysis {development}, with no evidence of a difference between the conditions")
+                     f"sensitivity analysis {development}, with no evidence that it developed differently in the two "
+                     "conditions")
 
 
 @pytest.mark.parametrize("case", ["agree", "manova missing", "disagree", "neither"])
@@ -244,7 +247,7 @@ def test_mixed_model_agreement_is_stated_as_it_is(demo, manova_p, mixed_p, agree
         assert f"On {labels[effect]}, the MANOVA {manova_side} ({fmt.p_statement(manova_p[effect])})" in sentence
     assert "same picture" not in sentence
     conclusion = text.conclusion(results)
-    assert ("did not agree on" in conclusion) == bool(disagree)
+    assert ("(the mixed-model sensitivity analysis " in conclusion) == bool(disagree)
 
 
 def test_opposite_directions_are_a_disagreement(demo):
@@ -404,7 +407,8 @@ def test_outcome_not_estimable(demo):
         r["outcome_models"]["hads"]["not_estimable_reason"] = "singular design"
     assert text.outcome(edited(demo, singular), "hads", "HADS total") == (
         "The HADS total model could not be estimated (singular design; n=3).")
-    assert text.moderation(results, "hads", "HADS total").startswith("The HADS total moderation model could not be")
+    assert text.moderation(results, "hads", "HADS total") == ("The HADS total moderation model could not be "
+                                                              "estimated (too few cases for 4 parameters; n=3).")
     assert "association of early alliance with post-treatment distress could not be estimated" in text.conclusion(results)
     assert "similarly" not in text.conclusion(results)
 
@@ -428,6 +432,8 @@ def test_final_freeze_has_no_interim_notice(demo):
      "there were 4 participants in treatment and 3 awaiting a follow-up assessment (only at T2 or T3),"),
     ({"waiting_period": 0, "in_treatment": 1, "awaiting_follow_up": 0, "awaiting_analysed_follow_up": 0},
      "there was 1 participant in treatment,"),
+    ({"waiting_period": 0, "in_treatment": 2, "awaiting_follow_up": 1, "awaiting_analysed_follow_up": 1},
+     "there were 2 participants in treatment and 1 awaiting a follow-up assessment (at T1),"),
 ])
 def test_interim_notice(demo, state, words):
     def edit(r):
@@ -570,3 +576,43 @@ def test_the_abstract_gives_the_mixed_model_when_the_conclusion_rests_on_it(mano
     alliance = {"time": effect(manova_p, mixed_p, agree), "condition": effect(manova_p, mixed_p, agree and True),
                 "time_x_condition": effect(manova_p, mixed_p, None if agree is None else True)}
     assert abstract_reports_mixed(alliance) is reports_mixed
+
+
+def test_large_counts_carry_thousands_separators_and_the_abstract_nests_brackets(demo):
+    """A freeze 10× the demo: every count of the flow sentences is written "1,523"; the abstract's
+    interim clause puts its T1 count in brackets inside its parentheses."""
+    def edit(r):
+        c = r["consort"]
+        c["assessed"], c["randomized"], c["treated"] = 4321, 2450, {"MBCT": 1027, "eMBCT": 1094}
+        r["interim"] = {"is_interim": True, "waiting_period": 12, "in_treatment": 1500, "awaiting_follow_up": 1200,
+                        "awaiting_analysed_follow_up": 1001, "analysed_data_complete": False}
+    results = edited(demo, edit)
+    flow = text.flow(results)
+    assert "Of 4,321 people assessed" in flow and "were randomized" in flow
+    assert "1,027 participants were treated in MBCT and 1,094 in eMBCT." in flow
+    assert text.flow_short(results) == (
+        "By the cut-off, 2,450 participants were randomized; 1,027 were treated in MBCT and 1,094 in eMBCT (at "
+        "the cut-off 12 in the waiting period, 1,500 in treatment and 1,200 awaiting follow-up [1,001 of them at T1]).")
+    assert "1,500 in treatment and 1,200 awaiting a follow-up assessment (1,001 of them at T1)" in text.interim_notice(results)
+    assert not re.search(r"\b\d{4,}\b", flow + text.flow_short(results) + text.interim_notice(results))
+
+
+@pytest.mark.parametrize("manova_p, mixed_p, clause", [
+    (SIG, NONSIG, "did not confirm the difference in mean alliance between the conditions"),
+    (NONSIG, SIG, "found a difference in mean alliance between the conditions"),
+])
+def test_the_conclusion_says_which_model_found_the_difference_in_mean_alliance(demo, manova_p, mixed_p, clause):
+    """A MANOVA condition effect that the mixed model does not confirm (or the reverse) is stated as
+    such: the conclusion never reads as if the mixed model found what only the MANOVA did."""
+    def edit(r):
+        r["alliance_manova"]["condition"]["p"] = manova_p
+        mixed_estimate(r, "condition")["p"] = mixed_p
+        for effect in ("time", "time_x_condition"):  # the two agree on the other effects
+            r["alliance_manova"][effect]["p"] = mixed_estimate(r, effect)["p"] = NONSIG
+    results = edited(demo, edit)
+    conclusion = text.conclusion(results)
+    assert f"(the mixed-model sensitivity analysis {clause})" in conclusion
+    levels = {c: sum(results["alliance_descriptives"]["complete_cases"][c][w]["mean"] for w in ("W2", "W5", "W9"))
+              for c in ("MBCT", "eMBCT")}
+    higher, lower = sorted(levels, key=levels.get, reverse=True)
+    assert (f"the mean alliance was higher in {higher} than in {lower}" in conclusion) == (manova_p == SIG)

@@ -108,7 +108,7 @@ def _category_rows(sample: pd.DataFrame, variable: str, levels: tuple[str, ...],
             n, total = int((values == level).sum()), int(len(values))
             shares[group] = n / total if total else None
             cells[group] = {"n": n, "denominator": total,
-                            "pct": 100 * shares[group] if total else None}
+                            "pct": 100 * n / total if total else None}  # 100·n/N: 23 of 40 is 57.5 exactly
         row = {"variable": variable, "level": level, "kind": "n_pct", "cells": cells}
         if conditions:
             compared, reference = shares[COMPARED_CONDITION], shares[REFERENCE_CONDITION]

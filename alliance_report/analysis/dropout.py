@@ -62,7 +62,7 @@ def _not_estimable(design: np.ndarray, outcome: np.ndarray) -> str | None:
     if n <= k:
         return f"too few cases for {k} parameters"
     if events < 2 or n - events < 2:
-        return f"too few dropouts or completers ({events} of {n} dropped out)"
+        return "too few dropouts or completers"  # the report prints n and the dropouts beside it
     if np.linalg.matrix_rank(design) < k:
         return "singular design (a predictor is constant in the sample)"
     return None
@@ -117,7 +117,7 @@ def dropout_description(data: pd.DataFrame) -> dict:
         description[condition] = {
             "n": n,
             "dropout_n": int(group["dropout"].sum()),
-            "dropout_pct": float(100 * group["dropout"].mean()) if n else None,
+            "dropout_pct": 100 * int(group["dropout"].sum()) / n if n else None,  # 100·k/n, as the other percentages
             "sessions_median": float(sessions.median()) if n else None,
             "sessions_q1": float(sessions.quantile(0.25)) if n else None,
             "sessions_q3": float(sessions.quantile(0.75)) if n else None,

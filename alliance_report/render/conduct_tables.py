@@ -30,8 +30,6 @@ ARM_AT_CUTOFF = ("By arm: the treatment condition of treated participants (re-ra
 ABBREVIATIONS = abbreviations("MBCT", "eMBCT", "TAU", "WAI", "HADS", "MHC-SF")
 
 
-
-
 def _pct(pct: float | None, denominator: int | None) -> str:
     return fmt.percent(pct, denominator or 0)
 

@@ -80,11 +80,13 @@ UNANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_T
 
 def awaited_follow_ups(state: dict) -> str:
     """Which follow-ups the participants awaiting one await: "7 of them at T1", "all of them at
-    T1" or "only at T2 or T3" (T1 is the follow-up the analyses use)."""
+    T1", "at T1" (one participant) or "only at T2 or T3" (T1 is the follow-up the analyses use)."""
     n, analysed = state["awaiting_follow_up"], state["awaiting_analysed_follow_up"]
     if analysed == 0:
         return f"only at {UNANALYSED_FOLLOW_UPS}"
-    return f"{'all' if analysed == n else fmt.integer(analysed)} of them at {ANALYSED_FOLLOW_UPS}"
+    if analysed == n:
+        return f"{'all of them ' if n > 1 else ''}at {ANALYSED_FOLLOW_UPS}"
+    return f"{fmt.integer(analysed)} of them at {ANALYSED_FOLLOW_UPS}"
 
 
 def pending_participants(state: dict) -> str:
@@ -98,7 +100,7 @@ def pending_participants(state: dict) -> str:
     present = [(n, words) for n, words in counts if n]
     if not present:
         return ""
-    parts = [f"{n} {words}" for n, words in present]
+    parts = [f"{fmt.integer(n)} {words}" for n, words in present]
     first = present[0][0]
     parts[0] = f"{fmt.plural(first, 'participant', 'participants')} {present[0][1]}"
     return f"{fmt.agree(first, 'was', 'were')} {fmt.listing(parts)}"

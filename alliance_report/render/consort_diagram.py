@@ -202,7 +202,7 @@ class Item:
     def words(self) -> list[str]:
         words = _clean(self.text).split() or [""]
         if self.count is not None:
-            words[-1] = f"{words[-1]} (n={self.count})".strip()
+            words[-1] = f"{words[-1]} (n={fmt.integer(self.count)})".strip()
         return words
 
 

@@ -301,7 +301,8 @@ def alliance_trajectory(results: dict) -> Figure | None:
                   else f"n={integer(ns[0])} to {integer(ns[-1])}" if None not in ns else "n varies")
         return f"{c} {', '.join(parts)} ({n_text})"
 
-    alt = ("Two-panel line chart of the mean Working Alliance Inventory score (scale 1 to 5) with 95% "
+    alt = (f"Two-panel line chart of the mean Working Alliance Inventory score (scale {WAI_SCALE[0]:g} to "
+           f"{WAI_SCALE[1]:g}) with 95% "
            f"confidence intervals at weeks {ALLIANCE_WEEKS_TEXT} of treatment, for MBCT (blue circles, solid line) "
            "and eMBCT (orange squares, dashed line). "
            + " ".join(f"{title}: {series(kind, 'MBCT')}; {series(kind, 'eMBCT')}."

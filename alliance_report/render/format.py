@@ -19,7 +19,8 @@ time, up to 4 (".0496"); if that is still not enough (P=.04996), the bound is pr
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+import re
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS
 
@@ -53,11 +54,13 @@ def number(value: float | None, decimals: int = 2) -> str:
 
 
 def _half_away_from_zero(value: float, decimals: int) -> str:
-    """``value`` with ``decimals`` decimals, a tie rounded away from zero ("2.5" → "3")."""
-    if not Decimal(repr(float(value))).is_finite():
+    """``value`` with ``decimals`` decimals, a tie rounded away from zero ("2.5" → "3"); any
+    magnitude (an odds ratio of 1e118 keeps its digits: the precision follows the exponent)."""
+    exact = Decimal(repr(float(value)))
+    if not exact.is_finite():
         return f"{value:.{decimals}f}"
-    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    return f"{rounded:.{decimals}f}"
+    context = Context(prec=max(28, exact.adjusted() + decimals + 2), rounding=ROUND_HALF_UP)
+    return f"{exact.quantize(Decimal(1).scaleb(-decimals), context=context):.{decimals}f}"
 
 
 def reason(key: str) -> str:
@@ -106,7 +109,7 @@ def p_value(p: float | None, style: str = "jmir") -> str:
         return "<.001"
     decimals = 3 if style == "apa" else (2 if p >= 0.01 else 3)
     for places in range(decimals, P_MAX_DECIMALS + 1):
-        text = f"{p:.{places}f}"
+        text = _half_away_from_zero(p, places)
         if _same_side(p, float(text)):
             break
     else:
@@ -146,7 +149,9 @@ def bounded_number(value: float | None, decimals: int = 3, style: str = "jmir") 
     """A statistic that cannot exceed 1 in absolute value (Λ, partial η², R², Cronbach α):
     "0.732" (JMIR), ".732" (APA: no leading zero), "−.014"."""
     text = number(value, decimals)
-    return text.replace("0.", ".", 1) if style == "apa" and value is not None else text
+    if style != "apa" or value is None:
+        return text
+    return re.sub(rf"^({MINUS}?)0\.", r"\1.", text)  # the leading zero only: "−0.014" → "−.014"
 
 
 def alpha(value: float, style: str = "jmir") -> str:
@@ -200,8 +205,8 @@ def percent(pct: float | None, denominator: int) -> str:
 
 
 def n_percent(n: int, pct: float | None, denominator: int) -> str:
-    """"101 (84.2)" — a count with its percentage."""
-    return f"{n} ({percent(pct, denominator)})"
+    """"101 (84.2)", "1,817 (85.7)" — a count with its percentage."""
+    return f"{integer(n)} ({percent(pct, denominator)})"
 
 
 def mean_sd(mean: float | None, sd: float | None, decimals: int = 2) -> str:

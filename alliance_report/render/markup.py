@@ -17,8 +17,9 @@ from alliance_report.render.tables import Table
 STAT_SYMBOL = re.compile(r"(?<![\w−-])(P|p|t|F|n|B|z)(?= ?(?:[(=<>]|&lt;|&gt;))")
 # a statistic with its value ("P<.001", "t(106)=−5.05", "partial η² = .061", "adjusted R² = −.264"),
 # kept on one line in the HTML/PDF (APA's values without a leading zero would otherwise break after ".")
-STAT_EXPRESSION = re.compile(r"(?<![\w−-])(?:P|p|t|F|n|B|z|β|OR|R²|η²|Λ|α)(?:\([\d, ]+\))? ?(?:=|&lt;|&gt;) ?"
-                             r"[−-]?[\d.,]*\d")
+STAT_EXPRESSION = re.compile(r"(?<![\w−-])(?:Wilks Λ|partial η²|adjusted R²|P|p|t|F|n|B|z|β|OR|R²|η²|Λ|α)"
+                             r"(?:\([\d, ]+\))? ?(?:=|&lt;|&gt;) ?[−-]?[\d.,]*\d"
+                             r"|95% CI (?:\[[−\d., ]+\]|[−-]?[\d.]+ to [−-]?[\d.]+)")
 # a SHA-256 digest, set in a fixed-width font so that the text wraps the same whatever its digits
 DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
 

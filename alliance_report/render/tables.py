@@ -197,7 +197,7 @@ def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
             rows += [Row((f"– {fmt.reason(reason)}", fmt.integer(n)), indent=level)
                      for reason, n in flow[key].items()]
         else:
-            rows.append(Row((label.format(k=dropout_threshold), str(flow[key])), indent=level))
+            rows.append(Row((label.format(k=dropout_threshold), fmt.integer(flow[key])), indent=level))
     footnote = ("Counts at the cut-off date, pooled over the two treatment arms (MBCT and eMBCT). Treated = "
                 "still in treatment + treatment ended; treated = assessed at T1 + lost to follow-up + withdrew "
                 "before T1 + T1 not yet due + T1 due with the treatment not recorded as ended. TAU: treatment "
@@ -221,8 +221,8 @@ def alliance_means_table(results: dict) -> Table:
         rows.append(Row((
             f"Week {ALLIANCE_WEEK_NUMBERS[week]}",
             *(fmt.mean_sd(cell["mean"], cell["sd"]) for cell in complete),
-            str(available[0]["n"]), fmt.mean_sd(available[0]["mean"], available[0]["sd"]),
-            str(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),
+            fmt.integer(available[0]["n"]), fmt.mean_sd(available[0]["mean"], available[0]["sd"]),
+            fmt.integer(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),
         )))
     footnote = ("WAI mean scores (range 1–5), mean (SD). Complete cases: treated participants with "
                 f"WAI scores at weeks {fmt.ALLIANCE_WEEKS_TEXT} (the MANOVA sample). All available: every treated "
@@ -355,7 +355,7 @@ def _r2(model: dict, style: str) -> str:
 
 def reliability_table(results: dict) -> Table:
     alphas, counts, style = results["reliability"], results["reliability_n"], results["settings"]["style"]
-    labels = {"WAI": "WAI-SR", "HADS": "HADS", "MHCSF": "MHC-SF"}
+    labels = {name: abbreviation for name, (abbreviation, _) in INSTRUMENT_TITLES.items()}  # "WAI-SR", …
     timepoint_labels = {"W2": "Week 2", "W5": "Week 5", "W9": "Week 9", "baseline": "Baseline",
                         "T1": "Post-treatment (T1)"}
     rows = tuple(

@@ -10,8 +10,9 @@ the absence of an effect; an estimate that is null (not estimable) is only expla
 
 from __future__ import annotations
 
-from alliance_report.design import (ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, CONDITIONS, INSTRUMENT_TITLES, INSTRUMENTS,
-                                    N_SESSIONS, TIMEPOINT_INSTRUMENTS)
+from alliance_report.design import (ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, COMPARED_CONDITION, CONDITIONS,
+                                    INSTRUMENT_TITLES, INSTRUMENTS, N_SESSIONS, REFERENCE_CONDITION,
+                                    TIMEPOINT_INSTRUMENTS)
 from alliance_report.render import format as fmt
 from alliance_report.scoring import INSTRUMENTS as SCORED
 from alliance_report.render.conduct_text import UNANALYSED_FOLLOW_UPS, awaited_follow_ups, pending_participants
@@ -68,25 +69,28 @@ def _parenthesized(*parts: str) -> str:
 
 
 def _per_arm(counts: dict[str, int]) -> str:
-    return f"{counts['MBCT']} in MBCT and {counts['eMBCT']} in eMBCT"
+    return f"{fmt.integer(counts['MBCT'])} in MBCT and {fmt.integer(counts['eMBCT'])} in eMBCT"
 
 
 # ------------------------------------------------------------------ participant flow
 
 def flow(results: dict) -> str:
     c = results["consort"]
+    n = fmt.integer  # a count as text ("1,523")
     rerandomized = c["rerandomized"]
-    tau = [f"{rerandomized['MBCT']} {fmt.agree(rerandomized['MBCT'], 'was', 'were')} re-randomized to MBCT and "
-           f"{rerandomized['eMBCT']} to eMBCT after the waiting period"]
+    tau = [f"{n(rerandomized['MBCT'])} {fmt.agree(rerandomized['MBCT'], 'was', 'were')} re-randomized to MBCT "
+           f"and {n(rerandomized['eMBCT'])} to eMBCT after the waiting period"]
     if c["tau_waiting"]:
-        tau.append(f"{c['tau_waiting']} {fmt.agree(c['tau_waiting'], 'was', 'were')} still in their waiting period "
-                   "at the cut-off")
-    tau.append(f"{c['tau_not_rerandomized']} {fmt.agree(c['tau_not_rerandomized'], 'was', 'were')} not re-randomized")
-    text = (f"Of {c['assessed']} people assessed for eligibility, {c['excluded']} were not randomized and "
-            f"{c['randomized']} were randomized: {c['allocated']['MBCT']} to MBCT, {c['allocated']['eMBCT']} "
-            f"to eMBCT and {c['allocated']['TAU']} to treatment as usual (TAU). Of the TAU participants, "
-            f"{fmt.listing(tau)}. In all, {fmt.plural(c['treated']['MBCT'], 'participant was', 'participants were')} "
-            f"treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
+        tau.append(f"{n(c['tau_waiting'])} {fmt.agree(c['tau_waiting'], 'was', 'were')} still in their waiting "
+                   "period at the cut-off")
+    tau.append(f"{n(c['tau_not_rerandomized'])} {fmt.agree(c['tau_not_rerandomized'], 'was', 'were')} not "
+               "re-randomized")
+    text = (f"Of {n(c['assessed'])} people assessed for eligibility, {n(c['excluded'])} were not randomized and "
+            f"{n(c['randomized'])} were randomized: {n(c['allocated']['MBCT'])} to MBCT, "
+            f"{n(c['allocated']['eMBCT'])} to eMBCT and {n(c['allocated']['TAU'])} to treatment as usual (TAU). "
+            f"Of the TAU participants, {fmt.listing(tau)}. In all, "
+            f"{fmt.plural(c['treated']['MBCT'], 'participant was', 'participants were')} treated in MBCT and "
+            f"{n(c['treated']['eMBCT'])} in eMBCT.")
     if any(c["in_treatment"].values()):  # each optional clause: only when some arm has a count
         text += (f" At the cut-off, {_per_arm(c['in_treatment'])} were still in treatment; they are "
                  "excluded from the dropout analyses.")
@@ -105,14 +109,14 @@ def flow(results: dict) -> str:
 def flow_short(results: dict) -> str:
     c = results["consort"]
     text = (f"By the cut-off, {fmt.plural(c['randomized'], 'participant was', 'participants were')} randomized; "
-            f"{c['treated']['MBCT']} {fmt.agree(c['treated']['MBCT'], 'was', 'were')} treated in MBCT "
-            f"and {c['treated']['eMBCT']} in eMBCT")
+            f"{fmt.integer(c['treated']['MBCT'])} {fmt.agree(c['treated']['MBCT'], 'was', 'were')} treated in MBCT "
+            f"and {fmt.integer(c['treated']['eMBCT'])} in eMBCT")
     if results["findings"]["interim"]:
         state = results["interim"]
-        pending = [f"{state['waiting_period']} in the waiting period" if state["waiting_period"] else "",
-                   f"{state['in_treatment']} in treatment" if state["in_treatment"] else "",
-                   (f"{fmt.integer(state['awaiting_follow_up'])} awaiting follow-up ({awaited_follow_ups(state)})"
-                    if state["awaiting_follow_up"] else "")]
+        pending = [f"{fmt.integer(state['waiting_period'])} in the waiting period" if state["waiting_period"] else "",
+                   f"{fmt.integer(state['in_treatment'])} in treatment" if state["in_treatment"] else "",
+                   (f"{fmt.integer(state['awaiting_follow_up'])} awaiting follow-up [{awaited_follow_ups(state)}]"
+                    if state["awaiting_follow_up"] else "")]  # brackets inside the parentheses
         text += f" (at the cut-off {fmt.listing([p for p in pending if p])})"
     return text + "."
 
@@ -277,7 +281,8 @@ def _imprecise(model: dict) -> str:
 def moderation(results: dict, scale: str, label: str) -> str:
     model, style = results["outcome_models"][f"{scale}_moderation"], _style(results)
     if model["not_estimable_reason"]:
-        return f"The {label} moderation model could not be estimated {_parenthesized(model['not_estimable_reason'])}."
+        reason = _parenthesized(model["not_estimable_reason"], fmt.count("n", model["n"], style))
+        return f"The {label} moderation model could not be estimated {reason}."
     finding = results["findings"]["outcome"][scale]
     term = model["terms"]["wai_w2_c_x_condition_embct"]
     slopes = model["simple_slopes"]
@@ -311,30 +316,59 @@ def moderation(results: dict, scale: str, label: str) -> str:
 
 # ------------------------------------------------------------------ conclusions
 
-def _development(time: bool, interaction: bool | None) -> str:
+# each effect of the alliance analyses, as the conclusion names it: (the found effect, an effect)
+EFFECT_PHRASES = {
+    "time": ("the change over treatment", "a change over treatment"),
+    "time_x_condition": ("the different development in the two conditions",
+                         "a different development in the two conditions"),
+    "condition": ("the difference in mean alliance between the conditions",
+                  "a difference in mean alliance between the conditions"),
+}
+
+
+def _development(model: dict) -> str:
+    """What one model (``{effect: estimate finding}``, the MANOVA's or the mixed model's) says of
+    the alliance: its change over treatment, its development by condition, and its mean level by
+    condition when that differed."""
+    time, interaction, level = (model[effect]["significant"] for effect in ("time", "time_x_condition", "condition"))
     text = ("the working alliance changed over treatment" if time
             else "there was no evidence that the working alliance changed over treatment")
     if interaction is True:
         text += ", and it developed differently in the two conditions"
     elif interaction is False:
-        text += ", with no evidence of a difference between the conditions"
+        text += ", with no evidence that it developed differently in the two conditions"
+    if level and model["condition"]["direction"]:  # direction: the sign of eMBCT − MBCT
+        higher, lower = ((COMPARED_CONDITION, REFERENCE_CONDITION) if model["condition"]["direction"] > 0
+                         else (REFERENCE_CONDITION, COMPARED_CONDITION))
+        text += f"; the mean alliance was higher in {higher} than in {lower}"
     return text
+
+
+def _disagreements(alliance: dict) -> str:
+    """" (the mixed-model sensitivity analysis did not confirm …)", one clause per effect on
+    which the two models disagree; "" when they do not."""
+    clauses = []
+    for effect, (the_effect, an_effect) in EFFECT_PHRASES.items():
+        manova, mixed = alliance[effect]["manova"], alliance[effect]["mixed"]
+        if alliance[effect]["agree"] is not False:
+            continue
+        if manova["significant"] and not mixed["significant"]:
+            clauses.append(f"did not confirm {the_effect}")
+        elif mixed["significant"] and not manova["significant"]:
+            clauses.append(f"found {an_effect}")
+        else:
+            clauses.append(f"estimated {an_effect} in the opposite direction")
+    return f" (the mixed-model sensitivity analysis {fmt.listing(clauses)})" if clauses else ""
 
 
 def _alliance_conclusion(results: dict) -> str:
     alliance = results["findings"]["alliance"]
-    time = alliance["time"]["manova"]["significant"]
-    if time is None:
-        mixed_time = alliance["time"]["mixed"]["significant"]
-        if mixed_time is None:
+    if alliance["time"]["manova"]["significant"] is None:
+        if alliance["time"]["mixed"]["significant"] is None:
             return "the development of the alliance could not be tested (see Results)"
         return ("the MANOVA of the alliance could not be estimated, but in the mixed-model sensitivity analysis "
-                + _development(mixed_time, alliance["time_x_condition"]["mixed"]["significant"]))
-    text = _development(time, alliance["time_x_condition"]["manova"]["significant"])
-    disagreed = [EFFECT_LABELS[e] for e in EFFECT_LABELS if alliance[e]["agree"] is False]
-    if disagreed:
-        text += f" (the mixed-model sensitivity analysis did not agree on {fmt.listing(disagreed)})"
-    return text
+                + _development({effect: alliance[effect]["mixed"] for effect in EFFECT_PHRASES}))
+    return _development({effect: alliance[effect]["manova"] for effect in EFFECT_PHRASES}) + _disagreements(alliance)
 
 
 def _outcome_conclusion(results: dict, scale: str) -> str:
