@@ -87,7 +87,7 @@ HATCHES = {"MBCT": "", "eMBCT": "////"}
 WEEKS = tuple(ALLIANCE_WEEK_NUMBERS.items())  # ("W2", 2), …: the week and its number
 WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
-_HADS, _MHCSF, _WAI = (SCORED[name] for name in ("HADS", "MHCSF", "WAI"))
+_HADS, _MHCSF, _WAI = SCORED["HADS"], SCORED["MHCSF"], SCORED["WAI"]
 SCALES = {
     "hads": {"short": "HADS", "label": "HADS total",  # the total: a sum of prorated item scores
              "axis": f"Post-treatment HADS total ({_HADS.low * _HADS.n_items}–{_HADS.high * _HADS.n_items})"},
