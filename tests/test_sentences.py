@@ -421,23 +421,21 @@ def test_final_freeze_has_no_interim_notice(demo):
     assert text.conclusion(demo).endswith("These results of the complete follow-up are for the committees, not a publication.")
 
 
-@pytest.mark.parametrize("state, words", [
-    ({"waiting_period": 3, "in_treatment": 0, "awaiting_follow_up": 0, "awaiting_analysed_follow_up": 0},
-     "there were 3 participants still in their waiting period,"),
-    ({"waiting_period": 0, "in_treatment": 5, "awaiting_follow_up": 7, "awaiting_analysed_follow_up": 2},
-     "there were 5 participants in treatment and 7 awaiting a follow-up assessment (2 of them at T1),"),
-    ({"waiting_period": 1, "in_treatment": 0, "awaiting_follow_up": 2, "awaiting_analysed_follow_up": 2},
-     "there was 1 participant still in their waiting period and 2 awaiting a follow-up assessment (all of them at T1),"),
-    ({"waiting_period": 0, "in_treatment": 4, "awaiting_follow_up": 3, "awaiting_analysed_follow_up": 0},
-     "there were 4 participants in treatment and 3 awaiting a follow-up assessment (only at T2 or T3),"),
-    ({"waiting_period": 0, "in_treatment": 1, "awaiting_follow_up": 0, "awaiting_analysed_follow_up": 0},
-     "there was 1 participant in treatment,"),
-    ({"waiting_period": 0, "in_treatment": 2, "awaiting_follow_up": 1, "awaiting_analysed_follow_up": 1},
-     "there were 2 participants in treatment and 1 awaiting a follow-up assessment (at T1),"),
+# (waiting period, in treatment, awaiting a follow-up, of them awaiting T1) → the notice's words
+@pytest.mark.parametrize("counts, words", [
+    ((3, 0, 0, 0), "there were 3 participants still in their waiting period,"),
+    ((0, 5, 7, 2), "there were 5 participants in treatment and 7 awaiting a follow-up assessment (2 of them at T1),"),
+    ((1, 0, 2, 2), "there was 1 participant still in their waiting period and 2 awaiting a follow-up assessment "
+                   "(all of them at T1),"),
+    ((0, 4, 3, 0), "there were 4 participants in treatment and 3 awaiting a follow-up assessment (only at T2 or T3),"),
+    ((0, 1, 0, 0), "there was 1 participant in treatment,"),
+    ((0, 2, 1, 1), "there were 2 participants in treatment and 1 awaiting a follow-up assessment (at T1),"),
 ])
-def test_interim_notice(demo, state, words):
+def test_interim_notice(demo, counts, words):
+    keys = ("waiting_period", "in_treatment", "awaiting_follow_up", "awaiting_analysed_follow_up")
+
     def edit(r):
-        r["interim"] = {"is_interim": True, **state, "analysed_data_complete": False}
+        r["interim"] = {"is_interim": True, **dict(zip(keys, counts)), "analysed_data_complete": False}
     results = edited(demo, edit)
     notice = text.interim_notice(results)
     assert words + " so these results will change as data accrue." in notice
