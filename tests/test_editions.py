@@ -70,9 +70,9 @@ def closed_counts(freeze) -> dict:
     return consort_counts(tables, data, schedule, status, analysed=False)
 
 
-def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None) -> dict:
+def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None, pdf: bool = True) -> dict:
     """The build's steps for the open edition into ``out/open`` (compared with ``previous`` when
-    given); returns the closed edition's CONSORT counts by arm."""
+    given; without its PDF with ``pdf=False``); returns the closed edition's CONSORT counts by arm."""
     freeze = read_freeze(freeze_dir)
     report = validate_freeze(freeze)
     assert report.ok
@@ -86,7 +86,8 @@ def build_open_edition(freeze_dir: Path, out: Path, previous: Path | None = None
     reports = steps.render_reports(results, figures, validation, BUILD_DATE)
     out.mkdir(parents=True)
     steps.write_files(results, reports, validation, out)
-    steps.write_pdfs(reports, out)
+    if pdf:
+        steps.write_pdfs(reports, out)
     return closed_counts(freeze)
 
 
@@ -233,10 +234,11 @@ def test_a_leaking_template_fails_the_leak_test(tmp_path, monkeypatch):
     # and the results.json schema, which refuses the unknown key "leak" (the developer who adds a
     # key to the open results adds it to the schema too): only the leak test is left
     monkeypatch.setattr(results_schema, "check_results", lambda results: None)
-    build_open_edition(DEMO_FREEZE, tmp_path / "given")
-    build_open_edition(relabel(DEMO_FREEZE, tmp_path / "swapped", "swap"), tmp_path / "swap")
-    given, swapped = open_edition(tmp_path / "given"), open_edition(tmp_path / "swap")
-    assert given["report.html"] != swapped["report.html"]
+    # the leak shows in the HTML (the leak test's PDFs are checked on the real template, above)
+    build_open_edition(DEMO_FREEZE, tmp_path / "given", pdf=False)
+    build_open_edition(relabel(DEMO_FREEZE, tmp_path / "swapped", "swap"), tmp_path / "swap", pdf=False)
+    given, swapped = (masked((tmp_path / name / "open" / "report.html").read_bytes()) for name in ("given", "swap"))
+    assert given != swapped
 
 
 def test_the_guard_finds_an_arm_with_a_number_in_every_form():
