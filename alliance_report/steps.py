@@ -247,7 +247,7 @@ def open_in_main(settings: Settings) -> bool:
     """Whether, in a two-process build, the main process makes the open edition (figures, render,
     files, PDF) from the results the worker sends while the worker makes the closed one: when
     both are built.  The closed edition alone keeps the worker busy until its PDF is written
-    (analysis, 7 figures, a 14-page PDF), while the main process has only validated."""
+    (analysis, 7 figures, a 15-page PDF), while the main process has only validated."""
     return len(settings.editions()) > 1
 
 
