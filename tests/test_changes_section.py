@@ -55,13 +55,13 @@ def test_no_data_change():
 def test_one_data_change_in_each_edition():
     changes = block([AGE])
     assert cs.sentence(changes, NUMBERS, "closed").endswith(
-        "1 data change — a removed row, or a value that was set at the previous freeze and differs now — needs a "
-        "look: it is listed in Table 10 and in changes.csv beside this report.")
+        "There is 1 data change — a removed row, or a value that was set at the previous freeze and differs now — "
+        "that needs a look: it is listed in Table 10 and in changes.csv beside this report.")
     assert cs.sentence(changes, NUMBERS, "open").endswith("in the closed edition's changes.csv.")
 
 
 def test_all_data_changes_listed_and_only_the_first_of_many():
-    assert "3 data changes — " in cs.sentence(block([AGE] * 3), NUMBERS)
+    assert "There are 3 data changes — " in cs.sentence(block([AGE] * 3), NUMBERS)
     assert cs.sentence(block([AGE] * 3), NUMBERS).endswith(
         "need a look: all are listed in Table 10 and in changes.csv beside this report.")
     many = block([AGE] * 20, n=523)
@@ -117,6 +117,9 @@ def test_key_result_p_values_follow_the_style(style):
         {"key": "time_p", "previous": 0.0496, "current": 0.2}]}, style)
     expected = {"jmir": ("Aim 2, time: P", ".0496", ".20"), "apa": ("Aim 2, time: p", ".0496", ".200")}
     assert table.rows[0].cells == expected[style]  # JMIR: 2 decimals; APA 7: 3
+    wilks = cs.key_results_table({"previous": PREVIOUS, "key_results": [
+        {"key": "time_wilks", "previous": 0.7543, "current": 0.8041}]}, style)
+    assert wilks.rows[0].cells[1:] == {"jmir": ("0.754", "0.804"), "apa": (".754", ".804")}[style]  # Λ ≤ 1
 
 
 def test_large_counts_have_thousands_separators():

@@ -639,7 +639,8 @@ def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
     results = json.loads((demo_built / "open" / "results.json").read_text(encoding="utf-8"))
     results["conduct"]["accrual"]["randomized"] = n
     results["conduct"]["disposition"] = {"discontinued_treatment": n, "withdrew_from_study": 0, "lost_to_follow_up": n}
-    results["participant_flow"].update(treated=n, tau_waiting=n, tau_not_rerandomized=n)
+    results["participant_flow"].update(treated=n, tau_waiting=n, tau_not_rerandomized=n, in_treatment=n,
+                                       lost_to_follow_up_t1=n)
     results["interim"] = {"is_interim": True, "waiting_period": n, "in_treatment": 0, "awaiting_follow_up": 3,
                           "awaiting_analysed_follow_up": 1}
     participant, was = ("participant", "was") if singular else ("participants", "were")
@@ -651,6 +652,7 @@ def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
     assert f"In all, {n} {participant} {was} treated in MBCT or eMBCT" in flow
     assert not any(start.isdigit() for start in re.findall(r"(?:^|[.!?] )(\S)", flow)), flow  # no numeral first
     assert f"{n} {was} still in the waiting period" in flow and f"{n} {was} not re-randomized" in flow
+    assert f"and {n} {was} still in treatment;" in flow and f"and {n} {was} lost to follow-up at T1" in flow
     assert conduct_text.interim(results).startswith(
         f"At the cut-off there {was} {n} {participant} still in their waiting period and 3 awaiting")
 

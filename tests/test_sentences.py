@@ -614,3 +614,26 @@ def test_the_conclusion_says_which_model_found_the_difference_in_mean_alliance(d
               for c in ("MBCT", "eMBCT")}
     higher, lower = sorted(levels, key=levels.get, reverse=True)
     assert (f"the mean alliance was higher in {higher} than in {lower}" in conclusion) == (manova_p == SIG)
+
+
+def test_a_manova_on_very_few_cases_is_called_imprecise(demo):
+    """As an outcome model with fewer than 10 residual df: the MANOVA's smallest error df
+    (findings.manova_error_df) below 10 adds the caution to its sentence (and so to the abstract)."""
+    from alliance_report.analysis.findings import manova_precision
+
+    assert manova_precision({"time": {"df2": 1}, "time_x_condition": {"df2": 1}, "condition": {"df2": 2}}) == {
+        "manova_error_df": 1, "manova_few_error_df": True}
+    assert manova_precision({"time": {"df2": 80}, "time_x_condition": {"df2": 80}, "condition": {"df2": 81}}) == {
+        "manova_error_df": 80, "manova_few_error_df": False}
+    assert manova_precision({e: {"df2": None} for e in ("time", "time_x_condition", "condition")}) == {
+        "manova_error_df": None, "manova_few_error_df": False}
+    assert "very imprecise" not in text.alliance_development(demo)
+
+    def edit(r):
+        manova = r["alliance_manova"]
+        manova["n"] = 4
+        manova["time"]["df2"] = manova["time_x_condition"]["df2"] = 1
+        manova["condition"]["df2"] = 2
+    sentence = text.alliance_development(edited(demo, edit))
+    assert sentence.endswith(" With 4 complete cases (1 error degree of freedom), the MANOVA's estimates are very "
+                             "imprecise.")

@@ -146,6 +146,15 @@ def abstract_reports_mixed(alliance: dict) -> bool:
     return any(alliance[effect]["agree"] is False for effect in MIXED_COUNTERPART)
 
 
+def manova_precision(manova: dict) -> dict:
+    """``manova_error_df``: the smallest error df of the MANOVA's F tests (None when none was
+    estimated); ``manova_few_error_df``: fewer than FEW_RESIDUAL_DF, so that the report calls its
+    estimates very imprecise, as it does for an outcome model."""
+    dfs = [manova[effect]["df2"] for effect in MIXED_COUNTERPART if manova[effect].get("df2") is not None]
+    smallest = int(min(dfs)) if dfs else None
+    return {"manova_error_df": smallest, "manova_few_error_df": smallest is not None and smallest < FEW_RESIDUAL_DF}
+
+
 def findings(results: dict) -> dict:
     """The ``findings`` object of results.json (computed from the other results)."""
     models = results["outcome_models"]
@@ -158,6 +167,7 @@ def findings(results: dict) -> dict:
         # per effect (time, time_x_condition, condition): the MANOVA, the mixed model, agreement
         "alliance": alliance,
         "abstract_reports_mixed": abstract_reports_mixed(alliance),
+        **manova_precision(results["alliance_manova"]),
         "outcome": {scale: outcome_finding(models[scale], models[f"{scale}_moderation"])
                     for scale in ("hads", "mhcsf")},
     }

@@ -24,6 +24,9 @@ KEY_RESULT_LABELS = {
 }
 
 
+BOUNDED = ("time_wilks",)  # key results that cannot exceed 1 (Wilks Λ)
+
+
 def heading(changes: dict) -> str:
     previous = changes.get("previous") or {}
     return f"Changes since freeze {previous['freeze_id']}" if previous.get("freeze_id") else "Changes since the previous freeze"
@@ -51,9 +54,10 @@ def sentence(changes: dict, numbers: dict, edition: str = "closed") -> str:
     else:
         listed = (f"{shown} are listed in {table} (removed rows and changed randomization or baseline data "
                   f"first), and every one is in {where}")
-    return text + (f"{fmt.integer(n)} data {fmt.agree(n, 'change', 'changes')} — a removed row, or a value that "
-                   f"was set at the previous freeze and differs now — {fmt.agree(n, 'needs', 'need')} a look: "
-                   f"{listed}.")
+    # (a sentence never starts with a numeral)
+    return text + (f"There {fmt.agree(n, 'is', 'are')} {fmt.integer(n)} data {fmt.agree(n, 'change', 'changes')} — "
+                   "a removed row, or a value that was set at the previous freeze and differs now — that "
+                   f"{fmt.agree(n, 'needs', 'need')} a look: {listed}.")
 
 
 def _changes_csv(edition: str) -> str:
@@ -104,6 +108,9 @@ def key_results_table(changes: dict, style: str) -> Table:
             label = label.replace(": P", f": {fmt.header('p', style)}")
         elif decimals == 0:
             cells = (fmt.integer(row["previous"]), fmt.integer(row["current"]))
+        elif row["key"] in BOUNDED:  # APA: no leading zero
+            cells = (fmt.bounded_number(row["previous"], decimals, style),
+                     fmt.bounded_number(row["current"], decimals, style))
         else:
             cells = (fmt.number(row["previous"], decimals), fmt.number(row["current"], decimals))
         rows.append(Row((label, *cells)))

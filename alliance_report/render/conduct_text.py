@@ -129,9 +129,10 @@ def flow(results: dict) -> str:
         if f["tau_not_rerandomized"] else ""])
     text += f"; {waiting}." if waiting else "."
     text += (f" Of the treated participants, {n['treatment_ended']} had ended treatment ({n['dropout']} of them "
-             f"after fewer than {results['settings']['dropout_threshold']} sessions) and {n['in_treatment']} were "
-             f"still in treatment; {n['t1_assessed']} had a post-treatment (T1) HADS score and "
-             f"{n['lost_to_follow_up_t1']} were lost to follow-up at T1")
+             f"after fewer than {results['settings']['dropout_threshold']} sessions) and {n['in_treatment']} "
+             f"{fmt.agree(f['in_treatment'], 'was', 'were')} still in treatment; {n['t1_assessed']} had a "
+             f"post-treatment (T1) HADS score and {n['lost_to_follow_up_t1']} "
+             f"{fmt.agree(f['lost_to_follow_up_t1'], 'was', 'were')} lost to follow-up at T1")
     later = fmt.listing([f"{n['withdrawn_before_t1']} had withdrawn before T1" if f["withdrawn_before_t1"] else "",
                          f"for {n['t1_not_yet_due']} T1 was not yet due" if f["t1_not_yet_due"] else ""])
     return text + (f"; {later}." if later else ".")

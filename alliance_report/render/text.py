@@ -193,6 +193,11 @@ def alliance_development(results: dict) -> str:
         s[0].upper() + s[1:] if i else s for i, s in enumerate(sentences)) + "."
     if manova["not_estimable_reason"]:
         text += f" Not estimable: {manova['not_estimable_reason']}."
+    if results["findings"]["manova_few_error_df"]:
+        df = results["findings"]["manova_error_df"]
+        text += (f" With {fmt.plural(manova['n'], 'complete case', 'complete cases')} "
+                 f"({fmt.plural(df, 'error degree', 'error degrees')} of freedom), the MANOVA's estimates are very "
+                 "imprecise.")
     return text
 
 
