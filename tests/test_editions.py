@@ -254,7 +254,8 @@ def test_the_guard_finds_an_arm_with_a_number_in_every_form():
     for text in ("Treated in MBCT (n=56)", "eMBCT: n=63", "eMBCT, n = 63", "MBCT n=18", "eMBCT: 26",
                  "56 in MBCT", "26 in eMBCT", "MBCT (n=57)", "eMBCT: 630", "eMBCT: 4 modules were enough",
                  "1,204 in eMBCT", "MBCT or TAU (n=86)", "MBCT and eMBCT: 56 and 63", "eMBCT/MBCT (n=56/63)",
-                 "MBCT and eMBCT: 1,056, 1,063", "eMBCT: 1,523"):
+                 "MBCT and eMBCT: 1,056, 1,063", "eMBCT: 1,523", "MBCT/eMBCT (n=56,63)", "MBCT and eMBCT: 56,63",
+                 "MBCT and eMBCT: 1,056 and 1,063"):
         assert arm_mentions(Report(text)), text
     for text in ("Treated in MBCT or eMBCT (n=119)", "randomized to MBCT, eMBCT or TAU (n=56 screened)",
                  "56 participants in MBCT or eMBCT", "pooled over MBCT and eMBCT: 245", "TAU or eMBCT or MBCT",

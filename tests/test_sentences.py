@@ -154,10 +154,11 @@ def test_manova_not_estimable(demo):
     assert text.alliance_development(results) == ("The repeated-measures MANOVA could not be estimated "
                                                    "(no alliance complete cases [treated with WAI at W2, W5 and W9]; n=0).")
     # the mixed model (the sensitivity analysis) was estimated: the conclusion gives its answer
-    mixed_time = mixed_estimate(results, "time")["p"] < 0.05
+    week = mixed_estimate(results, "time")  # its sign says which way the alliance went
+    way = "rose" if week["b"] > 0 else "fell"
     assert text.conclusion(results).startswith(
         "In this freeze, the MANOVA of the alliance could not be estimated, but in the mixed-model sensitivity "
-        "analysis " + ("the working alliance changed over treatment" if mixed_time
+        "analysis " + (f"the working alliance {way} over treatment" if week["p"] < 0.05
                        else "there was no evidence that the working alliance changed over treatment"))
 
 
@@ -169,8 +170,10 @@ def test_the_conclusion_falls_back_on_the_mixed_model(demo, time_p):
         r["alliance_manova"]["not_estimable_reason"] = "no alliance complete cases"
         mixed_estimate(r, "time")["p"] = time_p
         mixed_estimate(r, "time_x_condition")["p"] = NONSIG
-    first = text.conclusion(edited(demo, edit)).split(";")[0]
-    development = ("the working alliance changed over treatment" if time_p < 0.05
+    results = edited(demo, edit)
+    first = text.conclusion(results).split(";")[0]
+    way = "rose" if mixed_estimate(results, "time")["b"] > 0 else "fell"
+    development = (f"the working alliance {way} over treatment" if time_p < 0.05
                    else "there was no evidence that the working alliance changed over treatment")
     assert first == ("In this freeze, the MANOVA of the alliance could not be estimated, but in the mixed-model "
                      f"sensitivity analysis {development}, with no evidence that it developed differently in the two "
@@ -596,8 +599,8 @@ def test_large_counts_carry_thousands_separators_and_the_abstract_nests_brackets
 
 
 @pytest.mark.parametrize("manova_p, mixed_p, clause", [
-    (SIG, NONSIG, "did not confirm the difference in mean alliance between the conditions"),
-    (NONSIG, SIG, "found a difference in mean alliance between the conditions"),
+    (SIG, NONSIG, "did not confirm it"),
+    (NONSIG, SIG, "found the mean alliance higher in"),
 ])
 def test_the_conclusion_says_which_model_found_the_difference_in_mean_alliance(demo, manova_p, mixed_p, clause):
     """A MANOVA condition effect that the mixed model does not confirm (or the reverse) is stated as
@@ -609,11 +612,18 @@ def test_the_conclusion_says_which_model_found_the_difference_in_mean_alliance(d
             r["alliance_manova"][effect]["p"] = mixed_estimate(r, effect)["p"] = NONSIG
     results = edited(demo, edit)
     conclusion = text.conclusion(results)
-    assert f"(the mixed-model sensitivity analysis {clause})" in conclusion
     levels = {c: sum(results["alliance_descriptives"]["complete_cases"][c][w]["mean"] for w in ("W2", "W5", "W9"))
               for c in ("MBCT", "eMBCT")}
     higher, lower = sorted(levels, key=levels.get, reverse=True)
-    assert (f"the mean alliance was higher in {higher} than in {lower}" in conclusion) == (manova_p == SIG)
+    if manova_p == SIG:  # the MANOVA's difference, and beside it that the mixed model did not confirm it
+        assert (f"the mean alliance was higher in {higher} than in {lower} (the mixed-model sensitivity analysis "
+                "did not confirm it)") in conclusion
+    else:  # no difference in the MANOVA; the mixed model's, with its direction (the contrast eMBCT − MBCT)
+        contrast = mixed_estimate(results, "condition")["b"]
+        mixed_higher, mixed_lower = ("eMBCT", "MBCT") if contrast > 0 else ("MBCT", "eMBCT")
+        assert ("there was no evidence of a difference in mean alliance between the conditions (the mixed-model "
+                f"sensitivity analysis found the mean alliance higher in {mixed_higher} than in {mixed_lower})"
+                ) in conclusion
 
 
 def test_a_manova_on_very_few_cases_is_called_imprecise(demo):
@@ -637,3 +647,31 @@ def test_a_manova_on_very_few_cases_is_called_imprecise(demo):
     sentence = text.alliance_development(edited(demo, edit))
     assert sentence.endswith(" With 4 complete cases (1 error degree of freedom), the MANOVA's estimates are very "
                              "imprecise.")
+
+
+def test_the_conclusion_places_each_disagreement_beside_its_effect(demo):
+    """The demo's alliance rises (complete-case means W2 < W9 in both conditions)."""
+    means = demo["alliance_descriptives"]["complete_cases"]
+    assert all(means[c]["W9"]["mean"] > means[c]["W2"]["mean"] for c in ("MBCT", "eMBCT"))
+
+    def opposite(r):  # both significant on time, the mixed model's weekly change negative
+        r["alliance_manova"]["time"]["p"] = SIG
+        week = mixed_estimate(r, "time")
+        week["p"], week["b"] = SIG, -abs(week["b"])
+    assert text.conclusion(edited(demo, opposite)).startswith(
+        "In this freeze, the working alliance rose over treatment (the mixed-model sensitivity analysis estimated "
+        "the opposite direction)")
+
+    def only_mixed(r):  # no evidence in the MANOVA, a rise in the mixed model
+        r["alliance_manova"]["time"]["p"] = NONSIG
+        week = mixed_estimate(r, "time")
+        week["p"], week["b"] = SIG, abs(week["b"])
+    assert text.conclusion(edited(demo, only_mixed)).startswith(
+        "In this freeze, there was no evidence that the working alliance changed over treatment (the mixed-model "
+        "sensitivity analysis found it rising)")
+
+    def time_missing(r):  # the MANOVA's time test not estimable, its other tests estimated
+        null_terms({"time": r["alliance_manova"]["time"]})
+    conclusion = text.conclusion(edited(demo, time_missing))
+    assert conclusion.startswith("In this freeze, the change of the working alliance over treatment could not be tested")
+    assert "the MANOVA of the alliance could not be estimated" not in conclusion

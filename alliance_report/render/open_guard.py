@@ -34,8 +34,9 @@ _A, _B = (re.escape(arm) for arm in CONDITIONS)
 # both arms named together, in either order, perhaps with TAU: the pooled group
 _POOLED = re.compile(rf"\b(?:{_A}{_JOIN}{_B}|{_B}{_JOIN}{_A})\b(?:{_JOIN}TAU\b)?")
 _PLACEHOLDER = "(pooled arms)"
-# a number as the report writes it ("56", "1,523", "7.5"), never a part of one ("1,523" is not 1 and 523)
-_NUMBER = r"\d[\d,]*(?:\.\d+)?(?![,.]?\d)"
+# a number as the report writes it ("56", "1,523", "7.5"): a comma followed by exactly three digits is a
+# thousands separator ("1,523" is one number, never 1 and 523); any other comma separates two ("56,63")
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?!\d|\.\d|,\d{3}(?!\d))"
 _COUNT = rf"(?:\( ?n ?= ?{_NUMBER} ?\)|[:,]? n ?= ?{_NUMBER}|: {_NUMBER})"  # "(n=56)", ": n=56", ", n=56", ": 56"
 _MENTIONS = (re.compile(rf"\b(?:{_ARM})\b(?:{_JOIN}TAU\b)? ?{_COUNT}"),
              re.compile(rf"\b{_NUMBER} in (?:{_ARM})\b"),

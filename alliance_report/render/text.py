@@ -321,59 +321,70 @@ def moderation(results: dict, scale: str, label: str) -> str:
 
 # ------------------------------------------------------------------ conclusions
 
-# each effect of the alliance analyses, as the conclusion names it: (the found effect, an effect)
-EFFECT_PHRASES = {
-    "time": ("the change over treatment", "a change over treatment"),
-    "time_x_condition": ("the different development in the two conditions",
-                         "a different development in the two conditions"),
-    "condition": ("the difference in mean alliance between the conditions",
-                  "a difference in mean alliance between the conditions"),
-}
+def _higher_in(direction: int) -> tuple[str, str]:
+    """(the condition with the higher mean alliance, the other) from the sign of eMBCT − MBCT."""
+    return ((COMPARED_CONDITION, REFERENCE_CONDITION) if direction > 0 else (REFERENCE_CONDITION, COMPARED_CONDITION))
 
 
-def _development(model: dict) -> str:
+def _mixed_note(agreement: dict, found: str) -> str:
+    """" (the mixed-model sensitivity analysis did not confirm it)" — or "found <found>", or
+    "estimated the opposite direction" — when the two models disagree on the effect; else ""."""
+    if agreement["agree"] is not False:
+        return ""
+    manova, mixed = agreement["manova"], agreement["mixed"]
+    if manova["significant"] and not mixed["significant"]:
+        what = "did not confirm it"
+    elif mixed["significant"] and not manova["significant"]:
+        what = f"found {found}"
+    else:
+        what = "estimated the opposite direction"
+    return f" (the mixed-model sensitivity analysis {what})"
+
+
+def _development(model: dict, alliance: dict | None = None) -> str:
     """What one model (``{effect: estimate finding}``, the MANOVA's or the mixed model's) says of
-    the alliance: its change over treatment, its development by condition, and its mean level by
-    condition when that differed."""
-    time, interaction, level = (model[effect]["significant"] for effect in ("time", "time_x_condition", "condition"))
-    text = ("the working alliance changed over treatment" if time
-            else "there was no evidence that the working alliance changed over treatment")
-    if interaction is True:
-        text += ", and it developed differently in the two conditions"
-    elif interaction is False:
-        text += ", with no evidence that it developed differently in the two conditions"
-    if level and model["condition"]["direction"]:  # direction: the sign of eMBCT − MBCT
-        higher, lower = ((COMPARED_CONDITION, REFERENCE_CONDITION) if model["condition"]["direction"] > 0
-                         else (REFERENCE_CONDITION, COMPARED_CONDITION))
-        text += f"; the mean alliance was higher in {higher} than in {lower}"
+    the alliance: its change over treatment (and which way), its development by condition, and its
+    mean level by condition when that differed; with ``alliance`` (the MANOVA's conclusion), each
+    effect on which the mixed model disagrees says so beside it."""
+    def note(effect: str, found: str) -> str:
+        return _mixed_note(alliance[effect], found) if alliance else ""
+
+    time, interaction, level = (model[effect] for effect in ("time", "time_x_condition", "condition"))
+    mixed_time = alliance["time"]["mixed"]["direction"] if alliance else None
+    if time["significant"] is None:
+        text = "the change of the working alliance over treatment could not be tested"
+    elif time["significant"]:
+        way = {1: "rose", -1: "fell"}.get(time["direction"], "changed")
+        text = f"the working alliance {way} over treatment" + note("time", "")
+    else:
+        found = f"it {'rising' if mixed_time == 1 else 'falling'}" if mixed_time else "a change"
+        text = "there was no evidence that the working alliance changed over treatment" + note("time", found)
+    if interaction["significant"] is True:
+        text += ", and it developed differently in the two conditions" + note("time_x_condition", "")
+    elif interaction["significant"] is False:
+        text += (", with no evidence that it developed differently in the two conditions"
+                 + note("time_x_condition", "a different development"))
+    if level["significant"] and level["direction"]:
+        text += "; the mean alliance was higher in {} than in {}".format(*_higher_in(level["direction"]))
+        text += note("condition", "")
+    elif level["significant"] is False and alliance and alliance["condition"]["agree"] is False:
+        mixed_level = alliance["condition"]["mixed"]["direction"]
+        found = ("the mean alliance higher in {} than in {}".format(*_higher_in(mixed_level)) if mixed_level
+                 else "a difference")
+        text += ("; there was no evidence of a difference in mean alliance between the conditions"
+                 + note("condition", found))
     return text
-
-
-def _disagreements(alliance: dict) -> str:
-    """" (the mixed-model sensitivity analysis did not confirm …)", one clause per effect on
-    which the two models disagree; "" when they do not."""
-    clauses = []
-    for effect, (the_effect, an_effect) in EFFECT_PHRASES.items():
-        manova, mixed = alliance[effect]["manova"], alliance[effect]["mixed"]
-        if alliance[effect]["agree"] is not False:
-            continue
-        if manova["significant"] and not mixed["significant"]:
-            clauses.append(f"did not confirm {the_effect}")
-        elif mixed["significant"] and not manova["significant"]:
-            clauses.append(f"found {an_effect}")
-        else:
-            clauses.append(f"estimated {an_effect} in the opposite direction")
-    return f" (the mixed-model sensitivity analysis {fmt.listing(clauses)})" if clauses else ""
 
 
 def _alliance_conclusion(results: dict) -> str:
     alliance = results["findings"]["alliance"]
-    if alliance["time"]["manova"]["significant"] is None:
+    effects = ("time", "time_x_condition", "condition")
+    if all(alliance[effect]["manova"]["significant"] is None for effect in effects):
         if alliance["time"]["mixed"]["significant"] is None:
             return "the development of the alliance could not be tested (see Results)"
         return ("the MANOVA of the alliance could not be estimated, but in the mixed-model sensitivity analysis "
-                + _development({effect: alliance[effect]["mixed"] for effect in EFFECT_PHRASES}))
-    return _development({effect: alliance[effect]["manova"] for effect in EFFECT_PHRASES}) + _disagreements(alliance)
+                + _development({effect: alliance[effect]["mixed"] for effect in effects}))
+    return _development({effect: alliance[effect]["manova"] for effect in effects}, alliance)
 
 
 def _outcome_conclusion(results: dict, scale: str) -> str:
