@@ -109,3 +109,14 @@ def test_the_outcome_tables_give_t_and_its_residual_df(demo_results):
         assert abs(float(slope.cells[t_moderation].replace("−", "-")) - b_se["b"] / b_se["se"]) < 0.006
         assert (f"with {main['n'] - 4} (main model) and {moderation['n'] - 5} (moderation model) residual "
                 "degrees of freedom") in table.footnote
+
+
+def test_the_mixed_model_table_gives_its_variance_components(demo_results):
+    """τ̂² and σ̂² (results.json alliance_mixed.variance_components) in the table's footnote, in the
+    report's style; the boundary note holds no number of its own."""
+    components = demo_results["alliance_mixed"]["variance_components"]
+    footnote = tables.mixed_model_table(demo_results).footnote
+    assert (f"Variance components: random intercept τ̂²={fmt.number(components['tau2'], 3)}, residual "
+            f"σ̂²={fmt.number(components['sigma2'], 3)}.") in footnote
+    apa = tables.mixed_model_table(with_settings(demo_results, style="apa")).footnote
+    assert f"τ̂² = {fmt.number(components['tau2'], 3)}" in apa

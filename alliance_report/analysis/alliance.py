@@ -458,12 +458,10 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
 
     _fill_mixed(result, model_based_results(fit, fixed_cov), X.shape[1],
                 tau2=float(np.asarray(fit.cov_re, dtype=float)[0, 0]))
-    if boundary:
-        tau2 = result["variance_components"]["tau2"]
+    if boundary:  # τ̂² itself is in variance_components (the report prints it beside the note)
         result["note"] = (
-            f"the random-intercept variance is estimated at (or near) zero (τ̂²={tau2:.2g}; "
-            "statsmodels flags τ̂² < 0.01 as a boundary fit): the model reduces to (nearly) "
-            "ordinary regression; estimates are reported")
+            "the random-intercept variance is estimated at (or near) zero (statsmodels flags τ̂² < 0.01 as a "
+            "boundary fit): the model reduces to (nearly) ordinary regression; estimates are reported")
     return result
 
 

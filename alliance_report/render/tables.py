@@ -263,13 +263,18 @@ def mixed_model_table(results: dict) -> Table:
         for key, term in estimates)
     reason = f" Not estimable: {mixed['not_estimable_reason']}." if mixed["not_estimable_reason"] else ""
     note = f" Note: {mixed['note']}." if mixed.get("note") else ""
+    components = mixed["variance_components"]
+    variances = (f" Variance components: random intercept {fmt.stat('τ̂²', components['tau2'], 3, style)}, "
+                 f"residual {fmt.stat('σ̂²', components['sigma2'], 3, style)}."
+                 if components["tau2"] is not None else "")
     footnote = ("Linear mixed model of all available WAI scores, wai ~ week × condition + (1 | participant), "
                 f"REML; week in weeks ({fmt.ALLIANCE_WEEKS_TEXT}); {fmt.integer(mixed['n_observations'])} scores of "
                 f"{fmt.integer(mixed['n_participants'])} participants. Model-based standard errors (as SPSS MIXED, R nlme "
                 "and lme4), Wald z and 95% CI. Week is the weekly change in MBCT (the reference) and condition "
                 "the eMBCT − MBCT difference at week 0. ᵃLinear combinations of the fixed effects, the "
                 "counterparts of the MANOVA's time and condition effects: the weekly change averaged over "
-                f"the two conditions, and eMBCT − MBCT at the mean of weeks {fmt.ALLIANCE_WEEKS_TEXT}.{reason}{note}")
+                f"the two conditions, and eMBCT − MBCT at the mean of weeks {fmt.ALLIANCE_WEEKS_TEXT}."
+                f"{variances}{reason}{note}")
     return Table("alliance_mixed", "Sensitivity analysis: linear mixed model of the working alliance",
                  header, rows, footnote)
 
