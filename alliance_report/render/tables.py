@@ -263,10 +263,10 @@ def mixed_model_table(results: dict) -> Table:
         for key, term in estimates)
     reason = f" Not estimable: {mixed['not_estimable_reason']}." if mixed["not_estimable_reason"] else ""
     note = f" Note: {mixed['note']}." if mixed.get("note") else ""
-    components = mixed["variance_components"]
+    components = mixed.get("variance_components") or {}  # (a results.json without it fails its schema check)
     variances = (f" Variance components: random intercept {fmt.stat('τ̂²', components['tau2'], 3, style)}, "
                  f"residual {fmt.stat('σ̂²', components['sigma2'], 3, style)}."
-                 if components["tau2"] is not None else "")
+                 if components.get("tau2") is not None else "")
     footnote = ("Linear mixed model of all available WAI scores, wai ~ week × condition + (1 | participant), "
                 f"REML; week in weeks ({fmt.ALLIANCE_WEEKS_TEXT}); {fmt.integer(mixed['n_observations'])} scores of "
                 f"{fmt.integer(mixed['n_participants'])} participants. Model-based standard errors (as SPSS MIXED, R nlme "
