@@ -39,6 +39,14 @@ class Instrument:
     def items(self) -> tuple[int, ...]:
         return tuple(range(1, self.n_items + 1))
 
+    @property
+    def score_range(self) -> tuple[int, int]:
+        """The range of the total score: the item range for a mean (WAI, MHC-SF), n_items times
+        it for a sum of prorated subscales (HADS: 0–42)."""
+        if self.total_max_missing is None:
+            return self.low * self.n_items, self.high * self.n_items
+        return self.low, self.high
+
 
 INSTRUMENTS: dict[str, Instrument] = {
     "WAI": Instrument(

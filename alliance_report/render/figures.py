@@ -87,12 +87,11 @@ HATCHES = {"MBCT": "", "eMBCT": "////"}
 WEEKS = tuple(ALLIANCE_WEEK_NUMBERS.items())  # ("W2", 2), …: the week and its number
 WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
-_HADS, _MHCSF, _WAI = SCORED["HADS"], SCORED["MHCSF"], SCORED["WAI"]
 SCALES = {
-    "hads": {"short": "HADS", "label": "HADS total",  # the total: a sum of prorated item scores
-             "axis": f"Post-treatment HADS total ({_HADS.low * _HADS.n_items}–{_HADS.high * _HADS.n_items})"},
+    "hads": {"short": "HADS", "label": "HADS total",
+             "axis": "Post-treatment HADS total ({}–{})".format(*SCORED["HADS"].score_range)},
     "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean",
-              "axis": f"Post-treatment MHC-SF mean ({_MHCSF.low}–{_MHCSF.high})"},
+              "axis": "Post-treatment MHC-SF mean ({}–{})".format(*SCORED["MHCSF"].score_range)},
 }
 DENSITY_CMAP = ListedColormap(plt.get_cmap("Greys")(
     [0.18 + 0.72 * i / 255 for i in range(256)]), name="alliance_greys")
@@ -220,7 +219,8 @@ def white_outline(width: float = 3.0) -> list:
 # ----------------------------------------------------------------------------- 1 trajectory
 
 TRAJECTORY_PANELS = (("complete_cases", "Complete cases"), ("available", "All available data"))
-WAI_SCALE = (float(_WAI.low), float(_WAI.high))  # the WAI mean item score
+WAI_SCALE = tuple(float(end) for end in SCORED["WAI"].score_range)  # the WAI mean item score
+WAI_RANGE = "{:g}–{:g}".format(*WAI_SCALE)  # "1–5"
 
 
 def wai_axis(values: list[float]) -> tuple[float, float]:
@@ -235,7 +235,7 @@ def _trajectory_axis_note(values: list[float], low: float) -> str:
     """What the caption says of the y axis: where it starts, and error bars cut at the scale's ends."""
     notes = ["the y axis does not start at 1"] if low > WAI_SCALE[0] else []
     if min(values) < WAI_SCALE[0] or max(values) > WAI_SCALE[1]:
-        notes.append("error bars that reach beyond the scale (1–5) are cut at its ends")
+        notes.append(f"error bars that reach beyond the scale ({WAI_RANGE}) are cut at its ends")
     return "; ".join(notes)
 
 
@@ -289,7 +289,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
                     ax.annotate(integer(cells[(kind, c, week)].get("n")), xy=(x, y),
                                 xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
                                 color=TEXT_COLOURS[c], annotation_clip=False)
-        axes[0].set_ylabel("WAI mean score (1–5)")
+        axes[0].set_ylabel(f"WAI mean score ({WAI_RANGE})")
         _top_legend(fig, _condition_handles())
         fig.get_layout_engine().set(h_pad=0.04, w_pad=0.06)
 
@@ -317,7 +317,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
 
     axis_note = _trajectory_axis_note(limits, low)
     caption = ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
-               f"1–5) at weeks {ALLIANCE_WEEKS_TEXT} of treatment by condition, for participants with all three "
+               f"{WAI_RANGE}) at weeks {ALLIANCE_WEEKS_TEXT} of treatment by condition, for participants with all three "
                "measurements (complete cases, left) and for every treated participant with a score at that "
                "week (all available data, right). Conditions are offset slightly on the time axis for "
                f"legibility{'; ' + axis_note if axis_note else ''}. Error bars are 95% CIs of the mean; n per "

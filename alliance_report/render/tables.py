@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass, field
 
 from alliance_report.render import format as fmt
+from alliance_report.scoring import INSTRUMENTS as SCORED
 
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, INSTRUMENT_TITLES, N_SESSIONS
@@ -224,7 +225,8 @@ def alliance_means_table(results: dict) -> Table:
             fmt.integer(available[0]["n"]), fmt.mean_sd(available[0]["mean"], available[0]["sd"]),
             fmt.integer(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),
         )))
-    footnote = ("WAI mean scores (range 1–5), mean (SD). Complete cases: treated participants with "
+    low, high = SCORED["WAI"].score_range
+    footnote = (f"WAI mean scores (range {low}–{high}), mean (SD). Complete cases: treated participants with "
                 f"WAI scores at weeks {fmt.ALLIANCE_WEEKS_TEXT} (the MANOVA sample). All available: every treated "
                 "participant with a WAI score at that week. " + ABBREVIATIONS)
     return Table("alliance_means", "Working alliance by week and condition", header, tuple(rows),

@@ -117,7 +117,7 @@ def flow_short(results: dict) -> str:
                    f"{fmt.integer(state['in_treatment'])} in treatment" if state["in_treatment"] else "",
                    (f"{fmt.integer(state['awaiting_follow_up'])} awaiting follow-up [{awaited_follow_ups(state)}]"
                     if state["awaiting_follow_up"] else "")]  # brackets inside the parentheses
-        text += f" (at the cut-off {fmt.listing([p for p in pending if p])})"
+        text += f" (at the cut-off {fmt.listing(pending)})"
     return text + "."
 
 
@@ -378,7 +378,7 @@ def _development(model: dict, alliance: dict | None = None) -> str:
 
 def _alliance_conclusion(results: dict) -> str:
     alliance = results["findings"]["alliance"]
-    effects = ("time", "time_x_condition", "condition")
+    effects = tuple(EFFECT_LABELS)
     if all(alliance[effect]["manova"]["significant"] is None for effect in effects):
         if alliance["time"]["mixed"]["significant"] is None:
             return "the development of the alliance could not be tested (see Results)"
@@ -450,7 +450,7 @@ def _scoring(spec) -> str:
         sizes = {len(items) for _, items in subscales}
         factor = sizes.pop() if len(sizes) == 1 else "the number of its items"
         names = fmt.listing(f"{name} ({_item_set(items)})" for name, items in subscales)
-        total = f"{spec.low * spec.n_items}–{spec.high * spec.n_items}"
+        total = "{}–{}".format(*spec.score_range)
         return (f"{names} prorated from the answered items (mean × {factor}) with at most {skipped} each; "
                 f"total ({total}) = {' + '.join(name for name, _ in subscales)}")
     names = fmt.listing(name for name, _ in subscales)
