@@ -38,7 +38,7 @@ SYSTEM_LIBS := libharfbuzz-subset0 librsvg2-bin poppler-utils fonts-dejavu-core
 # the tests also drive the HTML report in a headless browser (tests/test_browser.py)
 TEST_SYSTEM_LIBS := chromium chromium-driver
 
-.PHONY: report reports test bench system-deps test-system-deps venv clean
+.PHONY: report reports test test-slow check bench system-deps test-system-deps venv clean
 
 report: $(STAMP)
 	$(BIN)/alliance-report build $(call quote,$(value FREEZE)) $(if $(OUT),--out $(call quote,$(value OUT))) $(if $(PREVIOUS),--previous $(call quote,$(value PREVIOUS))) $(BUILD_OPTIONS)
@@ -49,8 +49,16 @@ reports: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_build.py
 
+# make test: the fast suite (unit tests, the session's shared builds, one case of each kind of a
+# matrix); make test-slow: the rest (tests marked slow: builds of their own, corpora of freezes,
+# other processes, a browser); make check: both, as CI runs them (.ci/run)
 test: $(STAMP) | test-system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP) | test-system-deps
+	$(BIN)/python -m pytest -m slow
+
+check: test test-slow
 
 venv: $(STAMP)
 

@@ -25,6 +25,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse: Great Expectations runs memoized for the session)
 from render_memo import memoized_renders, real_renders  # noqa: E402,F401  (real_renders: autouse, per test)
 
+def fast_sample(cases, fast) -> list:
+    """``cases`` as parametrize values, each one not in ``fast`` marked ``slow``: ``make test`` runs
+    the representative cases ``fast`` (one of each kind), ``make test-slow`` the rest of the matrix."""
+    missing = set(fast) - set(cases)
+    assert not missing, f"not cases: {sorted(missing)}"
+    return [case if case in fast else pytest.param(case, marks=pytest.mark.slow) for case in cases]
+
+
 SMALL_FREEZE_ID = "small-a"
 # one simulated trial (the demo's seed) cut very early, in the middle of recruitment and late
 SEQUENCE_CUTOFFS = ("2014-03-01", "2015-03-01", "2016-06-01")
@@ -88,6 +96,14 @@ def demo_built(tmp_path_factory):
     from alliance_report import DEMO_FREEZE
 
     return made_once(tmp_path_factory, "demo-build", lambda root: _build(DEMO_FREEZE, root / "out")) / "out"
+
+
+@pytest.fixture(scope="session")
+def demo_pair(demo_built):
+    """``demo_built`` as ``built`` gives its build: (freeze, out).  Tests never modify either."""
+    from alliance_report import DEMO_FREEZE
+
+    return DEMO_FREEZE, demo_built
 
 
 @pytest.fixture(scope="session")

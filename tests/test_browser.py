@@ -19,9 +19,9 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromium-driver (make system-deps installs them)")
+pytestmark = [pytest.mark.slow,  # conftest: runs in `make test-slow`, not `make test`
+              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                 reason="needs Debian's chromium and chromium-driver (make system-deps installs them)")]
 
 WIDTHS = {"desktop": 1280, "phone": 390}
 HEIGHT = 800

@@ -672,14 +672,14 @@ def flow_rows_add_up(table) -> None:
         assert not parts or sum(parts) == n, (label, n, parts)
 
 
-@pytest.mark.parametrize("cutoff", [None, "2015-03-01"])
-def test_the_open_flow_table_indents_the_parts_under_their_whole(demo_built, sequence_built, cutoff):
+@pytest.mark.parametrize("cutoff", [None, pytest.param("2015-03-01", marks=pytest.mark.slow)])
+def test_the_open_flow_table_indents_the_parts_under_their_whole(demo_built, request, cutoff):
     from alliance_report.render.tables import participant_flow_table
 
     if cutoff is None:
         folder = demo_built / "open"
     else:
-        freezes, reports = sequence_built
+        freezes, reports = request.getfixturevalue("sequence_built")
         freeze_id = json.loads((freezes / f"cut-{cutoff}" / "manifest.json").read_text())["freeze_id"]
         folder = reports / f"BeMind-{freeze_id}" / "open"
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))

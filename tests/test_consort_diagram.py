@@ -695,12 +695,12 @@ def test_weasyprint_pdf_has_the_text_on_one_page(name, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("rsvg-convert") is None, reason="librsvg2-bin not installed")
-def test_a_png_for_quarto_while_the_report_pdf_keeps_the_vector_diagram(built):
+def test_a_png_for_quarto_while_the_report_pdf_keeps_the_vector_diagram(demo_pair):
     """Quarto's PDF output gets figures/consort.png (Quarto then needs no rsvg-convert of its own),
     drawn on white; the report's PDF keeps the diagram as vector text."""
     import struct
 
-    _, out = built
+    _, out = demo_pair
     png = (out / "figures" / "consort.png").read_bytes()
     width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and width == round(170 / 25.4 * 200)  # 170 mm at 200 dpi

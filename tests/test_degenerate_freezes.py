@@ -18,6 +18,8 @@ from alliance_report.settings import Settings
 from alliance_report.simulation import simulate_freeze
 from alliance_report.validation import validate_freeze
 
+pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
+
 MODELS = ("dropout_model", "alliance_manova", "alliance_mixed")
 
 

@@ -33,6 +33,8 @@ from alliance_report.freeze import sha256_bytes
 from alliance_report.settings import Settings
 from conftest import SMALL_FREEZE_ID, small_freeze
 
+pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
+
 INTERRUPTED = "alliance-report: interrupted; nothing was published"
 PROCESS_TIMEOUT = 180  # seconds for a whole build run by a test (a loaded 2-core machine)
 STOP_TIMEOUT = 20  # seconds from the signal to the end of the process (the build itself takes 2)

@@ -131,6 +131,7 @@ def test_ids_unique_across_figures_and_references_resolve(built):
         assert set(references) <= set(ids), figure.name
 
 
+@pytest.mark.slow
 def test_byte_identical_rebuild(results, built):
     again = build_figures(copy.deepcopy(results))
     for first, second in zip(built, again, strict=True):
@@ -251,6 +252,7 @@ def test_figures_without_anything_to_draw_are_omitted(results):
     assert build_figures({}) == ()
 
 
+@pytest.mark.slow
 def test_large_n_switches_to_bins_and_stays_small():
     n = 30_000
     assert n > LARGE_N

@@ -21,6 +21,8 @@ from alliance_report.cli import main
 from alliance_report.freeze import FREEZE_FILES
 from conftest import SEQUENCE_CUTOFFS as CUTOFFS
 
+pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
+
 
 @pytest.fixture(scope="module")
 def sequence(sequence_built):

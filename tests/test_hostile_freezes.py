@@ -44,6 +44,8 @@ from alliance_report.cli import main  # noqa: E402
 from alliance_report.fingerprint import freeze_hashes  # noqa: E402
 from alliance_report.freeze import FreezeError, read_freeze  # noqa: E402
 
+pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
+
 SECRET = "TOPSECRET"
 MEMORY_LIMIT = 1536 << 20  # RLIMIT_AS of every process started here
 TIMEOUT = 60  # seconds; a refusal takes ~2 s (Python, pandas' import), a full demo build ~7 s

@@ -23,6 +23,8 @@ import pytest
 
 from alliance_report import DATA_FOLDERS, DEMO_FREEZE, PACKAGE_DIR, REPO_ROOT
 
+pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
+
 SOURCES = ("pyproject.toml", "README.md", PACKAGE_DIR.name, *DATA_FOLDERS)
 TIMEOUT = 300
 

@@ -34,6 +34,8 @@ from alliance_report.settings import Settings
 from conftest import SMALL_FREEZE_ID, small_freeze
 import freeze_corruptions as fc
 
+pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
+
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 PUBLISHED = ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json", "build.log")
 
@@ -499,7 +501,7 @@ def run_step(step: dict, folder: Path, env: dict) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=60)
 
 
-def test_the_test_workflow_runs_make_test_on_every_push(tmp_path):
+def test_the_test_workflow_runs_make_test_and_test_slow_on_every_push(tmp_path):
     workflow = load_workflow("test.yml")
     assert "push" in workflow["on"]  # configuration GitHub reads: every push
     (job,) = workflow["jobs"].values()
@@ -508,9 +510,19 @@ def test_the_test_workflow_runs_make_test_on_every_push(tmp_path):
     for step in job["steps"]:
         if "run" in step:
             assert run_step(step, tmp_path, env).returncode == 0
-    assert calls(make) == [["test"]]
+    assert calls(make) == [["test"], ["test-slow"]]  # the fast suite, then the rest: every test
     (python,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/setup-python")]
     assert python["with"]["python-version"] == "3.11"
+
+
+@pytest.mark.parametrize("failing, expected_calls", [(None, [["test"], ["test-slow"]]), ("test", [["test"]])])
+def test_ci_runs_the_fast_suite_then_the_slow_one_and_stops_at_a_failure(tmp_path, failing, expected_calls):
+    """.ci/run: ``make test``, then ``make test-slow`` (together every test); a failing ``make test`` fails CI."""
+    make = fake_program(tmp_path / "bin", "make", exit_codes={failing: 2} if failing else None)
+    env = {**os.environ, "PATH": f"{make.parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run([str(REPO_ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == (2 if failing else 0), run.stderr
+    assert calls(make) == expected_calls
 
 
 TABLE = "freeze  outcome  output\n------  -------  ------\nf/a     built    reports/BeMind-a/\n1 freeze: 1 ok, 0 not published\n"

@@ -139,7 +139,8 @@ def sequence_out(sequence_built, cutoff: str) -> Path:
     return reports / f"BeMind-{freeze_id}"
 
 
-@pytest.mark.parametrize("which", ["demo", "interim", "early", "small"])
+@pytest.mark.parametrize("which", ["demo", *(pytest.param(which, marks=pytest.mark.slow)
+                                             for which in ("interim", "early", "small"))])
 def test_the_reports_keep_every_rule(which, request):
     """The build checks the laid-out pages of both PDFs (render/report.write_pdf) and logs what it found."""
     out = {"demo": lambda: request.getfixturevalue("demo_built"), "small": lambda: request.getfixturevalue("built")[1],
@@ -150,6 +151,7 @@ def test_the_reports_keep_every_rule(which, request):
     assert (out / "report.pdf").is_file() and (out / "open" / "report.pdf").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.real_renders
 def test_a_broken_rule_is_reported_and_the_report_still_published(built, tmp_path, monkeypatch, capsys):
     from alliance_report.render import pagination

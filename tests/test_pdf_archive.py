@@ -1,7 +1,7 @@
 """The PDF is an archival PDF/A-3a: its XMP identification, tags (structure tree, /Lang), the outline
 from the headings, dates from the freeze, and its attachments (the closed edition's JSON files; the
 open edition's results.json only).  Read with poppler (pdfinfo, pdfdetach, pdftohtml) and by
-inflating the PDF's streams; on the shared small build (``built``), nothing is rebuilt."""
+inflating the PDF's streams; on the shared demo build (``demo_pair``), nothing is rebuilt."""
 
 from __future__ import annotations
 
@@ -50,15 +50,15 @@ def attachments(pdf: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def editions(built):
+def editions(demo_pair):
     """(folder, pdf) of the closed and the open edition of the shared small build."""
-    _, out = built
+    _, out = demo_pair
     return {"closed": (out, out / "report.pdf"), "open": (out / "open", out / "open" / "report.pdf")}
 
 
 @pytest.fixture(scope="module")
-def exported_at(built) -> str:
-    freeze, _ = built
+def exported_at(demo_pair) -> str:
+    freeze, _ = demo_pair
     return json.loads((freeze / "manifest.json").read_text(encoding="utf-8"))["exported_at"]
 
 
@@ -154,7 +154,7 @@ def test_the_outline_has_the_section_headings(editions, edition):
     assert outline(pdf) == expected
 
 
-def test_the_closed_pdf_embeds_the_closed_json_files(editions, built, tmp_path):
+def test_the_closed_pdf_embeds_the_closed_json_files(editions, demo_pair, tmp_path):
     folder, pdf = editions["closed"]
     assert not (folder / "changes.json").exists()  # the shared build had no previous freeze
     assert attachments(pdf) == list(CLOSED_FILES)

@@ -98,9 +98,9 @@ def running_text(blocks: list) -> list[str]:
 
 
 @pytest.fixture(scope="module", params=list(EDITIONS))
-def edition(request, built):
+def edition(request, demo_pair):
     """(folder, front matter, AST) of the closed and of the open edition's report.qmd."""
-    folder = built[1] / EDITIONS[request.param]
+    folder = demo_pair[1] / EDITIONS[request.param]
     qmd = (folder / "report.qmd").read_text(encoding="utf-8")
     return folder, yaml.safe_load(qmd.split("---\n", 2)[1]), parse(qmd)
 

@@ -13,6 +13,8 @@ import pytest
 from alliance_report.render.report import PdfAttachment
 from render_memo import REAL, DiskMemo, figures_key, memoized, pdf_key
 
+pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
+
 PAGE = ('<!DOCTYPE html><html lang="en"><head><meta name="dcterms.modified" content="2018-03-02T09:00:00Z">'
         '<title>t</title></head><body><h1>Memo</h1>'
         '<figure id="figure-accrual" aria-label="a"><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'

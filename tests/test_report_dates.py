@@ -62,8 +62,8 @@ def title_block(html: str) -> dict[str, str]:
     return dict(zip(parser.cells[::2], parser.cells[1::2]))
 
 
-def test_the_title_block_names_the_export_day_and_a_report_date_only_when_given(built):
-    freeze, out = built
+def test_the_title_block_names_the_export_day_and_a_report_date_only_when_given(demo_pair):
+    freeze, out = demo_pair
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     validation = json.loads((out / "validation.json").read_text(encoding="utf-8"))
     manifest = json.loads((freeze / "manifest.json").read_text(encoding="utf-8"))

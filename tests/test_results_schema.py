@@ -307,11 +307,11 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_build_whose_results_do_not_match_publishes_nothing(built, tmp_path, monkeypatch, capsys, jobs):
+@pytest.mark.parametrize("jobs", [pytest.param("1", marks=pytest.mark.slow), "2"])
+def test_a_build_whose_results_do_not_match_publishes_nothing(demo_pair, tmp_path, monkeypatch, capsys, jobs):
     """A bug that drops a key of the analysis: exit 3 (internal error) naming the key, and the
     previous output untouched — with one process and with the forked worker."""
-    freeze, out = built
+    freeze, out = demo_pair
     target = tmp_path / "out"
     shutil.copytree(out, target)
     before, around = snapshot(target), sorted(p.name for p in tmp_path.iterdir())

@@ -25,6 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
+from conftest import fast_sample  # noqa: E402
 from alliance_report import DEMO_FREEZE, EXPECTATIONS_DIR, REPO_ROOT  # noqa: E402
 from alliance_report.freeze import COLUMNS, FreezeError, read_freeze  # noqa: E402
 from alliance_report.study import load_study  # noqa: E402
@@ -203,7 +204,13 @@ def row_as_shown(folder: Path, file: str, row: int) -> set[str]:
     return {as_shown(value) for value in fc.records(folder, file)[row - 2].values()}
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# in `make test`, one corruption of each file (a cross-file rule among them) and of the manifest;
+# `make test-slow` runs every case
+FAST_CASES = ("bad_date", "age_17", "missing_column", "randomized_before_screening", "duplicate_session",
+              "value_out_of_range", "disposition_reason_missing", "sha_mismatch", "manifest_bad_cutoff")
+
+
+@pytest.mark.parametrize("name", fast_sample(CASES, FAST_CASES))
 def test_corruption_fails_its_check(name, tiny, tmp_path):
     expected, file, example = CASES[name]
     folder = fc.corrupt(tiny, tmp_path / name, name)
@@ -595,6 +602,7 @@ def test_row_conditions_match_great_expectations(tiny):
     assert n >= 15
 
 
+@pytest.mark.slow
 def test_ge_is_imported_lazily_and_quietly(tiny):
     code = (
         "import sys, io, contextlib\n"

@@ -34,6 +34,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
+from conftest import fast_sample  # noqa: E402
 from alliance_report import DEMO_FREEZE, REPO_ROOT  # noqa: E402
 from alliance_report.cli import main  # noqa: E402
 from alliance_report.freeze import read_freeze  # noqa: E402
@@ -150,6 +151,9 @@ CASES: dict[str, Case] = {
 # two cases also run as real processes (exit code and stderr at the process level): a usage error
 # (exit 2) and an invalid freeze (exit 1); every case runs in-process in test_build_of_a_broken_freeze_fails_closed
 SUBPROCESS_CASES = ("manifest_not_json", "age_17")
+# in `make test`, one case of each kind (a rule, a missing column, a changed file, an unreadable file, a
+# usage error); `make test-slow` runs every case
+FAST_CASES = ("age_17", "missing_column", "edited_after_freeze", "semicolon_delimited", "manifest_not_json")
 
 
 def make_case(name: str, folder: Path) -> Path:
@@ -250,7 +254,7 @@ def check_message(case: Case, text: str) -> None:
         assert len(text.strip().splitlines()) == 1, text
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", fast_sample(CASES, FAST_CASES))
 def test_build_of_a_broken_freeze_fails_closed(name, broken, tmp_path, capsys):
     case = CASES[name]
     freeze = broken(name)
@@ -270,7 +274,7 @@ def test_build_of_a_broken_freeze_fails_closed(name, broken, tmp_path, capsys):
     assert sorted(p.name for p in reports.iterdir()) == [out.name]  # no staging folder left beside it
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", fast_sample(CASES, FAST_CASES))
 def test_validate_lists_the_failed_checks(name, broken, tmp_path, capsys):
     """``validate --json``: the same readable lines on stdout; the JSON lists exactly the failed checks."""
     case = CASES[name]
@@ -342,6 +346,7 @@ def test_unwritable_json_file_is_a_usage_error(tmp_path, capsys):
     assert code == 2 and "validation.json" in captured.err and "internal error" not in captured.err
 
 
+@pytest.mark.slow
 def test_process_level_cases(processes):
     """Real processes: exit code, the named file, no traceback, the output folder untouched."""
     for name, (proc, out, before) in processes.items():
@@ -385,6 +390,7 @@ def test_demo_freeze_with_bom_and_crlf_passes(tmp_path, capsys):
     assert " 0 failed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [11, 2024])
 def test_simulated_freezes_with_other_seeds_pass(seed, tmp_path):
     assert_valid(simulate_freeze(tmp_path / f"seed-{seed}", seed=seed, n_randomized=120))
@@ -394,6 +400,7 @@ def test_simulated_freezes_with_other_seeds_pass(seed, tmp_path):
 # the module's own harness
 
 
+@pytest.mark.slow
 def test_memo_returns_what_great_expectations_returns(broken):
     """The memo does not change an outcome: same report with and without it."""
     folder = broken("duplicate_session")

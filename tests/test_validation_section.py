@@ -95,8 +95,8 @@ def pdf_pages(path):
 
 
 @pytest.mark.parametrize("edition", ["closed", "open"])
-def test_the_pdf_has_the_summary_on_one_page_and_the_html_every_check(built, edition):
-    _, out = built
+def test_the_pdf_has_the_summary_on_one_page_and_the_html_every_check(demo_pair, edition):
+    _, out = demo_pair
     folder = out if edition == "closed" else out / "open"
     validation_json = json.loads((out / "validation.json").read_text(encoding="utf-8"))
     pages = pdf_pages(folder / "report.pdf")
