@@ -117,8 +117,9 @@ def _not_earlier(previous: dict, current: dict) -> str | None:
 def _block(changes: dict) -> dict:
     totals = {key: sum(counts[key] for counts in changes["files"].values())
               for key in ("added", "removed", "changed", "unchanged")}
+    listed = changes_module.reported_first(changes["data_changes"], REPORTED)
     return {"files": changes["files"], "totals": totals, "n_data_changes": len(changes["data_changes"]),
-            "data_changes": changes_module.reported_first(changes["data_changes"], REPORTED),
+            "n_data_changes_not_listed": len(changes["data_changes"]) - len(listed), "data_changes": listed,
             "flags": changes_module.flagged(changes)}
 
 

@@ -433,3 +433,23 @@ def test_a_previous_freeze_whose_manifest_names_no_study_is_reported_as_invalid(
     fc.edit_manifest(broken, lambda m: m.pop("study"))
     problem = steps.validate_previous(broken, read_freeze(final), Timings(Progress(io.StringIO(), quiet=True)), [])
     assert problem.startswith("it failed validation (")
+
+
+@pytest.mark.parametrize("n_changes, listed", [(5, 5), (20, 20), (23, 20)])
+def test_the_changes_block_counts_the_data_changes_it_does_not_list(n_changes, listed):
+    """results.json's changes block lists at most 20 data changes and says how many it leaves out
+    (the report's footnote prints that count; changes.csv lists them all)."""
+    from alliance_report.comparison import add_changes
+
+    data_changes = [{"file": "questionnaires.csv", "key": f"P{i:03d}|W5|WAI|3", "column": "value",
+                     "previous": "2", "current": "3"} for i in range(n_changes)]
+    unchanged = {"added": 0, "removed": 0, "changed": 0, "unchanged": 1}
+    files = {file: dict(unchanged) for file in FREEZE_FILES}
+    files["questionnaires.csv"]["changed"] = n_changes
+    comparison = {"freeze_id": "earlier", "cutoff_date": "2015-01-01", "input_sha256": "0" * 64,
+                  "changes": {"previous": None, "files": files, "data_changes": data_changes}}
+    results = {"open": {}}
+    add_changes(results, comparison)
+    block = results["open"]["changes"]
+    assert block["n_data_changes"] == n_changes and len(block["data_changes"]) == listed
+    assert block["n_data_changes_not_listed"] == n_changes - listed

@@ -20,7 +20,8 @@ def block(data_changes, n=None, flags=(), **extra):
              "questionnaires.csv": counts(added=40, removed=4, unchanged=100)}
     totals = {key: sum(f[key] for f in files.values()) for key in ("added", "removed", "changed", "unchanged")}
     return {"status": "compared", "previous": PREVIOUS, "files": files, "totals": totals,
-            "n_data_changes": len(data_changes) if n is None else n, "data_changes": list(data_changes),
+            "n_data_changes": len(data_changes) if n is None else n,
+            "n_data_changes_not_listed": 0 if n is None else n - len(data_changes), "data_changes": list(data_changes),
             "flags": list(flags), **extra}
 
 

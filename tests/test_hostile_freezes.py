@@ -38,13 +38,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import freeze_corruptions as fc  # noqa: E402
-from conftest import small_freeze  # noqa: E402
+from conftest import fast_sample, small_freeze  # noqa: E402
 from alliance_report import DEMO_FREEZE, REPO_ROOT, files  # noqa: E402
 from alliance_report.cli import main  # noqa: E402
 from alliance_report.fingerprint import freeze_hashes  # noqa: E402
 from alliance_report.freeze import FreezeError, read_freeze  # noqa: E402
 
-pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
 
 SECRET = "TOPSECRET"
 MEMORY_LIMIT = 1536 << 20  # RLIMIT_AS of every process started here
@@ -259,11 +258,10 @@ for name, freeze, out in json.loads(sys.argv[1]):
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def processes(tmp_path_factory):
-    """The two child processes, started before the first test of the module (the tests in this
-    process run meanwhile): the process cases, and build-all over the demo and two hostile
-    freezes (named to come first).  A test collects its own with ``finish``."""
+    """The two child processes (slow tests only): the process cases, and build-all over the demo
+    and two hostile freezes (named to come first).  A test collects its own with ``finish``."""
     cases, outs = [], {}
     for name in PROCESSES:
         root = tmp_path_factory.mktemp(name)
@@ -304,7 +302,13 @@ def finish(proc: subprocess.Popen) -> tuple[str, str]:
 # build: the exit code, one line naming the file, nothing written
 
 
-@pytest.mark.parametrize("name", IN_PROCESS)
+# in `make test`, one of each kind (a link, an oversized manifest, a huge cell, a duplicated
+# header, a deeply nested manifest); `make test-slow` runs every case and the process cases
+FAST_CASES = ("symlinked_csv", "manifest_over_the_limit", "cell_of_20_mb", "duplicated_header",
+              "manifest_nested_40_deep")
+
+
+@pytest.mark.parametrize("name", fast_sample(IN_PROCESS, FAST_CASES))
 def test_build_refuses_the_hostile_freeze(name, tmp_path, capsys):
     case = CASES[name]
     freeze = make(name, tmp_path)
@@ -323,6 +327,7 @@ def test_build_refuses_the_hostile_freeze(name, tmp_path, capsys):
     assert sorted(p.name for p in reports.iterdir()) == [out.name]  # no staging folder left
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PROCESSES)
 def test_build_refuses_without_hanging_or_swallowing_memory(name, processes):
     proc, outs = processes["cases"]
@@ -336,6 +341,7 @@ def test_build_refuses_without_hanging_or_swallowing_memory(name, processes):
     assert not outs[name].parent.exists() or not any(outs[name].parent.iterdir())  # nothing written
 
 
+@pytest.mark.slow
 def test_build_all_builds_the_others(processes):
     """A hostile freeze is a row of the summary; the valid freeze beside it is built."""
     proc, reports = processes["build-all"]
@@ -421,6 +427,7 @@ def test_a_link_swapped_in_after_the_lstat_is_not_followed(tmp_path, monkeypatch
         files.read_file(tmp_path, "swapped.csv", 100)
 
 
+@pytest.mark.slow
 def test_a_fifo_swapped_in_after_the_lstat_neither_blocks_nor_reads(tmp_path):
     """In a process with a timeout: a FIFO opened without O_NONBLOCK waits for a writer forever."""
     (tmp_path / "regular.csv").write_text("a\n")

@@ -58,6 +58,7 @@ def test_main_model_matches_normal_equations(seed):
 
     model = fit_outcome_model(frame, "hads")
     assert model["n"] == len(sample) and model["df_resid"] == len(sample) - 4
+    assert model["n_parameters"] == np.linalg.matrix_rank(X) == 4
     for i, term in enumerate(["intercept", "baseline", "wai_w2", "condition_embct"]):
         got = model["terms"][term]
         for key, want in zip(["b", "se", "t", "p", "ci_low", "ci_high"], [b[i], se[i], t[i], p[i], lo[i], hi[i]]):
@@ -79,6 +80,7 @@ def test_moderation_model_and_simple_slopes(seed):
     b, se, t, p, *_ = numpy_ols(X, sample["hads_t1"].to_numpy())
 
     model = fit_outcome_model(frame, "hads", moderation=True)
+    assert model["n_parameters"] == np.linalg.matrix_rank(X) == 5 and model["df_resid"] == len(sample) - 5
     interaction = model["terms"]["wai_w2_c_x_condition_embct"]
     assert interaction["b"] == pytest.approx(b[4], rel=RTOL)
     assert interaction["p"] == pytest.approx(p[4], rel=RTOL)

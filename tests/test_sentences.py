@@ -316,7 +316,7 @@ def test_outcome_sentence(demo, p, b, words, interaction_p):
 @pytest.mark.parametrize("p", [SIG, NONSIG])
 def test_an_outcome_model_with_few_residual_degrees_of_freedom_is_called_imprecise(demo, n, df, caution, p):
     def edit(r):
-        r["outcome_models"]["hads"].update(n=n, df_resid=df)
+        r["outcome_models"]["hads"].update(n=n, n_parameters=4, df_resid=df)
         set_term(r["outcome_models"]["hads"]["terms"]["wai_w2"], p=p, b=-6.6)
     sentence = text.outcome(edited(demo, edit), "hads", "HADS total")
     assert sentence.endswith(f"n={n}).{caution}")
@@ -675,3 +675,27 @@ def test_the_conclusion_places_each_disagreement_beside_its_effect(demo):
     conclusion = text.conclusion(edited(demo, time_missing))
     assert conclusion.startswith("In this freeze, the change of the working alliance over treatment could not be tested")
     assert "the MANOVA of the alliance could not be estimated" not in conclusion
+
+
+@pytest.mark.parametrize("mixed_p, sign, note", [
+    (SIG, 1, " by the MANOVA (the mixed-model sensitivity analysis found it rising)"),
+    (SIG, -1, " by the MANOVA (the mixed-model sensitivity analysis found it falling)"),
+    (NONSIG, 1, " by the MANOVA (the mixed-model sensitivity analysis found no evidence of a change)"),
+    (None, 1, ""),
+])
+def test_a_change_the_manova_could_not_test_is_said_as_the_mixed_model_found_it(demo, mixed_p, sign, note):
+    """The MANOVA's time test not estimable while its other tests are: the abstract then gives the
+    mixed model (findings.abstract_reports_mixed), and the conclusion says what it found of the change."""
+    from alliance_report.analysis.findings import abstract_reports_mixed
+
+    def edit(r):
+        null_terms({"time": r["alliance_manova"]["time"]})
+        week = mixed_estimate(r, "time")
+        if mixed_p is None:
+            null_terms({"time": week})
+        else:
+            week["p"], week["b"] = mixed_p, sign * abs(week["b"])
+    results = edited(demo, edit)
+    assert text.conclusion(results).startswith(
+        f"In this freeze, the change of the working alliance over treatment could not be tested{note},")
+    assert abstract_reports_mixed(results["findings"]["alliance"]) is (mixed_p is not None)

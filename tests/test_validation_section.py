@@ -43,7 +43,7 @@ OLD = check("participants.csv", "warning", ["age"], 1, ['row 7: "94"'], rule="ag
 
 def test_a_clean_freeze():
     text = vs.sentence(CLEAN, NUMBERS, "closed")
-    assert text == ("The freeze passed validation: 4 checks were run on the manifest, the 2 data files and the rules "
+    assert text == ("The freeze passed validation: 4 checks were run on the manifest, the 5 data files and the rules "
                     "across them (Table 12), and none failed. No check gave a warning. The list of every check is in "
                     "the HTML report (under “All 4 checks”) and in validation.json.")
     assert vs.sentence(CLEAN, NUMBERS, "open").endswith("The list of every check is in the closed edition.")

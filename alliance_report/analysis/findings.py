@@ -138,8 +138,8 @@ def stronger_slope(simple_slopes: dict) -> str | None:
 
 def abstract_reports_mixed(alliance: dict) -> bool:
     """Whether the abstract gives the mixed model's results beside the MANOVA's: when the
-    conclusion rests on it (the MANOVA could not be estimated but the mixed model could, or the
-    two disagree on an effect)."""
+    conclusion rests on it (the MANOVA could not test the change over time but the mixed model
+    could: the conclusion then says what the mixed model found; or the two disagree on an effect)."""
     manova_missing = alliance["time"]["manova"]["significant"] is None
     if manova_missing:
         return alliance["time"]["mixed"]["significant"] is not None

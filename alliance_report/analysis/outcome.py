@@ -74,7 +74,7 @@ def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) 
     sample = outcome_sample(data, scale)
     design = design_matrix(sample, scale, moderation)
     outcome = sample[f"{scale}_t1"].astype(float)
-    result = {"n": int(len(sample)), "df_resid": None, "r2": None, "adj_r2": None,
+    result = {"n": int(len(sample)), "n_parameters": None, "df_resid": None, "r2": None, "adj_r2": None,
               "terms": _empty_terms(design.columns), "not_estimable_reason": None,
               "diagnostics": dict.fromkeys(["breusch_pagan_p", "max_vif", "fitted", "residuals"])}
     if moderation:
@@ -94,7 +94,10 @@ def fit_outcome_model(data: pd.DataFrame, scale: str, moderation: bool = False) 
             "p": float(fit.pvalues[i]), "ci_low": float(ci[i, 0]), "ci_high": float(ci[i, 1]),
             "beta": beta,
         }
-    result.update(df_resid=int(round(fit.df_resid)), r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj))
+    df_resid = int(round(fit.df_resid))
+    # the coefficients estimated (the design's rank): n = n_parameters + df_resid
+    result.update(n_parameters=result["n"] - df_resid, df_resid=df_resid, r2=float(fit.rsquared),
+                  adj_r2=float(fit.rsquared_adj))
     result["diagnostics"] = diagnostics(fit, design)
     if moderation:
         result["simple_slopes"] = simple_slopes(fit, list(design.columns))

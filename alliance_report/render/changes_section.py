@@ -90,7 +90,7 @@ def data_changes_table(changes: dict, edition: str) -> Table:
                 + ("Values as written in the files; long ones are cut (…)." if closed else
                    "Their values are not shown in this edition: they may carry the arm (allocation and treatment, "
                    "and cells that follow it, such as session dates) or outcome data."))
-    more = changes["n_data_changes"] - len(changes["data_changes"])
+    more = changes["n_data_changes_not_listed"]
     if more > 0:
         footnote += (f" {fmt.integer(more)} more data {fmt.agree(more, 'change is', 'changes are')} not shown here; "
                      f"{_changes_csv(edition)} lists every one.")

@@ -278,7 +278,7 @@ def _imprecise(model: dict) -> str:
     """The caution after a model with few residual degrees of freedom (" With 5 participants for 4
     parameters (1 residual degree of freedom), the estimates are very imprecise.")."""
     df = model["df_resid"]
-    return (f" With {fmt.plural(model['n'], 'participant', 'participants')} for {model['n'] - df} parameters "
+    return (f" With {fmt.plural(model['n'], 'participant', 'participants')} for {model['n_parameters']} parameters "
             f"({fmt.plural(df, 'residual degree', 'residual degrees')} of freedom), the estimates are very "
             "imprecise.")
 
@@ -341,6 +341,14 @@ def _mixed_note(agreement: dict, found: str) -> str:
     return f" (the mixed-model sensitivity analysis {what})"
 
 
+def _mixed_only(mixed: dict) -> str:
+    """What the mixed model found of a change that the MANOVA could not test."""
+    if not mixed["significant"]:
+        return " (the mixed-model sensitivity analysis found no evidence of a change)"
+    # a significant estimate is not 0: its direction is 1 or -1
+    return f" (the mixed-model sensitivity analysis found it {'rising' if mixed['direction'] == 1 else 'falling'})"
+
+
 def _development(model: dict, alliance: dict | None = None) -> str:
     """What one model (``{effect: estimate finding}``, the MANOVA's or the mixed model's) says of
     the alliance: its change over treatment (and which way), its development by condition, and its
@@ -353,6 +361,8 @@ def _development(model: dict, alliance: dict | None = None) -> str:
     mixed_time = alliance["time"]["mixed"]["direction"] if alliance else None
     if time["significant"] is None:
         text = "the change of the working alliance over treatment could not be tested"
+        if alliance and alliance["time"]["mixed"]["significant"] is not None:  # the abstract gives the mixed model
+            text += f" by the MANOVA{_mixed_only(alliance['time']['mixed'])}"
     elif time["significant"]:
         way = {1: "rose", -1: "fell"}.get(time["direction"], "changed")
         text = f"the working alliance {way} over treatment" + note("time", "")

@@ -9,6 +9,7 @@ the data and may name a participant's arm.
 
 from __future__ import annotations
 
+from alliance_report.freeze import FREEZE_FILES
 from alliance_report.render import format as fmt
 from alliance_report.render.tables import Row, Table
 
@@ -27,10 +28,9 @@ def findings(validation: dict) -> list[dict]:
 def sentence(validation: dict, numbers: dict, edition: str, comparison_flags: list[dict] = ()) -> str:
     """One paragraph: the checks run, failed and warned, the warnings of the comparison with the
     previous freeze (``changes.flags``), where the counts and the findings are."""
-    n_files = sum(1 for name in validation["by_file"] if "+" not in name and name != "manifest.json")
     n_failed = validation["n_failed"]  # 0 in every report: an invalid freeze is not reported
     text = (f"The freeze {'passed' if n_failed == 0 else 'failed'} validation: {validation['n_checks']} checks "
-            f"were run on the manifest, the {n_files} data files and the rules across them (Table "
+            f"were run on the manifest, the {len(FREEZE_FILES)} data files and the rules across them (Table "
             f"{numbers['validation_summary']}), and {'none' if n_failed == 0 else n_failed} failed. ")
     n_warnings = validation["n_warnings"]
     if n_warnings == 0:
