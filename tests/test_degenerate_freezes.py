@@ -18,8 +18,6 @@ from alliance_report.settings import Settings
 from alliance_report.simulation import simulate_freeze
 from alliance_report.validation import validate_freeze
 
-pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
-
 MODELS = ("dropout_model", "alliance_manova", "alliance_mixed")
 
 
@@ -33,6 +31,7 @@ def all_models(results):
     {"n_randomized": 245, "seed": 1, "cutoff_date": "2014-06-01"},  # separation in the dropout model (n=14)
     {"n_randomized": 245, "seed": 4, "cutoff_date": "2014-03-01"},
 ])
+@pytest.mark.slow
 def test_degenerate_freeze_gives_nulls_with_reasons(tmp_path, kwargs):
     freeze = read_freeze(simulate_freeze(tmp_path / "freeze", **kwargs))
     validation = validate_freeze(freeze)
@@ -75,6 +74,7 @@ def test_one_empty_condition(tmp_path):
     results_json(results)
 
 
+@pytest.mark.slow
 def test_tiny_freeze_builds_end_to_end(tmp_path, capsys):
     freeze = simulate_freeze(tmp_path / "freeze", n_randomized=9, seed=3)
     assert main(["build", str(freeze), "--out", str(tmp_path / "out")]) == 0

@@ -33,8 +33,6 @@ from alliance_report.freeze import sha256_bytes
 from alliance_report.settings import Settings
 from conftest import SMALL_FREEZE_ID, small_freeze
 
-pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
-
 INTERRUPTED = "alliance-report: interrupted; nothing was published"
 PROCESS_TIMEOUT = 180  # seconds for a whole build run by a test (a loaded 2-core machine)
 STOP_TIMEOUT = 20  # seconds from the signal to the end of the process (the build itself takes 2)
@@ -226,6 +224,7 @@ def interrupted(tmp_path_factory):
 # ------------------------------------------------------------------------------------ output location
 
 
+@pytest.mark.slow
 def test_out_inside_the_freeze_is_refused_before_any_work(built, tmp_path, monkeypatch, capsys):
     freeze = shutil.copytree(built[0], tmp_path / "freeze")
     before = state(tmp_path)
@@ -273,6 +272,7 @@ def read_only(folder: Path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
+@pytest.mark.slow
 def test_a_read_only_output_folder_is_a_usage_error_before_validation(built, tmp_path, capsys):
     freeze, out0 = built
     shutil.copytree(out0, tmp_path / "ro" / "out")
@@ -291,6 +291,7 @@ def test_a_read_only_output_folder_is_a_usage_error_before_validation(built, tmp
         assert state(folder) == before
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc")
 def test_a_location_that_refuses_a_folder_is_a_usage_error(built, capsys):
     """/proc refuses a new folder with "no such file or directory" (not a permission error): still
@@ -329,6 +330,7 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_usage_error_and_the_previous_output_stays(built, tmp_path, capsys):
     freeze, out0 = built
     with small_disk(tmp_path) as disk:
@@ -358,6 +360,7 @@ def test_a_full_disk_is_a_usage_error_and_the_previous_output_stays(built, tmp_p
 # ------------------------------------------------------------------------------------ simulate
 
 
+@pytest.mark.slow
 def test_simulate_never_writes_over_data(built, tmp_path, capsys):
     def simulate(out, *options):
         return main(["simulate", "--out", str(out), "--n-randomized", "20", "--seed", "3", *options])
@@ -399,6 +402,7 @@ def test_simulate_never_writes_over_data(built, tmp_path, capsys):
 # ------------------------------------------------------------------------------------ another freeze's output
 
 
+@pytest.mark.slow
 def test_build_does_not_replace_the_report_of_another_freeze_folder(built, tmp_path, monkeypatch, capsys):
     freeze, out0 = built
     other = small_freeze(tmp_path / "other-trial", SMALL_FREEZE_ID, seed=6)  # same study and freeze_id
@@ -424,6 +428,7 @@ def test_build_does_not_replace_the_report_of_another_freeze_folder(built, tmp_p
     assert state(out) == before
 
 
+@pytest.mark.slow
 def test_a_corrected_export_in_the_same_folder_is_rebuilt_as_usual(built, tmp_path, monkeypatch, capsys):
     freeze0, out0 = built
     freeze = shutil.copytree(freeze0, tmp_path / "freeze")  # the session's freeze stays as it is
@@ -447,6 +452,7 @@ def test_a_corrected_export_in_the_same_folder_is_rebuilt_as_usual(built, tmp_pa
     assert json.loads((out / FINGERPRINT_FILE).read_text())["freeze_dir"] == str(freeze.resolve())
 
 
+@pytest.mark.slow
 def test_what_may_replace_an_output(built, tmp_path):
     freeze, out0 = built
     settings = effective_settings(Settings(), "weasyprint")
@@ -490,6 +496,7 @@ def test_validate_json_is_written_for_an_unreadable_freeze(tmp_path, monkeypatch
 # ------------------------------------------------------------------------------------ signals (collected last)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, exit_code", [("validation-and-analysis-sigint", 130),
                                              ("validation-and-analysis-ctrl-c", 130), ("pdf-sigterm", 143)])
 def test_a_signal_ends_a_build_cleanly(interrupted, name, exit_code):
@@ -507,6 +514,7 @@ def test_a_signal_ends_a_build_cleanly(interrupted, name, exit_code):
     assert temporary_folders(out.parent) == []
 
 
+@pytest.mark.slow
 def test_a_signal_between_two_freezes_stops_build_all_before_the_next(tmp_path, monkeypatch, capsys):
     from alliance_report import build as build_module
 
@@ -532,6 +540,7 @@ def test_a_signal_between_two_freezes_stops_build_all_before_the_next(tmp_path, 
     assert captured.err == f"alliance-report: interrupted; 2 freeze(s) not built, from {folder / 'b'} on\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["swallowed", "del"])
 def test_a_signal_that_gets_lost_still_ends_the_build(interrupted, how):
     proc, staging, _ = interrupted[f"lost-{how}"]
@@ -540,6 +549,7 @@ def test_a_signal_that_gets_lost_still_ends_the_build(interrupted, how):
     assert not staging.exists()  # the watchdog cleaned up
 
 
+@pytest.mark.slow
 def test_a_signal_stops_build_all_with_the_table_so_far(interrupted):
     run, out_root, before = interrupted["build-all-sigterm"]
     code, stdout, stderr = run.result()

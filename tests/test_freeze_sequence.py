@@ -21,8 +21,6 @@ from alliance_report.cli import main
 from alliance_report.freeze import FREEZE_FILES
 from conftest import SEQUENCE_CUTOFFS as CUTOFFS
 
-pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
-
 
 @pytest.fixture(scope="module")
 def sequence(sequence_built):
@@ -34,6 +32,7 @@ def rows(path: Path) -> int:
     return len(pd.read_csv(path, dtype=str, keep_default_na=False))
 
 
+@pytest.mark.slow
 def test_each_freeze_is_compared_with_the_one_before(sequence):
     freezes, out = sequence
     order = [f"cut-{c}" for c in CUTOFFS]
@@ -52,6 +51,7 @@ def test_each_freeze_is_compared_with_the_one_before(sequence):
         assert changes["n_data_changes"] == 0 and changes["data_changes"] == []
 
 
+@pytest.mark.slow
 def test_key_results_are_those_of_each_freeze_own_report(sequence):
     """Previous and current key results, the n of each analysis included, read from the previous
     freeze's own report and this one's (built separately by build-all)."""
@@ -79,6 +79,7 @@ def test_key_results_are_those_of_each_freeze_own_report(sequence):
     assert reports[0]["alliance_manova"]["n"] < reports[1]["alliance_manova"]["n"]
 
 
+@pytest.mark.slow
 def test_the_simulated_trial_is_valid_at_every_cutoff(sequence):
     """Validated by the build (validation.json): every check passes, without a warning, from early
     recruitment on; the interim freezes hold participants still waiting and still in treatment."""
@@ -93,6 +94,7 @@ def test_the_simulated_trial_is_valid_at_every_cutoff(sequence):
     assert results["consort"]["tau_waiting"] > 0
 
 
+@pytest.mark.slow
 def test_the_index_lists_every_freeze_in_cutoff_order(sequence, tmp_path):
     freezes, built = sequence
     out = shutil.copytree(built, tmp_path / "reports")  # the session's reports stay as they are
@@ -123,6 +125,7 @@ def test_the_index_lists_every_freeze_in_cutoff_order(sequence, tmp_path):
     assert (out / "index.html").stat().st_mtime_ns == written
 
 
+@pytest.mark.slow
 def test_the_build_log_keeps_its_columns_with_the_previous_freeze(sequence):
     """"validate previous" is longer than the other steps' names: the columns stay aligned."""
     _, out = sequence
@@ -144,6 +147,7 @@ def edit(folder: Path, file: str, change) -> None:
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_edited_locked_values_are_listed_flagged_and_open_without_arms(tmp_path, capsys):
     current = shutil.copytree(DEMO_FREEZE, tmp_path / "current")
     participants = list(csv.DictReader(io.StringIO((current / "participants.csv").read_text(encoding="utf-8"))))
@@ -194,6 +198,7 @@ def test_edited_locked_values_are_listed_flagged_and_open_without_arms(tmp_path,
     assert "Key results, previous and current freeze" in closed_text
 
 
+@pytest.mark.slow
 def test_an_invalid_previous_freeze_is_reported_without_a_comparison(tmp_path, capsys):
     previous = fc.corrupt(DEMO_FREEZE, tmp_path / "previous", "age_17")
     out = tmp_path / "out"

@@ -14,6 +14,7 @@ from statsmodels' ``t_test``.  The references here share none of that:
   variance at τ² = 0) and Cov = σ̂²(X'X)⁻¹.
 """
 
+import functools
 import json
 import warnings
 
@@ -51,6 +52,7 @@ DESIGNS = {
 }
 
 
+@functools.cache  # each design is fitted once for the module's tests, which only read the result
 def fitted(design):
     frame = DESIGNS[design]()
     with warnings.catch_warnings():

@@ -34,8 +34,6 @@ from alliance_report.settings import Settings
 from conftest import SMALL_FREEZE_ID, small_freeze
 import freeze_corruptions as fc
 
-pytestmark = pytest.mark.slow  # conftest: runs in `make test-slow`, not `make test`
-
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 PUBLISHED = ("report.html", "report.pdf", "report.qmd", "results.json", "validation.json", "build.log")
 
@@ -58,6 +56,7 @@ def state(folder: Path) -> dict:
 # ------------------------------------------------------------------------------------ up to date
 
 
+@pytest.mark.slow
 def test_build_writes_log_and_fingerprint(built):
     freeze, out = built
     for name in PUBLISHED:
@@ -75,6 +74,7 @@ def test_build_writes_log_and_fingerprint(built):
     assert record["parts"]["settings"]["style"] == "jmir"
 
 
+@pytest.mark.slow
 def test_unchanged_rebuild_is_up_to_date_and_touches_nothing(built, capsys):
     freeze, out = built
     before = state(out)
@@ -88,6 +88,7 @@ def test_unchanged_rebuild_is_up_to_date_and_touches_nothing(built, capsys):
     assert state(out) == before
 
 
+@pytest.mark.slow
 def test_no_change_path_imports_no_heavy_library(built):
     freeze, out = built
     code = ("import sys; from alliance_report.cli import main; "
@@ -98,6 +99,7 @@ def test_no_change_path_imports_no_heavy_library(built):
     assert result.stdout.strip().splitlines()[-1] == "0 []", result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_the_main_process_makes_the_open_edition_without_the_analysis_libraries():
     """What the main process runs for the open edition beside the worker (build._open_edition_here:
     changes block, figures, render and guard, files, PDF) imports no statsmodels (0.3–0.4 s)."""
@@ -109,6 +111,7 @@ def test_the_main_process_makes_the_open_edition_without_the_analysis_libraries(
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_a_changed_setting_rebuilds_and_an_edition_alone(built, tmp_path, capsys):
     """A copy of a build is up to date; another setting is another build; --edition open writes
     open/ only (and is another build than both editions: the fingerprint)."""
@@ -128,6 +131,7 @@ def test_a_changed_setting_rebuilds_and_an_edition_alone(built, tmp_path, capsys
     assert results["edition"] == "open" and results["settings"]["style"] == "apa"
 
 
+@pytest.mark.slow
 def test_what_the_fingerprint_covers(built, tmp_path):
     freeze0, out0 = built
     freeze, out = shutil.copytree(freeze0, tmp_path / "freeze"), shutil.copytree(out0, tmp_path / "out")
@@ -155,6 +159,7 @@ def test_what_the_fingerprint_covers(built, tmp_path):
     assert not up_to_date(out, fp)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.real_renders
 def test_one_process_and_two_give_identical_outputs(built, tmp_path, capsys):
     freeze, out = built
@@ -180,6 +185,7 @@ def test_one_process_and_two_give_identical_outputs(built, tmp_path, capsys):
 # ------------------------------------------------------------------------------------ failures
 
 
+@pytest.mark.slow
 def test_a_failing_write_leaves_the_previous_output(built, tmp_path, monkeypatch, capsys):
     freeze, out0 = built
     out = tmp_path / "out"
@@ -197,6 +203,7 @@ def test_a_failing_write_leaves_the_previous_output(built, tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
 
 
+@pytest.mark.slow
 def test_an_error_in_the_worker_is_an_internal_error(built, tmp_path, monkeypatch, capsys):
     freeze, _ = built
     from alliance_report import results
@@ -212,6 +219,7 @@ def test_an_error_in_the_worker_is_an_internal_error(built, tmp_path, monkeypatc
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_killed_build_leaves_a_folder_that_the_next_build_removes(built, tmp_path, capsys):
     freeze, out0 = built
     out = shutil.copytree(out0, tmp_path / "out")
@@ -260,6 +268,7 @@ def test_leftovers_are_removed_only_when_surely_dead_and_a_lost_output_comes_bac
     assert all(folder.is_dir() for folder in kept)
 
 
+@pytest.mark.slow
 def test_a_folder_that_is_not_a_report_is_never_replaced(built, tmp_path, capsys):
     freeze, _ = built
     (tmp_path / "notes.txt").write_text("mine")
@@ -332,6 +341,7 @@ def freezes(tmp_path_factory, built, demo_built):
     return root
 
 
+@pytest.mark.slow
 def test_build_all_carries_on_past_a_broken_freeze(built, freezes, tmp_path, capsys):
     out_root = tmp_path / "reports"
     shutil.copytree(built[1], out_root / f"BeMind-{SMALL_FREEZE_ID}")  # a was built before: up to date
@@ -386,6 +396,7 @@ def test_summary_table_format():
 # ------------------------------------------------------------------------------------ Quarto
 
 
+@pytest.mark.slow
 def test_quarto_renderer_not_installed_says_so_in_one_line(built, tmp_path, monkeypatch, capsys):
     freeze, out = built
     monkeypatch.setenv("PATH", str(tmp_path))  # no quarto here
@@ -395,6 +406,7 @@ def test_quarto_renderer_not_installed_says_so_in_one_line(built, tmp_path, monk
     assert captured.err.count("\n") == 1 and "Quarto is not installed" in captured.err
 
 
+@pytest.mark.slow
 def test_quarto_renderer_runs_quarto_render(built, tmp_path, monkeypatch, capsys):
     freeze, _ = built
     bin_dir = tmp_path / "bin"
@@ -580,6 +592,7 @@ def artifact_files(step: dict, root: Path) -> set[str]:
             for p in root.glob(pattern) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_the_open_artifact_holds_no_data_by_arm(built, tmp_path):
     """Data protection: the open artifact, the one sent to the open session, holds the index and
     the open editions only; everything by arm or from the data (results.json, validation.json,
@@ -620,6 +633,7 @@ def test_a_build_has_one_or_two_processes(monkeypatch):
     assert [worker.processes(jobs) for jobs in (None, 1, 2, 3, 5)] == [2, 1, 2, 2, 2]
 
 
+@pytest.mark.slow
 def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
     """A caller's thread is running: the build runs in one process (and says so); on macOS too."""
     import threading
