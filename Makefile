@@ -35,7 +35,7 @@ quote = '$(subst ','\'',$(1))'
 # subsetting fast and quiet; librsvg2-bin (rsvg-convert) draws the CONSORT diagram's PNG for
 # Quarto; poppler-utils (pdftotext) lets the tests read the PDF.
 SYSTEM_LIBS := libharfbuzz-subset0 librsvg2-bin poppler-utils fonts-dejavu-core
-# the tests also drive the HTML report in a headless browser (tests/test_browser.py)
+# the slow tests also drive the HTML report in a headless browser (tests/test_browser.py)
 TEST_SYSTEM_LIBS := chromium chromium-driver
 
 .PHONY: report reports test test-slow check bench system-deps test-system-deps venv clean
@@ -52,7 +52,7 @@ bench: $(STAMP)
 # make test: the fast suite (unit tests, the session's shared builds, one case of each kind of a
 # matrix); make test-slow: the rest (tests marked slow: builds of their own, corpora of freezes,
 # other processes, a browser); make check: both, as CI runs them (.ci/run)
-test: $(STAMP) | test-system-deps
+test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 test-slow: $(STAMP) | test-system-deps
