@@ -25,6 +25,21 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ge_memo import memo_ge_runs  # noqa: E402,F401  (autouse: Great Expectations runs memoized for the session)
 from render_memo import memoized_renders, real_renders  # noqa: E402,F401  (real_renders: autouse, per test)
 
+# the session's builds that `make test` never makes (its 90 s budget): the small freeze (~15 s of
+# CPU) and the trial cut three times (~40 s); a test that needs one is marked slow
+SLOW_BUILDS = ("built", "sequence_built")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Refuse a test outside `make test-slow` that asks for one of ``SLOW_BUILDS`` by name."""
+    unmarked = [item.nodeid for item in items
+                if item.get_closest_marker("slow") is None and set(SLOW_BUILDS) & set(getattr(item, "fixturenames", ()))]
+    if unmarked:
+        raise pytest.UsageError("these tests use a build that only `make test-slow` makes ("
+                                + ", ".join(SLOW_BUILDS) + "); mark them @pytest.mark.slow or use demo_pair: "
+                                + ", ".join(unmarked[:5]))
+
+
 def fast_sample(cases, fast) -> list:
     """``cases`` as parametrize values, each one not in ``fast`` marked ``slow``: ``make test`` runs
     the representative cases ``fast`` (one of each kind), ``make test-slow`` the rest of the matrix."""

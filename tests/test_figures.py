@@ -101,16 +101,16 @@ def results():
 
 
 @pytest.fixture(scope="module")
-def built(results):
+def drawn(results):
     return build_figures(results)
 
 
-def test_every_figure_in_report_order(built):
-    assert tuple(f.name for f in built) == NAMES
+def test_every_figure_in_report_order(drawn):
+    assert tuple(f.name for f in drawn) == NAMES
 
 
-def test_svg_is_inlinable_xml(built):
-    for figure in built:
+def test_svg_is_inlinable_xml(drawn):
+    for figure in drawn:
         assert figure.svg.startswith("<svg"), figure.name
         assert "<?xml" not in figure.svg and "<!DOCTYPE" not in figure.svg
         root = ET.fromstring(figure.svg)
@@ -118,9 +118,9 @@ def test_svg_is_inlinable_xml(built):
         assert "dc:date" not in figure.svg and "Matplotlib v" not in figure.svg  # no date / creator metadata
 
 
-def test_ids_unique_across_figures_and_references_resolve(built):
+def test_ids_unique_across_figures_and_references_resolve(drawn):
     seen = {}
-    for figure in built:
+    for figure in drawn:
         ids = re.findall(r'\bid="([^"]+)"', figure.svg)
         assert len(ids) == len(set(ids)), figure.name
         for i in ids:
@@ -132,24 +132,24 @@ def test_ids_unique_across_figures_and_references_resolve(built):
 
 
 @pytest.mark.slow
-def test_byte_identical_rebuild(results, built):
+def test_byte_identical_rebuild(results, drawn):
     again = build_figures(copy.deepcopy(results))
-    for first, second in zip(built, again, strict=True):
+    for first, second in zip(drawn, again, strict=True):
         assert first.svg == second.svg, first.name
         assert first.png == second.png, first.name
         assert (first.caption, first.alt) == (second.caption, second.alt)
 
 
-def test_png_and_texts(built, results):
-    for figure in built:
+def test_png_and_texts(drawn, results):
+    for figure in drawn:
         assert figure.png.startswith(PNG_SIGNATURE), figure.name
         assert b"tEXtSoftware" not in figure.png
         assert len(figure.alt) > 80 and len(figure.caption) > 80, figure.name
         assert "n=" in figure.caption, figure.name
         assert "{" not in figure.alt + figure.caption and "None" not in figure.alt + figure.caption
-    outcome = dict((f.name, f) for f in built)["alliance_outcome"]
+    outcome = dict((f.name, f) for f in drawn)["alliance_outcome"]
     assert "Points are participants" in outcome.caption  # n=110: points, not bins
-    trajectory = dict((f.name, f) for f in built)["alliance_trajectory"]
+    trajectory = dict((f.name, f) for f in drawn)["alliance_trajectory"]
     assert "not available at week 5" in trajectory.alt  # a null mean is skipped, not drawn
     assert "P=" in outcome.alt or "P<" in outcome.alt or "P>" in outcome.alt  # via p_statement
 
