@@ -58,7 +58,9 @@ test: $(STAMP)
 test-slow: $(STAMP) | test-system-deps
 	$(BIN)/python -m pytest -m slow
 
-check: test test-slow
+check:  # one after the other, also under make -j
+	$(MAKE) test
+	$(MAKE) test-slow
 
 venv: $(STAMP)
 

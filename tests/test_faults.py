@@ -184,9 +184,17 @@ with interruptible(), abortable():
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
+def start_the_signal_runs_early(request):
+    """In `make test-slow`, the signal runs start with the module's first slow test (they run while
+    the in-process tests do); `make test` starts none."""
+    if request.node.get_closest_marker("slow") is not None:
+        request.getfixturevalue("interrupted")
+
+
+@pytest.fixture(scope="module")
 def interrupted(tmp_path_factory):
-    """The signal runs, started as the module starts (they run while the in-process tests do)."""
+    """The signal runs (processes), started once for the module."""
     root = tmp_path_factory.mktemp("signals")
     freeze = small_freeze(root / "freeze", "signals")
     runs = {}
@@ -514,7 +522,6 @@ def test_a_signal_ends_a_build_cleanly(interrupted, name, exit_code):
     assert temporary_folders(out.parent) == []
 
 
-@pytest.mark.slow
 def test_a_signal_between_two_freezes_stops_build_all_before_the_next(tmp_path, monkeypatch, capsys):
     from alliance_report import build as build_module
 

@@ -14,7 +14,8 @@ Time and memory are bounded by the harness, not by assertions on timings: the ca
 hang or swallow memory if a rule broke (a FIFO, /dev/zero, a sparse 2 GiB file, a header of
 200,000 columns that pandas would parse into 2.8 GB) run in a child process, one after the other
 (``cli.main`` in-process there: one import of pandas for all), and ``build-all`` over the demo
-freeze and two hostile ones in another; both are started when the module starts, with a timeout
+freeze and two hostile ones in another (both only in `make test-slow`, started by its first test
+that needs them), with a timeout
 (a hang fails the test with TimeoutExpired) and an address-space limit of 1.5 GiB
 (``RLIMIT_AS``: runaway memory fails instead of swapping).  The other cases run in the test
 process (``cli.main``), fast: they fail at reading, before any analysis.

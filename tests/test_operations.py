@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alliance_report import REPO_ROOT
+from alliance_report import DEMO_FREEZE, REPO_ROOT
 from alliance_report.errors import BuildError
 from alliance_report.quarto import effective_settings, render_quarto
 from alliance_report.publish import host, remove_leftovers
@@ -74,9 +74,8 @@ def test_build_writes_log_and_fingerprint(built):
     assert record["parts"]["settings"]["style"] == "jmir"
 
 
-@pytest.mark.slow
-def test_unchanged_rebuild_is_up_to_date_and_touches_nothing(built, capsys):
-    freeze, out = built
+def test_unchanged_rebuild_is_up_to_date_and_touches_nothing(demo_pair, tmp_path, capsys):
+    freeze, out = (shutil.copytree(folder, tmp_path / name) for folder, name in zip(demo_pair, ("freeze", "out")))
     before = state(out)
     for path in freeze.iterdir():  # new file times, same bytes: still up to date
         os.utime(path, (1, 1))
@@ -131,9 +130,8 @@ def test_a_changed_setting_rebuilds_and_an_edition_alone(built, tmp_path, capsys
     assert results["edition"] == "open" and results["settings"]["style"] == "apa"
 
 
-@pytest.mark.slow
-def test_what_the_fingerprint_covers(built, tmp_path):
-    freeze0, out0 = built
+def test_what_the_fingerprint_covers(demo_pair, tmp_path):
+    freeze0, out0 = demo_pair
     freeze, out = shutil.copytree(freeze0, tmp_path / "freeze"), shutil.copytree(out0, tmp_path / "out")
     settings = effective_settings(Settings(), "weasyprint")
     assert up_to_date(out, fingerprint(freeze, settings)) == (True, "")
@@ -268,9 +266,8 @@ def test_leftovers_are_removed_only_when_surely_dead_and_a_lost_output_comes_bac
     assert all(folder.is_dir() for folder in kept)
 
 
-@pytest.mark.slow
-def test_a_folder_that_is_not_a_report_is_never_replaced(built, tmp_path, capsys):
-    freeze, _ = built
+def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path, capsys):
+    freeze = DEMO_FREEZE  # refused before anything is read
     (tmp_path / "notes.txt").write_text("mine")
     before = state(tmp_path)
     assert main(["build", str(freeze), "--out", str(tmp_path), "--quiet"]) == 2
@@ -330,8 +327,6 @@ def test_quiet_prints_no_progress():
 def freezes(tmp_path_factory, built, demo_built):
     """a: the small freeze (built before), b: the demo freeze (its figures are in the session's memo
     once ``demo_built`` is made), a broken freeze and a folder that is no freeze."""
-    from alliance_report import DEMO_FREEZE
-
     root = tmp_path_factory.mktemp("freezes")
     shutil.copytree(built[0], root / "a")
     shutil.copytree(DEMO_FREEZE, root / "b")
@@ -592,8 +587,7 @@ def artifact_files(step: dict, root: Path) -> set[str]:
             for p in root.glob(pattern) if p.is_file()}
 
 
-@pytest.mark.slow
-def test_the_open_artifact_holds_no_data_by_arm(built, tmp_path):
+def test_the_open_artifact_holds_no_data_by_arm(demo_pair, tmp_path):
     """Data protection: the open artifact, the one sent to the open session, holds the index and
     the open editions only; everything by arm or from the data (results.json, validation.json,
     changes, logs) goes to the closed artifact only.  Checked on a real build's output."""
@@ -604,7 +598,7 @@ def test_the_open_artifact_holds_no_data_by_arm(built, tmp_path):
     assert closed["with"]["name"].startswith("reports-closed-") and opened["with"]["name"].startswith("reports-open-")
 
     root = tmp_path
-    out = shutil.copytree(built[1], root / "reports" / f"BeMind-{SMALL_FREEZE_ID}")
+    out = shutil.copytree(demo_pair[1], root / "reports" / f"BeMind-{SMALL_FREEZE_ID}")
     for name in ("changes.json", "changes.csv"):  # as a build with a previous freeze writes them
         (out / name).write_text("by arm\n")
     (root / "reports" / "index.html").write_text("<p>index</p>")

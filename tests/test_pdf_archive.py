@@ -51,7 +51,7 @@ def attachments(pdf: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def editions(demo_pair):
-    """(folder, pdf) of the closed and the open edition of the shared small build."""
+    """(folder, pdf) of the closed and the open edition of the shared demo build."""
     _, out = demo_pair
     return {"closed": (out, out / "report.pdf"), "open": (out / "open", out / "open" / "report.pdf")}
 

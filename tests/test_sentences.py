@@ -307,16 +307,21 @@ def test_outcome_sentence(demo, p, b, words, interaction_p):
     assert ("on average over the two conditions" in sentence) == (interaction_p < 0.05)
 
 
-@pytest.mark.parametrize("n, df, caution", [
-    (5, 1, " With 5 participants for 4 parameters (1 residual degree of freedom), the estimates are very imprecise."),
-    (13, 9, " With 13 participants for 4 parameters (9 residual degrees of freedom), the estimates are very "
-            "imprecise."),
-    (14, 10, ""),  # 10 residual df: no caution
+@pytest.mark.parametrize("n, parameters, df, caution", [
+    (5, 4, 1, " With 5 participants for 4 parameters (1 residual degree of freedom), the estimates are very "
+              "imprecise."),
+    (13, 4, 9, " With 13 participants for 4 parameters (9 residual degrees of freedom), the estimates are very "
+               "imprecise."),
+    # not n − df on purpose: the sentence prints the count of results.json (n_parameters), computes none
+    (14, 3, 9, " With 14 participants for 3 parameters (9 residual degrees of freedom), the estimates are very "
+               "imprecise."),
+    (14, 4, 10, ""),  # 10 residual df: no caution
 ])
 @pytest.mark.parametrize("p", [SIG, NONSIG])
-def test_an_outcome_model_with_few_residual_degrees_of_freedom_is_called_imprecise(demo, n, df, caution, p):
+def test_an_outcome_model_with_few_residual_degrees_of_freedom_is_called_imprecise(demo, n, parameters, df, caution,
+                                                                                  p):
     def edit(r):
-        r["outcome_models"]["hads"].update(n=n, n_parameters=4, df_resid=df)
+        r["outcome_models"]["hads"].update(n=n, n_parameters=parameters, df_resid=df)
         set_term(r["outcome_models"]["hads"]["terms"]["wai_w2"], p=p, b=-6.6)
     sentence = text.outcome(edited(demo, edit), "hads", "HADS total")
     assert sentence.endswith(f"n={n}).{caution}")
@@ -678,8 +683,8 @@ def test_the_conclusion_places_each_disagreement_beside_its_effect(demo):
 
 
 @pytest.mark.parametrize("mixed_p, sign, note", [
-    (SIG, 1, " by the MANOVA (the mixed-model sensitivity analysis found it rising)"),
-    (SIG, -1, " by the MANOVA (the mixed-model sensitivity analysis found it falling)"),
+    (SIG, 1, " by the MANOVA (the mixed-model sensitivity analysis found the alliance rising)"),
+    (SIG, -1, " by the MANOVA (the mixed-model sensitivity analysis found the alliance falling)"),
     (NONSIG, 1, " by the MANOVA (the mixed-model sensitivity analysis found no evidence of a change)"),
     (None, 1, ""),
 ])

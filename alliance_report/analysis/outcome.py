@@ -10,7 +10,8 @@ MBCT = b(wai_w2_c), eMBCT = b(wai_w2_c) + b(interaction), SE from the coefficien
 covariance, t with the model's residual df, P and 95% CI (Aiken & West, 1991).
 
 Per term: B, SE, t, P (two-sided), 95% CI, standardized β = B·SD(x)/SD(y) over the model
-sample with SDs on n−1 (null for the intercept).  Per model: n, residual df, R², adjusted R².
+sample with SDs on n−1 (null for the intercept).  Per model: n, the parameters estimated (the
+design's rank; n = parameters + residual df), residual df, R², adjusted R².
 
 Diagnostics: Breusch–Pagan P (studentized/Koenker LM test = n·R² of the squared residuals
 on the predictors, χ² with k−1 df; Breusch & Pagan 1979, Koenker 1981), the largest

@@ -216,7 +216,8 @@ def _disagreement(effect: str, comparison: dict, style: str) -> str:
 
 def alliance_abstract(results: dict) -> str:
     """The alliance results of the abstract: the MANOVA's, and the mixed model's as well when the
-    conclusion rests on it (the MANOVA could not be estimated, or the two disagree on an effect)."""
+    conclusion rests on it (the MANOVA could not test the change over time but the mixed model
+    could, or the two disagree on an effect)."""
     development = alliance_development(results)
     return (f"{development} {alliance_mixed(results)}" if results["findings"]["abstract_reports_mixed"]
             else development)
@@ -346,7 +347,8 @@ def _mixed_only(mixed: dict) -> str:
     if not mixed["significant"]:
         return " (the mixed-model sensitivity analysis found no evidence of a change)"
     # a significant estimate is not 0: its direction is 1 or -1
-    return f" (the mixed-model sensitivity analysis found it {'rising' if mixed['direction'] == 1 else 'falling'})"
+    way = "rising" if mixed["direction"] == 1 else "falling"
+    return f" (the mixed-model sensitivity analysis found the alliance {way})"
 
 
 def _development(model: dict, alliance: dict | None = None) -> str:
