@@ -112,12 +112,12 @@ def dropout_description(data: pd.DataFrame) -> dict:
     for condition in CONDITIONS:
         group = ended.loc[ended["condition"] == condition]
         sessions = group["sessions_attended"]
-        n = int(len(group))
+        n, dropouts = int(len(group)), int(group["dropout"].sum())
         counts = {str(k): int((sessions == k).sum()) for k in range(N_SESSIONS + 1)}
         description[condition] = {
             "n": n,
-            "dropout_n": int(group["dropout"].sum()),
-            "dropout_pct": 100 * int(group["dropout"].sum()) / n if n else None,  # 100·k/n, as the other percentages
+            "dropout_n": dropouts,
+            "dropout_pct": 100 * dropouts / n if n else None,  # 100·k/n, as the other percentages
             "sessions_median": float(sessions.median()) if n else None,
             "sessions_q1": float(sessions.quantile(0.25)) if n else None,
             "sessions_q3": float(sessions.quantile(0.75)) if n else None,

@@ -20,8 +20,8 @@ ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
 EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment",
                 "withdrew_from_study": "Withdrew from the study",
                 "lost_to_follow_up": "Lost to follow-up"}
-TIMEPOINT_LABELS = {"T0": "T0 baseline", "T0b": "T0b second baseline", "W2": "Week 2", "W5": "Week 5",
-                    "W9": "Week 9", "T1": "T1 post-treatment", "T2": "T2 3 months", "T3": "T3 9 months"}
+TIMEPOINT_LABELS = {"T0": "T0 baseline", "T0b": "T0b second baseline", **fmt.ALLIANCE_WEEK_LABELS,
+                    "T1": "T1 post-treatment", "T2": "T2 3 months", "T3": "T3 9 months"}
 INSTRUMENT_LABELS = {"WAI": "WAI", "HADS": "HADS", "MHCSF": "MHC-SF"}
 MONTHS_SHOWN = 12
 ARM_AT_CUTOFF = ("By arm: the treatment condition of treated participants (re-randomized TAU participants "

@@ -7,7 +7,6 @@ the open edition's sentences read the open results only (``participant_flow``, `
 
 from __future__ import annotations
 
-from alliance_report.design import ANALYSED_TIMEPOINTS, FOLLOW_UPS
 from alliance_report.render import format as fmt
 
 
@@ -74,19 +73,15 @@ def summary(results: dict) -> str:
             "in the closed report for the data monitoring committee.")
 
 
-ANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS)  # "T1"
-UNANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)  # "T2 or T3"
-
-
 def awaited_follow_ups(state: dict) -> str:
     """Which follow-ups the participants awaiting one await: "7 of them at T1", "all of them at
     T1", "at T1" (one participant) or "only at T2 or T3" (T1 is the follow-up the analyses use)."""
     n, analysed = state["awaiting_follow_up"], state["awaiting_analysed_follow_up"]
     if analysed == 0:
-        return f"only at {UNANALYSED_FOLLOW_UPS}"
+        return f"only at {fmt.UNANALYSED_FOLLOW_UPS}"
     if analysed == n:
-        return f"{'all of them ' if n > 1 else ''}at {ANALYSED_FOLLOW_UPS}"
-    return f"{fmt.integer(analysed)} of them at {ANALYSED_FOLLOW_UPS}"
+        return f"{'all of them ' if n > 1 else ''}at {fmt.ANALYSED_FOLLOW_UPS}"
+    return f"{fmt.integer(analysed)} of them at {fmt.ANALYSED_FOLLOW_UPS}"
 
 
 def pending_participants(state: dict) -> str:

@@ -45,8 +45,8 @@ import matplotlib
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
 from alliance_report.scoring import INSTRUMENTS as SCORED
-from alliance_report.render.format import (ALLIANCE_WEEKS_TEXT, agree, integer, number, p_statement, percent,
-                                          plain_number, stat)
+from alliance_report.render.format import (ALLIANCE_WEEK_LABELS, ALLIANCE_WEEKS_TEXT, agree, integer, number,
+                                          p_statement, percent, plain_number, score_range, stat)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -89,9 +89,9 @@ WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
 SCALES = {
     "hads": {"short": "HADS", "label": "HADS total",
-             "axis": "Post-treatment HADS total ({}–{})".format(*SCORED["HADS"].score_range)},
+             "axis": f"Post-treatment HADS total ({score_range(SCORED['HADS'])})"},
     "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean",
-              "axis": "Post-treatment MHC-SF mean ({}–{})".format(*SCORED["MHCSF"].score_range)},
+              "axis": f"Post-treatment MHC-SF mean ({score_range(SCORED['MHCSF'])})"},
 }
 DENSITY_CMAP = ListedColormap(plt.get_cmap("Greys")(
     [0.18 + 0.72 * i / 255 for i in range(256)]), name="alliance_greys")
@@ -275,7 +275,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
                     ax.errorbar(xs, ys, yerr=[lower, upper], color=OKABE_ITO[c], marker=MARKERS[c],
                                 linestyle="none", markersize=5, capsize=2.5, elinewidth=0.9,
                                 capthick=0.9, markeredgecolor="white", markeredgewidth=0.5, zorder=3)
-            ax.set_xticks([x for _, x in WEEKS], [f"Week {x}" for _, x in WEEKS])
+            ax.set_xticks([x for _, x in WEEKS], [ALLIANCE_WEEK_LABELS[week] for week, _ in WEEKS])
             ax.set_xlim(1.2, 9.8)
             ax.set_ylim(low, high)
             ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)

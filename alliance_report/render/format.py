@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Context, Decimal
 
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, ANALYSED_TIMEPOINTS, FOLLOW_UPS
 
 MINUS = "\u2212"
 MISSING = "\u2014"
@@ -226,3 +226,11 @@ def median_iqr(median: float | None, q1: float | None, q3: float | None, decimal
 # ----------------------------------------------------------------------------- the design in words
 # (the facts are defined once, in design.py; these are how the report's sentences name them)
 ALLIANCE_WEEKS_TEXT = listing(ALLIANCE_WEEK_NUMBERS.values())  # "2, 5 and 9"
+ALLIANCE_WEEK_LABELS = {week: f"Week {number}" for week, number in ALLIANCE_WEEK_NUMBERS.items()}  # "W2": "Week 2"
+ANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS)  # "T1"
+UNANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)  # "T2 or T3"
+
+
+def score_range(instrument) -> str:
+    """"0–42": the range of an instrument's total score (a scoring.Instrument's ``score_range``)."""
+    return "{}–{}".format(*instrument.score_range)

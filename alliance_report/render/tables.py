@@ -14,7 +14,7 @@ from alliance_report.render import format as fmt
 from alliance_report.scoring import INSTRUMENTS as SCORED
 
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, INSTRUMENT_TITLES, N_SESSIONS
+from alliance_report.design import CONDITIONS, INSTRUMENT_TITLES, N_SESSIONS
 
 TERM_LABELS = {
     "intercept": "Intercept",
@@ -220,13 +220,12 @@ def alliance_means_table(results: dict) -> Table:
         complete = [descriptives["complete_cases"][c][week] for c in CONDITIONS]
         available = [descriptives["available"][c][week] for c in CONDITIONS]
         rows.append(Row((
-            f"Week {ALLIANCE_WEEK_NUMBERS[week]}",
+            fmt.ALLIANCE_WEEK_LABELS[week],
             *(fmt.mean_sd(cell["mean"], cell["sd"]) for cell in complete),
             fmt.integer(available[0]["n"]), fmt.mean_sd(available[0]["mean"], available[0]["sd"]),
             fmt.integer(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),
         )))
-    low, high = SCORED["WAI"].score_range
-    footnote = (f"WAI mean scores (range {low}–{high}), mean (SD). Complete cases: treated participants with "
+    footnote = (f"WAI mean scores (range {fmt.score_range(SCORED['WAI'])}), mean (SD). Complete cases: treated participants with "
                 f"WAI scores at weeks {fmt.ALLIANCE_WEEKS_TEXT} (the MANOVA sample). All available: every treated "
                 "participant with a WAI score at that week. " + ABBREVIATIONS)
     return Table("alliance_means", "Working alliance by week and condition", header, tuple(rows),
@@ -363,7 +362,7 @@ def _r2(model: dict, style: str) -> str:
 def reliability_table(results: dict) -> Table:
     alphas, counts, style = results["reliability"], results["reliability_n"], results["settings"]["style"]
     labels = {name: abbreviation for name, (abbreviation, _) in INSTRUMENT_TITLES.items()}  # "WAI-SR", …
-    timepoint_labels = {"W2": "Week 2", "W5": "Week 5", "W9": "Week 9", "baseline": "Baseline",
+    timepoint_labels = {**fmt.ALLIANCE_WEEK_LABELS, "baseline": "Baseline",
                         "T1": "Post-treatment (T1)"}
     rows = tuple(
         Row((labels[instrument], timepoint_labels[tp], fmt.bounded_number(alpha, 2, style),

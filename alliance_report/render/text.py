@@ -15,7 +15,7 @@ from alliance_report.design import (ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, COMPA
                                     TIMEPOINT_INSTRUMENTS)
 from alliance_report.render import format as fmt
 from alliance_report.scoring import INSTRUMENTS as SCORED
-from alliance_report.render.conduct_text import UNANALYSED_FOLLOW_UPS, awaited_follow_ups, pending_participants
+from alliance_report.render.conduct_text import awaited_follow_ups, pending_participants
 
 EFFECT_LABELS = {"time": "time", "condition": "condition", "time_x_condition": "time × condition"}
 CONCLUSION_LABELS = {"hads": "distress", "mhcsf": "mental well-being"}
@@ -128,7 +128,7 @@ def interim_notice(results: dict) -> str:
     state = results["interim"]
     alpha = results["findings"]["alpha"]
     if state["analysed_data_complete"]:  # only follow-ups no analysis uses are still to come
-        change = (f"; these analyses do not use {UNANALYSED_FOLLOW_UPS}, so their results will not change "
+        change = (f"; these analyses do not use {fmt.UNANALYSED_FOLLOW_UPS}, so their results will not change "
                   "as those data accrue")
     else:
         change = ", so these results will change as data accrue"
@@ -342,13 +342,16 @@ def _mixed_note(agreement: dict, found: str) -> str:
     return f" (the mixed-model sensitivity analysis {what})"
 
 
+def _rising(direction: int) -> str:
+    """How the mixed model found the alliance going (a significant estimate is not 0: 1 or −1)."""
+    return "rising" if direction == 1 else "falling"
+
+
 def _mixed_only(mixed: dict) -> str:
     """What the mixed model found of a change that the MANOVA could not test."""
     if not mixed["significant"]:
         return " (the mixed-model sensitivity analysis found no evidence of a change)"
-    # a significant estimate is not 0: its direction is 1 or -1
-    way = "rising" if mixed["direction"] == 1 else "falling"
-    return f" (the mixed-model sensitivity analysis found the alliance {way})"
+    return f" (the mixed-model sensitivity analysis found the alliance {_rising(mixed['direction'])})"
 
 
 def _development(model: dict, alliance: dict | None = None) -> str:
@@ -369,7 +372,7 @@ def _development(model: dict, alliance: dict | None = None) -> str:
         way = {1: "rose", -1: "fell"}.get(time["direction"], "changed")
         text = f"the working alliance {way} over treatment" + note("time", "")
     else:
-        found = f"it {'rising' if mixed_time == 1 else 'falling'}" if mixed_time else "a change"
+        found = f"it {_rising(mixed_time)}" if mixed_time else "a change"
         text = "there was no evidence that the working alliance changed over treatment" + note("time", found)
     if interaction["significant"] is True:
         text += ", and it developed differently in the two conditions" + note("time_x_condition", "")
@@ -462,9 +465,8 @@ def _scoring(spec) -> str:
         sizes = {len(items) for _, items in subscales}
         factor = sizes.pop() if len(sizes) == 1 else "the number of its items"
         names = fmt.listing(f"{name} ({_item_set(items)})" for name, items in subscales)
-        total = "{}–{}".format(*spec.score_range)
         return (f"{names} prorated from the answered items (mean × {factor}) with at most {skipped} each; "
-                f"total ({total}) = {' + '.join(name for name, _ in subscales)}")
+                f"total ({fmt.score_range(spec)}) = {' + '.join(name for name, _ in subscales)}")
     names = fmt.listing(name for name, _ in subscales)
     return (f"mean of the answered items, missing with more than {spec.total_max_missing} skipped items "
             f"(subscales {names}: more than {spec.subscale_max_missing})")
