@@ -19,6 +19,7 @@ from pathlib import Path
 from alliance_report import DEMO_FREEZE, __version__
 from alliance_report.design import N_SESSIONS
 from alliance_report.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from alliance_report.quarto import RENDERERS
 from alliance_report.settings import EDITION_CHOICES, STYLES, Settings, is_date
 from alliance_report.study import StudyError
 
@@ -101,7 +102,7 @@ def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="processes: 2 analyses while the freeze is validated, 1 runs every step in "
                              "one process; more than 2 run as 2 (default: 2 on a machine with two or more cores)")
-    parser.add_argument("--renderer", choices=("weasyprint", "quarto"), default="weasyprint",
+    parser.add_argument("--renderer", choices=RENDERERS, default=RENDERERS[0],
                         help="quarto: also run `quarto render report.qmd` into quarto/ of the output, when "
                              "the Quarto CLI is installed (default: %(default)s)")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from alliance_report.analysis.alliance import alliance_descriptives, alliance_manova, alliance_mixed
 from alliance_report.analysis.baseline import baseline_characteristics
 from alliance_report.analysis.conduct import trial_conduct
-from alliance_report.analysis.consort import check_consort, consort_counts
+from alliance_report.analysis.consort import analyses_estimated, check_consort, consort_counts
 from alliance_report.analysis.dataset import build_dataset
 from alliance_report.analysis.dropout import dropout_description, fit_dropout_model
 from alliance_report.analysis.findings import findings
@@ -71,16 +71,19 @@ def analysis_inputs(freeze: Freeze, settings: Settings, study: Study) -> tuple:
     """``(tables, data, schedule, status)`` of a freeze: its typed tables, the analysis dataset and
     the visit status at its cut-off — what every analysis starts from."""
     tables = typed_tables(freeze)
-    scores = score_questionnaires(tables["questionnaires"])
+    return tables, *_dataset_and_status(tables, score_questionnaires(tables["questionnaires"]), settings, study,
+                                        freeze.manifest["cutoff_date"])
+
+
+def _dataset_and_status(tables: dict, scores, settings: Settings, study: Study, cutoff_date: str) -> tuple:
+    """``(data, schedule, status)``: the analysis dataset and the visit status at the cut-off."""
     data = build_dataset(tables, scores, settings.dropout_threshold)
-    schedule, status = visit_status(tables, scores, data, study, freeze.manifest["cutoff_date"])
-    return tables, data, schedule, status
+    return data, *visit_status(tables, scores, data, study, cutoff_date)
 
 
 def _closed_results(tables: dict, scores, common: dict, settings: Settings, study: Study) -> dict:
     """Analysis table and visit status → every analysis of the plan, by arm."""
-    data = build_dataset(tables, scores, settings.dropout_threshold)
-    schedule, status = visit_status(tables, scores, data, study, common["cutoff_date"])
+    data, schedule, status = _dataset_and_status(tables, scores, settings, study, common["cutoff_date"])
     alphas, alpha_n = reliability(tables["questionnaires"], data)
     results = {
         **common,
@@ -106,6 +109,7 @@ def _closed_results(tables: dict, scores, common: dict, settings: Settings, stud
         "hads_model": models["hads"]["n"],
         "mhcsf_model": models["mhcsf"]["n"],
     })
+    results["consort"]["analysed_estimated"] = analyses_estimated(results)
     results["findings"] = findings(results)
     return results
 
@@ -114,8 +118,7 @@ def _open_results(tables: dict, scores, common: dict, settings: Settings, study:
     """Trial conduct, the participant flow and the baseline of the treated, from the freeze with
     the treatment arms pooled before anything is computed: nothing by arm."""
     tables = pool_arms(tables)
-    data = build_dataset(tables, scores, settings.dropout_threshold)
-    schedule, status = visit_status(tables, scores, data, study, common["cutoff_date"])
+    data, schedule, status = _dataset_and_status(tables, scores, settings, study, common["cutoff_date"])
     consort = consort_counts(tables, data, schedule, status, (POOLED,), analysed=False)
     check_consort(consort, {})
     return {

@@ -263,7 +263,12 @@ def main(argv=None) -> int:
             imports = float(floor.stdout.split()[-1])
             print(f"\nimport floor {floor.seconds:.2f} s: the imports {imports:.2f} s, Python's start and "
                   f"teardown {floor.seconds - imports:.2f} s (the build's command line skips the teardown)")
-        print("demo build, steps from the build.log of its last run:\n" + _steps(demo_out / "build.log"))
+        demo_steps = _steps(demo_out / "build.log")
+        print("demo build, steps from the build.log of its last run:\n" + demo_steps)
+        before, after, bound = schedule_bound(demo_steps)
+        print(f"the steps' work: {before:.2f} s before the worker is forked, {after:.2f} s after it in the two "
+              f"processes; no schedule of it on 2 cores ends before {before:.2f} + {after:.2f} / 2 = "
+              f"{bound:.2f} s = {bound / floor.seconds:.2f} × the import floor (target {DEMO_FACTOR} ×)")
         pages = {label: _pages(out) for label, out in (("demo", demo_out), *((lab, data / f"out-{lab}") for lab in freezes))}
         print("report length (PDF pages, report.html size): " + "; ".join(
             f"{label} {n} pages, {size / 1024:.0f} KB" for label, (n, size) in pages.items()))
@@ -308,6 +313,31 @@ def _steps(log: Path) -> str:
     text = log.read_text()
     start = text.index("steps (")
     return "\n".join(text[start:].splitlines()[1:]).split("\n\n")[0]
+
+
+def schedule_bound(steps: str, cores: int = 2) -> tuple[float, float, float]:
+    """(before the fork, work after it, the bound): how soon any schedule of the build.log's steps on
+    ``cores`` cores could end, the steps taking the times they took.
+
+    The steps up to ``imports`` (the fingerprint, the imports both processes need) are done before
+    the worker is forked, one after the other; every later step (``wait`` excluded: it is idle
+    time) could run on either core, so no schedule ends before ``before + after / cores``.  A
+    build whose bound exceeds its target cannot meet it by sharing the work better between the
+    processes, only by doing less work."""
+    before = after = 0.0
+    forked = False
+    for line in steps.splitlines():
+        fields = line.split()  # name (one or two words), process, seconds, detail
+        at = next((i for i, field in enumerate(fields) if field in ("main", "worker")), None)
+        if at is None or fields[0] == "wait":
+            continue
+        seconds = float(fields[at + 1])
+        if forked:
+            after += seconds
+        else:
+            before += seconds
+        forked = forked or fields[0] == "imports"
+    return before, after, before + after / cores
 
 
 if __name__ == "__main__":

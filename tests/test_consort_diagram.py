@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import itertools
 import re
 import shutil
@@ -52,6 +53,7 @@ FINAL = {
                  "alliance_manova": {"MBCT": 72, "eMBCT": 70},
                  "hads_model": {"MBCT": 93, "eMBCT": 91},
                  "mhcsf_model": {"MBCT": 90, "eMBCT": 89}},
+    "analysed_estimated": {"dropout_model": True, "alliance_manova": True, "hads_model": True, "mhcsf_model": True},
 }
 
 INTERIM = {
@@ -87,6 +89,7 @@ INTERIM = {
                  "alliance_manova": {"MBCT": 30, "eMBCT": 28},
                  "hads_model": {"MBCT": 37, "eMBCT": 32},
                  "mhcsf_model": {"MBCT": 36, "eMBCT": 31}},
+    "analysed_estimated": {"dropout_model": True, "alliance_manova": True, "hads_model": True, "mhcsf_model": True},
 }
 
 SAMPLES = {"final": FINAL, "interim": INTERIM}
@@ -417,6 +420,21 @@ def test_every_number_comes_from_the_dict(name):
     assert not drawn & set(consort["discontinued_reasons"].values())
 
 
+def test_an_analysis_without_an_estimate_is_marked_in_its_box():
+    """At an early cut-off a model may have a sample but no estimate (separation, too few cases):
+    its line in the Analysed boxes says so; the others do not."""
+    consort = copy.deepcopy(INTERIM)
+    consort["analysed_estimated"]["dropout_model"] = False
+    _, groups = parse(consort_svg(consort))
+    for c in CONDITIONS:
+        content = box_with(groups, f"Analysed, {c}", c).content
+        n = consort["analysed"]["dropout_model"][c]
+        assert f"Dropout model (n={n}), not estimable" in content
+        assert content.count("not estimable") == 1
+    _, groups = parse(consort_svg(INTERIM))
+    assert "not estimable" not in box_with(groups, "Analysed, MBCT", "MBCT").content
+
+
 def test_dropout_threshold_is_a_setting():
     _, groups = parse(consort_svg(FINAL, dropout_threshold=3))
     content = box_with(groups, "Treatment ended", "MBCT").content
@@ -712,3 +730,23 @@ def test_a_png_for_quarto_while_the_report_pdf_keeps_the_vector_diagram(demo_pai
     text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], check=True, capture_output=True,
                           text=True).stdout
     assert "Assessed for eligibility" in text and "Randomized (n=" in text
+
+
+def test_the_demo_analyses_all_have_estimates_and_no_note(demo_pair):
+    _, out = demo_pair
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert all(results["consort"]["analysed_estimated"].values())
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "not estimable" not in html.split('id="figure-consort"')[1].split("</figure>")[0]
+
+
+def test_the_caption_explains_the_mark_only_when_an_analysis_has_no_estimate():
+    from alliance_report.render.consort_diagram import NOT_ESTIMABLE_NOTE
+    from alliance_report.render.report import consort_figure
+
+    results = {"consort": copy.deepcopy(INTERIM), "settings": {"dropout_threshold": 4}}
+    plain = consort_figure(results)
+    assert plain.caption == "Flow of participants through the trial (CONSORT)." and "not estimable" not in plain.alt
+    results["consort"]["analysed_estimated"]["alliance_manova"] = False
+    marked = consort_figure(results)
+    assert marked.caption.endswith(NOT_ESTIMABLE_NOTE) and marked.alt.endswith(NOT_ESTIMABLE_NOTE)

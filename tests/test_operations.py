@@ -651,3 +651,25 @@ def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
         caller.join()
     monkeypatch.setattr(worker.sys, "platform", "darwin")
     assert not worker.fork_is_safe()
+
+
+def test_benchmark_schedule_bound_from_a_build_log():
+    """The benchmark's bound: the steps up to ``imports`` one after the other, the rest shared over
+    the cores, idle ``wait`` left out (a hand-worked build.log excerpt: 0.1 + 1.9 before the fork,
+    1 + 2 + 2 + 1 + 3 = 9 after it, so 2 + 9 / 2 = 6.5 s on 2 cores, 2 + 9 / 4 = 4.25 s on 4)."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        from bench_build import schedule_bound
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    steps = """  fingerprint  main        0.10   c3c70e6149c31bf9
+  imports      main        1.90
+  read         main        1.00   participants.csv 245 rows
+  analyse      worker      2.00
+  validate     main        2.00   120 checks, 0 failed, 0 warnings
+  wait         main        5.00
+  figures open main        1.00   2 figures
+  pdf          worker      3.00   report.pdf (WeasyPrint)
+  total                    9.00"""
+    assert schedule_bound(steps) == pytest.approx((2.0, 9.0, 6.5))
+    assert schedule_bound(steps, cores=4)[2] == pytest.approx(2.0 + 9.0 / 4)

@@ -181,7 +181,7 @@ def test_the_conclusion_falls_back_on_the_mixed_model(demo, time_p):
 
 
 @pytest.mark.parametrize("case", ["agree", "manova missing", "disagree", "neither"])
-def test_the_abstract_gives_the_mixed_model_when_the_conclusion_rests_on_it(demo, case):
+def test_the_abstract_gives_the_mixed_model_when_the_manova_cannot_test_or_they_disagree(demo, case):
     def edit(r):
         for effect in ("time", "time_x_condition", "condition"):
             r["alliance_manova"][effect]["p"] = NONSIG
@@ -193,12 +193,17 @@ def test_the_abstract_gives_the_mixed_model_when_the_conclusion_rests_on_it(demo
         if case == "neither":
             for effect in ("time", "time_x_condition", "condition"):
                 mixed_estimate(r, effect)["p"] = None
+            r["alliance_mixed"]["not_estimable_reason"] = "singular fixed-effects design (one week only)"
         if case == "disagree":
             mixed_estimate(r, "time")["p"] = SIG
     results = edited(demo, edit)
     abstract, mixed = text.alliance_abstract(results), text.alliance_mixed(results)
     assert abstract.startswith(text.alliance_development(results))
-    assert (mixed in abstract) == (case in ("manova missing", "disagree"))
+    # whenever the MANOVA could not test the change, the abstract says what the mixed model gave
+    assert (mixed in abstract) == (case != "agree")
+    if case == "neither":
+        assert abstract.endswith(" The linear mixed model could not be estimated "
+                                 "(singular fixed-effects design [one week only]).")
     assert ("mixed-model" in text.conclusion(results)) == (case in ("manova missing", "disagree"))
 
 
@@ -568,11 +573,11 @@ def test_the_direction_in_both_conditions_is_a_finding(interaction_p, slopes, sa
 
 @pytest.mark.parametrize("manova_p, mixed_p, agree, reports_mixed", [
     (None, 0.01, None, True),    # the MANOVA not estimable, the mixed model is: the conclusion rests on it
-    (None, None, None, False),   # neither
+    (None, None, None, True),    # neither: the abstract says the sensitivity analysis could not be estimated either
     (0.01, 0.02, True, False),   # they agree
     (0.01, 0.40, False, True),   # they disagree on an effect
 ])
-def test_the_abstract_gives_the_mixed_model_when_the_conclusion_rests_on_it(manova_p, mixed_p, agree, reports_mixed):
+def test_when_the_abstract_gives_the_mixed_model(manova_p, mixed_p, agree, reports_mixed):
     from alliance_report.analysis.findings import abstract_reports_mixed
 
     def effect(p_manova, p_mixed, agrees):
@@ -690,7 +695,8 @@ def test_the_conclusion_places_each_disagreement_beside_its_effect(demo):
 ])
 def test_a_change_the_manova_could_not_test_is_said_as_the_mixed_model_found_it(demo, mixed_p, sign, note):
     """The MANOVA's time test not estimable while its other tests are: the abstract then gives the
-    mixed model (findings.abstract_reports_mixed), and the conclusion says what it found of the change."""
+    mixed model (findings.abstract_reports_mixed), and the conclusion says what it found of the
+    change (nothing where its week term is not estimable either)."""
     from alliance_report.analysis.findings import abstract_reports_mixed
 
     def edit(r):
@@ -703,4 +709,4 @@ def test_a_change_the_manova_could_not_test_is_said_as_the_mixed_model_found_it(
     results = edited(demo, edit)
     assert text.conclusion(results).startswith(
         f"In this freeze, the change of the working alliance over treatment could not be tested{note},")
-    assert abstract_reports_mixed(results["findings"]["alliance"]) is (mixed_p is not None)
+    assert abstract_reports_mixed(results["findings"]["alliance"])

@@ -272,6 +272,12 @@ def test_consort_counts_by_hand(hand):
     assert c["analysed"]["hads_model"] == arms(1, 1)           # P01 | P02 (P03 has no baseline)
     assert c["analysed"]["dropout_model"] == arms(4, 3)        # ended with W2
     assert c["analysed"]["alliance_manova"] == arms(3, 2)      # P01, P03, P07 | P02, P11
+    # every WAI form has the same value (VALUE), so W2 is constant (the dropout design is singular)
+    # and so is the change over the weeks (the MANOVA's E is singular); the outcome models have 2
+    # and 3 cases for their 4 coefficients: samples without an estimate, as the diagram will say
+    assert c["analysed"]["mhcsf_model"] == arms(1, 2)
+    assert c["analysed_estimated"] == dict.fromkeys(("dropout_model", "alliance_manova", "hads_model",
+                                                    "mhcsf_model"), False)
     check_consort(c, {})
 
 

@@ -49,6 +49,13 @@ Statistics*, ch. 8; the IBM SPSS Statistics Algorithms, "GLM Multivariate")
       condition test is unaffected;
     * no error variance of the three-week mean (constant within conditions): condition null.
 
+    Why E and H are computed here and not by statsmodels' ``MANOVA(Y, X).mv_test`` with the same
+    L and M (which the tests compare against): statsmodels keeps only the eigenvalues of
+    (E + H)⁻¹H above 1e-8 and fails with a ValueError when none is left (H = 0: identical
+    profiles of the two conditions, possible with a handful of item-mean scores at an interim
+    freeze) and with a LinAlgError on a singular E; the report needs Λ = 1 (F = 0, P = 1) in the
+    first case and a not-estimable reason in the second.  Checked 2026-12-01, statsmodels 0.15.0.
+
 Sensitivity: linear mixed model (Laird & Ware, Random-effects models for longitudinal data,
 Biometrics 1982; 38:963–74), statsmodels ``MixedLM``, REML
     All available WAI scores of treated participants, long format (one row per score),

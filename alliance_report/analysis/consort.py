@@ -14,7 +14,9 @@ status of every participant at the cut-off (:mod:`alliance_report.analysis.visit
   from the study before T1 was planned, T1 not yet due, and T1 due without a score while the
   treatment is not recorded as ended;
 * analysed: each count is the size of the very sample its model uses (the sample functions
-  are shared with the models), so the diagram always matches the n of every table.
+  are shared with the models), so the diagram always matches the n of every table; and
+  whether the model gave any estimate (:func:`analyses_estimated`: at an early interim freeze a
+  sample may exist whose model cannot be estimated, and the diagram says so).
 
 :func:`check_consort` verifies the arithmetic of every box and raises
 :class:`ConsortError` on any mismatch.
@@ -129,6 +131,21 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
             "mhcsf_model": per_arm(outcome_sample(data, "mhcsf")),
         }
     return counts
+
+
+def analyses_estimated(results: dict) -> dict[str, bool]:
+    """Whether each analysis of the "analysed" counts gave an estimate: the dropout model and the
+    two outcome models when they have no ``not_estimable_reason``; the MANOVA when any of its tests
+    has a statistic (it may test time alone, within one condition)."""
+    manova = results["alliance_manova"]
+    models = results["outcome_models"]
+    return {
+        "dropout_model": results["dropout_model"]["not_estimable_reason"] is None,
+        "alliance_manova": any(manova[test][statistic] is not None for test, statistic in
+                               (("time", "wilks"), ("time_x_condition", "wilks"), ("condition", "f"))),
+        "hads_model": models["hads"]["not_estimable_reason"] is None,
+        "mhcsf_model": models["mhcsf"]["not_estimable_reason"] is None,
+    }
 
 
 def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:

@@ -61,7 +61,7 @@ from alliance_report.design import CONDITIONS, WAITING_LIST
 from alliance_report.render import format as fmt
 from alliance_report.settings import Settings
 
-__all__ = ["consort_svg", "measure", "TextMetrics", "METRICS"]
+__all__ = ["consort_svg", "measure", "TextMetrics", "METRICS", "NOT_ESTIMABLE_NOTE"]
 
 FONT_FAMILY = "DejaVu Sans, sans-serif"
 PT = 25.4 / 72  # one point in millimetres
@@ -72,6 +72,9 @@ ANALYSES = (  # key of consort["analysed"], label in the diagram
     ("hads_model", "HADS model"),
     ("mhcsf_model", "MHC-SF model"),
 )
+NOT_ESTIMABLE = "not estimable"  # after an analysis whose model gave no estimate (consort["analysed_estimated"])
+NOT_ESTIMABLE_NOTE = (" An analysis marked “not estimable” has a sample at this cut-off, but its model "
+                      "could not be estimated; the Results give the reason.")
 
 # Style: black lines, light fills (readable in grey-scale and for colour-blind readers).
 BOX_FILL = "#f4f4f4"
@@ -198,16 +201,20 @@ class Item:
     count: int | None = None  # appended as "(n=…)", kept on the same line as the last word
     level: int = 0  # 0 heading, 1 list item, 2 sub-item
     bold: bool = False
+    note: str = ""  # after the count: "Dropout model (n=3), not estimable"
 
     def words(self) -> list[str]:
         words = _clean(self.text).split() or [""]
         if self.count is not None:
             words[-1] = f"{words[-1]} (n={fmt.integer(self.count)})".strip()
+        if self.note:
+            words[-1] += ","
+            words += self.note.split()
         return words
 
 
-def _bullet(text: str, count: int | None = None) -> Item:
-    return Item(text, count, level=1)
+def _bullet(text: str, count: int | None = None, note: str = "") -> Item:
+    return Item(text, count, level=1, note=note)
 
 
 @dataclass(frozen=True)
@@ -439,7 +446,9 @@ def _boxes(consort: dict, k: int) -> dict:
                                  _reason_items(consort["discontinued_reasons_by_arm"][c])]) for c in CONDITIONS},
         "follow_up": {c: Box(follow_up(c)) for c in CONDITIONS},
         "analysis": {c: Box([Item(f"Analysed, {c}")]
-                            + [_bullet(label, consort["analysed"][key][c]) for key, label in ANALYSES])
+                            + [_bullet(label, consort["analysed"][key][c],
+                                       "" if consort["analysed_estimated"][key] else NOT_ESTIMABLE)
+                               for key, label in ANALYSES])
                      for c in CONDITIONS},
     }
 

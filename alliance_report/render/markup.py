@@ -60,9 +60,6 @@ class HtmlMarkup:
         marked = DIGEST.sub(r'<span class="digest">\g<0></span>', STAT_SYMBOL.sub(r"<em>\1</em>", unbroken))
         return self.dates(Markup(marked))
 
-    def strong(self, text: str) -> Markup:
-        return Markup("<strong>{}</strong>").format(text)
-
     def heading(self, level: int, text: str, anchor: str) -> Markup:
         return Markup('<h{0} id="{1}">{2}</h{0}>').format(level, anchor, self.dates(text))
 
@@ -192,9 +189,6 @@ class MarkdownMarkup:
             out += [self.escape(text[start:match.start()]), replacement]
             start = match.end()
         return "".join(out) + self.escape(text[start:])
-
-    def strong(self, text: str) -> str:
-        return f"**{self.escape(text)}**"
 
     def heading(self, level: int, text: str, anchor: str) -> str:
         return f"\n{'#' * level} {self.escape(text)} {{#{anchor}}}\n"

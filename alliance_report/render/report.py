@@ -86,13 +86,15 @@ def _cached_environment(templates: Path, autoescape: bool) -> jinja2.Environment
 
 
 def consort_figure(results: dict) -> Figure:
-    from alliance_report.render.consort_diagram import consort_png, consort_svg
+    from alliance_report.render.consort_diagram import NOT_ESTIMABLE_NOTE, consort_png, consort_svg
 
     c = results["consort"]
+    note = "" if all(c["analysed_estimated"].values()) else NOT_ESTIMABLE_NOTE
     alt = (f"CONSORT flow diagram: {c['assessed']} assessed, {c['randomized']} randomized, "
-           f"{c['treated']['MBCT']} treated in MBCT and {c['treated']['eMBCT']} in eMBCT.")
+           f"{c['treated']['MBCT']} treated in MBCT and {c['treated']['eMBCT']} in eMBCT.{note}")
     svg = consort_svg(c, dropout_threshold=results["settings"]["dropout_threshold"])
-    return Figure("consort", "Flow of participants through the trial (CONSORT).", alt, svg, consort_png(svg))
+    return Figure("consort", f"Flow of participants through the trial (CONSORT).{note}", alt, svg,
+                  consort_png(svg))
 
 
 def edition_figures(results: dict) -> tuple[Figure, ...]:

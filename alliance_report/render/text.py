@@ -216,8 +216,8 @@ def _disagreement(effect: str, comparison: dict, style: str) -> str:
 
 def alliance_abstract(results: dict) -> str:
     """The alliance results of the abstract: the MANOVA's, and the mixed model's as well when the
-    conclusion rests on it (the MANOVA could not test the change over time but the mixed model
-    could, or the two disagree on an effect)."""
+    MANOVA could not test the change over time or the two disagree on an effect
+    (``findings.abstract_reports_mixed``)."""
     development = alliance_development(results)
     return (f"{development} {alliance_mixed(results)}" if results["findings"]["abstract_reports_mixed"]
             else development)
