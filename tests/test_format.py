@@ -115,3 +115,13 @@ def test_any_magnitude_is_printed():
 
 def test_p_values_round_half_away_from_zero_too():
     assert (fmt.p_value(0.345), fmt.p_value(0.125, "apa")) == (".35", ".125")
+
+
+@pytest.mark.parametrize("values, shown", [
+    ((8, 7, 8), ("8", "7", "8")),
+    ((8.0, 7.25, 8.0), ("8.0", "7.3", "8.0")),
+    ((None, 2.5, 3), ("—", "2.5", "3.0")),
+    ((None, 2, 3), ("—", "2", "3")),
+])
+def test_plain_numbers_share_one_number_of_decimals(values, shown):
+    assert fmt.plain_numbers(*values) == shown

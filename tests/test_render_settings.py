@@ -120,3 +120,38 @@ def test_the_mixed_model_table_gives_its_variance_components(demo_results):
             f"σ̂²={fmt.number(components['sigma2'], 3)}.") in footnote
     apa = tables.mixed_model_table(with_settings(demo_results, style="apa")).footnote
     assert f"τ̂² = {fmt.number(components['tau2'], 3)}" in apa
+
+
+def test_apa_style_reaches_every_figure_caption_alt_text_and_legend(demo_results, monkeypatch):
+    """Every "n=" of the figures (captions, text alternatives, legend labels) becomes "n = " with
+    APA, and "n>" "n > ".  The figures are laid out but not exported (no PNG or SVG: fast)."""
+    import re
+
+    from alliance_report.render import conduct_figures, figures
+
+    drawn = []
+
+    def keep_text(fig, name, caption, alt):
+        legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        labels = " ".join(t.get_text() for legend in legends for t in legend.get_texts())
+        figures.plt.close(fig)
+        drawn.append((name, f"{caption} {alt} {labels}"))
+        return figures.Figure(name, caption, alt, "", b"")
+
+    monkeypatch.setattr(figures, "export_figure", keep_text)
+    monkeypatch.setattr(conduct_figures, "export_figure", keep_text)
+    texts = {}
+    for style in ("jmir", "apa"):
+        drawn.clear()
+        results = with_settings(demo_results, style=style)
+        conduct_figures.conduct_figures(results["conduct"], style)
+        figures.build_figures(results)
+        texts[style] = dict(drawn)
+    assert texts["jmir"].keys() == texts["apa"].keys() and len(texts["apa"]) == 6
+    for name, jmir in texts["jmir"].items():
+        apa = texts["apa"][name]
+        assert not re.search(r"\bn [=>] ", jmir), name
+        assert not re.search(r"\bn[=>]", apa), (name, apa)
+        assert len(re.findall(r"\bn = ", apa)) == len(re.findall(r"\bn=", jmir)), name
+    counts = {name: len(re.findall(r"\bn=", jmir)) for name, jmir in texts["jmir"].items()}
+    assert all(counts[name] > 0 for name in counts if name != "retention"), counts  # retention writes none

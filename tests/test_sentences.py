@@ -515,11 +515,12 @@ def test_counts_of_one_take_the_singular(demo):
 
 
 @pytest.mark.parametrize("median, q1, q3, shown", [
-    (7.0, 6.5, 7.5, "median sessions 7, IQR 6.5–7.5"),   # quartiles between two counts keep their halves
-    (0.5, 0.0, 1.0, "median sessions 0.5, IQR 0–1"),
-    (8.0, 7.75, 8.0, "median sessions 8, IQR 7.8–8"),
+    (8.0, 6.0, 8.0, "median sessions 8, IQR 6–8"),          # whole numbers stay whole
+    (7.0, 6.5, 7.5, "median sessions 7.0, IQR 6.5–7.5"),    # one of them between two counts: one decimal each
+    (0.5, 0.0, 1.0, "median sessions 0.5, IQR 0.0–1.0"),
+    (8.0, 7.75, 8.0, "median sessions 8.0, IQR 7.8–8.0"),   # 7.75 rounded half away from zero
 ])
-def test_session_medians_are_printed_as_they_are(demo, median, q1, q3, shown):
+def test_session_medians_and_quartiles_share_their_decimals(demo, median, q1, q3, shown):
     def edit(r):
         r["dropout_description"]["MBCT"].update(sessions_median=median, sessions_q1=q1, sessions_q3=q3)
     cell = demo["dropout_description"]["MBCT"]

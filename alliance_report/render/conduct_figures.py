@@ -1,6 +1,6 @@
 """Figures of the "Trial conduct" section, drawn from the ``conduct`` object of results.json only.
 
-``conduct_figures(conduct)`` returns, in report order:
+``conduct_figures(conduct, style)`` returns, in report order:
 
 1. ``accrual``    cumulative randomized by month against the planned recruitment line (and the
                   projection at the rate of the last 3 complete months); with ``by_arm``, one line
@@ -25,7 +25,7 @@ from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, export_figure,
                                             plt)
 from alliance_report.render.conduct_tables import EVENT_LABELS
-from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, integer, number, percent
+from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, count, integer, number, percent
 # matplotlib is set up (Agg backend) by importing figures
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -109,7 +109,7 @@ def _cumulative_points(axis: MonthAxis, monthly: list[dict], cutoff: str, key: s
 
 # ----------------------------------------------------------------------------- 1 accrual
 
-def accrual_figure(conduct: dict) -> Figure | None:
+def accrual_figure(conduct: dict, style: str = "jmir") -> Figure | None:
     accrual = conduct.get("accrual") or {}
     monthly = accrual.get("monthly") or []
     if not monthly:
@@ -147,7 +147,7 @@ def accrual_figure(conduct: dict) -> Figure | None:
                         marker=ARM_MARKERS[arm] if markers else None, markersize=3, zorder=3)
                 handles.append(Line2D([], [], color=ARM_COLOURS[arm], linestyle=ARM_LINESTYLES[arm],
                                       marker=ARM_MARKERS[arm] if markers else None, markersize=3,
-                                      label=f"{arm} (n={integer(arms[arm]['randomized'])})"))
+                                      label=f"{arm} ({count('n', arms[arm]['randomized'], style)})"))
         ax.axvline(x_cut, color=OKABE_ITO["neutral"], linewidth=0.8, linestyle="-", zorder=1)
         top = max(target, accrual["randomized"]) * 1.15  # headroom for the cut-off label above the data
         early = x_cut < right / 2  # the label on the side of the cut-off line with room
@@ -288,9 +288,11 @@ def retention_figure(conduct: dict) -> Figure | None:
     return export_figure(fig, "retention", caption, alt)
 
 
-def conduct_figures(conduct: dict) -> tuple[Figure, ...]:
-    """The figures of the "Trial conduct" section, in report order (one with nothing to draw is left out)."""
-    return tuple(figure for figure in (accrual_figure(conduct), retention_figure(conduct)) if figure is not None)
+def conduct_figures(conduct: dict, style: str = "jmir") -> tuple[Figure, ...]:
+    """The figures of the "Trial conduct" section, in report order (one with nothing to draw is left
+    out); ``style``: the reporting style of its counts (Settings.style)."""
+    return tuple(figure for figure in (accrual_figure(conduct, style), retention_figure(conduct))
+                 if figure is not None)
 
 
 __all__ = ["conduct_figures", "accrual_figure", "retention_figure"]

@@ -4,7 +4,9 @@ Drawn from the ``consort`` object of results.json only (:mod:`alliance_report.an
 always complete: a missing key raises KeyError): every number in the diagram is a value of
 that dict (the "first round" count of a treatment column is ``allocated``).  The flow is
 right at any interim cut-off: TAU participants still waiting, participants still in
-treatment and T1 assessments not yet due have rows of their own.
+treatment and T1 assessments not yet due have rows of their own.  Counts are written "(n=41)", as
+in the CONSORT template, in either reporting style; an analysis whose model gave no estimate
+is marked "not estimable" after its count (``consort["analysed_estimated"]``).
 
 Layout (columns MBCT | TAU | eMBCT, so that the re-randomization of TAU feeds both
 treatment columns without crossing lines; stage labels in rounded bands on the left)::

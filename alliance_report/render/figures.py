@@ -45,8 +45,9 @@ import matplotlib
 
 from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
 from alliance_report.scoring import INSTRUMENTS as SCORED
-from alliance_report.render.format import (ALLIANCE_WEEK_LABELS, ALLIANCE_WEEKS_TEXT, agree, integer, number,
-                                          p_statement, percent, plain_number, score_range, stat)
+from alliance_report.render.format import (ALLIANCE_WEEK_LABELS, ALLIANCE_WEEKS_TEXT, agree, count, count_above,
+                                          count_range, integer, number, p_statement, percent, plain_numbers,
+                                          score_range, stat)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -139,6 +140,11 @@ def export_figure(fig, name: str, caption: str, alt: str) -> Figure:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+def _style(results: dict) -> str:
+    """The reporting style of the numbers in captions and labels (Settings.style: jmir | apa)."""
+    return _get(results, "settings", "style") or "jmir"
+
 
 def _get(mapping, *keys):
     """mapping[k1][k2]… or None when any level is missing or null."""
@@ -241,7 +247,7 @@ def _trajectory_axis_note(values: list[float], low: float) -> str:
 
 def alliance_trajectory(results: dict) -> Figure | None:
     """WAI mean with 95% CI by week (2, 5, 9) per condition, complete cases | all available data."""
-    descriptives = results.get("alliance_descriptives") or {}
+    descriptives, style = results.get("alliance_descriptives") or {}, _style(results)
     cells = {(kind, c, week): _get(descriptives, kind, c, week) or {}
              for kind, _ in TRAJECTORY_PANELS for c in CONDITIONS for week, _ in WEEKS}
     drawable = [cell for cell in cells.values() if cell.get("mean") is not None]
@@ -297,8 +303,8 @@ def alliance_trajectory(results: dict) -> Figure | None:
         parts = [f"{number(mean) if mean is not None else 'not available'} at week {x}"
                  for week, x in WEEKS for mean in [cells[(kind, c, week)].get("mean")]]
         ns = sorted({cells[(kind, c, week)].get("n") for week, _ in WEEKS}, key=lambda v: (v is None, v))
-        n_text = (f"n={integer(ns[0])}" if len(ns) == 1
-                  else f"n={integer(ns[0])} to {integer(ns[-1])}" if None not in ns else "n varies")
+        n_text = (count("n", ns[0], style) if len(ns) == 1
+                  else count_range("n", ns[0], ns[-1], style, " to ") if None not in ns else "n varies")
         return f"{c} {', '.join(parts)} ({n_text})"
 
     alt = (f"Two-panel line chart of the mean Working Alliance Inventory score (scale {WAI_SCALE[0]:g} to "
@@ -312,8 +318,8 @@ def alliance_trajectory(results: dict) -> Figure | None:
         ns = [cells[(kind, c, week)].get("n") for week, _ in WEEKS]
         ns = sorted(v for v in ns if v is not None)
         if not ns:
-            return f"{c} n={integer(None)}"
-        return f"{c} n={integer(ns[0])}" if ns[0] == ns[-1] else f"{c} n={integer(ns[0])}–{integer(ns[-1])}"
+            return f"{c} {count('n', None, style)}"
+        return f"{c} {count('n', ns[0], style) if ns[0] == ns[-1] else count_range('n', ns[0], ns[-1], style)}"
 
     axis_note = _trajectory_axis_note(limits, low)
     caption = ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
@@ -332,7 +338,7 @@ def alliance_trajectory(results: dict) -> Figure | None:
 def sessions_attended(results: dict) -> Figure | None:
     """Percentage of participants per number of sessions attended (0–8), per condition
     (``dropout_description[c].sessions_distribution_pct``)."""
-    description = results.get("dropout_description") or {}
+    description, style = results.get("dropout_description") or {}, _style(results)
     threshold = _get(results, "settings", "dropout_threshold")
     groups = {}  # condition → {sessions: % of the condition}
     for c in CONDITIONS:
@@ -368,7 +374,7 @@ def sessions_attended(results: dict) -> Figure | None:
         ax.set_ylabel("Participants (%)")
         ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
         handles = [Patch(facecolor=OKABE_ITO[c], edgecolor="white", hatch=HATCHES[c],
-                         label=f"{c} (n={integer(_get(description, c, 'n'))})") for c in CONDITIONS]
+                         label=f"{c} ({count('n', _get(description, c, 'n'), style)})") for c in CONDITIONS]
         _top_legend(fig, handles)
 
     def dropout_text(c: str) -> str:
@@ -381,8 +387,8 @@ def sessions_attended(results: dict) -> Figure | None:
         d = description.get(c) or {}
         if not d.get("n"):
             return f"{c}: no participants whose treatment had ended"
-        return (f"{c}: median {plain_number(d.get('sessions_median'))} sessions "
-                f"(IQR {plain_number(d.get('sessions_q1'))} to {plain_number(d.get('sessions_q3'))})")
+        median, q1, q3 = plain_numbers(d.get("sessions_median"), d.get("sessions_q1"), d.get("sessions_q3"))
+        return f"{c}: median {median} sessions (IQR {q1} to {q3})"
 
     rule = f"fewer than {threshold} of {N_SESSIONS} sessions" if threshold is not None else "threshold not set"
     alt = (f"Grouped bar chart of the percentage of participants attending 0 to {N_SESSIONS} treatment sessions, "
@@ -392,8 +398,8 @@ def sessions_attended(results: dict) -> Figure | None:
     caption = (f"Number of the {N_SESSIONS} treatment sessions attended, per condition, in treated participants whose "
                f"treatment had ended. The shaded area marks dropout ({rule}): {dropout_text('MBCT')}, "
                f"{dropout_text('eMBCT')}. Bars are percentages of each condition; "
-               f"n={integer(_get(description, 'MBCT', 'n'))} (MBCT) and n={integer(_get(description, 'eMBCT', 'n'))} "
-               "(eMBCT).")
+               f"{count('n', _get(description, 'MBCT', 'n'), style)} (MBCT) and "
+               f"{count('n', _get(description, 'eMBCT', 'n'), style)} (eMBCT).")
     return export_figure(fig, "sessions_attended", caption, alt)
 
 
@@ -409,7 +415,7 @@ def _reason(model: dict) -> str | None:
 
 def alliance_outcome(results: dict) -> Figure | None:
     """Early alliance vs post-treatment HADS | MHC-SF, points and fitted line per condition."""
-    panels = {}
+    panels, style = {}, _style(results)
     for scale in SCALES:
         observed = _model(results, scale).get("observed") or {}
         x, y, g = _pairs(observed.get("wai_w2"), observed.get("outcome"), observed.get("condition"))
@@ -431,12 +437,12 @@ def alliance_outcome(results: dict) -> Figure | None:
             if large[scale]:
                 density = _density(ax, x, y)
             else:
-                style = _point_style(len(x))
+                points = _point_style(len(x))
                 for c in CONDITIONS:
                     xs = [xi for xi, gi in zip(x, g) if gi == c]
                     ys = [yi for yi, gi in zip(y, g) if gi == c]
                     if xs:
-                        ax.scatter(xs, ys, color=OKABE_ITO[c], marker=MARKERS[c], zorder=2, **style)
+                        ax.scatter(xs, ys, color=OKABE_ITO[c], marker=MARKERS[c], zorder=2, **points)
             lines = _model(results, f"{scale}_moderation").get("fitted_lines") or {}
             drawn = False
             for c in CONDITIONS:
@@ -460,7 +466,6 @@ def alliance_outcome(results: dict) -> Figure | None:
         slope = model.get("simple_slopes") or {}
         if model.get("not_estimable_reason") or not slope:
             return "fitted lines not estimable"
-        style = _get(results, "settings", "style") or "jmir"
         return "; ".join(f"{c} slope {stat('B', _get(slope, c, 'b'), style=style)} "
                          f"({p_statement(_get(slope, c, 'p'), style)})"
                          for c in CONDITIONS)
@@ -471,7 +476,7 @@ def alliance_outcome(results: dict) -> Figure | None:
         if not x:
             return f"{meta['label']}: not estimable ({_reason(_model(results, scale))})"
         shown = "hexagonal bins shaded by count" if large[scale] else "points per participant"
-        return f"{meta['label']} ({shown}, n={integer(_model(results, scale).get('n'))}): {slopes(scale)}"
+        return f"{meta['label']} ({shown}, {count('n', _model(results, scale).get('n'), style)}): {slopes(scale)}"
 
     alt = ("Two-panel chart of post-treatment outcome against early alliance (WAI score at week 2), with "
            "a fitted line per condition (MBCT blue solid, eMBCT orange dashed). "
@@ -479,7 +484,7 @@ def alliance_outcome(results: dict) -> Figure | None:
     how = []
     if any(large[s] for s in SCALES if panels[s][0]):
         which = " and ".join(SCALES[s]["short"] for s in SCALES if large[s] and panels[s][0])
-        how.append(f"Because n>{integer(LARGE_N)}, the {which} panel{'s' if which.count(' and ') else ''} show"
+        how.append(f"Because {count_above('n', LARGE_N, style)}, the {which} panel{'s' if which.count(' and ') else ''} show"
                    f"{'' if which.count(' and ') else 's'} the number of participants per hexagonal bin "
                    "(both conditions pooled, log scale) instead of individual points.")
     if any(not large[s] for s in SCALES if panels[s][0]):
@@ -491,7 +496,7 @@ def alliance_outcome(results: dict) -> Figure | None:
     if no_lines:
         models = agree(len(no_lines), "model", "models")
         how.append(f"Fitted lines of the {' and '.join(no_lines)} moderation {models} could not be estimated.")
-    ns = " and ".join(f"n={integer(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
+    ns = " and ".join(f"{count('n', _model(results, s).get('n'), style)} ({SCALES[s]['short']})" for s in SCALES)
     if len(no_lines) + sum(not panels[s][0] for s in SCALES) < len(SCALES):
         how.append("Lines are the values predicted by the moderation model (alliance × condition) per "
                    f"condition at the mean baseline score, over each condition's observed alliance range; {ns}.")
@@ -506,7 +511,7 @@ def alliance_outcome(results: dict) -> Figure | None:
 
 def residual_diagnostics(results: dict) -> Figure | None:
     """Residuals vs fitted values of the two main outcome models, with a zero line."""
-    style = _get(results, "settings", "style") or "jmir"
+    style = _style(results)
     panels = {}
     for scale in SCALES:
         diag = _model(results, scale).get("diagnostics") or {}
@@ -552,7 +557,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
         if not panels[scale][0]:
             return f"{meta['label']} model: not estimable ({_reason(_model(results, scale))})"
         shown = "hexagonal bins shaded by count" if large[scale] else "one point per participant"
-        return (f"{meta['label']} model ({shown}, n={integer(_model(results, scale).get('n'))}): "
+        return (f"{meta['label']} model ({shown}, {count('n', _model(results, scale).get('n'), style)}): "
                 f"{stats_line(scale)}")
 
     alt = ("Two scatter plots of residuals against fitted values of the main outcome models, with a "
@@ -560,7 +565,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
     how = []
     drawn = [s for s in SCALES if panels[s][0]]
     if any(large[s] for s in drawn):
-        how.append(f"Panels with n>{integer(LARGE_N)} show the number of participants per hexagonal bin (log "
+        how.append(f"Panels with {count_above('n', LARGE_N, style)} show the number of participants per hexagonal bin (log "
                    "scale) instead of individual points.")
     if any(not large[s] for s in drawn):
         how.append("Points are participants.")
@@ -568,7 +573,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
     if not_drawn:
         how.append(f"The {' and '.join(not_drawn)} {agree(len(not_drawn), 'model', 'models')} could not be "
                    "estimated.")
-    ns = " and ".join(f"n={integer(_model(results, s).get('n'))} ({SCALES[s]['short']})" for s in SCALES)
+    ns = " and ".join(f"{count('n', _model(results, s).get('n'), style)} ({SCALES[s]['short']})" for s in SCALES)
     caption = ("Residuals against fitted values of the main outcome models (post-treatment score on baseline "
                "score, early alliance and condition): HADS total (left) and MHC-SF mean (right); panel "
                "titles give the Breusch–Pagan test for heteroscedasticity and the largest variance "

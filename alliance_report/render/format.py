@@ -89,12 +89,14 @@ def agree(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
-def plain_number(value: float | None, decimals: int = 1) -> str:
-    """A number that is often whole (sessions attended, and their median and quartiles, which
-    fall halfway or a quarter between two counts): "8", "7.5", "7.8" for 7.75."""
-    if value is None:
-        return MISSING
-    return number(value, 0 if float(value).is_integer() else decimals)
+def plain_numbers(*values: float | None, decimals: int = 1) -> tuple[str, ...]:
+    """Numbers that are often whole (sessions attended: their median and quartiles fall halfway or
+    a quarter between two counts), written with one number of decimals so that they read as one
+    set: none when every one is whole ("8", "7", "8"), else ``decimals`` ("8.0", "7.3", "8.0"
+    for 8, 7.25, 8); an em dash for a missing one."""
+    shown = [float(v) for v in values if v is not None]
+    places = 0 if all(v.is_integer() for v in shown) else decimals
+    return tuple(MISSING if v is None else number(v, places) for v in values)
 
 
 def _same_side(p: float, shown: float) -> bool:
@@ -167,6 +169,16 @@ def integer(value: int | None) -> str:
 def count(symbol: str, value: int | None, style: str = "jmir") -> str:
     """"n=93" (JMIR) or "n = 93" (APA); "n=24,500" with thousands separators."""
     return _equals(symbol, integer(value), style)
+
+
+def count_range(symbol: str, low: int | None, high: int | None, style: str = "jmir", joiner: str = "–") -> str:
+    """"n=3–5" (JMIR) or "n = 3–5" (APA); ``joiner`` " to " for a text read aloud."""
+    return _equals(symbol, f"{integer(low)}{joiner}{integer(high)}", style)
+
+
+def count_above(symbol: str, value: int, style: str = "jmir") -> str:
+    """"n>2,000" (JMIR) or "n > 2,000" (APA)."""
+    return f"{symbol} > {integer(value)}" if style == "apa" else f"{symbol}>{integer(value)}"
 
 
 def ci(low: float | None, high: float | None, decimals: int = 2, style: str = "jmir") -> str:

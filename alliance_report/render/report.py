@@ -102,7 +102,7 @@ def edition_figures(results: dict) -> tuple[Figure, ...]:
     diagram and the figures of the aims.  None needs the validation report, so a build's worker
     draws them all while the main process validates (the CONSORT diagram's PNG alone takes
     ~0.2 s: rsvg-convert)."""
-    conduct = conduct_figures(results["conduct"])
+    conduct = conduct_figures(results["conduct"], results["settings"]["style"])
     return conduct if results["edition"] == "open" else (*conduct, consort_figure(results), *build_figures(results))
 
 

@@ -149,10 +149,9 @@ def dropout_summary(results: dict) -> str:
         if not cell["n"]:
             parts.append(f"none in {condition} (no participant had ended treatment)")
             continue
+        median, q1, q3 = fmt.plain_numbers(cell["sessions_median"], cell["sessions_q1"], cell["sessions_q3"])
         parts.append(f"{fmt.integer(cell['dropout_n'])} of {fmt.integer(cell['n'])} in {condition} "
-                     f"({fmt.percent(cell['dropout_pct'], cell['n'])}%; median sessions "
-                     f"{fmt.plain_number(cell['sessions_median'])}, IQR {fmt.plain_number(cell['sessions_q1'])}"
-                     f"–{fmt.plain_number(cell['sessions_q3'])})")
+                     f"({fmt.percent(cell['dropout_pct'], cell['n'])}%; median sessions {median}, IQR {q1}–{q3})")
     return (f"Among treated participants whose treatment had ended, {parts[0]} and {parts[1]} "
             f"dropped out (fewer than {threshold} of {N_SESSIONS} sessions).")
 
