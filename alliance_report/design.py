@@ -29,9 +29,11 @@ ALLIANCE_WEEK_NUMBERS: dict[str, int] = {week: int(week[1:]) for week in ALLIANC
 # the analysis table's WAI total of each alliance week ("W2" → "wai_w2")
 WAI_COLUMNS: dict[str, str] = {week: f"wai_{week.lower()}" for week in ALLIANCE_WEEKS}
 FOLLOW_UPS: tuple[str, ...] = ("T1", "T2", "T3")
+# the post-treatment follow-up: the outcomes of Aim 3 and CONSORT's follow-up box
+POST_TREATMENT = FOLLOW_UPS[0]
 # the timepoints the analyses use: baseline, the alliance weeks and the post-treatment follow-up
 # (T2 and T3 are collected, and counted in the trial conduct, but no analysis of the plan uses them)
-ANALYSED_TIMEPOINTS: tuple[str, ...] = (*BASELINE_TIMEPOINTS, *ALLIANCE_WEEKS, "T1")
+ANALYSED_TIMEPOINTS: tuple[str, ...] = (*BASELINE_TIMEPOINTS, *ALLIANCE_WEEKS, POST_TREATMENT)
 # the events of disposition.csv (column `event`), in the order the report lists them
 DISPOSITION_EVENTS: tuple[str, ...] = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
 # each event in words (CONSORT's reason keys: "withdrew from study: moved")

@@ -29,7 +29,7 @@ import pandas as pd
 from alliance_report.analysis import visits
 from alliance_report.analysis import samples
 from alliance_report.analysis.samples import alliance_complete_cases, dropout_sample, outcome_sample
-from alliance_report.design import CONDITIONS, WAITING_LIST
+from alliance_report.design import CONDITIONS, POST_TREATMENT, WAITING_LIST
 
 # a disposition or screening row whose reason is empty; "(no reason recorded)" (visits.NO_REASON)
 # is another case: a TAU participant overdue for re-randomization with no disposition row at all
@@ -58,11 +58,16 @@ def _reasons_by_arm(rows: pd.DataFrame, condition: pd.Series, arms: tuple[str, .
     return {c: _reason_counts(rows.loc[arm == c, "reason"]) for c in arms}
 
 
+def _t1_hads(status: pd.DataFrame) -> pd.DataFrame:
+    """The status rows of the post-treatment HADS, the form CONSORT's follow-up counts."""
+    return status.loc[(status["timepoint"] == POST_TREATMENT) & (status["instrument"] == "HADS")]
+
+
 def _t1_follow_up(treated: pd.DataFrame, status: pd.DataFrame, arms: tuple[str, ...]) -> dict[str, dict[str, int]]:
     """The per-arm partition of the treated participants at T1, from the T1 HADS status.  No
     score counts against the follow-up only once T1 is due: a partial form returned while the
     window is still open is "not yet due", like no form."""
-    t1 = status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")].set_index("participant_id")
+    t1 = _t1_hads(status).set_index("participant_id")
     t1_status = t1["status"].reindex(treated.index)
     not_yet_due = visits.awaited(t1).reindex(treated.index, fill_value=False)
     no_score_due = t1_status.isin((visits.PARTIAL, visits.MISSING)) & ~not_yet_due
@@ -95,8 +100,7 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
     discontinued = disposition.loc[
         (disposition["event"] == "discontinued_treatment") & disposition["participant_id"].isin(treated.index)]
     withdrawn_before_t1 = disposition.loc[disposition["participant_id"].isin(
-        status.loc[(status["timepoint"] == "T1") & (status["instrument"] == "HADS")
-                   & (status["status"] == visits.NOT_APPLICABLE), "participant_id"])
+        _t1_hads(status).loc[lambda t1: t1["status"] == visits.NOT_APPLICABLE, "participant_id"])
         & disposition["participant_id"].isin(treated.index)]
     allocated = data["allocation"].value_counts()
     tau_state = schedule["tau_state"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import BASELINE_TIMEPOINTS, CONDITION_CODE, N_SESSIONS, WAI_COLUMNS, WAITING_LIST
+from alliance_report.design import (BASELINE_TIMEPOINTS, CONDITION_CODE, N_SESSIONS, POST_TREATMENT, WAI_COLUMNS,
+                                    WAITING_LIST)
 from alliance_report.scoring import scale_scores
 
 
@@ -65,8 +66,8 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data["baseline_hads_anxiety"] = _own_baseline(hads["anxiety"], rerandomized)
     data["baseline_hads_depression"] = _own_baseline(hads["depression"], rerandomized)
     data["baseline_mhcsf"] = _own_baseline(mhcsf, rerandomized)
-    data["hads_t1"] = _timepoint(hads["total"], "T1", index)
-    data["mhcsf_t1"] = _timepoint(mhcsf, "T1", index)
+    data["hads_t1"] = _timepoint(hads["total"], POST_TREATMENT, index)
+    data["mhcsf_t1"] = _timepoint(mhcsf, POST_TREATMENT, index)
     for week, column in WAI_COLUMNS.items():
         data[column] = _timepoint(wai, week, index)
 

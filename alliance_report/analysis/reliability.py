@@ -14,11 +14,11 @@ import pandas as pd
 
 from alliance_report.analysis import samples
 from alliance_report.analysis.dataset import own_baseline_timepoint
-from alliance_report.design import ALLIANCE_WEEKS
+from alliance_report.design import ALLIANCE_WEEKS, POST_TREATMENT
 from alliance_report.scoring import item_matrix
 
 # the assessments whose α is reported, per instrument ("baseline": each participant's own baseline)
-RELIABILITY_TIMEPOINTS = {"WAI": ALLIANCE_WEEKS, "HADS": ("baseline", "T1"), "MHCSF": ("baseline", "T1")}
+RELIABILITY_TIMEPOINTS = {"WAI": ALLIANCE_WEEKS, "HADS": ("baseline", POST_TREATMENT), "MHCSF": ("baseline", POST_TREATMENT)}
 
 
 def cronbach_alpha(items: np.ndarray) -> float | None:

@@ -211,10 +211,11 @@ def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
 
 def alliance_means_table(results: dict) -> Table:
     descriptives, style = results["alliance_descriptives"], results["settings"]["style"]
-    complete_n = {c: descriptives["complete_cases"][c]["W2"]["n"] for c in CONDITIONS}
+    # the complete cases are the same participants at every week: their n heads the column
+    complete_n = {c: descriptives["complete_cases"][c][WEEKS[0]]["n"] for c in CONDITIONS}
     header = ("Week",
               *(f"{c} ({fmt.count('n', complete_n[c], style)})" for c in CONDITIONS),
-              "MBCT n", "MBCT", "eMBCT n", "eMBCT")
+              *(column for c in CONDITIONS for column in (f"{c} n", c)))
     rows = []
     for week in WEEKS:
         complete = [descriptives["complete_cases"][c][week] for c in CONDITIONS]
@@ -222,8 +223,7 @@ def alliance_means_table(results: dict) -> Table:
         rows.append(Row((
             fmt.ALLIANCE_WEEK_LABELS[week],
             *(fmt.mean_sd(cell["mean"], cell["sd"]) for cell in complete),
-            fmt.integer(available[0]["n"]), fmt.mean_sd(available[0]["mean"], available[0]["sd"]),
-            fmt.integer(available[1]["n"]), fmt.mean_sd(available[1]["mean"], available[1]["sd"]),
+            *(text for cell in available for text in (fmt.integer(cell["n"]), fmt.mean_sd(cell["mean"], cell["sd"]))),
         )))
     footnote = (f"WAI mean scores (range {fmt.score_range(SCORED['WAI'])}), mean (SD). Complete cases: treated participants with "
                 f"WAI scores at weeks {fmt.ALLIANCE_WEEKS_TEXT} (the MANOVA sample). All available: every treated "
