@@ -278,13 +278,13 @@ def _exit(code: int) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    args.command_line = "alliance-report " + shlex.join(str(a) for a in argv)
     warnings.filterwarnings("ignore")
     from alliance_report.errors import BuildError
     from alliance_report.interrupts import Interrupted
 
-    try:
+    try:  # the parser too: a bug in building it is an internal error (exit 3), not a traceback
+        args = _parser().parse_args(argv)  # a usage error or --help ends here (SystemExit)
+        args.command_line = "alliance-report " + shlex.join(str(a) for a in argv)
         return COMMANDS[args.command](args)
     except Interrupted as exc:  # build, build-all: cleaned up already
         print(f"alliance-report: {exc.message}", file=sys.stderr)

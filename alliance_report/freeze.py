@@ -210,6 +210,10 @@ def read_csv_text(data: bytes, file: str) -> pd.DataFrame:
             quoting=csv.QUOTE_MINIMAL, skip_blank_lines=False, index_col=False,
         )
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        unclosed = _UNCLOSED_QUOTE.search(str(exc))
+        if unclosed:  # pandas counts from 0 at the header: its row n is the file's row n + 1
+            raise FreezeError(file, f"row {int(unclosed[1]) + 1} opens a quoted cell that is never closed (a \" "
+                              "without its closing \"), so the rest of the file would be read as one cell") from None
         raise FreezeError(file, f"is not a well-formed CSV ({str(exc).strip()})") from None
     # the names as written (pandas calls an empty header field "Unnamed: 4", a column nobody wrote)
     frame.columns = names if len(names) == len(frame.columns) else [str(name) for name in frame.columns]
@@ -333,6 +337,9 @@ def _line_chunks(data: bytes, body: np.ndarray, offset: int, end: int):
         yield start, part, line_ends, first_line
         first_line += len(line_ends)
         start = stop
+
+
+_UNCLOSED_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")  # pandas' C parser
 
 
 class _RecordTooLong(Exception):

@@ -201,6 +201,28 @@ def test_a_failing_write_leaves_the_previous_output(built, tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
 
 
+def test_a_bug_in_the_command_line_itself_is_an_internal_error(monkeypatch, capsys):
+    """Even a bug in building the parser gives exit 3 and one message, no traceback (cli.md: exit 3 =
+    internal error); --help and a usage error still end as argparse ends them (0, 2)."""
+    from alliance_report import cli
+
+    with pytest.raises(SystemExit) as help_exit:
+        main(["build", "--help"])
+    assert help_exit.value.code == 0
+    with pytest.raises(SystemExit) as usage_exit:
+        main(["build", "--edition", "both-ways"])
+    assert usage_exit.value.code == 2
+    capsys.readouterr()
+
+    def broken(parser):
+        raise NameError("name 'RENDERERS' is not defined")
+
+    monkeypatch.setattr(cli, "_build_options", broken)
+    assert main(["build", str(DEMO_FREEZE)]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: NameError: name 'RENDERERS' is not defined" in err and "Traceback" not in err
+
+
 @pytest.mark.slow
 def test_an_error_in_the_worker_is_an_internal_error(built, tmp_path, monkeypatch, capsys):
     freeze, _ = built

@@ -523,6 +523,22 @@ def test_extra_field_in_first_data_row_does_not_shift_columns(tiny, tmp_path):
         read_freeze(folder)
 
 
+@pytest.mark.parametrize("line", [2, 3])
+def test_a_quote_never_closed_is_named_by_its_row(tiny, tmp_path, line):
+    """A '"' opening the last cell of row ``line`` (the file's line, header = row 1, as every other
+    message counts) with no closing '"': the rest of the file would be one cell."""
+    folder = fc.corrupt(tiny, tmp_path / "quote", "sha_mismatch")
+    path = folder / "disposition.csv"
+    lines = path.read_text().splitlines()
+    assert len(lines) > line
+    cells = lines[line - 1].split(",")
+    cells[-1] = '"' + cells[-1]
+    lines[line - 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FreezeError, match=f"^disposition.csv: row {line} opens a quoted cell that is never closed"):
+        read_freeze(folder)
+
+
 def test_trailing_blank_lines_are_ignored(tiny, tmp_path):
     folder = fc.corrupt(tiny, tmp_path / "blank", "sha_mismatch")
     with open(folder / "disposition.csv", "a") as fh:

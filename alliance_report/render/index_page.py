@@ -1,8 +1,9 @@
 """``index.html`` of ``build-all`` (committee-reports.md, "The index of all freezes"), and its table as
 Markdown for a CI job summary.
 
-``index_html(rows, study=…, target=…)`` returns one self-contained page: inline CSS, the figure
-as inline SVG, no script, no external URL.  It is open-safe by construction: it is given only
+``index_html(rows, study=…, target=…)`` returns one self-contained page (``report_templates/
+index.html.j2`` with ``index.css`` inlined; Jinja's autoescape escapes every value): the figure as
+inline SVG, no script, no external URL.  It is open-safe by construction: it is given only
 arm-free numbers (randomized and treated pooled over the arms, randomized as % of the target,
 validation totals, change counts) and writes nothing else; it computes none of them.  The same
 rows give the same bytes (no timestamp unless ``generated`` is passed; the figure is drawn like
@@ -21,9 +22,9 @@ A row, one per freeze::
      "study": str}                       # optional: only when the rows are of more than one study
 
 The rows are shown in cut-off order (then freeze id, then folder; rows without a cut-off last),
-whatever order they are given in.  Every string from a row is escaped (freeze ids, details and
-folders come from user data); a link is a path relative to the index, percent-encoded, so it can
-never become an absolute or ``javascript:`` URL.
+whatever order they are given in.  Every string from a row is escaped by the template (freeze ids,
+details and folders come from user data); a link is a path relative to the index, percent-encoded,
+so it can never become an absolute or ``javascript:`` URL.
 
 The figure (``freeze_index``): the cumulative number randomized at each freeze's cut-off, points
 joined by a line (rows without a number or without a valid cut-off date are skipped), against a
@@ -34,12 +35,16 @@ draw; ``index_summary`` never imports it.
 from __future__ import annotations
 
 import datetime as dt
-import html
+import functools
 import math
 import re
 from typing import NamedTuple
 from urllib.parse import quote
 
+import jinja2
+from markupsafe import Markup
+
+from alliance_report import TEMPLATES_DIR
 from alliance_report.render.format import MISSING, integer, percent
 
 FIGURE_NAME = "freeze_index"
@@ -50,49 +55,9 @@ VALUE_LABELS = 12  # at most this many points are labelled with their number in 
 STUDY_COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")  # Okabe–Ito
 STUDY_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
-CSS = """
-:root { --ink: #1a1a1a; --muted: #555; --rule: #999; --accent: #0072B2; --fill: #f3f6f9;
-        --ok: #00704f; --bad: #b3470b; --warn: #8a5a00; }
-html { font-family: "DejaVu Sans", system-ui, Arial, sans-serif; color: var(--ink); font-size: 15px;
-       line-height: 1.45; }
-body { max-width: 74em; margin: 0 auto; padding: 1em; }
-h1 { font-size: 1.45em; line-height: 1.25; margin: 0.2em 0 0.3em; }
-h2 { font-size: 1.15em; margin-top: 1.5em; border-bottom: 1px solid var(--rule); padding-bottom: 0.15em; }
-.meta { color: var(--muted); font-size: 0.9em; margin: 0.2em 0; }
-.note { border-left: 4px solid var(--accent); background: var(--fill); padding: 0.35em 0.7em; font-size: 0.92em; }
-.scroll { overflow-x: auto; max-width: 100%; border: 1px solid #ddd; -webkit-overflow-scrolling: touch; }
-.scroll:focus { outline: 2px solid var(--accent); }
-table { border-collapse: collapse; font-size: 0.86em; min-width: 100%; }
-caption { caption-side: top; text-align: left; font-weight: bold; padding: 0.4em 0.5em; }
-th, td { padding: 0.3em 0.5em; text-align: right; vertical-align: top; border-bottom: 1px solid #e4e4e4; }
-thead th { border-bottom: 1px solid var(--ink); vertical-align: bottom; background: #fff; }
-thead th.group { text-align: center; border-bottom: 1px solid var(--rule); }
-th.text, td.text, tbody th { text-align: left; }
-tbody th { font-weight: bold; position: sticky; left: 0; background: #fff; z-index: 1;
-           box-shadow: 1px 0 0 #e4e4e4; }
-td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.nowrap { white-space: nowrap; }
-.small { display: block; font-weight: normal; font-size: 0.85em; color: var(--muted); overflow-wrap: anywhere; }
-.outcome { font-weight: bold; }
-.outcome.ok { color: var(--ok); }
-.outcome.bad { color: var(--bad); }
-.outcome.warn { color: var(--warn); }
-a { color: var(--accent); }
-.links { white-space: nowrap; }
-figure { margin: 1em 0; }
-figure svg { width: 100%; height: auto; display: block; max-width: 46em; }
-figcaption { font-size: 0.9em; margin-top: 0.3em; }
-ul.notes { font-size: 0.9em; color: var(--muted); padding-left: 1.2em; }
-@media print { .scroll { overflow: visible; border: none; } table { font-size: 0.7em; } tbody th { position: static; } }
-""".strip()
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def _e(value) -> str:
-    """Text for HTML (content and attribute values), every markup character escaped."""
-    return html.escape("" if value is None else str(value), quote=True)
-
 
 def _int(value) -> int | None:
     """A count, or None for anything that is not a whole number (a bool is not a count)."""
@@ -160,13 +125,14 @@ def _changes(row: dict) -> tuple[str, str, str, str]:
 
 
 def _href(path: str) -> str:
-    """A relative link as an attribute value: percent-encoded (":" too, so never a scheme), escaped;
-    the bytes of an undecodable file name (surrogate escapes) are percent-encoded as they are."""
+    """A relative link: percent-encoded (":" too, so never a scheme; the template escapes it as an
+    attribute value); the bytes of an undecodable file name (surrogate escapes) are percent-encoded
+    as they are."""
     path = str(path).lstrip("/")
     try:
-        return _e(quote(path, safe="/", errors="surrogateescape"))
+        return quote(path, safe="/", errors="surrogateescape")
     except UnicodeEncodeError:
-        return _e(quote(path, safe="/", errors="replace"))
+        return quote(path, safe="/", errors="replace")
 
 
 # ----------------------------------------------------------------------------- the figure
@@ -279,135 +245,65 @@ def _inline_svg(svg: str) -> str:
     return _COMMENT.sub("", _METADATA.sub("", svg, count=1))
 
 
-def _figure_html(rows: list[dict], target: int | None) -> str:
+def _figure(rows: list[dict], target: int | None) -> dict | None:
     figure = accrual_by_freeze_figure(rows, target)
     if figure is None:
-        return ('<p id="figure-missing">No freeze has a number of randomized participants with a cut-off date yet, '
-                "so there is no figure.</p>")
-    return (f'<figure id="figure-{FIGURE_NAME}" aria-labelledby="caption-{FIGURE_NAME}">'
-            f'<div role="img" aria-label="{_e(figure.alt)}">{_inline_svg(figure.svg)}</div>'
-            f'<figcaption id="caption-{FIGURE_NAME}">Figure 1. {_e(figure.caption)}</figcaption></figure>')
+        return None
+    return {"name": FIGURE_NAME, "alt": figure.alt, "caption": figure.caption,
+            "svg": Markup(_inline_svg(figure.svg))}
 
 
 # ----------------------------------------------------------------------------- the table
 
-def _links_cell(row: dict) -> str:
-    links = row.get("links") or {}
-    freeze_id = _text(row.get("freeze_id"))
-    lines = []
-    for edition, html_key, pdf_key in LINK_KEYS:
-        parts = [f'<a href="{_href(links[key])}" aria-label="{_e(f"{edition} edition of {freeze_id}, {kind}")}">'
-                 f"{kind}</a>" for key, kind in ((html_key, "HTML"), (pdf_key, "PDF")) if links.get(key)]
-        lines.append(f'<span class="links {edition}">{edition}: {" · ".join(parts) if parts else MISSING}</span>')
-    return "<br/>".join(lines)
-
-
-def _row_html(row: dict, several_studies: bool) -> str:
+def _row(row: dict, several_studies: bool) -> dict:
+    """A row of the table as the template writes it: plain strings (escaped by the template)."""
     outcome = _text(row.get("outcome")) or "unknown"
-    detail = _text(row.get("detail"))
-    folder = _text(row.get("folder"))
-    study = _text(row.get("study"))
-    head = _e(_text(row.get("freeze_id")) or MISSING)
-    if several_studies and study:
-        head += f' <span class="small study">{_e(study)}</span>'
-    if folder:
-        head += f' <span class="small folder">{_e(folder)}</span>'
-    outcome_cell = f'<span class="outcome {OUTCOME_CLASS.get(outcome, "warn")}">{_e(outcome)}</span>'
-    if detail:
-        outcome_cell += f' <span class="small detail">{_e(detail)}</span>'
-    cutoff = _text(row.get("cutoff_date")) or MISSING
-    cells = [f'<th scope="row" class="freeze">{head}</th>',
-             f'<td class="text nowrap cutoff">{_e(cutoff)}</td>',
-             f'<td class="text outcome-cell">{outcome_cell}</td>',
-             f'<td class="num randomized">{_count(row.get("randomized"))}</td>',
-             f'<td class="num treated">{_count(row.get("treated"))}</td>']
-    cells += [f'<td class="num validation-{key}">{value}</td>'
-              for key, value in zip(("checks", "failed", "warnings"), _validation(row))]
-    *counts, previous = _changes(row)
-    cells += [f'<td class="num changes-{key}">{value}</td>'
-              for key, value in zip(("added", "changed", "removed"), counts)]
-    cells.append(f'<td class="text changes-previous">{_e(previous)}</td>')
-    cells.append(f'<td class="text reports">{_links_cell(row)}</td>')
-    return "<tr>" + "".join(cells) + "</tr>"
-
-
-def _table_html(rows: list[dict], study: str) -> str:
-    several = len(_studies(rows)) > 1
-    single = ("Freeze", "Cut-off", "Outcome", "Randomized", "Treated")
-    text = ' class="text"'
-    head1 = "".join(f'<th scope="col" rowspan="2"{text if i < 3 else ""}>{label}</th>'
-                    for i, label in enumerate(single))
-    head1 += ('<th scope="colgroup" colspan="3" class="group">Validation</th>'
-              '<th scope="colgroup" colspan="4" class="group">Changes since the previous freeze</th>'
-              '<th scope="col" rowspan="2" class="text">Reports</th>')
-    head2 = "".join(f'<th scope="col">{label}</th>' for label in ("checks", "failed", "warnings", "added",
-                                                                   "changed", "removed"))
-    head2 += '<th scope="col" class="text">compared with</th>'
-    colgroups = '<colgroup span="5"></colgroup><colgroup span="3"></colgroup><colgroup span="4"></colgroup>' \
-                '<colgroup span="1"></colgroup>'
-    of = f" of {_e(study)}" if study else ""
-    body = "".join(_row_html(row, several) for row in rows) or \
-        '<tr><td colspan="13" class="text">No freeze was found.</td></tr>'
-    return (f'<div class="scroll" role="region" aria-labelledby="caption-freezes" tabindex="0">'
-            f'<table id="freezes"><caption id="caption-freezes">Data freezes{of}, in cut-off order</caption>'
-            f"{colgroups}<thead><tr>{head1}</tr><tr>{head2}</tr></thead><tbody>{body}</tbody></table></div>")
+    links = row.get("links") or {}
+    *changes, previous = _changes(row)
+    return {
+        "freeze_id": _text(row.get("freeze_id")) or MISSING,
+        "study": _text(row.get("study")) if several_studies else "",
+        "folder": _text(row.get("folder")),
+        "cutoff": _text(row.get("cutoff_date")) or MISSING,
+        "outcome": outcome, "outcome_class": OUTCOME_CLASS.get(outcome, "warn"), "detail": _text(row.get("detail")),
+        "randomized": _count(row.get("randomized")), "treated": _count(row.get("treated")),
+        "counts": [*zip(("validation-checks", "validation-failed", "validation-warnings"), _validation(row)),
+                   *zip(("changes-added", "changes-changed", "changes-removed"), changes)],
+        "previous": previous,
+        "editions": [(edition, [(kind, _href(links[key])) for key, kind in ((html_key, "HTML"), (pdf_key, "PDF"))
+                                if links.get(key)])
+                     for edition, html_key, pdf_key in LINK_KEYS],
+    }
 
 
 # ----------------------------------------------------------------------------- the page
 
+@functools.cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                                     keep_trailing_newline=True)
+    return environment.get_template("index.html.j2")
+
+
 def index_html(rows: list[dict], *, study: str, target: int | None, generated: str | None = None) -> str:
-    """The text of ``<out-root>/index.html`` (see the module doc)."""
+    """The text of ``<out-root>/index.html`` (see the module doc; report_templates/index.html.j2)."""
     rows = ordered(list(rows))
     study = _text(study)
-    title = f"{study}: data freezes" if study else "Data freezes"
     cutoffs = sorted(row["cutoff_date"] for row in rows if _date(row.get("cutoff_date")) is not None)
     if rows:
-        span = f" with cut-off dates from {_e(cutoffs[0])} to {_e(cutoffs[-1])}" if len(cutoffs) > 1 else \
-            (f" with the cut-off date {_e(cutoffs[0])}" if cutoffs else "")
-        count = f"{len(rows)} freeze{'s' if len(rows) != 1 else ''}{span}: {_e(_outcomes(rows))}."
+        span = f" with cut-off dates from {cutoffs[0]} to {cutoffs[-1]}" if len(cutoffs) > 1 else \
+            (f" with the cut-off date {cutoffs[0]}" if cutoffs else "")
+        summary = f"{len(rows)} freeze{'s' if len(rows) != 1 else ''}{span}: {_outcomes(rows)}."
     else:
-        count = "No freeze was found."
-    target_text = (f" The target is {_int(target):,} randomized participants." if _int(target) is not None else "")
-    generated_text = f'<p class="meta">Generated {_e(_text(generated))}.</p>\n' if generated else ""
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8"/>
-<meta name="viewport" content="width=device-width, initial-scale=1"/>
-<meta name="generator" content="alliance-report"/>
-<title>{_e(title)}</title>
-<style>
-{CSS}
-</style>
-</head>
-<body>
-<header>
-<h1>{_e(title)}</h1>
-<p class="meta">{count}{target_text}</p>
-{generated_text}<p class="note" id="no-arms"><strong>No data by arm.</strong> This page holds no number by arm:
-randomized and treated are totals over all arms at each cut-off, as in the open edition; validation and changes
-count checks and records.</p>
-</header>
-<main>
-<h2 id="randomized">Randomized at each freeze</h2>
-{_figure_html(rows, target)}
-<h2 id="table">Freezes</h2>
-{_table_html(rows, study)}
-<ul class="notes">
-<li id="closed-note"><strong>closed</strong>: the closed edition (results by arm) is for the data monitoring
-committee only (closed session); <strong>open</strong>: the open edition holds no comparative data (open session,
-steering committee, sponsor).</li>
-<li>Validation: checks run on the freeze, how many failed and how many gave a warning (with the warnings of
-the comparison with the previous freeze: removed rows, changed baseline or randomization data).</li>
-<li>Changes: records added, changed and removed since the previous valid freeze of the same study (compared
-with), over all its files; {MISSING} when there is no earlier freeze to compare with.</li>
-<li>Treated: randomized or re-randomized to a treatment, over all treatment arms; {MISSING} when the freeze
-was not built.</li>
-</ul>
-</main>
-</body>
-</html>
-"""
+        summary = "No freeze was found."
+    if _int(target) is not None:
+        summary += f" The target is {_int(target):,} randomized participants."
+    several = len(_studies(rows)) > 1
+    return _template().render(
+        title=f"{study}: data freezes" if study else "Data freezes", study=study, summary=summary,
+        generated=_text(generated) if generated else "", figure=_figure(rows, target),
+        rows=[_row(row, several) for row in rows], missing=MISSING)
 
 
 # ----------------------------------------------------------------------------- Markdown
