@@ -34,6 +34,17 @@ POST_TREATMENT = FOLLOW_UPS[0]
 # the timepoints the analyses use: baseline, the alliance weeks and the post-treatment follow-up
 # (T2 and T3 are collected, and counted in the trial conduct, but no analysis of the plan uses them)
 ANALYSED_TIMEPOINTS: tuple[str, ...] = (*BASELINE_TIMEPOINTS, *ALLIANCE_WEEKS, POST_TREATMENT)
+# the levels of the categorical columns of participants.csv (freeze-format.md), in the order Table 1
+# lists them; Table 1 shows the first level of a two-level column (female, yes, curative)
+PARTICIPANT_LEVELS: dict[str, tuple[str, ...]] = {
+    "sex": ("female", "male"),
+    "partner": ("yes", "no"),
+    "children": ("yes", "no"),
+    "education": ("low", "middle", "high"),
+    "cancer_type": ("breast", "colorectal", "prostate", "lung", "gynaecological", "haematological", "melanoma",
+                    "other"),
+    "treatment_intent": ("curative", "palliative"),
+}
 # the events of disposition.csv (column `event`), in the order the report lists them
 DISPOSITION_EVENTS: tuple[str, ...] = ("discontinued_treatment", "withdrew_from_study", "lost_to_follow_up")
 # each event in words (CONSORT's reason keys: "withdrew from study: moved")

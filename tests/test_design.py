@@ -14,7 +14,7 @@ import pytest
 
 from alliance_report import EXPECTATIONS_DIR, PACKAGE_DIR
 from alliance_report.design import (ALLIANCE_WEEKS, ALLOCATIONS, BASELINE_TIMEPOINTS, CONDITIONS,
-                                    DISPOSITION_EVENTS, FOLLOW_UPS, INSTRUMENTS, TIMEPOINT_INSTRUMENTS,
+                                    DISPOSITION_EVENTS, FOLLOW_UPS, INSTRUMENTS, PARTICIPANT_LEVELS, TIMEPOINT_INSTRUMENTS,
                                     TIMEPOINTS)
 from alliance_report.scoring import INSTRUMENTS as SCORED
 
@@ -53,6 +53,8 @@ def test_the_suites_know_the_design():
     outcome = [tp for tp in TIMEPOINTS if "HADS" in TIMEPOINT_INSTRUMENTS[tp]]
     assert value_set("questionnaires", "timepoint", ["HADS", "MHCSF"]) == outcome
     assert outcome == [*BASELINE_TIMEPOINTS, *FOLLOW_UPS]
+    for column, levels in PARTICIPANT_LEVELS.items():
+        assert value_set("participants", column) == list(levels), column
 
 
 @pytest.mark.parametrize("instrument", INSTRUMENTS)

@@ -17,20 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alliance_report.design import COMPARED_CONDITION, CONDITIONS, REFERENCE_CONDITION
+from alliance_report.design import COMPARED_CONDITION, CONDITIONS, PARTICIPANT_LEVELS, REFERENCE_CONDITION
 from alliance_report.analysis.samples import treated
 
 MEDIAN_IQR = ("months_since_diagnosis",)
-# variable → levels shown (binary variables show one level)
-CATEGORIES = {
-    "sex": ("female",),
-    "partner": ("yes",),
-    "children": ("yes",),
-    "education": ("low", "middle", "high"),
-    "cancer_type": ("breast", "colorectal", "prostate", "lung", "gynaecological", "haematological",
-                    "melanoma", "other"),
-    "treatment_intent": ("curative",),
-}
+# variable → levels shown (a two-level variable shows its first level: female, yes, curative)
+CATEGORIES = {variable: levels if len(levels) > 2 else levels[:1] for variable, levels in PARTICIPANT_LEVELS.items()}
 ROW_ORDER = ("age", "sex", "partner", "children", "education", "cancer_type", "treatment_intent",
              "months_since_diagnosis", "baseline_hads", "baseline_hads_anxiety",
              "baseline_hads_depression", "baseline_mhcsf")

@@ -8,7 +8,7 @@ dictionaries here are keyed by their names.
 
 from __future__ import annotations
 
-from alliance_report.design import DISPOSITION_EVENTS
+from alliance_report.design import DISPOSITION_EVENTS, PARTICIPANT_LEVELS
 
 DEMO_SEED: int = 20140113
 STUDY = "BeMind"
@@ -37,9 +37,8 @@ TABLE1 = {
     "eMBCT": {"female": 0.872, "partner": 0.800, "children": 0.720, "high_education": 0.648},
 }
 MIDDLE_SHARE_OF_NOT_HIGH = 0.7
-EDUCATION = ("low", "middle", "high")            # the model codes them 0, 1, 2
-CANCER_TYPES = ("breast", "colorectal", "prostate", "lung", "gynaecological",
-                "haematological", "melanoma", "other")
+EDUCATION = PARTICIPANT_LEVELS["education"]       # the model codes them 0, 1, 2: low, middle, high
+CANCER_TYPES = PARTICIPANT_LEVELS["cancer_type"]  # in this order: the probabilities below
 CANCER_P_FEMALE = (0.74, 0.05, 0.0, 0.03, 0.06, 0.05, 0.02, 0.05)
 CANCER_P_MALE = (0.0, 0.20, 0.22, 0.10, 0.0, 0.22, 0.08, 0.18)
 P_PALLIATIVE = 0.14
