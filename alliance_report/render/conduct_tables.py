@@ -20,8 +20,6 @@ ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
 EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment",
                 "withdrew_from_study": "Withdrew from the study",
                 "lost_to_follow_up": "Lost to follow-up"}
-TIMEPOINT_LABELS = {"T0": "T0 baseline", "T0b": "T0b second baseline", **fmt.ALLIANCE_WEEK_LABELS,
-                    "T1": "T1 post-treatment", "T2": "T2 3 months", "T3": "T3 9 months"}
 INSTRUMENT_LABELS = {"WAI": "WAI", "HADS": "HADS", "MHCSF": "MHC-SF"}
 MONTHS_SHOWN = 12
 ARM_AT_CUTOFF = ("By arm: the treatment condition of treated participants (re-randomized TAU participants "
@@ -190,7 +188,7 @@ def completeness_table(conduct: dict) -> Table:
         for i, instrument in enumerate(TIMEPOINT_INSTRUMENTS[timepoint]):
             cell = completeness[timepoint][instrument]
             rows.append(Row((
-                TIMEPOINT_LABELS[timepoint] if i == 0 else "", INSTRUMENT_LABELS[instrument],
+                fmt.TIMEPOINT_LABELS[timepoint] if i == 0 else "", INSTRUMENT_LABELS[instrument],
                 *(fmt.integer(cell[status]) for status in ("due", "complete", "partial", "missing")),
                 _pct(cell["pct_complete"], cell["due"]), fmt.integer(cell["received_before_due"]),
                 *((_arm_completeness(arms[a][timepoint][instrument]) for a in ARMS) if arms else ()))))
@@ -221,13 +219,13 @@ def timeliness_table(conduct: dict) -> Table:
     arms = _arms(timeliness)
     if arms:
         header = ("Timepoint", *(("Forms", "Median (Q1, Q3)") * (1 + len(ARMS))))
-        rows = tuple(Row((TIMEPOINT_LABELS[tp], fmt.integer(timeliness[tp]["n"]), _median_q(timeliness[tp]),
+        rows = tuple(Row((fmt.TIMEPOINT_LABELS[tp], fmt.integer(timeliness[tp]["n"]), _median_q(timeliness[tp]),
                           *(cell for a in ARMS for cell in (fmt.integer(arms[a][tp]["n"]), _median_q(arms[a][tp])))))
                      for tp in TIMEPOINTS)
         groups = (("", 1), ("Overall", 2), *((a, 2) for a in ARMS))
     else:
         header = ("Timepoint", "Forms", "Median", "Q1", "Q3")
-        rows = tuple(Row((TIMEPOINT_LABELS[tp], fmt.integer(timeliness[tp]["n"]), _days(timeliness[tp]["median_days"]),
+        rows = tuple(Row((fmt.TIMEPOINT_LABELS[tp], fmt.integer(timeliness[tp]["n"]), _days(timeliness[tp]["median_days"]),
                           _days(timeliness[tp]["q1_days"]), _days(timeliness[tp]["q3_days"])))
                      for tp in TIMEPOINTS)
         groups = ()

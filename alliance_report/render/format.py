@@ -239,6 +239,9 @@ def median_iqr(median: float | None, q1: float | None, q3: float | None, decimal
 # (the facts are defined once, in design.py; these are how the report's sentences name them)
 ALLIANCE_WEEKS_TEXT = listing(ALLIANCE_WEEK_NUMBERS.values())  # "2, 5 and 9"
 ALLIANCE_WEEK_LABELS = {week: f"Week {number}" for week, number in ALLIANCE_WEEK_NUMBERS.items()}  # "W2": "Week 2"
+# each timepoint in a table's row label (T2 and T3: 3 and 9 months after treatment, freeze-format.md)
+TIMEPOINT_LABELS = {"T0": "T0 baseline", "T0b": "T0b second baseline", **ALLIANCE_WEEK_LABELS,
+                    "T1": "T1 post-treatment", "T2": "T2 3 months", "T3": "T3 9 months"}
 ANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS)  # "T1"
 UNANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)  # "T2 or T3"
 

@@ -362,8 +362,7 @@ def _r2(model: dict, style: str) -> str:
 def reliability_table(results: dict) -> Table:
     alphas, counts, style = results["reliability"], results["reliability_n"], results["settings"]["style"]
     labels = {name: abbreviation for name, (abbreviation, _) in INSTRUMENT_TITLES.items()}  # "WAI-SR", …
-    timepoint_labels = {**fmt.ALLIANCE_WEEK_LABELS, "baseline": "Baseline",
-                        "T1": "Post-treatment (T1)"}
+    timepoint_labels = {**fmt.TIMEPOINT_LABELS, "baseline": "Baseline"}
     rows = tuple(
         Row((labels[instrument], timepoint_labels[tp], fmt.bounded_number(alpha, 2, style),
              fmt.integer(counts[instrument][tp])))
