@@ -160,6 +160,13 @@ def accrual_figure(conduct: dict, style: str = "jmir") -> Figure | None:
         fig.legend(handles=handles, loc="outside upper center", ncol=3 if len(handles) > 4 else len(handles),
                    frameon=False, handlelength=2.6, columnspacing=1.6)
 
+    return export_figure(fig, "accrual", *_accrual_text(accrual))
+
+
+def _accrual_text(accrual: dict) -> tuple[str, str]:
+    """The accrual figure's caption and text alternative."""
+    cutoff, target, projected = accrual["cutoff_date"], accrual["target"], accrual.get("projected_target_date")
+    arms, monthly = accrual.get("by_arm"), accrual["monthly"]
     pct = percent(accrual.get("pct_of_target"), target)
     rate = accrual.get("rate_last_3_months")
     window = accrual["rate_window_months"]
@@ -185,7 +192,7 @@ def accrual_figure(conduct: dict, style: str = "jmir") -> Figure | None:
            f"{agree(accrual['randomized'], 'participant', 'participants')} had been randomized ({pct}% of the "
            f"target of {integer(target)}); the planned line stood at {number(accrual['target_at_cutoff'], 0)}. "
            f"{projection}{by_arm}")
-    return export_figure(fig, "accrual", caption, alt)
+    return caption, alt
 
 
 # ----------------------------------------------------------------------------- 2 retention
@@ -269,6 +276,13 @@ def retention_figure(conduct: dict) -> Figure | None:
         right.yaxis.grid(True, color="#dddddd", linewidth=0.5)
         right.set_axisbelow(True)
 
+    return export_figure(fig, "retention", *_retention_text(completeness, disposition))
+
+
+def _retention_text(completeness: dict, disposition: dict) -> tuple[str, str]:
+    """The retention figure's caption and text alternative."""
+    arms = completeness.get("by_arm")
+
     def series(block: dict) -> str:
         return ", ".join(f"{tp} {_pct_text(_completeness_cell(block, tp))}" for tp in TIMEPOINTS)
 
@@ -285,7 +299,7 @@ def retention_figure(conduct: dict) -> Figure | None:
            f"({main}): {series(completeness)}."
            + ("".join(f" {arm}: {series(arms[arm])}." for arm in ARMS) if arms else "")
            + f" Right: line chart of cumulative disposition events by month; at the cut-off {events}.")
-    return export_figure(fig, "retention", caption, alt)
+    return caption, alt
 
 
 def conduct_figures(conduct: dict, style: str = "jmir") -> tuple[Figure, ...]:

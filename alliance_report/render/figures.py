@@ -256,8 +256,13 @@ def alliance_trajectory(results: dict) -> Figure | None:
     limits = [v for cell in drawable for v in (cell.get("ci_low"), cell.get("ci_high"), cell["mean"])
               if v is not None]
     low, high = wai_axis(limits)
-    dodge = {"MBCT": -0.14, "eMBCT": 0.14}
+    fig = _draw_alliance_trajectory(cells, low, high)
+    return export_figure(fig, "alliance_trajectory", _trajectory_caption(cells, limits, low, style),
+                         _trajectory_alt(cells, style))
 
+
+def _draw_alliance_trajectory(cells: dict, low: float, high: float):
+    dodge = {"MBCT": -0.14, "eMBCT": 0.14}
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.25), sharey=True, layout="constrained")
         for ax, (kind, title) in zip(axes, TRAJECTORY_PANELS):
@@ -281,8 +286,9 @@ def alliance_trajectory(results: dict) -> Figure | None:
                     ax.errorbar(xs, ys, yerr=[lower, upper], color=OKABE_ITO[c], marker=MARKERS[c],
                                 linestyle="none", markersize=5, capsize=2.5, elinewidth=0.9,
                                 capthick=0.9, markeredgecolor="white", markeredgewidth=0.5, zorder=3)
-            ax.set_xticks([x for _, x in WEEKS], [ALLIANCE_WEEK_LABELS[week] for week, _ in WEEKS])
-            ax.set_xlim(1.2, 9.8)
+            weeks = [x for _, x in WEEKS]
+            ax.set_xticks(weeks, [ALLIANCE_WEEK_LABELS[week] for week, _ in WEEKS])
+            ax.set_xlim(min(weeks) - 0.8, max(weeks) + 0.8)
             ax.set_ylim(low, high)
             ax.yaxis.grid(True, color="#dddddd", linewidth=0.5)
             ax.set_axisbelow(True)
@@ -298,7 +304,10 @@ def alliance_trajectory(results: dict) -> Figure | None:
         axes[0].set_ylabel(f"WAI mean score ({WAI_RANGE})")
         _top_legend(fig, _condition_handles())
         fig.get_layout_engine().set(h_pad=0.04, w_pad=0.06)
+    return fig
 
+
+def _trajectory_alt(cells: dict, style: str) -> str:
     def series(kind: str, c: str) -> str:
         parts = [f"{number(mean) if mean is not None else 'not available'} at week {x}"
                  for week, x in WEEKS for mean in [cells[(kind, c, week)].get("mean")]]
@@ -307,13 +316,15 @@ def alliance_trajectory(results: dict) -> Figure | None:
                   else count_range("n", ns[0], ns[-1], style, " to ") if None not in ns else "n varies")
         return f"{c} {', '.join(parts)} ({n_text})"
 
-    alt = (f"Two-panel line chart of the mean Working Alliance Inventory score (scale {WAI_SCALE[0]:g} to "
-           f"{WAI_SCALE[1]:g}) with 95% "
-           f"confidence intervals at weeks {ALLIANCE_WEEKS_TEXT} of treatment, for MBCT (blue circles, solid line) "
-           "and eMBCT (orange squares, dashed line). "
-           + " ".join(f"{title}: {series(kind, 'MBCT')}; {series(kind, 'eMBCT')}."
-                      for kind, title in TRAJECTORY_PANELS))
+    return (f"Two-panel line chart of the mean Working Alliance Inventory score (scale {WAI_SCALE[0]:g} to "
+            f"{WAI_SCALE[1]:g}) with 95% "
+            f"confidence intervals at weeks {ALLIANCE_WEEKS_TEXT} of treatment, for MBCT (blue circles, solid line) "
+            "and eMBCT (orange squares, dashed line). "
+            + " ".join(f"{title}: {series(kind, 'MBCT')}; {series(kind, 'eMBCT')}."
+                       for kind, title in TRAJECTORY_PANELS))
 
+
+def _trajectory_caption(cells: dict, limits: list[float], low: float, style: str) -> str:
     def n_range(kind: str, c: str) -> str:
         ns = [cells[(kind, c, week)].get("n") for week, _ in WEEKS]
         ns = sorted(v for v in ns if v is not None)
@@ -322,15 +333,14 @@ def alliance_trajectory(results: dict) -> Figure | None:
         return f"{c} {count('n', ns[0], style) if ns[0] == ns[-1] else count_range('n', ns[0], ns[-1], style)}"
 
     axis_note = _trajectory_axis_note(limits, low)
-    caption = ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
-               f"{WAI_RANGE}) at weeks {ALLIANCE_WEEKS_TEXT} of treatment by condition, for participants with all three "
-               "measurements (complete cases, left) and for every treated participant with a score at that "
-               "week (all available data, right). Conditions are offset slightly on the time axis for "
-               f"legibility{'; ' + axis_note if axis_note else ''}. Error bars are 95% CIs of the mean; n per "
-               "condition and week is given below each panel (complete cases "
-               f"{n_range('complete_cases', 'MBCT')}, {n_range('complete_cases', 'eMBCT')}; "
-               f"all available data {n_range('available', 'MBCT')}, {n_range('available', 'eMBCT')}).")
-    return export_figure(fig, "alliance_trajectory", caption, alt)
+    return ("Early, mid and late therapeutic alliance (Working Alliance Inventory, WAI, mean item score "
+            f"{WAI_RANGE}) at weeks {ALLIANCE_WEEKS_TEXT} of treatment by condition, for participants with all three "
+            "measurements (complete cases, left) and for every treated participant with a score at that "
+            "week (all available data, right). Conditions are offset slightly on the time axis for "
+            f"legibility{'; ' + axis_note if axis_note else ''}. Error bars are 95% CIs of the mean; n per "
+            "condition and week is given below each panel (complete cases "
+            f"{n_range('complete_cases', 'MBCT')}, {n_range('complete_cases', 'eMBCT')}; "
+            f"all available data {n_range('available', 'MBCT')}, {n_range('available', 'eMBCT')}).")
 
 
 # ----------------------------------------------------------------------------- 2 sessions
@@ -415,16 +425,21 @@ def _reason(model: dict) -> str | None:
 
 def alliance_outcome(results: dict) -> Figure | None:
     """Early alliance vs post-treatment HADS | MHC-SF, points and fitted line per condition."""
-    panels, style = {}, _style(results)
+    panels = {}
     for scale in SCALES:
         observed = _model(results, scale).get("observed") or {}
-        x, y, g = _pairs(observed.get("wai_w2"), observed.get("outcome"), observed.get("condition"))
-        panels[scale] = (x, y, g)
+        panels[scale] = _pairs(observed.get("wai_w2"), observed.get("outcome"), observed.get("condition"))
     if not any(x for x, _, _ in panels.values()):
         return None
     large = {scale: len(x) > LARGE_N for scale, (x, _, _) in panels.items()}
-    no_lines = []
+    fig, no_lines = _draw_alliance_outcome(results, panels, large)
+    return export_figure(fig, "alliance_outcome", _alliance_outcome_caption(results, panels, large, no_lines),
+                         _alliance_outcome_alt(results, panels, large))
 
+
+def _draw_alliance_outcome(results: dict, panels: dict, large: dict) -> tuple:
+    """The two panels; (the figure, the short names of the scales whose fitted lines are missing)."""
+    no_lines = []
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.2), layout="constrained")
         density = None
@@ -460,6 +475,11 @@ def alliance_outcome(results: dict) -> Figure | None:
             _count_colorbar(fig, density, axes)
         # markers in the legend only when some panel shows points
         _top_legend(fig, _condition_handles(markers=not all(large[s] or not panels[s][0] for s in SCALES)))
+    return fig, no_lines
+
+
+def _alliance_outcome_alt(results: dict, panels: dict, large: dict) -> str:
+    style = _style(results)
 
     def slopes(scale: str) -> str:
         model = _model(results, f"{scale}_moderation")
@@ -478,9 +498,13 @@ def alliance_outcome(results: dict) -> Figure | None:
         shown = "hexagonal bins shaded by count" if large[scale] else "points per participant"
         return f"{meta['label']} ({shown}, {count('n', _model(results, scale).get('n'), style)}): {slopes(scale)}"
 
-    alt = ("Two-panel chart of post-treatment outcome against early alliance (WAI score at week 2), with "
-           "a fitted line per condition (MBCT blue solid, eMBCT orange dashed). "
-           + ". ".join(panel_alt(scale) for scale in SCALES) + ".")
+    return ("Two-panel chart of post-treatment outcome against early alliance (WAI score at week 2), with "
+            "a fitted line per condition (MBCT blue solid, eMBCT orange dashed). "
+            + ". ".join(panel_alt(scale) for scale in SCALES) + ".")
+
+
+def _alliance_outcome_caption(results: dict, panels: dict, large: dict, no_lines: list[str]) -> str:
+    style = _style(results)
     how = []
     if any(large[s] for s in SCALES if panels[s][0]):
         which = " and ".join(SCALES[s]["short"] for s in SCALES if large[s] and panels[s][0])
@@ -502,9 +526,8 @@ def alliance_outcome(results: dict) -> Figure | None:
                    f"condition at the mean baseline score, over each condition's observed alliance range; {ns}.")
     else:
         how.append(f"Model samples: {ns}.")
-    caption = ("Early alliance (WAI at week 2) and post-treatment outcome: HADS total (left; higher is more "
-               "distress) and MHC-SF mean (right; higher is more well-being). " + " ".join(how))
-    return export_figure(fig, "alliance_outcome", caption, alt)
+    return ("Early alliance (WAI at week 2) and post-treatment outcome: HADS total (left; higher is more "
+            "distress) and MHC-SF mean (right; higher is more well-being). " + " ".join(how))
 
 
 # ----------------------------------------------------------------------------- 4 residuals
@@ -520,16 +543,11 @@ def residual_diagnostics(results: dict) -> Figure | None:
         return None
     large = {scale: len(x) > LARGE_N for scale, (x, _) in panels.items()}
 
-    def stats_line(scale: str) -> str:
+    def stats_line(scale: str, in_figure: bool = False) -> str:
+        """The panel's tests: in the figure's title with an italic P (mathtext), else as plain text."""
         diag = _model(results, scale).get("diagnostics") or {}
-        bp = diag.get("breusch_pagan_p")
-        vif = diag.get("max_vif")
-        return f"Breusch–Pagan {p_statement(bp, style)}; max VIF {number(vif)}"
-
-    def stats_title(scale: str) -> str:
-        diag = _model(results, scale).get("diagnostics") or {}
-        return (f"Breusch–Pagan {_italic_p(p_statement(diag.get('breusch_pagan_p'), style))}; "
-                f"max VIF {number(diag.get('max_vif'))}")
+        p = p_statement(diag.get("breusch_pagan_p"), style)
+        return f"Breusch–Pagan {_italic_p(p) if in_figure else p}; max VIF {number(diag.get('max_vif'))}"
 
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.1), layout="constrained")
@@ -539,7 +557,7 @@ def residual_diagnostics(results: dict) -> Figure | None:
             if not x:
                 _not_estimable(ax, meta["label"], _reason(_model(results, scale)))
                 continue
-            ax.set_title(f"{meta['label']}\n{stats_title(scale)}", loc="left", fontsize=8.5)
+            ax.set_title(f"{meta['label']}\n{stats_line(scale, in_figure=True)}", loc="left", fontsize=8.5)
             if large[scale]:
                 density = _density(ax, x, y)
             else:
