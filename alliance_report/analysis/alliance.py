@@ -424,34 +424,7 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
             result["not_estimable_reason"] = f"the mixed model could not be fitted: {exc}"
             return result
 
-    converged = bool(getattr(fit, "converged", False))
-    messages = []
-    for warning in caught:
-        if issubclass(warning.category, (ConvergenceWarning, SingularMatrixWarning)):
-            message = str(warning.message)
-            if not message.startswith(RETRY_NOTICES) and message not in messages:
-                messages.append(message)
-    boundary = BOUNDARY_WARNING in messages
-    problems = [m for m in messages
-                if m != BOUNDARY_WARNING and not (boundary and m.startswith(BOUNDARY_SYMPTOMS))]
-    if not converged:
-        problems = messages or ["the optimiser did not converge"]
-    b = np.asarray(fit.fe_params, dtype=float)
-    psi = float(np.asarray(fit.cov_re_unscaled, dtype=float)[0, 0])
-    sigma2 = float(fit.scale)
-    if not problems and not (np.isfinite(psi) and psi >= PSI_PINV_TOL):
-        problems.append(f"the random-intercept variance ratio τ²/σ² is estimated at {psi:.3g}, below "
-                        f"{PSI_PINV_TOL:g}, where statsmodels' fixed effects are not the GLS estimate")
-    fixed_cov = None
-    if not problems:
-        fixed_cov = model_based_cov(X, codes, psi)
-        if fixed_cov is None:
-            problems.append("singular X'V⁻¹X at the REML estimates")
-    if not problems:
-        se = np.sqrt(sigma2 * np.diag(fixed_cov))
-        if not (np.all(np.isfinite(b)) and np.isfinite(sigma2) and np.all(np.isfinite(se))
-                and np.all(se > 0)):
-            problems.append("non-finite or zero standard errors of the fixed effects")
+    problems, boundary, fixed_cov = _fit_problems(fit, caught, X, codes)
     if problems:
         at_zero = at_zero_variance(model, wai, X, codes)
         if at_zero is None:
@@ -470,6 +443,41 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
             "the random-intercept variance is estimated at (or near) zero (statsmodels flags τ̂² < 0.01 as a "
             "boundary fit): the model reduces to (nearly) ordinary regression; estimates are reported")
     return result
+
+
+def _fit_problems(fit, caught: list, X: np.ndarray, codes: np.ndarray) -> tuple[list[str], bool, np.ndarray | None]:
+    """(problems, boundary, the model-based Cov(B) / σ²) of a REML fit: statsmodels' convergence and
+    singularity warnings (its retry notices left out, and the symptoms of a boundary fit when it
+    flags one), a ψ = τ²/σ² too small for its fixed effects to be the GLS estimate, a singular
+    X'Ṽ⁻¹X, non-finite or zero standard errors; no problem: estimable."""
+    messages = []
+    for warning in caught:
+        if issubclass(warning.category, (ConvergenceWarning, SingularMatrixWarning)):
+            message = str(warning.message)
+            if not message.startswith(RETRY_NOTICES) and message not in messages:
+                messages.append(message)
+    boundary = BOUNDARY_WARNING in messages
+    problems = [m for m in messages
+                if m != BOUNDARY_WARNING and not (boundary and m.startswith(BOUNDARY_SYMPTOMS))]
+    if not bool(getattr(fit, "converged", False)):
+        problems = messages or ["the optimiser did not converge"]
+    b = np.asarray(fit.fe_params, dtype=float)
+    psi = float(np.asarray(fit.cov_re_unscaled, dtype=float)[0, 0])
+    sigma2 = float(fit.scale)
+    if not problems and not (np.isfinite(psi) and psi >= PSI_PINV_TOL):
+        problems.append(f"the random-intercept variance ratio τ²/σ² is estimated at {psi:.3g}, below "
+                        f"{PSI_PINV_TOL:g}, where statsmodels' fixed effects are not the GLS estimate")
+    fixed_cov = None
+    if not problems:
+        fixed_cov = model_based_cov(X, codes, psi)
+        if fixed_cov is None:
+            problems.append("singular X'V⁻¹X at the REML estimates")
+    if not problems:
+        se = np.sqrt(sigma2 * np.diag(fixed_cov))
+        if not (np.all(np.isfinite(b)) and np.isfinite(sigma2) and np.all(np.isfinite(se))
+                and np.all(se > 0)):
+            problems.append("non-finite or zero standard errors of the fixed effects")
+    return problems, boundary, fixed_cov
 
 
 def _fill_mixed(result: dict, results: MixedLMResults, k: int, tau2: float) -> None:
