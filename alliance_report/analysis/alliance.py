@@ -445,7 +445,8 @@ def alliance_mixed(data: pd.DataFrame) -> dict:
     return result
 
 
-def _fit_problems(fit, caught: list, X: np.ndarray, codes: np.ndarray) -> tuple[list[str], bool, np.ndarray | None]:
+def _fit_problems(fit, caught: list, X: np.ndarray,
+                  codes: np.ndarray) -> tuple[list[str], bool, np.ndarray | None]:
     """(problems, boundary, the model-based Cov(B) / σ²) of a REML fit: statsmodels' convergence and
     singularity warnings (its retry notices left out, and the symptoms of a boundary fit when it
     flags one), a ψ = τ²/σ² too small for its fixed effects to be the GLS estimate, a singular

@@ -18,7 +18,8 @@ from alliance_report.design import ALLIANCE_WEEKS, POST_TREATMENT
 from alliance_report.scoring import item_matrix
 
 # the assessments whose α is reported, per instrument ("baseline": each participant's own baseline)
-RELIABILITY_TIMEPOINTS = {"WAI": ALLIANCE_WEEKS, "HADS": ("baseline", POST_TREATMENT), "MHCSF": ("baseline", POST_TREATMENT)}
+RELIABILITY_TIMEPOINTS = {"WAI": ALLIANCE_WEEKS, "HADS": ("baseline", POST_TREATMENT),
+                          "MHCSF": ("baseline", POST_TREATMENT)}
 
 
 def cronbach_alpha(items: np.ndarray) -> float | None:
