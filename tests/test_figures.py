@@ -3,6 +3,7 @@
 import copy
 import re
 import xml.etree.ElementTree as ET
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -174,7 +175,11 @@ def trajectory_with(results, **cells) -> str:
                                                                    "ci_low": 3.3, "ci_high": 3.7}
     for week, cell in cells.items():
         changed["alliance_descriptives"]["complete_cases"]["eMBCT"][week] = cell
-    return figures.alliance_trajectory(changed).caption
+    # the caption only: the figure is neither drawn nor exported (its drawing has tests of its own)
+    with mock.patch.object(figures, "_draw_alliance_trajectory", lambda *args: None), \
+            mock.patch.object(figures, "export_figure", lambda fig, name, caption, alt: figures.Figure(
+                name, caption, alt, "", b"")):
+        return figures.alliance_trajectory(changed).caption
 
 
 def test_the_trajectory_caption_says_where_the_axis_starts_and_what_it_cuts(results):
