@@ -134,8 +134,9 @@ def p_statement(p: float | None, style: str = "jmir") -> str:
     return f"P{relation}{value}"
 
 
-def _equals(symbol: str, value: str, style: str) -> str:
-    return f"{symbol} = {value}" if style == "apa" else f"{symbol}={value}"
+def _equals(symbol: str, value: str, style: str, relation: str = "=") -> str:
+    """"n=41" (JMIR) or "n = 41" (APA: spaces around the relation)."""
+    return f"{symbol} {relation} {value}" if style == "apa" else f"{symbol}{relation}{value}"
 
 
 def stat(symbol: str, value: float | None, decimals: int = 2, style: str = "jmir", *,
@@ -178,7 +179,7 @@ def count_range(symbol: str, low: int | None, high: int | None, style: str = "jm
 
 def count_above(symbol: str, value: int, style: str = "jmir") -> str:
     """"n>2,000" (JMIR) or "n > 2,000" (APA)."""
-    return f"{symbol} > {integer(value)}" if style == "apa" else f"{symbol}>{integer(value)}"
+    return _equals(symbol, integer(value), style, relation=">")
 
 
 def ci(low: float | None, high: float | None, decimals: int = 2, style: str = "jmir") -> str:

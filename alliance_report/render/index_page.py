@@ -35,17 +35,16 @@ draw; ``index_summary`` never imports it.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import re
 from typing import NamedTuple
 from urllib.parse import quote
 
-import jinja2
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
 from alliance_report.render.format import MISSING, integer, percent
+from alliance_report.render.templates import environment
 
 FIGURE_NAME = "freeze_index"
 OUTCOME_ORDER = ("built", "up to date", "invalid", "failed", "interrupted")
@@ -278,14 +277,6 @@ def _row(row: dict, several_studies: bool) -> dict:
 
 # ----------------------------------------------------------------------------- the page
 
-@functools.cache
-def _template() -> jinja2.Template:
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
-                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                                     keep_trailing_newline=True)
-    return environment.get_template("index.html.j2")
-
-
 def index_html(rows: list[dict], *, study: str, target: int | None, generated: str | None = None) -> str:
     """The text of ``<out-root>/index.html`` (see the module doc; report_templates/index.html.j2)."""
     rows = ordered(list(rows))
@@ -300,7 +291,7 @@ def index_html(rows: list[dict], *, study: str, target: int | None, generated: s
     if _int(target) is not None:
         summary += f" The target is {_int(target):,} randomized participants."
     several = len(_studies(rows)) > 1
-    return _template().render(
+    return environment(TEMPLATES_DIR, autoescape=True).get_template("index.html.j2").render(
         title=f"{study}: data freezes" if study else "Data freezes", study=study, summary=summary,
         generated=_text(generated) if generated else "", figure=_figure(rows, target),
         rows=[_row(row, several) for row in rows], missing=MISSING)

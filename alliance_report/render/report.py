@@ -14,20 +14,18 @@ closed results.
 from __future__ import annotations
 
 import base64
-import functools
 import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import jinja2
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
 from alliance_report.design import N_SESSIONS
 from alliance_report.freeze import FREEZE_FILES
-from alliance_report.render import changes_section, conduct_text, text, validation_section
+from alliance_report.render import changes_section, conduct_text, templates, text, validation_section
 from alliance_report.render import format as fmt
 from alliance_report.render import tables as tbl
 from alliance_report.render.conduct_figures import conduct_figures
@@ -71,18 +69,8 @@ class Report:
     figures: tuple[Figure, ...]
 
 
-def _environment(autoescape: bool) -> jinja2.Environment:
-    return _cached_environment(TEMPLATES_DIR, autoescape)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_environment(templates: Path, autoescape: bool) -> jinja2.Environment:
-    """One environment per template folder: its compiled templates serve every edition and every
-    build of the process (Jinja reloads a template whose file changed)."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates), autoescape=autoescape,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True)
+def _environment(autoescape: bool):
+    return templates.environment(TEMPLATES_DIR, autoescape)
 
 
 def consort_figure(results: dict) -> Figure:
