@@ -35,7 +35,9 @@ from alliance_report.analysis.visits import visit_status  # noqa: E402
 from alliance_report.freeze import read_freeze, typed_tables  # noqa: E402
 from alliance_report.render import format as fmt  # noqa: E402
 from alliance_report.render import conduct_text  # noqa: E402
-from alliance_report.render.conduct_figures import accrual_figure, conduct_figures  # noqa: E402
+from alliance_report.render.conduct_figures import (  # noqa: E402
+    _accrual_text, _retention_text, accrual_figure, conduct_figures,
+)
 from alliance_report.render.conduct_tables import accrual_table, conduct_tables  # noqa: E402
 from alliance_report.scoring import score_questionnaires  # noqa: E402
 from alliance_report.settings import Settings  # noqa: E402
@@ -607,29 +609,41 @@ def test_tables_are_deterministic_and_pooled_without_arms(cases):
 
 # ------------------------------------------------------------------------------------------ figures
 
-def test_figures_are_deterministic_and_say_the_numbers(cases):
+def test_figure_words_say_the_numbers(cases):
+    """The captions and text alternatives, from the words' own functions (no drawing: fast)."""
+    conduct = cases["interim"].open
+    accrual_caption, accrual_alt = _accrual_text(conduct["accrual"])
+    retention_caption, retention_alt = _retention_text(conduct["completeness"], conduct["disposition"])
+    for text in (accrual_caption, accrual_alt, retention_caption, retention_alt):
+        assert "MBCT" not in text and "TAU" not in text
+    randomized = len(cases["interim"].records("participants.csv"))
+    assert f"{randomized:,} participants had been randomized" in accrual_alt
+    assert "target of 245" in accrual_alt and "target of 245" in accrual_caption
+    projected = conduct["accrual"]["projected_target_date"]
+    assert projected and projected in accrual_alt
+    pct = conduct["completeness"]["T1"]["HADS"]["pct_complete"]
+    assert f"T1 {fmt.percent(pct, conduct['completeness']['T1']['HADS']['due'])}%" in retention_alt
+    disposition = Counter(r["event"] for r in cases["interim"].records("disposition.csv"))
+    assert f"{disposition['discontinued_treatment']} discontinued treatment" in retention_caption
+
+    closed_alt = _accrual_text(cases["interim"].closed["accrual"])[1]
+    assert all(f"{arm} " in closed_alt for arm in ARMS)
+
+
+@pytest.mark.slow
+def test_figures_are_deterministic_and_carry_their_words(cases):
     conduct = cases["interim"].open
     first = conduct_figures(conduct)
     again = conduct_figures(json.loads(json.dumps(conduct)))
     assert [f.name for f in first] == ["accrual", "retention"]
     for a, b in zip(first, again):
         assert (a.svg, a.png, a.caption, a.alt) == (b.svg, b.png, b.caption, b.alt), a.name
-        for text in (a.svg, a.caption, a.alt):
-            assert "MBCT" not in text and "TAU" not in text
-    accrual_fig, retention_fig = first
-    randomized = len(cases["interim"].records("participants.csv"))
-    assert f"{randomized:,} participants had been randomized" in accrual_fig.alt
-    assert "target of 245" in accrual_fig.alt and "target of 245" in accrual_fig.caption
-    projected = conduct["accrual"]["projected_target_date"]
-    assert projected and projected in accrual_fig.alt
-    pct = conduct["completeness"]["T1"]["HADS"]["pct_complete"]
-    assert f"T1 {fmt.percent(pct, conduct['completeness']['T1']['HADS']['due'])}%" in retention_fig.alt
-    disposition = Counter(r["event"] for r in cases["interim"].records("disposition.csv"))
-    assert f"{disposition['discontinued_treatment']} discontinued treatment" in retention_fig.caption
+        assert "MBCT" not in a.svg and "TAU" not in a.svg
+    assert (first[0].caption, first[0].alt) == _accrual_text(conduct["accrual"])
+    assert (first[1].caption, first[1].alt) == _retention_text(conduct["completeness"], conduct["disposition"])
 
     closed = conduct_figures(cases["interim"].closed)
-    assert all(f"{arm} " in closed[0].alt for arm in ARMS)
-    assert closed[0].svg != accrual_fig.svg
+    assert closed[0].svg != first[0].svg
 
 
 # ------------------------------------------------------------------------------------------ a count of 1
