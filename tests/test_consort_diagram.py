@@ -33,6 +33,8 @@ FINAL = {
     "tau_not_rerandomized_reasons": {"withdrew from study: too burdensome": 3, "(no reason recorded)": 2},
     "treated": {"MBCT": 117, "eMBCT": 123},
     "in_treatment": {"MBCT": 0, "eMBCT": 0},
+    "in_treatment_session_recorded": {"MBCT": 0, "eMBCT": 0},
+    "in_treatment_no_session": {"MBCT": 0, "eMBCT": 0},
     "treatment_ended": {"MBCT": 117, "eMBCT": 123},
     "received_min_sessions": {"MBCT": 102, "eMBCT": 95},
     "dropout": {"MBCT": 15, "eMBCT": 28},
@@ -68,6 +70,8 @@ INTERIM = {
     "tau_not_rerandomized_reasons": {"withdrew from study: too burdensome": 2, "(no reason recorded)": 1},
     "treated": {"MBCT": 61, "eMBCT": 63},
     "in_treatment": {"MBCT": 9, "eMBCT": 13},
+    "in_treatment_session_recorded": {"MBCT": 5, "eMBCT": 7},
+    "in_treatment_no_session": {"MBCT": 4, "eMBCT": 6},
     "treatment_ended": {"MBCT": 52, "eMBCT": 50},
     "received_min_sessions": {"MBCT": 44, "eMBCT": 38},
     "dropout": {"MBCT": 8, "eMBCT": 12},
@@ -150,8 +154,8 @@ def extreme_case() -> dict:
     consort["tau_not_rerandomized_reasons"] = {f"withdrew from study: {LONG_FREE_TEXT} ({i})": 0 for i in range(4)}
     consort["withdrawn_before_t1_reasons_by_arm"] = {"MBCT": {LONG_FREE_TEXT: 1}, "eMBCT": {}}
     consort["tau_waiting"] = 1
-    for key in ("in_treatment", "t1_not_yet_due", "withdrawn_before_t1", "t1_overdue_in_treatment"):
-        consort[key]["MBCT"] = 1
+    for key in OPTIONAL:
+        consort[key]["MBCT"] = 1  # in treatment: 1, of whom 1 with no session recorded
     return consort
 
 
@@ -176,6 +180,7 @@ def test_the_samples_add_up():
 
             assert n("treated") == consort["allocated"][c] + n("rerandomized")
             assert n("treated") == n("in_treatment") + n("treatment_ended")
+            assert n("in_treatment") == n("in_treatment_session_recorded") + n("in_treatment_no_session")
             assert n("treatment_ended") == n("received_min_sessions") + n("dropout")
             assert n("discontinued") <= n("treatment_ended")
             assert n("discontinued") == sum(consort["discontinued_reasons_by_arm"][c].values())
@@ -184,7 +189,7 @@ def test_the_samples_add_up():
             assert consort["analysed"]["hads_model"][c] <= n("t1_assessed")
     # the final freeze has ended everything, the interim one has every optional row
     assert FINAL["tau_waiting"] == 0
-    for key in ("in_treatment", "t1_not_yet_due", "withdrawn_before_t1", "t1_overdue_in_treatment"):
+    for key in OPTIONAL:
         assert sum(FINAL[key].values()) == 0 and sum(INTERIM[key].values()) > 0
     assert INTERIM["tau_waiting"] > 0 and INTERIM["tau_not_rerandomized"] > 0
 
@@ -293,6 +298,7 @@ def dict_numbers(value) -> list[int]:
 # --------------------------------------------------------------------------- numbers
 OPTIONAL = {  # key → label of its row, drawn (in both arms) exactly when some arm has n > 0
     "in_treatment": "Still in treatment at cut-off",
+    "in_treatment_no_session": "no session recorded yet",  # drawn only under "Still in treatment"
     "t1_not_yet_due": "T1 not yet due",
     "withdrawn_before_t1": "withdrew from study before T1",
     "t1_overdue_in_treatment": "T1 due, treatment not recorded as ended",
@@ -341,7 +347,10 @@ def expected(consort: dict, k: int = 4) -> list[tuple[str | None, str, str]]:
                 for reason, count in consort["discontinued_reasons_by_arm"][c].items()]
         for key, label in OPTIONAL.items():
             if any(consort[key][arm] > 0 for arm in CONDITIONS):
-                out.append((c, "treatment" if key == "in_treatment" else "follow_up", f"{label} (n={n(key)})"))
+                out.append((c, "treatment" if key.startswith("in_treatment") else "follow_up",
+                            f"{label} (n={n(key)})"))
+        if any(consort["in_treatment_no_session"][arm] > 0 for arm in CONDITIONS):  # the other part
+            out.append((c, "treatment", f"a session recorded (n={n('in_treatment_session_recorded')})"))
         if any(consort["withdrawn_before_t1"][arm] > 0 for arm in CONDITIONS):
             out += [(c, "follow_up", f"{shown(reason)} (n={count})")
                     for reason, count in consort["withdrawn_before_t1_reasons_by_arm"][c].items()]
@@ -449,6 +458,8 @@ def with_optional(key: str, counts: dict[str, int]) -> dict:
         consort["tau_waiting"] = counts["TAU"]
         return consort
     consort[key] = dict(counts)
+    if key == "in_treatment_no_session":  # a part of those in treatment (the other part: none)
+        consort["in_treatment"] = dict(counts)
     if key == "withdrawn_before_t1":
         consort["withdrawn_before_t1_reasons_by_arm"] = {
             c: ({"too burdensome": counts[c]} if counts[c] else {}) for c in CONDITIONS}

@@ -96,6 +96,8 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
     not_randomized = screening.loc[screening["participant_id"].isna()]
     treated = samples.treated(data)
     ended = treated.loc[treated["treatment_ended"]]
+    in_treatment = treated.loc[~treated["treatment_ended"]]
+    no_session = samples.in_treatment_no_session(data)
     disposition = tables["disposition"]
     discontinued = disposition.loc[
         (disposition["event"] == "discontinued_treatment") & disposition["participant_id"].isin(treated.index)]
@@ -117,7 +119,9 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
         "tau_not_rerandomized": int(len(not_rerandomized)),
         "tau_not_rerandomized_reasons": _reason_counts(not_rerandomized),
         "treated": per_arm(treated),
-        "in_treatment": per_arm(treated.loc[~treated["treatment_ended"]]),
+        "in_treatment": per_arm(in_treatment),
+        "in_treatment_session_recorded": per_arm(in_treatment.drop(no_session.index)),
+        "in_treatment_no_session": per_arm(no_session),
         "treatment_ended": per_arm(ended),
         "received_min_sessions": per_arm(ended.loc[ended["dropout"] == 0]),
         "dropout": per_arm(ended.loc[ended["dropout"] == 1]),
@@ -177,6 +181,8 @@ def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:
                f"treated {condition} ≠ allocated + re-randomized")
         expect(n("treated") == n("in_treatment") + n("treatment_ended"),
                f"treated {condition} ≠ in treatment + treatment ended")
+        expect(n("in_treatment") == n("in_treatment_session_recorded") + n("in_treatment_no_session"),
+               f"in treatment {condition} ≠ with a session recorded + with no session recorded yet")
         expect(n("treatment_ended") == n("dropout") + n("received_min_sessions"),
                f"dropout + completers ≠ treatment ended in {condition}")
         expect(n("discontinued") <= n("treatment_ended"),

@@ -8,8 +8,9 @@ One row per randomized participant, indexed by ``participant_id``:
 * ``baseline_hads`` (and ``_anxiety``, ``_depression``), ``baseline_mhcsf`` — the score at
   ``T0b`` for re-randomized participants, at ``T0`` for everyone else (no fall-back).
 * ``hads_t1``, ``mhcsf_t1`` — post-treatment scores; ``wai_w2``/``wai_w5``/``wai_w9``.
-* ``sessions_attended`` — count of attended sessions; ``treatment_ended`` — all 8 session
-  rows present or any disposition row; ``dropout`` — 1 when the treatment has ended with
+* ``sessions_attended`` — count of attended sessions; ``session_rows`` — count of session rows
+  (attended or not: 0 while nobody has recorded a session of the participant's course);
+  ``treatment_ended`` — all 8 session rows present or any disposition row; ``dropout`` — 1 when the treatment has ended with
   fewer than ``dropout_threshold`` sessions attended, 0 when ended otherwise, NaN in treatment.
 """
 
@@ -75,8 +76,9 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     attended = (sessions["attended"] == "yes").groupby(sessions["participant_id"]).sum()
     session_rows = sessions.groupby("participant_id").size()
     data["sessions_attended"] = attended.reindex(index).fillna(0).astype(int)
+    data["session_rows"] = session_rows.reindex(index).fillna(0).astype(int)
     has_disposition = index.isin(tables["disposition"]["participant_id"])
-    all_sessions = session_rows.reindex(index).fillna(0).to_numpy() >= N_SESSIONS
+    all_sessions = data["session_rows"].to_numpy() >= N_SESSIONS
     data["treatment_ended"] = data["treated"] & (all_sessions | has_disposition)
     data["dropout"] = np.where(
         data["treatment_ended"], (data["sessions_attended"] < dropout_threshold).astype(float), np.nan)

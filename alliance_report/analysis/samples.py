@@ -16,6 +16,14 @@ def treated(data: pd.DataFrame) -> pd.DataFrame:
     return data.loc[data["treated"]]
 
 
+def in_treatment_no_session(data: pd.DataFrame) -> pd.DataFrame:
+    """Treated, treatment not ended, and no session row (attended or not) by the cut-off: counted
+    "in treatment" by the analysis plan although no session of theirs is recorded yet (most often
+    their group or course starts after the cut-off)."""
+    selection = treated(data)
+    return selection.loc[~selection["treatment_ended"] & (selection["session_rows"] == 0)]
+
+
 def early_alliance(data: pd.DataFrame) -> pd.DataFrame:
     """Treated with a WAI total at week 2."""
     return treated(data).dropna(subset=["wai_w2"])

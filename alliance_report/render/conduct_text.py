@@ -84,13 +84,24 @@ def awaited_follow_ups(state: dict) -> str:
     return f"{fmt.integer(analysed)} of them at {fmt.ANALYSED_FOLLOW_UPS}"
 
 
+def no_session_yet(no_session: int, in_treatment: int) -> str:
+    """" (5 of them with no session recorded yet)": of the participants in treatment, those whose
+    course has no session row by the cut-off ("" when there are none)."""
+    if not no_session:
+        return ""
+    if no_session == in_treatment:
+        return " (none of them with a session recorded yet)" if in_treatment > 1 else " (no session recorded yet)"
+    return f" ({fmt.integer(no_session)} of them with no session recorded yet)"
+
+
 def pending_participants(state: dict) -> str:
     """"were 12 participants still in their waiting period, 18 in treatment and 30 awaiting a
     follow-up assessment (7 of them at T1)" (the verb agrees with the first count; counts of 0 are
     left out)."""
     awaiting = (f"awaiting a follow-up assessment ({awaited_follow_ups(state)})"
                 if state["awaiting_follow_up"] else "")
-    counts = [(state["waiting_period"], "still in their waiting period"), (state["in_treatment"], "in treatment"),
+    in_treatment = "in treatment" + no_session_yet(state["in_treatment_no_session"], state["in_treatment"])
+    counts = [(state["waiting_period"], "still in their waiting period"), (state["in_treatment"], in_treatment),
               (state["awaiting_follow_up"], awaiting)]
     present = [(n, words) for n, words in counts if n]
     if not present:
@@ -125,7 +136,8 @@ def flow(results: dict) -> str:
     text += f"; {waiting}." if waiting else "."
     text += (f" Of the treated participants, {n['treatment_ended']} had ended treatment ({n['dropout']} of them "
              f"after fewer than {results['settings']['dropout_threshold']} sessions) and {n['in_treatment']} "
-             f"{fmt.agree(f['in_treatment'], 'was', 'were')} still in treatment; {n['t1_assessed']} had a "
+             f"{fmt.agree(f['in_treatment'], 'was', 'were')} still in treatment"
+             f"{no_session_yet(f['in_treatment_no_session'], f['in_treatment'])}; {n['t1_assessed']} had a "
              f"post-treatment (T1) HADS score and {n['lost_to_follow_up_t1']} "
              f"{fmt.agree(f['lost_to_follow_up_t1'], 'was', 'were')} lost to follow-up at T1")
     later = fmt.listing([f"{n['withdrawn_before_t1']} had withdrawn before T1" if f["withdrawn_before_t1"] else "",
