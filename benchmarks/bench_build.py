@@ -270,6 +270,9 @@ def main(argv=None) -> int:
         print(f"the steps' work: {before:.2f} s before the worker is forked, {after:.2f} s after it in the two "
               f"processes; no schedule of it on 2 cores ends before {before:.2f} + {after:.2f} / 2 = "
               f"{bound:.2f} s = {bound / floor.seconds:.2f} × the import floor (target {DEMO_FACTOR} ×)")
+        chain = chain_bound(demo.steps)
+        print(f"the closed PDF's chain (before the fork, then its process's steps, its figures shared over "
+              f"2 cores): no schedule ends before {chain:.2f} s = {chain / floor.seconds:.2f} × the import floor")
         pages = {label: _pages(out) for label, out in (("demo", demo_out), *((lab, data / f"out-{lab}") for lab in freezes))}
         print("report length (PDF pages, report.html size): " + "; ".join(
             f"{label} {n} pages, {size / 1024:.0f} KB" for label, (n, size) in pages.items()))
@@ -327,18 +330,42 @@ def schedule_bound(steps: str, cores: int = 2) -> tuple[float, float, float]:
     processes, only by doing less work."""
     before = after = 0.0
     forked = False
-    for line in steps.splitlines():
-        fields = line.split()  # name (one or two words), process, seconds, detail
-        at = next((i for i, field in enumerate(fields) if field in ("main", "worker")), None)
-        if at is None or fields[0] == "wait":
+    for name, _, seconds in _log_steps(steps):
+        if name == "wait":
             continue
-        seconds = float(fields[at + 1])
         if forked:
             after += seconds
         else:
             before += seconds
-        forked = forked or fields[0] == "imports"
+        forked = forked or name == "imports"
     return before, after, before + after / cores
+
+
+def _log_steps(steps: str):
+    """(name, process, seconds) of each line of a build.log's steps (``_steps``; "total" left out)."""
+    for line in steps.splitlines():
+        fields = line.split()  # name (one or two words), process, seconds, detail
+        at = next((i for i, field in enumerate(fields) if field in ("main", "worker")), None)
+        if at is not None:
+            yield " ".join(fields[:at]), fields[at], float(fields[at + 1])
+
+
+def chain_bound(steps: str, cores: int = 2) -> float:
+    """How soon the closed report's PDF could be written: the steps before the fork, then, in the
+    process that wrote it (its ``pdf`` step), every step that must precede it there one after the
+    other (reading, the analysis, WeasyPrint's import, rendering, writing, the PDF itself) with its
+    figures shared over ``cores`` (they could be drawn in either process); ``wait`` left out.
+
+    The PDF is laid out by one WeasyPrint call, in one process, after the HTML that embeds the
+    figures, which need the analysis: no schedule ends before this chain does."""
+    listed = list(_log_steps(steps))
+    fork = next(i for i, (name, _, _) in enumerate(listed) if name == "imports") + 1
+    writer = next(process for name, process, _ in listed if name == "pdf")
+    chain = sum(seconds for _, _, seconds in listed[:fork])
+    for name, process, seconds in listed[fork:]:
+        if process == writer and name != "wait":
+            chain += seconds / cores if name == "figures" else seconds
+    return chain
 
 
 if __name__ == "__main__":

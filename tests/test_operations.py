@@ -695,3 +695,30 @@ def test_benchmark_schedule_bound_from_a_build_log():
   total                    9.00"""
     assert schedule_bound(steps) == pytest.approx((2.0, 9.0, 6.5))
     assert schedule_bound(steps, cores=4)[2] == pytest.approx(2.0 + 9.0 / 4)
+
+
+def test_benchmark_chain_bound_from_a_build_log():
+    """The closed PDF's chain: before the fork (0.1 + 1.9), then the steps of the process that
+    wrote it (the worker: 0.5 + 2 + 4 / 2 + 1 + 3 = 8.5), its figures halved, the main process's
+    steps and ``wait`` left out: 10.5 s; with 4 cores the figures count 4 / 4."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        from bench_build import chain_bound
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    steps = """  fingerprint  main        0.10   c3c70e6149c31bf9
+  imports      main        1.90
+  read         worker      0.50
+  read         main        1.00   participants.csv 245 rows
+  analyse      worker      2.00
+  validate     main        2.00   120 checks, 0 failed, 0 warnings
+  figures open main        1.00   2 figures
+  figures      worker      4.00   7 figures
+  load         worker      1.00
+  wait         worker      0.70
+  pdf open     main        2.00   open/report.pdf (WeasyPrint)
+  pdf          worker      3.00   report.pdf (WeasyPrint)
+  wait         main        5.00
+  total                   14.00"""
+    assert chain_bound(steps) == pytest.approx(10.5)
+    assert chain_bound(steps, cores=4) == pytest.approx(9.5)
