@@ -675,15 +675,21 @@ def test_no_fork_where_it_is_unsafe(built, tmp_path, monkeypatch, capsys):
     assert not worker.fork_is_safe()
 
 
+def _bench_build():
+    """benchmarks/bench_build.py as a module (benchmarks/ is not a package)."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        import bench_build
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    return bench_build
+
+
 def test_benchmark_schedule_bound_from_a_build_log():
     """The benchmark's bound: the steps up to ``imports`` one after the other, the rest shared over
     the cores, idle ``wait`` left out (a hand-worked build.log excerpt: 0.1 + 1.9 before the fork,
     1 + 2 + 2 + 1 + 3 = 9 after it, so 2 + 9 / 2 = 6.5 s on 2 cores, 2 + 9 / 4 = 4.25 s on 4)."""
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    try:
-        from bench_build import schedule_bound
-    finally:
-        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    schedule_bound = _bench_build().schedule_bound
     steps = """  fingerprint  main        0.10   c3c70e6149c31bf9
   imports      main        1.90
   read         main        1.00   participants.csv 245 rows
@@ -701,11 +707,7 @@ def test_benchmark_chain_bound_from_a_build_log():
     """The closed PDF's chain: before the fork (0.1 + 1.9), then the steps of the process that
     wrote it (the worker: 0.5 + 2 + 4 / 2 + 1 + 3 = 8.5), its figures halved, the main process's
     steps and ``wait`` left out: 10.5 s; with 4 cores the figures count 4 / 4."""
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    try:
-        from bench_build import chain_bound
-    finally:
-        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    chain_bound = _bench_build().chain_bound
     steps = """  fingerprint  main        0.10   c3c70e6149c31bf9
   imports      main        1.90
   read         worker      0.50
