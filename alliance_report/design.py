@@ -57,6 +57,9 @@ INSTRUMENT_TITLES: dict[str, tuple[str, str]] = {
     "HADS": ("HADS", "Hospital Anxiety and Depression Scale"),
     "MHCSF": ("MHC-SF", "Mental Health Continuum–Short Form"),
 }
+# each instrument as the tables name it (their footnotes write the names out: "WAI: Working Alliance
+# Inventory–Short Revised"); the Methods introduce the WAI-SR by its own abbreviation
+INSTRUMENT_LABELS: dict[str, str] = {"WAI": "WAI", "HADS": "HADS", "MHCSF": "MHC-SF"}
 # the outcomes of Aim 3, as results.json names their models (outcome_models.<scale>, .<scale>_moderation)
 OUTCOME_SCALES: tuple[str, ...] = ("hads", "mhcsf")
 # the instruments of each timepoint (an instrument at another timepoint is a validation error)

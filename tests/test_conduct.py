@@ -671,6 +671,23 @@ def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
         f"At the cut-off there {was} {n} {participant} still in their waiting period and 3 awaiting")
 
 
+@pytest.mark.parametrize("edition", ["closed", "open"])
+def test_tables_name_each_instrument_as_their_footnote_defines_it(demo_built, edition):
+    """One label per instrument in every table ("WAI", "HADS", "MHC-SF"), each written out in the
+    table's footnote (the reliability table said "WAI-SR" under a footnote defining "WAI")."""
+    from alliance_report.render.tables import reliability_table
+
+    results = json.loads((demo_built / ("open" if edition == "open" else "") / "results.json").read_text("utf-8"))
+    tables = [(conduct_tables(results["conduct"])["completeness"], 1)]
+    if edition == "closed":
+        tables.append((reliability_table(results), 0))
+    for table, column in tables:
+        labels = {row.cells[column] for row in table.rows} - {""}
+        assert labels == {"WAI", "HADS", "MHC-SF"}, table.name
+        for label in labels:
+            assert f"{label}: " in table.footnote, (table.name, label)
+
+
 def test_the_open_flow_says_how_many_in_treatment_have_no_session_yet(demo_built):
     results = json.loads((demo_built / "open" / "results.json").read_text(encoding="utf-8"))
     flow = results["participant_flow"]

@@ -11,7 +11,8 @@ number is formatted by :mod:`alliance_report.render.format`; nothing is computed
 
 from __future__ import annotations
 
-from alliance_report.design import ALLOCATIONS, DISPOSITION_EVENTS as EVENTS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS
+from alliance_report.design import (ALLOCATIONS, DISPOSITION_EVENTS as EVENTS, INSTRUMENT_LABELS, INSTRUMENTS,
+                                    TIMEPOINT_INSTRUMENTS, TIMEPOINTS)
 from alliance_report.render import format as fmt
 from alliance_report.render.tables import Row, Table, abbreviations
 
@@ -20,7 +21,6 @@ ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
 EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment",
                 "withdrew_from_study": "Withdrew from the study",
                 "lost_to_follow_up": "Lost to follow-up"}
-INSTRUMENT_LABELS = {"WAI": "WAI", "HADS": "HADS", "MHCSF": "MHC-SF"}
 MONTHS_SHOWN = 12
 ARM_AT_CUTOFF = ("By arm: the treatment condition of treated participants (re-randomized TAU participants "
                  "in the condition they were re-randomized to), TAU for TAU participants not (yet) "
@@ -200,7 +200,7 @@ def completeness_table(conduct: dict) -> Table:
                 "not yet counted as due (and forms returned before the planned date by a participant who then "
                 "withdrew, never due)."
                 + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms
-                   else " " + abbreviations("WAI", "HADS", "MHC-SF")))
+                   else " " + abbreviations(*(INSTRUMENT_LABELS[name] for name in INSTRUMENTS))))
     return Table("conduct_completeness", "Completeness of the questionnaires at the cut-off", header,
                  tuple(rows), footnote, header_groups=groups, text_columns=2)
 

@@ -14,7 +14,7 @@ from alliance_report.render import format as fmt
 from alliance_report.scoring import INSTRUMENTS as SCORED
 
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import CONDITIONS, INSTRUMENT_TITLES, N_SESSIONS
+from alliance_report.design import CONDITIONS, INSTRUMENT_LABELS, INSTRUMENT_TITLES, N_SESSIONS
 
 TERM_LABELS = {
     "intercept": "Intercept",
@@ -47,8 +47,8 @@ MULTI_LEVEL = ("education", "cancer_type")
 
 # the report's abbreviations, each written out once
 ABBREVIATION_WORDS = {"MBCT": "mindfulness-based cognitive therapy", "eMBCT": "internet-based MBCT",
-                      "TAU": "treatment as usual (waiting list)", "WAI": INSTRUMENT_TITLES["WAI"][1],
-                      "HADS": INSTRUMENT_TITLES["HADS"][1], "MHC-SF": INSTRUMENT_TITLES["MHCSF"][1]}
+                      "TAU": "treatment as usual (waiting list)",
+                      **{INSTRUMENT_LABELS[name]: title for name, (_, title) in INSTRUMENT_TITLES.items()}}
 
 
 def abbreviations(*names: str) -> str:
@@ -364,10 +364,9 @@ def _r2(model: dict, style: str) -> str:
 
 def reliability_table(results: dict) -> Table:
     alphas, counts, style = results["reliability"], results["reliability_n"], results["settings"]["style"]
-    labels = {name: abbreviation for name, (abbreviation, _) in INSTRUMENT_TITLES.items()}  # "WAI-SR", …
     timepoint_labels = {**fmt.TIMEPOINT_LABELS, "baseline": "Baseline"}
     rows = tuple(
-        Row((labels[instrument], timepoint_labels[tp], fmt.bounded_number(alpha, 2, style),
+        Row((INSTRUMENT_LABELS[instrument], timepoint_labels[tp], fmt.bounded_number(alpha, 2, style),
              fmt.integer(counts[instrument][tp])))
         for instrument, by_timepoint in alphas.items() for tp, alpha in by_timepoint.items())
     footnote = ("Cronbach α of the total scale in the treated population, on forms with every item "
