@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from alliance_report.analysis import visits
-from alliance_report.analysis import samples
-from alliance_report.analysis.samples import alliance_complete_cases, dropout_sample, outcome_sample
+from alliance_report.analysis import samples, visits
 from alliance_report.design import CONDITIONS, POST_TREATMENT, WAITING_LIST
 
 # a disposition or screening row whose reason is empty; "(no reason recorded)" (visits.NO_REASON)
@@ -133,10 +131,10 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
     }
     if analysed:
         counts["analysed"] = {
-            "dropout_model": per_arm(dropout_sample(data)),
-            "alliance_manova": per_arm(alliance_complete_cases(data)),
-            "hads_model": per_arm(outcome_sample(data, "hads")),
-            "mhcsf_model": per_arm(outcome_sample(data, "mhcsf")),
+            "dropout_model": per_arm(samples.dropout_sample(data)),
+            "alliance_manova": per_arm(samples.alliance_complete_cases(data)),
+            "hads_model": per_arm(samples.outcome_sample(data, "hads")),
+            "mhcsf_model": per_arm(samples.outcome_sample(data, "mhcsf")),
         }
     return counts
 
