@@ -266,24 +266,26 @@ def test_consort_counts_match_pandas_on_the_csv_files(freezes):
 
 
 def test_interim_freeze_has_participants_in_treatment(freezes):
-    """In treatment (and, of them, with no session row yet), recounted with pandas from the CSV
-    files: treated, fewer than 8 session rows and no disposition row."""
+    """In treatment (and, of them, those who had attended no session yet), recounted with pandas
+    from the CSV files: treated, fewer than 8 session rows and no disposition row."""
     path = freezes["interim"]
     results = compute_results(read_freeze(path), Settings())
     consort = results["consort"]
     participants = pd.read_csv(path / "participants.csv", dtype=str, keep_default_na=False)
-    session_rows = pd.read_csv(path / "sessions.csv", dtype=str)["participant_id"].value_counts()
+    sessions = pd.read_csv(path / "sessions.csv", dtype=str)
+    session_rows = sessions["participant_id"].value_counts()
+    attended = sessions.loc[sessions["attended"] == "yes", "participant_id"].value_counts()
     with_event = set(pd.read_csv(path / "disposition.csv", dtype=str)["participant_id"])
     treated = participants[participants["treatment"] != ""].set_index("participant_id")
     rows = session_rows.reindex(treated.index, fill_value=0)
     in_treatment = treated[(rows < 8) & ~treated.index.isin(with_event)]
-    no_session = in_treatment[rows.reindex(in_treatment.index) == 0]
-    recorded = in_treatment[rows.reindex(in_treatment.index) > 0]
-    for key, frame in (("in_treatment", in_treatment), ("in_treatment_no_session", no_session),
-                       ("in_treatment_session_recorded", recorded)):
+    attended = attended.reindex(in_treatment.index, fill_value=0)
+    none_attended, some_attended = in_treatment[attended == 0], in_treatment[attended > 0]
+    for key, frame in (("in_treatment", in_treatment), ("in_treatment_none_attended", none_attended),
+                       ("in_treatment_attended", some_attended)):
         assert consort[key] == frame["treatment"].value_counts().reindex(["MBCT", "eMBCT"], fill_value=0).to_dict()
-    assert results["interim"]["in_treatment_no_session"] == len(no_session) > 0
-    assert sum(consort["in_treatment"].values()) > len(no_session)
+    assert results["interim"]["in_treatment_none_attended"] == len(none_attended) > 0
+    assert len(some_attended) > 0
     ended = sum(consort["treated"].values()) - sum(consort["in_treatment"].values())
     assert results["dropout_model"]["n"] <= ended
 

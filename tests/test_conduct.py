@@ -655,7 +655,7 @@ def test_conduct_sentences_agree_with_their_counts(demo_built, n, singular):
     results["conduct"]["disposition"] = {"discontinued_treatment": n, "withdrew_from_study": 0, "lost_to_follow_up": n}
     results["participant_flow"].update(treated=n, tau_waiting=n, tau_not_rerandomized=n, in_treatment=n,
                                        lost_to_follow_up_t1=n)
-    results["interim"] = {"is_interim": True, "waiting_period": n, "in_treatment": 0, "in_treatment_no_session": 0,
+    results["interim"] = {"is_interim": True, "waiting_period": n, "in_treatment": 0, "in_treatment_none_attended": 0,
                           "awaiting_follow_up": 3, "awaiting_analysed_follow_up": 1}
     participant, was = ("participant", "was") if singular else ("participants", "were")
     assert f", {n} {participant} had been randomized," in conduct_text.accrual(results)
@@ -688,15 +688,17 @@ def test_tables_name_each_instrument_as_their_footnote_defines_it(demo_built, ed
             assert f"{label}: " in table.footnote, (table.name, label)
 
 
-def test_the_open_flow_says_how_many_in_treatment_have_no_session_yet(demo_built):
+def test_the_open_flow_says_how_many_in_treatment_have_attended_no_session(demo_built):
     results = json.loads((demo_built / "open" / "results.json").read_text(encoding="utf-8"))
     flow = results["participant_flow"]
-    flow.update(in_treatment=5, in_treatment_session_recorded=3, in_treatment_no_session=2)
-    assert "and 5 were still in treatment (2 of them with no session recorded yet); " in conduct_text.flow(results)
-    flow.update(in_treatment_session_recorded=0, in_treatment_no_session=5)
-    assert "and 5 were still in treatment (none of them with a session recorded yet); " in conduct_text.flow(results)
-    flow.update(in_treatment_session_recorded=5, in_treatment_no_session=0)
+    flow.update(in_treatment=5, in_treatment_attended=3, in_treatment_none_attended=2)
+    assert "and 5 were still in treatment (2 of them with no session attended yet); " in conduct_text.flow(results)
+    flow.update(in_treatment_attended=0, in_treatment_none_attended=5)
+    assert "and 5 were still in treatment (none of them with a session attended yet); " in conduct_text.flow(results)
+    flow.update(in_treatment_attended=5, in_treatment_none_attended=0)
     assert "and 5 were still in treatment; " in conduct_text.flow(results)
+    k = results["settings"]["dropout_threshold"]  # dropout: fewer than k sessions attended, not held
+    assert f"({flow['dropout']} of them with fewer than {k} sessions attended)" in conduct_text.flow(results)
 
 
 # ------------------------------------------------------------------------------ the open flow table

@@ -33,8 +33,8 @@ FINAL = {
     "tau_not_rerandomized_reasons": {"withdrew from study: too burdensome": 3, "(no reason recorded)": 2},
     "treated": {"MBCT": 117, "eMBCT": 123},
     "in_treatment": {"MBCT": 0, "eMBCT": 0},
-    "in_treatment_session_recorded": {"MBCT": 0, "eMBCT": 0},
-    "in_treatment_no_session": {"MBCT": 0, "eMBCT": 0},
+    "in_treatment_attended": {"MBCT": 0, "eMBCT": 0},
+    "in_treatment_none_attended": {"MBCT": 0, "eMBCT": 0},
     "treatment_ended": {"MBCT": 117, "eMBCT": 123},
     "received_min_sessions": {"MBCT": 102, "eMBCT": 95},
     "dropout": {"MBCT": 15, "eMBCT": 28},
@@ -70,8 +70,8 @@ INTERIM = {
     "tau_not_rerandomized_reasons": {"withdrew from study: too burdensome": 2, "(no reason recorded)": 1},
     "treated": {"MBCT": 61, "eMBCT": 63},
     "in_treatment": {"MBCT": 9, "eMBCT": 13},
-    "in_treatment_session_recorded": {"MBCT": 5, "eMBCT": 7},
-    "in_treatment_no_session": {"MBCT": 4, "eMBCT": 6},
+    "in_treatment_attended": {"MBCT": 5, "eMBCT": 7},
+    "in_treatment_none_attended": {"MBCT": 4, "eMBCT": 6},
     "treatment_ended": {"MBCT": 52, "eMBCT": 50},
     "received_min_sessions": {"MBCT": 44, "eMBCT": 38},
     "dropout": {"MBCT": 8, "eMBCT": 12},
@@ -155,7 +155,7 @@ def extreme_case() -> dict:
     consort["withdrawn_before_t1_reasons_by_arm"] = {"MBCT": {LONG_FREE_TEXT: 1}, "eMBCT": {}}
     consort["tau_waiting"] = 1
     for key in OPTIONAL:
-        consort[key]["MBCT"] = 1  # in treatment: 1, of whom 1 with no session recorded
+        consort[key]["MBCT"] = 1  # in treatment: 1, of whom 1 with no session attended
     return consort
 
 
@@ -180,7 +180,7 @@ def test_the_samples_add_up():
 
             assert n("treated") == consort["allocated"][c] + n("rerandomized")
             assert n("treated") == n("in_treatment") + n("treatment_ended")
-            assert n("in_treatment") == n("in_treatment_session_recorded") + n("in_treatment_no_session")
+            assert n("in_treatment") == n("in_treatment_attended") + n("in_treatment_none_attended")
             assert n("treatment_ended") == n("received_min_sessions") + n("dropout")
             assert n("discontinued") <= n("treatment_ended")
             assert n("discontinued") == sum(consort["discontinued_reasons_by_arm"][c].values())
@@ -298,7 +298,7 @@ def dict_numbers(value) -> list[int]:
 # --------------------------------------------------------------------------- numbers
 OPTIONAL = {  # key → label of its row, drawn (in both arms) exactly when some arm has n > 0
     "in_treatment": "Still in treatment at cut-off",
-    "in_treatment_no_session": "no session recorded yet",  # drawn only under "Still in treatment"
+    "in_treatment_none_attended": "no session attended yet",  # drawn only under "Still in treatment"
     "t1_not_yet_due": "T1 not yet due",
     "withdrawn_before_t1": "withdrew from study before T1",
     "t1_overdue_in_treatment": "T1 due, treatment not recorded as ended",
@@ -349,8 +349,8 @@ def expected(consort: dict, k: int = 4) -> list[tuple[str | None, str, str]]:
             if any(consort[key][arm] > 0 for arm in CONDITIONS):
                 out.append((c, "treatment" if key.startswith("in_treatment") else "follow_up",
                             f"{label} (n={n(key)})"))
-        if any(consort["in_treatment_no_session"][arm] > 0 for arm in CONDITIONS):  # the other part
-            out.append((c, "treatment", f"a session recorded (n={n('in_treatment_session_recorded')})"))
+        if any(consort["in_treatment_none_attended"][arm] > 0 for arm in CONDITIONS):  # the other part
+            out.append((c, "treatment", f"attended ≥ 1 session (n={n('in_treatment_attended')})"))
         if any(consort["withdrawn_before_t1"][arm] > 0 for arm in CONDITIONS):
             out += [(c, "follow_up", f"{shown(reason)} (n={count})")
                     for reason, count in consort["withdrawn_before_t1_reasons_by_arm"][c].items()]
@@ -458,7 +458,7 @@ def with_optional(key: str, counts: dict[str, int]) -> dict:
         consort["tau_waiting"] = counts["TAU"]
         return consort
     consort[key] = dict(counts)
-    if key == "in_treatment_no_session":  # a part of those in treatment (the other part: none)
+    if key == "in_treatment_none_attended":  # a part of those in treatment (the other part: none)
         consort["in_treatment"] = dict(counts)
     if key == "withdrawn_before_t1":
         consort["withdrawn_before_t1_reasons_by_arm"] = {

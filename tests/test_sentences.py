@@ -434,7 +434,7 @@ def test_final_freeze_has_no_interim_notice(demo):
     assert text.conclusion(demo).endswith("These results of the complete follow-up are for the committees, not a publication.")
 
 
-# (waiting period, in treatment, of them with no session row, awaiting a follow-up, of them awaiting T1)
+# (waiting period, in treatment, of them with no session attended, awaiting a follow-up, of them awaiting T1)
 # → the notice's words
 @pytest.mark.parametrize("counts, words", [
     ((3, 0, 0, 0, 0), "there were 3 participants still in their waiting period,"),
@@ -444,14 +444,14 @@ def test_final_freeze_has_no_interim_notice(demo):
     ((0, 4, 0, 3, 0), "there were 4 participants in treatment and 3 awaiting a follow-up assessment (only at T2 or T3),"),
     ((0, 1, 0, 0, 0), "there was 1 participant in treatment,"),
     ((0, 2, 0, 1, 1), "there were 2 participants in treatment and 1 awaiting a follow-up assessment (at T1),"),
-    ((0, 5, 2, 7, 2), "there were 5 participants in treatment (2 of them with no session recorded yet) and 7 awaiting "
+    ((0, 5, 2, 7, 2), "there were 5 participants in treatment (2 of them with no session attended yet) and 7 awaiting "
                       "a follow-up assessment (2 of them at T1),"),
     ((2, 4, 4, 0, 0), "there were 2 participants still in their waiting period and 4 in treatment (none of them with "
-                      "a session recorded yet),"),
-    ((0, 1, 1, 0, 0), "there was 1 participant in treatment (no session recorded yet),"),
+                      "a session attended yet),"),
+    ((0, 1, 1, 0, 0), "there was 1 participant in treatment (no session attended yet),"),
 ])
 def test_interim_notice(demo, counts, words):
-    keys = ("waiting_period", "in_treatment", "in_treatment_no_session", "awaiting_follow_up",
+    keys = ("waiting_period", "in_treatment", "in_treatment_none_attended", "awaiting_follow_up",
             "awaiting_analysed_follow_up")
 
     def edit(r):
@@ -467,7 +467,7 @@ def test_interim_notice_when_only_follow_ups_no_analysis_uses_are_awaited(demo):
     """A late interim freeze: nobody waiting or in treatment, only T2/T3 forms to come — the
     analyses' data are complete, and the notice does not say their results will change."""
     def edit(r):
-        r["interim"] = {"is_interim": True, "waiting_period": 0, "in_treatment": 0, "in_treatment_no_session": 0,
+        r["interim"] = {"is_interim": True, "waiting_period": 0, "in_treatment": 0, "in_treatment_none_attended": 0,
                         "awaiting_follow_up": 38, "awaiting_analysed_follow_up": 0, "analysed_data_complete": True}
     notice = text.interim_notice(edited(demo, edit))
     assert notice.startswith("At the cut-off there were 38 participants awaiting a follow-up assessment "
@@ -482,11 +482,11 @@ def test_flow_sentence_at_an_interim_cut_off(demo):
         c["tau_waiting"], c["in_treatment"] = 4, {"MBCT": 2, "eMBCT": 3}
         c["t1_not_yet_due"], c["withdrawn_before_t1"] = {"MBCT": 5, "eMBCT": 6}, {"MBCT": 0, "eMBCT": 1}
         c["t1_overdue_in_treatment"] = {"MBCT": 1, "eMBCT": 0}
-        c["in_treatment_no_session"] = {"MBCT": 0, "eMBCT": 2}
+        c["in_treatment_none_attended"] = {"MBCT": 0, "eMBCT": 2}
     flow = text.flow(edited(demo, edit))
     assert "4 were still in their waiting period at the cut-off" in flow
     assert ("2 in MBCT and 3 in eMBCT were still in treatment; they are excluded from the dropout analyses. "
-            "Of them, 0 in MBCT and 2 in eMBCT had no session recorded yet.") in flow
+            "Of them, 0 in MBCT and 2 in eMBCT had attended no session yet.") in flow
     assert "no session" not in text.flow(demo)
     assert "for 5 in MBCT and 6 in eMBCT T1 was not yet due" in flow
     assert "in eMBCT. Of the treated participants, 98 in MBCT and 96 in eMBCT had a post-treatment (T1) HADS" \
@@ -606,7 +606,7 @@ def test_large_counts_carry_thousands_separators_and_the_abstract_nests_brackets
     def edit(r):
         c = r["consort"]
         c["assessed"], c["randomized"], c["treated"] = 4321, 2450, {"MBCT": 1027, "eMBCT": 1094}
-        r["interim"] = {"is_interim": True, "waiting_period": 12, "in_treatment": 1500, "in_treatment_no_session": 0,
+        r["interim"] = {"is_interim": True, "waiting_period": 12, "in_treatment": 1500, "in_treatment_none_attended": 0,
                         "awaiting_follow_up": 1200, "awaiting_analysed_follow_up": 1001,
                         "analysed_data_complete": False}
     results = edited(demo, edit)

@@ -258,8 +258,8 @@ def test_consort_counts_by_hand(hand):
     assert c["tau_not_rerandomized_reasons"] == {"withdrew from study: moved abroad": 1}
     assert c["treated"] == arms(5, 4)
     assert c["in_treatment"] == arms(1, 1)                     # P10, P06
-    assert c["in_treatment_session_recorded"] == arms(1, 1)    # both have session rows
-    assert c["in_treatment_no_session"] == arms(0, 0)
+    assert c["in_treatment_attended"] == arms(1, 1)            # both have attended sessions
+    assert c["in_treatment_none_attended"] == arms(0, 0)
     assert c["treatment_ended"] == arms(4, 3)
     assert c["dropout"] == arms(1, 1)                          # P09, P08
     assert c["received_min_sessions"] == arms(3, 2)
@@ -288,29 +288,30 @@ def test_interim_state_by_hand(hand):
     # P07 (T1), P09 (T3: T1 planned 2014-12-15 → T3 2015-09-14), P11 (T3); P08 withdrew.
     # Of them only P07 awaits T1, the follow-up the analyses use
     assert hand[0]["interim"] == {"is_interim": True, "waiting_period": 1, "in_treatment": 2,
-                                  "in_treatment_no_session": 0, "awaiting_follow_up": 6, "awaiting_analysed_follow_up": 1,
+                                  "in_treatment_none_attended": 0, "awaiting_follow_up": 6, "awaiting_analysed_follow_up": 1,
                                   "analysed_data_complete": False}
 
 
-def test_in_treatment_with_no_session_row(tmp_path):
-    """In treatment (treated, no disposition row, fewer than 8 session rows) and no session row
-    at all: P06's rows removed.  A row not attended is a session recorded: P10's six rows all
-    marked not attended still count."""
+@pytest.mark.parametrize("p10_attended, none_attended", [(1, {"MBCT": 0, "eMBCT": 1}), (0, {"MBCT": 1, "eMBCT": 1})])
+def test_in_treatment_who_attended_no_session(tmp_path, p10_attended, none_attended):
+    """In treatment (treated, no disposition row, fewer than 8 session rows) and no session
+    attended: P06, whose rows are removed (the course has not begun), and P10 once none of its six
+    rows is attended (sessions held, all missed); with one of them attended, P10 has attended."""
     folder = write_hand_freeze(tmp_path / "freeze")
     header, *rows = fc.read_rows(folder, "sessions.csv")
     pid, attended, session_on = (header.index(name) for name in ("participant_id", "attended", "session_on"))
     rows = [row for row in rows if row[pid] != "P06"]
-    for row in rows:
-        if row[pid] == "P10":
-            row[attended], row[session_on] = "no", ""
+    for row in [row for row in rows if row[pid] == "P10"][p10_attended:]:
+        row[attended], row[session_on] = "no", ""
     fc.write_rows(folder, "sessions.csv", [header, *rows])
     fc.refresh_manifest(folder)
     results = compute_results(read_freeze(folder), Settings())
-    assert results["consort"]["in_treatment"] == {"MBCT": 1, "eMBCT": 1}              # P10 | P06
-    assert results["consort"]["in_treatment_no_session"] == {"MBCT": 0, "eMBCT": 1}   # P06
-    assert results["consort"]["in_treatment_session_recorded"] == {"MBCT": 1, "eMBCT": 0}
-    assert (results["interim"]["in_treatment"], results["interim"]["in_treatment_no_session"]) == (2, 1)
-    check_consort(results["consort"], {})
+    consort = results["consort"]
+    assert consort["in_treatment"] == {"MBCT": 1, "eMBCT": 1}              # P10 | P06
+    assert consort["in_treatment_none_attended"] == none_attended
+    assert consort["in_treatment_attended"] == {c: 1 - none_attended[c] for c in ("MBCT", "eMBCT")}
+    assert results["interim"]["in_treatment_none_attended"] == sum(none_attended.values())
+    check_consort(consort, {})
 
 
 def test_each_broken_box_is_caught(hand):
@@ -350,7 +351,7 @@ def test_a_partial_follow_up_form_in_its_window_is_awaited_like_no_form():
     """The interim notice counts, as the CONSORT counts do, a follow-up form returned incomplete
     while its window is open as still to come; once the window has closed it is not awaited."""
     ids = ["partial-open", "partial-closed", "complete-early", "not-due"]
-    data = pd.DataFrame({"treated": True, "treatment_ended": True, "session_rows": 8}, index=ids)
+    data = pd.DataFrame({"treated": True, "treatment_ended": True, "sessions_attended": 8}, index=ids)
     schedule = pd.DataFrame({"tau_state": ""}, index=ids)
     status = pd.DataFrame({"participant_id": ids, "timepoint": "T2", "instrument": "HADS",
                            "status": ["partial", "partial", "complete", "not yet due"],
@@ -365,7 +366,7 @@ def test_the_analysed_data_are_complete_only_when_no_analysed_form_can_still_com
     """Nobody waiting or in treatment, and no form of baseline, W2/W5/W9 or T1 still to come
     (no form or a partial one in its open window); forms of T2/T3 and closed windows do not count."""
     ids = ["a", "b"]
-    data = pd.DataFrame({"treated": True, "treatment_ended": True, "session_rows": 8}, index=ids)
+    data = pd.DataFrame({"treated": True, "treatment_ended": True, "sessions_attended": 8}, index=ids)
     schedule = pd.DataFrame({"tau_state": ""}, index=ids)
 
     def state(timepoints, statuses, window_closed, data=data, schedule=schedule):
@@ -378,7 +379,7 @@ def test_the_analysed_data_are_complete_only_when_no_analysed_form_can_still_com
     assert not state(["T1", "T3"], ["not yet due", "complete"], [False, True])
     assert not state(["T1", "T3"], ["partial", "complete"], [False, True])  # a scorable T1 may follow
     assert not state(["W9", "T3"], ["not yet due", "complete"], [False, True])
-    in_treatment = pd.DataFrame({"treated": True, "treatment_ended": [True, False], "session_rows": [8, 3]},
+    in_treatment = pd.DataFrame({"treated": True, "treatment_ended": [True, False], "sessions_attended": [8, 3]},
                                 index=ids)
     assert not state(["T3", "T3"], ["complete", "complete"], [True, True], data=in_treatment)
     waiting = pd.DataFrame({"tau_state": ["", visits.WAITING]}, index=ids)

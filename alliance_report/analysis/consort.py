@@ -95,7 +95,7 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
     treated = samples.treated(data)
     ended = treated.loc[treated["treatment_ended"]]
     in_treatment = treated.loc[~treated["treatment_ended"]]
-    no_session = samples.in_treatment_no_session(data)
+    none_attended = samples.in_treatment_none_attended(data)
     disposition = tables["disposition"]
     discontinued = disposition.loc[
         (disposition["event"] == "discontinued_treatment") & disposition["participant_id"].isin(treated.index)]
@@ -118,8 +118,8 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
         "tau_not_rerandomized_reasons": _reason_counts(not_rerandomized),
         "treated": per_arm(treated),
         "in_treatment": per_arm(in_treatment),
-        "in_treatment_session_recorded": per_arm(in_treatment.drop(no_session.index)),
-        "in_treatment_no_session": per_arm(no_session),
+        "in_treatment_attended": per_arm(in_treatment.drop(none_attended.index)),
+        "in_treatment_none_attended": per_arm(none_attended),
         "treatment_ended": per_arm(ended),
         "received_min_sessions": per_arm(ended.loc[ended["dropout"] == 0]),
         "dropout": per_arm(ended.loc[ended["dropout"] == 1]),
@@ -179,8 +179,8 @@ def check_consort(consort: dict, model_sizes: dict[str, int | None]) -> None:
                f"treated {condition} ≠ allocated + re-randomized")
         expect(n("treated") == n("in_treatment") + n("treatment_ended"),
                f"treated {condition} ≠ in treatment + treatment ended")
-        expect(n("in_treatment") == n("in_treatment_session_recorded") + n("in_treatment_no_session"),
-               f"in treatment {condition} ≠ with a session recorded + with no session recorded yet")
+        expect(n("in_treatment") == n("in_treatment_attended") + n("in_treatment_none_attended"),
+               f"in treatment {condition} ≠ attended ≥ 1 session + no session attended yet")
         expect(n("treatment_ended") == n("dropout") + n("received_min_sessions"),
                f"dropout + completers ≠ treatment ended in {condition}")
         expect(n("discontinued") <= n("treatment_ended"),

@@ -9,9 +9,9 @@ One row per randomized participant, indexed by ``participant_id``:
   ``T0b`` for re-randomized participants, at ``T0`` for everyone else (no fall-back).
 * ``hads_t1``, ``mhcsf_t1`` — post-treatment scores; ``wai_w2``/``wai_w5``/``wai_w9``.
 * ``sessions_attended`` — count of attended sessions; ``session_rows`` — count of session rows
-  (attended or not: 0 while nobody has recorded a session of the participant's course);
-  ``treatment_ended`` — all 8 session rows present or any disposition row; ``dropout`` — 1 when the treatment has ended with
-  fewer than ``dropout_threshold`` sessions attended, 0 when ended otherwise, NaN in treatment.
+  (attended or not); ``treatment_ended`` — all 8 session rows present or any disposition row;
+  ``dropout`` — 1 when the treatment has ended with fewer than ``dropout_threshold`` sessions
+  attended, 0 when ended otherwise, NaN in treatment.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ def treated(data: pd.DataFrame) -> pd.DataFrame:
     return data.loc[data["treated"]]
 
 
-def in_treatment_no_session(data: pd.DataFrame) -> pd.DataFrame:
-    """Treated, treatment not ended, and no session row (attended or not) by the cut-off: counted
-    "in treatment" by the analysis plan although no session of theirs is recorded yet (most often
-    their group or course starts after the cut-off)."""
+def in_treatment_none_attended(data: pd.DataFrame) -> pd.DataFrame:
+    """Treated, treatment not ended, and no session attended by the cut-off: counted "in
+    treatment" by the analysis plan although they have not received any of it yet (their course
+    starts after the cut-off, or its sessions so far were missed)."""
     selection = treated(data)
-    return selection.loc[~selection["treatment_ended"] & (selection["session_rows"] == 0)]
+    return selection.loc[~selection["treatment_ended"] & (selection["sessions_attended"] == 0)]
 
 
 def early_alliance(data: pd.DataFrame) -> pd.DataFrame:

@@ -206,7 +206,7 @@ def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFra
         "is_interim": bool(waiting or in_treatment or awaiting_follow_up),
         "waiting_period": waiting,
         "in_treatment": in_treatment,
-        "in_treatment_no_session": len(samples.in_treatment_no_session(data)),
+        "in_treatment_none_attended": len(samples.in_treatment_none_attended(data)),
         "awaiting_follow_up": awaiting_follow_up,
         "awaiting_analysed_follow_up": awaiting([t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS]),
         "analysed_data_complete": not (waiting or in_treatment or analysed_awaited),

@@ -84,14 +84,14 @@ def awaited_follow_ups(state: dict) -> str:
     return f"{fmt.integer(analysed)} of them at {fmt.ANALYSED_FOLLOW_UPS}"
 
 
-def no_session_yet(no_session: int, in_treatment: int) -> str:
-    """" (5 of them with no session recorded yet)": of the participants in treatment, those whose
-    course has no session row by the cut-off ("" when there are none)."""
-    if not no_session:
+def none_attended_yet(none_attended: int, in_treatment: int) -> str:
+    """" (5 of them with no session attended yet)": of the participants in treatment, those who
+    had attended no session by the cut-off ("" when there are none)."""
+    if not none_attended:
         return ""
-    if no_session == in_treatment:
-        return " (none of them with a session recorded yet)" if in_treatment > 1 else " (no session recorded yet)"
-    return f" ({fmt.integer(no_session)} of them with no session recorded yet)"
+    if none_attended == in_treatment:
+        return " (none of them with a session attended yet)" if in_treatment > 1 else " (no session attended yet)"
+    return f" ({fmt.integer(none_attended)} of them with no session attended yet)"
 
 
 def pending_participants(state: dict) -> str:
@@ -100,7 +100,7 @@ def pending_participants(state: dict) -> str:
     left out)."""
     awaiting = (f"awaiting a follow-up assessment ({awaited_follow_ups(state)})"
                 if state["awaiting_follow_up"] else "")
-    in_treatment = "in treatment" + no_session_yet(state["in_treatment_no_session"], state["in_treatment"])
+    in_treatment = "in treatment" + none_attended_yet(state["in_treatment_none_attended"], state["in_treatment"])
     counts = [(state["waiting_period"], "still in their waiting period"), (state["in_treatment"], in_treatment),
               (state["awaiting_follow_up"], awaiting)]
     present = [(n, words) for n, words in counts if n]
@@ -135,9 +135,9 @@ def flow(results: dict) -> str:
         if f["tau_not_rerandomized"] else ""])
     text += f"; {waiting}." if waiting else "."
     text += (f" Of the treated participants, {n['treatment_ended']} had ended treatment ({n['dropout']} of them "
-             f"after fewer than {results['settings']['dropout_threshold']} sessions) and {n['in_treatment']} "
+             f"with fewer than {results['settings']['dropout_threshold']} sessions attended) and {n['in_treatment']} "
              f"{fmt.agree(f['in_treatment'], 'was', 'were')} still in treatment"
-             f"{no_session_yet(f['in_treatment_no_session'], f['in_treatment'])}; {n['t1_assessed']} had a "
+             f"{none_attended_yet(f['in_treatment_none_attended'], f['in_treatment'])}; {n['t1_assessed']} had a "
              f"post-treatment (T1) HADS score and {n['lost_to_follow_up_t1']} "
              f"{fmt.agree(f['lost_to_follow_up_t1'], 'was', 'were')} lost to follow-up at T1")
     later = fmt.listing([f"{n['withdrawn_before_t1']} had withdrawn before T1" if f["withdrawn_before_t1"] else "",

@@ -396,7 +396,7 @@ def _boxes(consort: dict, k: int) -> dict:
     """The boxes of the diagram with their text (unplaced): single boxes, and rows of
     boxes per column (dicts column → Box)."""
     per_arm = {key: consort[key] for key in (
-        "allocated", "rerandomized", "treated", "in_treatment", "in_treatment_session_recorded", "in_treatment_no_session",
+        "allocated", "rerandomized", "treated", "in_treatment", "in_treatment_attended", "in_treatment_none_attended",
         "treatment_ended", "received_min_sessions",
         "dropout", "discontinued", "t1_assessed", "lost_to_follow_up_t1", "t1_not_yet_due",
         "withdrawn_before_t1", "t1_overdue_in_treatment")}
@@ -416,9 +416,9 @@ def _boxes(consort: dict, k: int) -> dict:
         blocks = []
         if shown("in_treatment"):
             blocks.append(Item("Still in treatment at cut-off", per_arm["in_treatment"][c]))
-            if shown("in_treatment_no_session"):
-                blocks += [_bullet("a session recorded", per_arm["in_treatment_session_recorded"][c]),
-                           _bullet("no session recorded yet", per_arm["in_treatment_no_session"][c])]
+            if shown("in_treatment_none_attended"):
+                blocks += [_bullet("attended ≥ 1 session", per_arm["in_treatment_attended"][c]),
+                           _bullet("no session attended yet", per_arm["in_treatment_none_attended"][c])]
         return blocks + [Item("Treatment ended", per_arm["treatment_ended"][c]),
                          _bullet(f"received ≥ {k} sessions", per_arm["received_min_sessions"][c]),
                          _bullet(f"dropout, < {k} sessions", per_arm["dropout"][c])]

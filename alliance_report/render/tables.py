@@ -176,8 +176,8 @@ FLOW_ROWS = (  # key of the pooled participant_flow, label, level (the rows one 
     ("tau_not_rerandomized_reasons", None, 3),
     ("treated", "Treated (MBCT or eMBCT)", 0),
     ("in_treatment", "Still in treatment at the cut-off", 1),
-    ("in_treatment_session_recorded", "a session recorded", 2),
-    ("in_treatment_no_session", "no session recorded yet", 2),
+    ("in_treatment_attended", "attended ≥ 1 session", 2),
+    ("in_treatment_none_attended", "no session attended yet", 2),
     ("treatment_ended", "Treatment ended", 1),
     ("received_min_sessions", "received ≥ {k} sessions", 2),
     ("dropout", "dropout, < {k} sessions", 2),
@@ -202,8 +202,8 @@ def participant_flow_table(flow: dict, dropout_threshold: int) -> Table:
         else:
             rows.append(Row((label.format(k=dropout_threshold), fmt.integer(flow[key])), indent=level))
     footnote = ("Counts at the cut-off date, pooled over the two treatment arms (MBCT and eMBCT). Treated = "
-                "still in treatment + treatment ended, still in treatment = a session (attended or not) recorded + no "
-                "session recorded yet; treated = assessed at T1 + lost to follow-up + withdrew "
+                "still in treatment + treatment ended, still in treatment = attended ≥ 1 session + no session "
+                "attended yet; treated = assessed at T1 + lost to follow-up + withdrew "
                 "before T1 + T1 not yet due + T1 due with the treatment not recorded as ended. TAU: treatment "
                 "as usual, the waiting list, randomized again to MBCT or eMBCT after the waiting period.")
     return Table("participant_flow", "Participant flow, pooled over the treatment arms", ("Stage", "n"),

@@ -94,8 +94,8 @@ def flow(results: dict) -> str:
     if any(c["in_treatment"].values()):  # each optional clause: only when some arm has a count
         text += (f" At the cut-off, {_per_arm(c['in_treatment'])} were still in treatment; they are "
                  "excluded from the dropout analyses.")
-        if any(c["in_treatment_no_session"].values()):
-            text += f" Of them, {_per_arm(c['in_treatment_no_session'])} had no session recorded yet."
+        if any(c["in_treatment_none_attended"].values()):
+            text += f" Of them, {_per_arm(c['in_treatment_none_attended'])} had attended no session yet."
     follow_up = [f"{_per_arm(c['t1_assessed'])} had a post-treatment (T1) HADS score",
                  f"{_per_arm(c['lost_to_follow_up_t1'])} were lost to follow-up (T1 due, no score)"]
     if any(c["withdrawn_before_t1"].values()):
