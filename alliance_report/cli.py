@@ -82,10 +82,20 @@ def _report_date(text: str) -> str:
     return text
 
 
+def _dropout_threshold(text: str) -> int:
+    try:
+        sessions = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of sessions") from None
+    if not 1 <= sessions <= N_SESSIONS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {N_SESSIONS} sessions, not {sessions}")
+    return sessions
+
+
 def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", choices=STYLES, default=Settings.style,
                         help="reporting style of statistics (default: %(default)s)")
-    parser.add_argument("--dropout-threshold", type=int, default=Settings.dropout_threshold,
+    parser.add_argument("--dropout-threshold", type=_dropout_threshold, default=Settings.dropout_threshold,
                         metavar="N", help=f"dropout = fewer than N of {N_SESSIONS} sessions (default: %(default)s)")
     parser.add_argument("--table1-tests", action="store_true",
                         help="add the paper-style chi-square / t-test columns to Table 1")
@@ -143,7 +153,9 @@ def cmd_build(args) -> int:
         print(f"{outcome.out}/ is up to date (same freeze, code and settings; --force rebuilds)")
     else:
         editions = " and ".join(f"the {e} edition" + (" in open/" if e == "open" else "") for e in outcome.results)
-        print(f"built {outcome.out}/ ({editions}: report.html, report.pdf, results.json; validation.json, build.log)")
+        changes = ", changes.json, changes.csv" if (outcome.out / "changes.json").is_file() else ""
+        print(f"built {outcome.out}/ ({editions}: report.html, report.pdf, results.json; validation.json{changes}, "
+              "build.log)")
     return EXIT_OK
 
 

@@ -254,8 +254,11 @@ def open_in_main(settings: Settings) -> bool:
 def write_detail(reports: dict, build_files: bool = True) -> str:
     """What the write step wrote (build.log); ``build_files``: validation.json and changes.* too
     (not the open edition made beside the worker, which writes only open/)."""
+    open_files = "open/: report.html, report.qmd, results.json, figures/, tables/"
     if not build_files:
-        return "open/: report.html, report.qmd, results.json, figures/, tables/"
+        return open_files
+    if "closed" not in reports:  # the open edition alone: only the build's files at the root
+        return f"validation.json; {open_files}"
     return ("report.html, report.qmd, results.json, validation.json, figures/, tables/"
             + (" (and open/)" if "open" in reports else ""))
 PDF_DETAIL = "report.pdf (WeasyPrint)"

@@ -278,3 +278,36 @@ def test_the_guard_finds_an_arm_with_a_number_in_every_form():
     assert data_texts(results) == {reason}
     report = Report(f"Not randomized: {reason} (n=1)")
     assert arm_mentions(report) and not arm_mentions(report, data_texts(results))
+
+
+def test_the_write_step_names_what_each_edition_choice_writes():
+    """build.log's and the progress's write line: the open edition alone puts only validation.json
+    at the output's root (it said "report.html, …, figures/, tables/ (and open/)")."""
+    from alliance_report import steps
+
+    assert steps.write_detail({"closed": None, "open": None}) == (
+        "report.html, report.qmd, results.json, validation.json, figures/, tables/ (and open/)")
+    assert steps.write_detail({"closed": None}) == "report.html, report.qmd, results.json, validation.json, figures/, tables/"
+    assert steps.write_detail({"open": None}) == (
+        "validation.json; open/: report.html, report.qmd, results.json, figures/, tables/")
+    assert steps.write_detail({"open": None}, build_files=False) == (
+        "open/: report.html, report.qmd, results.json, figures/, tables/")
+
+
+@pytest.mark.parametrize("compared", [False, True])
+def test_the_built_line_lists_the_changes_files_when_a_previous_freeze_was_compared(compared, tmp_path, capsys,
+                                                                                  monkeypatch):
+    import alliance_report.build
+    from alliance_report import DEMO_FREEZE
+    from alliance_report.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    if compared:
+        (out / "changes.json").write_text("{}")
+    monkeypatch.setattr(alliance_report.build, "build", lambda *args, **kwargs: alliance_report.build.BuildOutcome(
+        out=out, results={"closed": {}, "open": {}}))
+    assert main(["build", str(DEMO_FREEZE), "--out", str(out), "--quiet"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line == (f"built {out}/ (the closed edition and the open edition in open/: report.html, report.pdf, "
+                    "results.json; validation.json" + (", changes.json, changes.csv" if compared else "") + ", build.log)")

@@ -155,3 +155,16 @@ def test_apa_style_reaches_every_figure_caption_alt_text_and_legend(demo_results
         assert len(re.findall(r"\bn = ", apa)) == len(re.findall(r"\bn=", jmir)), name
     counts = {name: len(re.findall(r"\bn=", jmir)) for name, jmir in texts["jmir"].items()}
     assert all(counts[name] > 0 for name in counts if name != "retention"), counts  # retention writes none
+
+
+@pytest.mark.parametrize("value, message", [("0", "must be from 1 to 8 sessions, not 0"),
+                                            ("9", "must be from 1 to 8 sessions, not 9"),
+                                            ("four", "'four' is not a whole number of sessions")])
+def test_a_dropout_threshold_out_of_range_is_a_usage_error_naming_the_option(value, message, tmp_path, capsys):
+    from alliance_report.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["build", str(DEMO_FREEZE), "--out", str(tmp_path / "out"), "--dropout-threshold", value])
+    assert stop.value.code == 2
+    assert f"argument --dropout-threshold: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
