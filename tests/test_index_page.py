@@ -297,3 +297,27 @@ def test_a_row_counts_the_warnings_of_the_checks_and_of_the_comparison(tmp_path)
     (out / "open" / "results.json").write_text(json.dumps(results))
     row = index_row(FreezeOutcome(Path("freezes/f2"), "built", out, 0), manifest, tmp_path / "reports")
     assert row["validation"]["warnings"] == 2 and row["changes"] is None
+
+
+@pytest.mark.parametrize("cutoffs", [("2015-03-01", "2018-03-01"), ("2014-03-01", "2014-06-01", "2016-06-01")])
+def test_the_value_labels_stay_inside_the_axes(cutoffs, monkeypatch):
+    """The first and last points' numbers are drawn clear of the y axis and of the right edge
+    (the first label crossed the y axis when the freezes spanned years: half a month of room)."""
+    import alliance_report.render.figures as figures
+    from alliance_report.render.index_page import accrual_by_freeze_figure
+
+    drawn = {}
+
+    def keep(fig, *args):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        axes_box = ax.get_window_extent()
+        drawn["labels"] = [(text.get_text(), text.get_window_extent(), axes_box) for text in ax.texts]
+
+    monkeypatch.setattr(figures, "export_figure", keep)
+    rows = [dict(cutoff_date=cutoff, randomized=100 + 40 * i, study="BeMind", freeze_id=cutoff, pct_of_target=None)
+            for i, cutoff in enumerate(cutoffs)]
+    accrual_by_freeze_figure(rows, 245)
+    assert [text for text, _, _ in drawn["labels"]] == [str(100 + 40 * i) for i in range(len(cutoffs))]
+    for text, label, axes_box in drawn["labels"]:
+        assert axes_box.x0 + 2 < label.x0 and label.x1 < axes_box.x1 - 2, text

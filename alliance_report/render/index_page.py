@@ -179,7 +179,9 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
     first = min(p.cutoff for p in points)
     axis = MonthAxis(first.isoformat()[:7])
     xs = [axis.day_end(p.cutoff.isoformat()) for p in points]
-    right = max(xs) + 0.5
+    # room beside the first and last points for their value labels (half a month or 4 % of the span)
+    pad = max(0.5, 0.04 * (max(xs) - min(xs)))
+    right = max(xs) + pad
     top = max([p.randomized for p in points] + [target or 0, 1]) * 1.15
     studies = sorted({p.study for p in points})
     several = len(studies) > 1
@@ -204,7 +206,7 @@ def accrual_by_freeze_figure(rows: list[dict], target: int | None):
                     ax.annotate(f"{p.randomized:,}", (x, p.randomized), xytext=(0, 5), textcoords="offset points",
                                 ha="center", va="bottom", fontsize=7.5, color=colour,
                                 path_effects=white_outline(2.5), zorder=5)
-        ax.set_xlim(min(-0.1, min(xs) - 0.5), right)
+        ax.set_xlim(min(-0.1, min(xs) - pad), right)
         ax.set_ylim(0, top)
         axis.ticks(ax, right)
         randomized_axis(ax)
