@@ -595,6 +595,8 @@ def test_tables_show_the_numbers_of_the_dict(cases):
             expected = [_n(conduct["disposition"][event])]
             expected += [_n(conduct["disposition"]["by_arm"][arm][event]) for arm in ARMS] if arms else []
             assert list(row.cells[1:]) == expected
+        # the event "lost to follow-up" is not the participant flow's count at T1: the footnote says so
+        assert "“lost to follow-up at T1” counts everyone" in tables["disposition"].footnote
 
 
 def test_tables_are_deterministic_and_pooled_without_arms(cases):

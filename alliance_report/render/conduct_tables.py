@@ -247,7 +247,9 @@ def disposition_table(conduct: dict) -> Table:
                       *((fmt.integer(arms[a][event]) for a in ARMS) if arms else ())))
                  for event in EVENTS)
     footnote = ("Participants who left treatment or the study early, by the event recorded in disposition.csv "
-                "(one event per participant) up to the cut-off."
+                "(one event per participant) up to the cut-off. Lost to follow-up here is that event; the "
+                "participant flow's “lost to follow-up at T1” counts everyone whose treatment has ended and whose "
+                "T1 was due without a HADS score, with or without an event."
                 + (f" {ARM_AT_CUTOFF} {ABBREVIATIONS}" if arms else ""))
     return Table("conduct_disposition", "Retention: disposition events", header, rows, footnote)
 
