@@ -6,8 +6,9 @@ status of every participant at the cut-off (:mod:`alliance_report.analysis.visit
 
 * TAU: re-randomized to MBCT / eMBCT, still in the waiting period, or not re-randomized
   (with the reason: the disposition event and its reason, or "(no reason recorded)");
-* treatment: still in treatment at the cut-off, or ended (all 8 session rows or a
-  disposition row) with ≥ k sessions (received) or < k (dropout); discontinued treatment
+* treatment: still in treatment at the cut-off (of them: attended ≥ 1 session, or none yet —
+  the analysis plan's "treated" includes those whose course has not begun), or ended (all 8
+  session rows or a disposition row) with ≥ k sessions (received) or < k (dropout); discontinued treatment
   (``discontinued_treatment`` rows) per arm with reasons;
 * follow-up at T1 (HADS total), a partition of the treated participants of each arm:
   assessed (a T1 HADS score), lost to follow-up (treatment ended, T1 due, no score), withdrew
