@@ -183,3 +183,36 @@ def test_a_statistic_is_never_broken_over_two_lines(text, unbroken):
 
     marked = str(HtmlMarkup().stats(Markup(text)))
     assert [f'<span class="stat">{piece}</span>' in marked for piece in unbroken] == [True] * len(unbroken)
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_row_is_kept_with_the_rows_under_it(kept):
+    """A row followed by its parts (markup: class keep-next) never ends a page: with report.css's
+    rule the row goes to the next page with them; without it, the check reports the split."""
+    from alliance_report.render.markup import HtmlMarkup
+    from alliance_report.render.tables import Row, Table
+
+    # after 3 lines of text, the first page holds 4 rows: the 4th is a parent whose parts follow
+    rows = (Row(("a", "1")), Row(("b", "2")), Row(("c", "3")), Row(("parent", "4")),
+            Row(("part one", "2"), indent=1), Row(("part two", "2"), indent=1), Row(("d", "5")), Row(("e", "6")))
+    html = str(HtmlMarkup().table(Table("t", "A table", ("Name", "n"), rows, "A footnote."), 1))
+    assert html.count('class="keep-next"') == 2  # "parent" and "part one"
+    css = "thead { display: table-header-group; } tr.keep-next { break-after: avoid; }" if kept else \
+        "thead { display: table-header-group; }"
+    found = problems(laid_out(filler(3) + html, css))
+    assert any("ends with the row “parent" in problem for problem in found) is not kept, found
+
+
+def test_statistics_in_table_notes_and_figure_captions_are_never_broken():
+    """Notes and captions are marked like the running text: "adjusted R² = ." / "253" was seen at
+    a line end of an APA table note."""
+    from types import SimpleNamespace
+
+    from alliance_report.render.markup import HtmlMarkup
+    from alliance_report.render.tables import Row, Table
+
+    note = "Main model: adjusted R² = .253, n = 182."
+    table = str(HtmlMarkup().table(Table("t", "A table", ("Name", "n"), (Row(("a", "1")),), note), 1))
+    assert '<span class="stat">adjusted R² = .253</span>' in table
+    figure = SimpleNamespace(name="f", alt="A figure", svg="<svg></svg>", caption=note)
+    assert '<span class="stat">adjusted R² = .253</span>' in str(HtmlMarkup().figure(figure, 1))

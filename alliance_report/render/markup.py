@@ -38,6 +38,13 @@ def _classes(names: list[str]) -> Markup:
     return Markup(' class="{}"').format(" ".join(names)) if names else Markup("")
 
 
+def _belongs_to(row, above) -> bool:
+    """Whether ``row`` continues the block of the row ``above``, so that a page must not break
+    between them: it is indented (a part or a reason under a row), continues a group (no label of
+    its own: the timepoint groups of the conduct tables), or ``above`` is a group label."""
+    return row is not None and (bool(row.indent) or not str(row.cells[0]).strip() or above.group)
+
+
 class HtmlMarkup:
     """Markup for the HTML document; returns ``Markup`` (already escaped) strings."""
 
@@ -87,7 +94,9 @@ class HtmlMarkup:
             Markup('<{0} scope="col"{1}>{2}</{0}>' if str(cell).strip() else "<{0}{1}>{2}</{0}>").format(
                 "th" if str(cell).strip() else "td", self._align(i, table.text_columns), self.dates(cell))
             for i, cell in enumerate(table.header)))
-        body = Markup("").join(self._row(row, len(table.header), table.text_columns) for row in table.rows)
+        following = (*table.rows[1:], None)
+        body = Markup("").join(self._row(row, len(table.header), table.text_columns, _belongs_to(after, row))
+                               for row, after in zip(table.rows, following))
         label = f"Table {number}. " if number else ""
         return Markup(
             '<div class="table-scroll" role="region" aria-label="{region}" tabindex="0">'
@@ -95,13 +104,13 @@ class HtmlMarkup:
             "<thead>{head}</thead><tbody>{body}</tbody></table></div>"
             '<p class="footnote">{footnote}</p>').format(
                 region=f"Table {number}" if number else table.caption, name=table.name, label=label,
-                caption=self.dates(table.caption), head=head, body=body, footnote=self.dates(table.footnote))
+                caption=self.dates(table.caption), head=head, body=body, footnote=self.stats(table.footnote))
 
     @staticmethod
     def _align(column: int, text_columns: int) -> Markup:
         return Markup(' class="text"') if column < text_columns else Markup("")
 
-    def _row(self, row, width: int, text_columns: int) -> Markup:
+    def _row(self, row, width: int, text_columns: int, keep_with_next: bool = False) -> Markup:
         if not str(row.cells[0]).strip():  # a row under the header of the row above: no header of its own
             first = Markup("<td></td>")
         else:
@@ -110,7 +119,7 @@ class HtmlMarkup:
             first = Markup('<th scope="{}"{}>{}</th>').format(
                 "rowgroup" if row.group else "row", _classes(kind + _long(row.cells[0])), self.dates(row.cells[0]))
         cells = list(row.cells[1:]) + [""] * (width - len(row.cells))
-        return Markup("<tr>{}{}</tr>").format(first, Markup("").join(
+        return Markup("<tr{}>{}{}</tr>").format(_classes(["keep-next"] if keep_with_next else []), first, Markup("").join(
             Markup("<td{}>{}</td>").format(_classes(["text" if i < text_columns else "num", *_long(cell)]),
                                            self.dates(cell))
             for i, cell in enumerate(cells, start=1)))
@@ -125,7 +134,7 @@ class HtmlMarkup:
             '<figure id="figure-{name}" aria-label="{alt}" tabindex="0">{svg}'
             "<figcaption>Figure {number}. {caption}</figcaption></figure>").format(
                 name=figure.name, alt=figure.alt, svg=Markup(svg), number=number,
-                caption=self.dates(figure.caption))
+                caption=self.stats(figure.caption))
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|])")

@@ -8,6 +8,8 @@ sentence per broken rule:
   page never begins with a table's footnote);
 * a table split across pages repeats its header on every page;
 * no page carries fewer than 3 rows of a table that is split (or all its rows, if fewer);
+* a table row never ends a page apart from the rows that belong to it (class ``keep-next``: its
+  parts, its reasons, the other rows of its group; ``markup._belongs_to``);
 * no content runs outside the text block (the page's content box, ½ px tolerance);
 * no line ends inside a file or column name (``names``: e.g. "questionnaires.csv").
 
@@ -111,6 +113,8 @@ def problems(document, names: tuple[str, ...] = ()) -> list[str]:
             found.append(f"page {number} ends with the heading “{_text(last)}”")
         if isinstance(last, boxes.TableCaptionBox) and number < len(document.pages):
             found.append(f"page {number} ends with the caption “{_text(last)[:60]}”")
+        if isinstance(last, boxes.TableRowBox) and "keep-next" in (last.element.get("class") or "").split():
+            found.append(f"page {number} ends with the row “{_text(last)[:40]}”, apart from the rows under it")
         first = _first_content(body)
         if first is not None and first.element_tag == "p" and "footnote" in (first.element.get("class") or "").split():
             found.append(f"page {number} begins with a table's footnote (“{_text(first)[:40]}”), "
