@@ -284,3 +284,23 @@ def test_text_colours_of_the_figures_meet_wcag_aa_on_white():
     for name, colour in TEXT_COLOURS.items():
         assert (1.0 + 0.05) / (luminance(colour) + 0.05) >= 4.5, (name, colour)
     assert (1.05 / (luminance("#D55E00") + 0.05)) < 4.5  # the line colour of eMBCT would not do for text
+
+
+def test_the_trajectory_count_rows_of_the_two_panels_do_not_run_together(results):
+    """Under the panels, the right panel's "n MBCT" label keeps a clear gap from the left panel's
+    week-9 counts (they read "42 n MBCT 66" with the panels close together)."""
+    captured = {}
+
+    def keep(fig, name, caption, alt):
+        fig.canvas.draw()
+        captured["texts"] = [(ax, [(t.get_text(), t.get_window_extent()) for t in ax.texts]) for ax in fig.axes]
+        return figures.Figure(name, caption, alt, "", b"")
+
+    with mock.patch.object(figures, "export_figure", keep):
+        figures.alliance_trajectory(results)
+    (_, left), (_, right) = captured["texts"]
+    left_counts_end = max(box.x1 for text, box in left if not text.startswith("n "))
+    right_label_start = min(box.x0 for text, box in right if text.startswith("n "))
+    # apart by three quarters of the width of such a label at least (it was about half of it)
+    label_width = max(box.width for text, box in right if text.startswith("n "))
+    assert right_label_start - left_counts_end > 0.75 * label_width

@@ -303,7 +303,8 @@ def _draw_alliance_trajectory(cells: dict, low: float, high: float):
                                 color=TEXT_COLOURS[c], annotation_clip=False)
         axes[0].set_ylabel(f"WAI mean score ({WAI_RANGE})")
         _top_legend(fig, _condition_handles())
-        fig.get_layout_engine().set(h_pad=0.04, w_pad=0.06)
+        # room between the panels for the right one's "n MBCT" labels beside the left one's counts
+        fig.get_layout_engine().set(h_pad=0.04, w_pad=0.06, wspace=0.12)
     return fig
 
 
