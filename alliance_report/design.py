@@ -26,6 +26,8 @@ BASELINE_TIMEPOINTS: tuple[str, ...] = ("T0", "T0b")
 ALLIANCE_WEEKS: tuple[str, ...] = ("W2", "W5", "W9")
 # the week of treatment of each alliance timepoint ("W2" → 2)
 ALLIANCE_WEEK_NUMBERS: dict[str, int] = {week: int(week[1:]) for week in ALLIANCE_WEEKS}
+# the mean of the alliance weeks (16/3): where the mixed model's condition contrast is taken
+MEAN_ALLIANCE_WEEK: float = sum(ALLIANCE_WEEK_NUMBERS.values()) / len(ALLIANCE_WEEK_NUMBERS)
 # the analysis table's WAI total of each alliance week ("W2" → "wai_w2")
 WAI_COLUMNS: dict[str, str] = {week: f"wai_{week.lower()}" for week in ALLIANCE_WEEKS}
 FOLLOW_UPS: tuple[str, ...] = ("T1", "T2", "T3")

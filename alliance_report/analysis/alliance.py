@@ -130,7 +130,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWa
 
 from alliance_report.analysis import samples
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, WAI_COLUMNS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, MEAN_ALLIANCE_WEEK, WAI_COLUMNS
 
 WEEK_NUMBERS = {week: float(number) for week, number in ALLIANCE_WEEK_NUMBERS.items()}  # "W2" → 2.0
 
@@ -145,11 +145,10 @@ MIXED_TERMS = ("intercept", "week", "condition_embct", "week_x_condition_embct")
 MULTIVARIATE_KEYS = ("wilks", "f", "df1", "df2", "p", "partial_eta_sq")
 UNIVARIATE_KEYS = ("f", "df1", "df2", "p", "partial_eta_sq")
 MIXED_KEYS = ("b", "se", "z", "p", "ci_low", "ci_high")
-MEAN_WEEK = sum(WEEK_NUMBERS.values()) / len(WEEK_NUMBERS)   # 16/3
 # linear contrasts L·B of the fixed effects (intercept, week, condition_embct, week × condition)
 MIXED_CONTRASTS = {
     "week_average": np.array([0.0, 1.0, 0.0, 0.5]),
-    "condition_at_mean_week": np.array([0.0, 0.0, 1.0, MEAN_WEEK]),
+    "condition_at_mean_week": np.array([0.0, 0.0, 1.0, MEAN_ALLIANCE_WEEK]),
 }
 # statsmodels' get_fe_params switches to a pseudo-inverse below this τ²/σ² (its ``tol``)
 PSI_PINV_TOL = 1e-10
@@ -162,23 +161,13 @@ RETRY_NOTICES = ("Retrying MixedLM optimization", "Maximum Likelihood optimizati
 
 # ----------------------------------------------------------------------------- samples
 
-def treated_sample(data: pd.DataFrame) -> pd.DataFrame:
-    """Treated participants (the shared population definition of ``samples``)."""
-    return samples.treated(data)
-
-
-def complete_cases(data: pd.DataFrame) -> pd.DataFrame:
-    """The alliance complete cases (treated with wai_w2, wai_w5 and wai_w9), as in CONSORT."""
-    return samples.alliance_complete_cases(data)
-
-
 def long_format(data: pd.DataFrame) -> pd.DataFrame:
     """One row per available WAI score of a treated participant.
 
     Columns ``participant_id``, ``week`` (2, 5, 9), ``condition_embct``, ``wai``; rows ordered
     by participant (in the order of ``data``) and week.
     """
-    sample = treated_sample(data)
+    sample = samples.treated(data)
     ids = sample.index.to_numpy()
     frames = []
     for week in WEEKS:
@@ -212,7 +201,7 @@ def _summary(values: pd.Series) -> dict:
 
 def alliance_descriptives(data: pd.DataFrame) -> dict:
     """n, mean, SD and 95% CI per condition × week, complete cases and all available data."""
-    sets = {"complete_cases": complete_cases(data), "available": treated_sample(data)}
+    sets = {"complete_cases": samples.alliance_complete_cases(data), "available": samples.treated(data)}
     result = {}
     for name, sample in sets.items():
         result[name] = {
@@ -267,7 +256,7 @@ def alliance_manova(data: pd.DataFrame) -> dict:
 
     See the module docstring for the model, the tests and the rules for degenerate data.
     """
-    cases = complete_cases(data)
+    cases = samples.alliance_complete_cases(data)
     n = int(len(cases))
     result = {"n": n,
               "time": dict.fromkeys(MULTIVARIATE_KEYS),

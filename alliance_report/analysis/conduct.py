@@ -72,7 +72,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from alliance_report.analysis.visits import COMPLETE, DUE, PARTIAL, STATUSES
+from alliance_report.analysis.visits import COMPLETE, DUE, PARTIAL, STATUSES, days as _days
 from alliance_report.design import ALLOCATIONS, TIMEPOINT_INSTRUMENTS, TIMEPOINTS, WAITING_LIST
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.study import Study
@@ -99,10 +99,6 @@ def _float(value) -> float | None:
 
 def _pct(part: int, whole: int) -> float | None:
     return 100.0 * part / whole if whole else None
-
-
-def _days(values) -> np.ndarray:
-    return np.asarray(values, dtype="datetime64[D]")
 
 
 def _months(first: np.datetime64, last: np.datetime64) -> np.ndarray:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alliance_report.design import (BASELINE_TIMEPOINTS, CONDITION_CODE, N_SESSIONS, POST_TREATMENT, WAI_COLUMNS,
-                                    WAITING_LIST)
+from alliance_report.design import (BASELINE_TIMEPOINTS, CONDITION_CODE, N_SESSIONS, PARTICIPANT_LEVELS,
+                                    POST_TREATMENT, WAI_COLUMNS, WAITING_LIST)
 from alliance_report.scoring import scale_scores
 
 
@@ -56,7 +56,7 @@ def build_dataset(tables: dict[str, pd.DataFrame], scores: pd.DataFrame,
     data["condition_embct"] = data["condition"].map(CONDITION_CODE).astype(float)  # NaN when not treated
     for key in ("age", "months_since_diagnosis"):
         data[key] = participants[key].astype(float)
-    for key in ("sex", "partner", "children", "education", "cancer_type", "treatment_intent"):
+    for key in PARTICIPANT_LEVELS:  # the categorical characteristics of Table 1
         data[key] = participants[key]
 
     rerandomized = data["rerandomized"]

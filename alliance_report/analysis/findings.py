@@ -26,7 +26,7 @@ rendering only words a decision and never makes one.
 from __future__ import annotations
 
 from alliance_report.design import (ALLIANCE_WEEK_NUMBERS, ALLIANCE_WEEKS, COMPARED_CONDITION, CONDITIONS,
-                                    REFERENCE_CONDITION)
+                                    MEAN_ALLIANCE_WEEK, REFERENCE_CONDITION)
 
 ALPHA = 0.05
 # fewer residual degrees of freedom than this: a model's estimates are flagged as very imprecise
@@ -60,8 +60,7 @@ def _trend(means: dict[str, float | None]) -> float | None:
     """Linear trend Σ(w − w̄)·m_w of the weekly means (None when a mean is missing)."""
     if any(means[week] is None for week in ALLIANCE_WEEKS):
         return None
-    centre = sum(ALLIANCE_WEEK_NUMBERS.values()) / len(ALLIANCE_WEEK_NUMBERS)
-    return sum((ALLIANCE_WEEK_NUMBERS[week] - centre) * means[week] for week in ALLIANCE_WEEKS)
+    return sum((ALLIANCE_WEEK_NUMBERS[week] - MEAN_ALLIANCE_WEEK) * means[week] for week in ALLIANCE_WEEKS)
 
 
 def manova_directions(complete_cases: dict) -> dict[str, int | None]:

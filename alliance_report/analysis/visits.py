@@ -63,7 +63,8 @@ RERANDOMIZED, WAITING, NOT_RERANDOMIZED = "re-randomized", "waiting", "not re-ra
 NO_REASON = "(no reason recorded)"
 
 
-def _days(value) -> np.ndarray:
+def days(value) -> np.ndarray:
+    """Dates (strings, datetimes) as numpy days."""
     return np.asarray(value, dtype="datetime64[D]")
 
 
@@ -84,10 +85,10 @@ def participant_schedule(tables: dict[str, pd.DataFrame], data: pd.DataFrame, st
     disposition = tables["disposition"].set_index("participant_id")
     sessions = tables["sessions"]
 
-    randomized_on = _days(participants["randomized_on"])
-    rerandomized_on = _days(participants["rerandomized_on"])
+    randomized_on = days(participants["randomized_on"])
+    rerandomized_on = days(participants["rerandomized_on"])
     attended = sessions.loc[sessions["attended"] == "yes"]
-    first_session = _days(attended.groupby("participant_id")["session_on"].min().reindex(index))
+    first_session = days(attended.groupby("participant_id")["session_on"].min().reindex(index))
     started_by = np.where(data["rerandomized"].to_numpy(), rerandomized_on, randomized_on)
     fallback = started_by + np.timedelta64(study.treatment_start_fallback_days, "D")
     treatment_start = np.where(np.isnat(first_session), fallback, first_session)
@@ -110,7 +111,7 @@ def participant_schedule(tables: dict[str, pd.DataFrame], data: pd.DataFrame, st
     schedule["tau_reason"] = reasons
     withdrew = event.to_numpy() == "withdrew_from_study"
     schedule["withdrew_on"] = np.where(
-        withdrew, _days(disposition["event_on"].reindex(index)), np.datetime64("NaT"))
+        withdrew, days(disposition["event_on"].reindex(index)), np.datetime64("NaT"))
     schedule["treatment_start"] = treatment_start
     planned = planned_dates(study, {"randomized_on": randomized_on, "rerandomized_on": rerandomized_on,
                                     "treatment_start": treatment_start})
@@ -133,12 +134,12 @@ def visit_status(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, data: pd
     index = data.index
     tau_state = schedule["tau_state"].to_numpy()
     treated = data["treated"].to_numpy()
-    withdrew_on = _days(schedule["withdrew_on"])
+    withdrew_on = days(schedule["withdrew_on"])
     form_total = scores.set_index(["participant_id", "timepoint", "instrument"])["total"]
 
     parts = []
     for timepoint in TIMEPOINTS:
-        planned = _days(schedule[f"planned_{timepoint}"])
+        planned = days(schedule[f"planned_{timepoint}"])
         due_on = planned + np.timedelta64(study.schedule[timepoint].window_days, "D")
         if timepoint == "T0":
             applies = np.ones(len(index), dtype=bool)

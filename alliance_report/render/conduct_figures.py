@@ -22,8 +22,8 @@ import datetime as dt
 
 from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, MAIN_INSTRUMENT, TIMEPOINTS, WAITING_LIST
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
-from alliance_report.render.figures import (LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure, export_figure,
-                                            plt)
+from alliance_report.render.figures import (HATCHES, LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure,
+                                            export_figure, plt)
 from alliance_report.render.conduct_tables import EVENT_LABELS
 from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, count, integer, number, percent
 # matplotlib is set up (Agg backend) by importing figures
@@ -33,9 +33,9 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, StrMethodFormatter
 
 ARMS = ALLOCATIONS
 ARM_COLOURS = {**{arm: OKABE_ITO[arm] for arm in CONDITIONS}, WAITING_LIST: "#009E73"}  # Okabe–Ito bluish green
-ARM_MARKERS = {**MARKERS, "TAU": "^"}
-ARM_LINESTYLES = {**LINESTYLES, "TAU": "-."}
-ARM_HATCHES = {"MBCT": "", "eMBCT": "////", "TAU": "...."}
+ARM_MARKERS = {**MARKERS, WAITING_LIST: "^"}
+ARM_LINESTYLES = {**LINESTYLES, WAITING_LIST: "-."}
+ARM_HATCHES = {**HATCHES, WAITING_LIST: "...."}
 POOLED = "#000000"
 TARGET = "#777777"
 EVENT_STYLES = {"discontinued_treatment": ("#000000", "-"), "withdrew_from_study": ("#E69F00", "--"),

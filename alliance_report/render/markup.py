@@ -54,9 +54,6 @@ class HtmlMarkup:
     DATE = re.compile(r"(?<![\w.:/-])\d{4}-\d{2}"
                       r"(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?(?![\w-])")
 
-    def em(self, text: str) -> Markup:
-        return Markup("<em>{}</em>").format(text)
-
     def dates(self, text) -> Markup:
         """``text`` escaped, each of its dates in a ``<span class="date">``."""
         return Markup(self.DATE.sub(r'<span class="date">\g<0></span>', str(escape(text))))
@@ -179,9 +176,6 @@ class MarkdownMarkup:
     @staticmethod
     def escape(text) -> str:
         return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
-
-    def em(self, text: str) -> str:
-        return f"*{self.escape(text)}*"
 
     def stats(self, text: str) -> str:
         """Running text with its statistical symbols in italics (found before escaping, so that
