@@ -784,6 +784,7 @@ def test_the_accrual_table_shows_recruitment_and_the_csvs_every_month(cases, nam
                               for e in EVENTS)] for m in expected]
 
 
+@pytest.mark.slow  # a freeze of its own, validated and analysed
 def test_a_form_returned_early_by_someone_who_then_withdrew_is_not_due(cases, tmp_path):
     """committee-reports.md: due = planned date + window ≤ cut-off and no withdrew_from_study
     before the planned date.  A T1 form returned before its planned date, then a withdrawal
