@@ -95,7 +95,8 @@ def edition_figures(results: dict) -> tuple[Figure, ...]:
 
 
 def sentences(results: dict) -> dict[str, str]:
-    return {
+    """The sentences of the closed edition's body, and the paragraphs the templates show made of several."""
+    said = {
         "flow": text.flow(results), "flow_short": text.flow_short(results),
         "dropout_summary": text.dropout_summary(results), "dropout_model": text.dropout_model(results),
         "alliance_development": text.alliance_development(results),
@@ -107,6 +108,11 @@ def sentences(results: dict) -> dict[str, str]:
         "mhcsf_moderation": text.moderation(results, "mhcsf", "MHC-SF"),
         "conclusion": text.conclusion(results), "interim_notice": text.interim_notice(results),
     }
+    said["hads_paragraph"] = f"{said['hads']} {said['hads_moderation']}"
+    said["mhcsf_paragraph"] = f"{said['mhcsf']} {said['mhcsf_moderation']}"
+    said["abstract_results"] = " ".join(said[key] for key in (
+        "flow_short", "alliance_abstract", "dropout_model", "hads_paragraph", "mhcsf_paragraph"))
+    return said
 
 
 def _numbered(edition: str, tables: dict, figures: dict) -> dict[str, int]:
