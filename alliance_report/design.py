@@ -64,6 +64,7 @@ INSTRUMENT_TITLES: dict[str, tuple[str, str]] = {
 INSTRUMENT_LABELS: dict[str, str] = {"WAI": "WAI", "HADS": "HADS", "MHCSF": "MHC-SF"}
 # the outcomes of Aim 3, as results.json names their models (outcome_models.<scale>, .<scale>_moderation)
 OUTCOME_SCALES: tuple[str, ...] = ("hads", "mhcsf")
+OUTCOME_INSTRUMENTS: dict[str, str] = {"hads": "HADS", "mhcsf": "MHCSF"}  # the instrument of each outcome
 # the instruments of each timepoint (an instrument at another timepoint is a validation error)
 TIMEPOINT_INSTRUMENTS: dict[str, tuple[str, ...]] = {
     tp: ("WAI",) if tp in ALLIANCE_WEEKS else ("HADS", "MHCSF") for tp in TIMEPOINTS

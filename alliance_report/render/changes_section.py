@@ -15,12 +15,9 @@ KEY_RESULT_LABELS = {
     "time_n": ("Aim 2, time: n (complete cases)", 0),
     "time_wilks": ("Aim 2, time: Wilks Λ", 3),
     "time_p": ("Aim 2, time: P", None),
-    "hads_n": ("Early alliance and HADS total: n", 0),
-    "hads_wai_w2_b": ("Early alliance and HADS total: B", 2),
-    "hads_wai_w2_p": ("Early alliance and HADS total: P", None),
-    "mhcsf_n": ("Early alliance and MHC-SF: n", 0),
-    "mhcsf_wai_w2_b": ("Early alliance and MHC-SF: B", 2),
-    "mhcsf_wai_w2_p": ("Early alliance and MHC-SF: P", None),
+    **{f"{scale}{key}": (f"Early alliance and {names['text']}: {symbol}", decimals)
+       for scale, names in fmt.OUTCOME_NAMES.items()
+       for key, symbol, decimals in (("_n", "n", 0), ("_wai_w2_b", "B", 2), ("_wai_w2_p", "P", None))},
 }
 
 

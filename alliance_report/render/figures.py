@@ -43,11 +43,11 @@ from dataclasses import dataclass
 
 import matplotlib
 
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS
+from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS, OUTCOME_INSTRUMENTS
 from alliance_report.scoring import INSTRUMENTS as SCORED
-from alliance_report.render.format import (ALLIANCE_WEEK_LABELS, ALLIANCE_WEEKS_TEXT, agree, count, count_above,
-                                          count_range, integer, number, p_statement, percent, plain_numbers,
-                                          score_range, stat)
+from alliance_report.render.format import (ALLIANCE_WEEK_LABELS, ALLIANCE_WEEKS_TEXT, OUTCOME_NAMES, agree, count,
+                                          count_above, count_range, integer, number, p_statement, percent,
+                                          plain_numbers, score_range, stat)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -88,11 +88,10 @@ HATCHES = {"MBCT": "", "eMBCT": "////"}
 WEEKS = tuple(ALLIANCE_WEEK_NUMBERS.items())  # ("W2", 2), …: the week and its number
 WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
-SCALES = {
-    "hads": {"short": "HADS", "label": "HADS total",
-             "axis": f"Post-treatment HADS total ({score_range(SCORED['HADS'])})"},
-    "mhcsf": {"short": "MHC-SF", "label": "MHC-SF mean",
-              "axis": f"Post-treatment MHC-SF mean ({score_range(SCORED['MHCSF'])})"},
+SCALES = {  # the outcomes of Aim 3, as the figures name them
+    scale: {"short": names["short"], "label": names["figure"],
+            "axis": f"Post-treatment {names['figure']} ({score_range(SCORED[OUTCOME_INSTRUMENTS[scale]])})"}
+    for scale, names in OUTCOME_NAMES.items()
 }
 DENSITY_CMAP = ListedColormap(plt.get_cmap("Greys")(
     [0.18 + 0.72 * i / 255 for i in range(256)]), name="alliance_greys")

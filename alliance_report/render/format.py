@@ -243,6 +243,14 @@ ALLIANCE_WEEK_LABELS = {week: f"Week {number}" for week, number in ALLIANCE_WEEK
 # each timepoint in a table's row label (T2 and T3: 3 and 9 months after treatment, freeze-format.md)
 TIMEPOINT_LABELS = {"T0": "T0 baseline", "T0b": "T0b second baseline", **ALLIANCE_WEEK_LABELS,
                     "T1": "T1 post-treatment", "T2": "T2 3 months", "T3": "T3 9 months"}
+# each outcome of Aim 3 (design.OUTCOME_SCALES) as the report names it: in sentences, in its table's
+# caption, in figures, in the Table 1-style abbreviation, and the construct it measures
+OUTCOME_NAMES: dict[str, dict[str, str]] = {
+    "hads": {"text": "HADS total", "table": "HADS total", "figure": "HADS total", "short": "HADS",
+             "construct": "distress"},
+    "mhcsf": {"text": "MHC-SF", "table": "MHC-SF mean score", "figure": "MHC-SF mean", "short": "MHC-SF",
+              "construct": "mental well-being"},
+}
 ANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS)  # "T1"
 UNANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)  # "T2 or T3"
 

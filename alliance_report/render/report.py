@@ -23,7 +23,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from alliance_report import TEMPLATES_DIR
-from alliance_report.design import N_SESSIONS
+from alliance_report.design import N_SESSIONS, OUTCOME_SCALES
 from alliance_report.freeze import FREEZE_FILES
 from alliance_report.render import changes_section, conduct_text, templates, text, validation_section
 from alliance_report.render import format as fmt
@@ -102,16 +102,15 @@ def sentences(results: dict) -> dict[str, str]:
         "alliance_development": text.alliance_development(results),
         "alliance_abstract": text.alliance_abstract(results),
         "alliance_mixed": text.alliance_mixed(results),
-        "hads": text.outcome(results, "hads", "HADS total"),
-        "mhcsf": text.outcome(results, "mhcsf", "MHC-SF"),
-        "hads_moderation": text.moderation(results, "hads", "HADS total"),
-        "mhcsf_moderation": text.moderation(results, "mhcsf", "MHC-SF"),
         "conclusion": text.conclusion(results), "interim_notice": text.interim_notice(results),
     }
-    said["hads_paragraph"] = f"{said['hads']} {said['hads_moderation']}"
-    said["mhcsf_paragraph"] = f"{said['mhcsf']} {said['mhcsf_moderation']}"
-    said["abstract_results"] = " ".join(said[key] for key in (
-        "flow_short", "alliance_abstract", "dropout_model", "hads_paragraph", "mhcsf_paragraph"))
+    for scale in OUTCOME_SCALES:
+        name = fmt.OUTCOME_NAMES[scale]["text"]
+        said[scale] = text.outcome(results, scale, name)
+        said[f"{scale}_moderation"] = text.moderation(results, scale, name)
+        said[f"{scale}_paragraph"] = f"{said[scale]} {said[f'{scale}_moderation']}"
+    said["abstract_results"] = " ".join([said["flow_short"], said["alliance_abstract"], said["dropout_model"],
+                                         *(said[f"{scale}_paragraph"] for scale in OUTCOME_SCALES)])
     return said
 
 

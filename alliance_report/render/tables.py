@@ -14,7 +14,7 @@ from alliance_report.render import format as fmt
 from alliance_report.scoring import INSTRUMENTS as SCORED
 
 from alliance_report.design import ALLIANCE_WEEKS as WEEKS
-from alliance_report.design import CONDITIONS, INSTRUMENT_LABELS, INSTRUMENT_TITLES, N_SESSIONS
+from alliance_report.design import CONDITIONS, INSTRUMENT_LABELS, INSTRUMENT_TITLES, N_SESSIONS, OUTCOME_SCALES
 
 TERM_LABELS = {
     "intercept": "Intercept",
@@ -383,8 +383,7 @@ def build_tables(results: dict) -> dict[str, Table]:
         "manova": manova_table(results),
         "mixed": mixed_model_table(results),
         "dropout": dropout_model_table(results),
-        "hads": outcome_table(results, "hads", "HADS total"),
-        "mhcsf": outcome_table(results, "mhcsf", "MHC-SF mean score"),
+        **{scale: outcome_table(results, scale, fmt.OUTCOME_NAMES[scale]["table"]) for scale in OUTCOME_SCALES},
         "reliability": reliability_table(results),
     }
 

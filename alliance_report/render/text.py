@@ -18,7 +18,6 @@ from alliance_report.scoring import INSTRUMENTS as SCORED
 from alliance_report.render.conduct_text import awaited_follow_ups, pending_participants
 
 EFFECT_LABELS = {"time": "time", "condition": "condition", "time_x_condition": "time × condition"}
-CONCLUSION_LABELS = {"hads": "distress", "mhcsf": "mental well-being"}
 # per MANOVA effect: the words when significant, and when not
 MANOVA_WORDS = {
     "time": ("the working alliance changed over time",
@@ -404,7 +403,7 @@ def _alliance_conclusion(results: dict) -> str:
 
 
 def _outcome_conclusion(results: dict, scale: str) -> str:
-    label = CONCLUSION_LABELS[scale]
+    label = fmt.OUTCOME_NAMES[scale]["construct"]
     if results["outcome_models"][scale]["not_estimable_reason"]:
         return f"the association of early alliance with post-treatment {label} could not be estimated"
     finding = results["findings"]["outcome"][scale]
