@@ -24,8 +24,7 @@ from alliance_report.design import ALLIANCE_WEEKS, ALLOCATIONS, CONDITIONS, MAIN
 from alliance_report.design import DISPOSITION_EVENTS as EVENTS
 from alliance_report.render.figures import (HATCHES, LINESTYLES, MARKERS, OKABE_ITO, STYLE, WIDTH, Figure,
                                             export_figure, plt)
-from alliance_report.render.conduct_tables import EVENT_LABELS
-from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, agree, count, integer, number, percent
+from alliance_report.render.format import ALLIANCE_WEEKS_TEXT, EVENT_LABELS, agree, count, integer, number, percent
 # matplotlib is set up (Agg backend) by importing figures
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch

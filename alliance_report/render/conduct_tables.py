@@ -18,9 +18,6 @@ from alliance_report.render.tables import Row, Table, abbreviations
 
 ARMS = ALLOCATIONS  # MBCT, eMBCT, TAU
 # the events' labels in the conduct tables and figures
-EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment",
-                "withdrew_from_study": "Withdrew from the study",
-                "lost_to_follow_up": "Lost to follow-up"}
 MONTHS_SHOWN = 12
 ARM_AT_CUTOFF = ("By arm: the treatment condition of treated participants (re-randomized TAU participants "
                  "in the condition they were re-randomized to), TAU for TAU participants not (yet) "
@@ -137,7 +134,7 @@ def accrual_monthly_table(conduct: dict) -> Table:
 
 def disposition_monthly_table(conduct: dict) -> Table:
     """Disposition events to the end of each month, pooled (CSV only; the retention figure draws them)."""
-    header = ("Month", *(f"{EVENT_LABELS[event]} (cumulative)" for event in EVENTS))
+    header = ("Month", *(f"{fmt.EVENT_LABELS[event]} (cumulative)" for event in EVENTS))
     rows = tuple(Row((month["month"], *(fmt.integer(month[event]) for event in EVENTS)))
                  for month in conduct["disposition_monthly"])
     footnote = ("Disposition events recorded up to the end of each calendar month (the last row: up to the "
@@ -243,7 +240,7 @@ def disposition_table(conduct: dict) -> Table:
     disposition = conduct["disposition"]
     arms = _arms(disposition)
     header = ("Event", "Overall", *ARMS) if arms else ("Event", "Participants")
-    rows = tuple(Row((EVENT_LABELS[event], fmt.integer(disposition[event]),
+    rows = tuple(Row((fmt.EVENT_LABELS[event], fmt.integer(disposition[event]),
                       *((fmt.integer(arms[a][event]) for a in ARMS) if arms else ())))
                  for event in EVENTS)
     footnote = ("Participants who left treatment or the study early, by the event recorded in disposition.csv "

@@ -251,6 +251,9 @@ OUTCOME_NAMES: dict[str, dict[str, str]] = {
     "mhcsf": {"text": "MHC-SF", "table": "MHC-SF mean score", "figure": "MHC-SF mean", "short": "MHC-SF",
               "construct": "mental well-being"},
 }
+# each disposition event (design.DISPOSITION_EVENTS) as a table row or a legend names it
+EVENT_LABELS = {"discontinued_treatment": "Discontinued treatment", "withdrew_from_study": "Withdrew from the study",
+                "lost_to_follow_up": "Lost to follow-up"}
 ANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t in ANALYSED_TIMEPOINTS)  # "T1"
 UNANALYSED_FOLLOW_UPS = " or ".join(t for t in FOLLOW_UPS if t not in ANALYSED_TIMEPOINTS)  # "T2 or T3"
 
