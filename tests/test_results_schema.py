@@ -95,10 +95,12 @@ def test_the_demo_builds_results_match_the_schema(demo, edition):
 
 @pytest.mark.parametrize("case", ["2014-03-01", "2014-06-01", "compared with data changes", "tiny"])
 @pytest.mark.parametrize("edition", ["closed", "open"])
+@pytest.mark.slow  # four simulated freezes of its own, analysed (the `interim` fixture)
 def test_interim_and_tiny_freezes_results_match_the_schema(interim, case, edition):
     check_results(interim[case][edition])
 
 
+@pytest.mark.slow  # four simulated freezes of its own, analysed (the `interim` fixture)
 def test_the_interim_cases_hold_the_shapes_of_not_estimable_models(interim):
     """The cases above are worth their name: null estimates with reasons, a comparison with
     data changes of arm columns (blank in the open edition), key results with nulls."""
@@ -170,6 +172,7 @@ def test_the_closed_results_labelled_open_fail(demo):
     assert "does not match its schema" in str(mismatch(labelled))
 
 
+@pytest.mark.slow  # four simulated freezes of its own, analysed (the `interim` fixture)
 def test_the_open_edition_refuses_a_value_of_a_data_change(interim):
     """Any value: not only an arm column's (session dates follow the arm, item values are outcomes)."""
     opened = interim["compared with data changes"]["open"]
@@ -184,6 +187,7 @@ def test_the_open_edition_refuses_a_value_of_a_data_change(interim):
 
 @pytest.mark.parametrize("keys", [("input_sha256",), ("provenance", "input_files", "participants.csv"),
                                   ("changes", "previous", "input_sha256")])
+@pytest.mark.slow  # four simulated freezes of its own, analysed (the `interim` fixture)
 def test_the_open_edition_refuses_a_digest_that_depends_on_the_arms(interim, keys):
     """The SHA-256 of participants.csv, and of a manifest (which lists it), would confirm a guessed
     allocation list: null in the open edition; the closed edition needs them."""
