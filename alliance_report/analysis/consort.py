@@ -95,7 +95,7 @@ def consort_counts(tables: dict[str, pd.DataFrame], data: pd.DataFrame, schedule
     not_randomized = screening.loc[screening["participant_id"].isna()]
     treated = samples.treated(data)
     ended = treated.loc[treated["treatment_ended"]]
-    in_treatment = treated.loc[~treated["treatment_ended"]]
+    in_treatment = samples.in_treatment(data)
     none_attended = samples.in_treatment_none_attended(data)
     disposition = tables["disposition"]
     discontinued = disposition.loc[

@@ -16,12 +16,18 @@ def treated(data: pd.DataFrame) -> pd.DataFrame:
     return data.loc[data["treated"]]
 
 
-def in_treatment_none_attended(data: pd.DataFrame) -> pd.DataFrame:
-    """Treated, treatment not ended, and no session attended by the cut-off: counted "in
-    treatment" by the analysis plan although they have not received any of it yet (their course
-    starts after the cut-off, or its sessions so far were missed)."""
+def in_treatment(data: pd.DataFrame) -> pd.DataFrame:
+    """Treated, treatment not ended at the cut-off (analysis plan: "in treatment")."""
     selection = treated(data)
-    return selection.loc[~selection["treatment_ended"] & (selection["sessions_attended"] == 0)]
+    return selection.loc[~selection["treatment_ended"]]
+
+
+def in_treatment_none_attended(data: pd.DataFrame) -> pd.DataFrame:
+    """In treatment, and no session attended by the cut-off: counted "in treatment" by the
+    analysis plan although they have not received any of it yet (their course starts after the
+    cut-off, or its sessions so far were missed)."""
+    selection = in_treatment(data)
+    return selection.loc[selection["sessions_attended"] == 0]
 
 
 def early_alliance(data: pd.DataFrame) -> pd.DataFrame:

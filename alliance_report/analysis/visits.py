@@ -193,7 +193,7 @@ def interim_state(data: pd.DataFrame, schedule: pd.DataFrame, status: pd.DataFra
     ``awaiting_analysed_follow_up``: of those awaiting a follow-up, the participants awaiting one
     that the analyses use (T1), not only T2 or T3."""
     treated = samples.treated(data)
-    in_treatment = int((~treated["treatment_ended"]).sum())
+    in_treatment = len(samples.in_treatment(data))
     waiting = int((schedule["tau_state"] == WAITING).sum())
     ended = treated.index[treated["treatment_ended"]]
 

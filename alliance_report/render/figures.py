@@ -43,7 +43,8 @@ from dataclasses import dataclass
 
 import matplotlib
 
-from alliance_report.design import ALLIANCE_WEEK_NUMBERS, CONDITIONS, N_SESSIONS, OUTCOME_INSTRUMENTS
+from alliance_report.design import (ALLIANCE_WEEK_NUMBERS, CONDITIONS, INSTRUMENT_LABELS, N_SESSIONS,
+                                    OUTCOME_INSTRUMENTS)
 from alliance_report.scoring import INSTRUMENTS as SCORED
 from alliance_report.render.format import (ALLIANCE_WEEK_LABELS, ALLIANCE_WEEKS_TEXT, OUTCOME_NAMES, agree, count,
                                           count_above, count_range, integer, number, p_statement, percent,
@@ -89,7 +90,7 @@ WEEKS = tuple(ALLIANCE_WEEK_NUMBERS.items())  # ("W2", 2), …: the week and its
 WIDTH = 6.3  # inches: an A4 text column
 LARGE_N = 2000  # above this many points a panel is drawn as hexagonal bins
 SCALES = {  # the outcomes of Aim 3, as the figures name them
-    scale: {"short": names["short"], "label": names["figure"],
+    scale: {"short": INSTRUMENT_LABELS[OUTCOME_INSTRUMENTS[scale]], "label": names["figure"],
             "axis": f"Post-treatment {names['figure']} ({score_range(SCORED[OUTCOME_INSTRUMENTS[scale]])})"}
     for scale, names in OUTCOME_NAMES.items()
 }

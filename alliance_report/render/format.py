@@ -244,11 +244,11 @@ ALLIANCE_WEEK_LABELS = {week: f"Week {number}" for week, number in ALLIANCE_WEEK
 TIMEPOINT_LABELS = {"T0": "T0 baseline", "T0b": "T0b second baseline", **ALLIANCE_WEEK_LABELS,
                     "T1": "T1 post-treatment", "T2": "T2 3 months", "T3": "T3 9 months"}
 # each outcome of Aim 3 (design.OUTCOME_SCALES) as the report names it: in sentences, in its table's
-# caption, in figures, in the Table 1-style abbreviation, and the construct it measures
+# caption, in figures, and the construct it measures (its short name: its instrument's label,
+# design.INSTRUMENT_LABELS)
 OUTCOME_NAMES: dict[str, dict[str, str]] = {
-    "hads": {"text": "HADS total", "table": "HADS total", "figure": "HADS total", "short": "HADS",
-             "construct": "distress"},
-    "mhcsf": {"text": "MHC-SF", "table": "MHC-SF mean score", "figure": "MHC-SF mean", "short": "MHC-SF",
+    "hads": {"text": "HADS total", "table": "HADS total", "figure": "HADS total", "construct": "distress"},
+    "mhcsf": {"text": "MHC-SF", "table": "MHC-SF mean score", "figure": "MHC-SF mean",
               "construct": "mental well-being"},
 }
 # each disposition event (design.DISPOSITION_EVENTS) as a table row or a legend names it

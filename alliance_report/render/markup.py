@@ -116,7 +116,8 @@ class HtmlMarkup:
             first = Markup('<th scope="{}"{}>{}</th>').format(
                 "rowgroup" if row.group else "row", _classes(kind + _long(row.cells[0])), self.dates(row.cells[0]))
         cells = list(row.cells[1:]) + [""] * (width - len(row.cells))
-        return Markup("<tr{}>{}{}</tr>").format(_classes(["keep-next"] if keep_with_next else []), first, Markup("").join(
+        keep = _classes(["keep-next"] if keep_with_next else [])
+        return Markup("<tr{}>{}{}</tr>").format(keep, first, Markup("").join(
             Markup("<td{}>{}</td>").format(_classes(["text" if i < text_columns else "num", *_long(cell)]),
                                            self.dates(cell))
             for i, cell in enumerate(cells, start=1)))
